@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Runs the compiled tests with node's own test runner.
+// Usage: node scripts/run-tests.mjs [unit|integration|<substring>...]
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('../dist/test/', import.meta.url).pathname;
+function walk(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...walk(p));
+    else if (name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+const wanted = process.argv.slice(2);
+const files = walk(root)
+  .filter((f) => wanted.length === 0 || wanted.some((w) => f.includes(w)))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test files matched ${wanted.join(' ') || '(all)'} under ${root}`);
+  process.exit(1);
+}
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+process.exit(r.status ?? 1);

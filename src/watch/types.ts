@@ -1,0 +1,26 @@
+import type { BytePath } from '../util/bytes.js';
+
+/**
+ * What the watcher reports, after inotify's events were turned into facts
+ * about the tree. Paths are relative to the source root, as byte strings.
+ *
+ * - `write`      IN_MODIFY on a regular file: being written, not complete yet.
+ * - `upsert`     a complete entry: IN_CLOSE_WRITE, an unpaired IN_MOVED_TO of
+ *                a file, IN_CREATE of a symlink / hard link / fifo, IN_ATTRIB.
+ * - `upsertTree` a new or moved-in directory, now watched (with everything
+ *                beneath it): send it recursively.
+ * - `delete`     IN_DELETE or an unpaired IN_MOVED_FROM (moved out of the tree).
+ * - `move`       IN_MOVED_FROM + IN_MOVED_TO paired by cookie, inside the tree:
+ *                `from` is the old path, `path` the new one.
+ */
+export type FsEventKind = 'write' | 'upsert' | 'upsertTree' | 'delete' | 'move';
+
+export interface FsEvent {
+  kind: FsEventKind;
+  path: BytePath;
+  isDir: boolean;
+  /** inotify's move cookie, for `move` events */
+  cookie?: number;
+  /** the old path, for `move` events */
+  from?: BytePath;
+}
