@@ -1,0 +1,138 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { type Config, ConfigError, configFromArgs, loadConfig } from '../config/index.js';
+import { runCheck } from './check.js';
+import { EXIT } from './exit.js';
+import { runStart } from './start.js';
+import { runSync } from './sync.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+/** Loads the config named by -c, or builds one from --source/--target. Errors exit with EXIT.config. */
+export function configFromOptions(o: {
+  config?: string;
+  source?: string;
+  target?: string[];
+  passwordFile?: string;
+  exclude?: string[];
+  stateDir?: string;
+  delayMs?: string;
+}): Config {
+  if (o.config && o.source) usage('give either -c FILE or --source/--target, not both');
+  if (o.config) return loadConfig(o.config);
+  if (o.source) {
+    if (!o.target || o.target.length === 0) usage('--source needs at least one --target URL');
+    return configFromArgs({
+      source: o.source,
+      targets: o.target,
+      passwordFile: o.passwordFile,
+      exclude: o.exclude,
+      stateDir: o.stateDir,
+      delayMs: o.delayMs === undefined ? undefined : Number(o.delayMs),
+    });
+  }
+  return usage('missing -c FILE (or --source DIR --target URL for start)');
+}
+
+function usage(message: string): never {
+  throw new CommanderError(EXIT.usage, 'syncward.usage', `error: ${message}`);
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('syncward')
+    .description(
+      'Mirror directory trees to many servers in near real time (inotify + rsync),\nand detect, report and repair every way a mirror can go wrong.',
+    )
+    .version(pkg.version, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 ok, 1 failure (a transfer failed, problems found), 2 usage or config error.
+Docs: README.md (quick start, configuration reference, operations).`,
+    );
+
+  program
+    .command('start')
+    .description('run the daemon in the foreground (systemd style); logs go to stderr')
+    .option('-c, --config <file>', 'YAML config file')
+    .option('--source <dir>', 'source directory (instead of a config file)')
+    .option('--target <url>', 'target URL, repeatable: rsync://user@host[:port]/module, ssh://user@host[:port]/path, /local/path', collect)
+    .option('--password-file <file>', 'password file for rsync:// targets given with --target')
+    .option('--exclude <pattern>', 'rsync exclude pattern, repeatable', collect)
+    .option('--delay-ms <ms>', 'extra coalescing window (default 0: send as soon as the target is idle)')
+    .option('--state-dir <dir>', 'state directory when no config file is given')
+    .addOption(new Option('--log-format <format>', 'log format').choices(['auto', 'json', 'pretty']))
+    .addOption(new Option('--log-level <level>', 'lowest level logged').choices(['debug', 'info', 'warn', 'error']))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  syncward start -c /etc/syncward/syncward.yaml
+  syncward start --source /srv/www --target rsync://www@10.0.0.2/www --password-file /etc/syncward/web.pass \\
+                 --target ssh://deploy@10.0.0.3/srv/www --target /backup/www
+
+Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s), then exits 0.`,
+    )
+    .action(async (o) => {
+      const config = configFromOptions(o);
+      if (o.logFormat) config.log.format = o.logFormat;
+      if (o.logLevel) config.log.level = o.logLevel;
+      process.exitCode = await runStart(config);
+    });
+
+  program
+    .command('sync')
+    .description('run one full sync of every source to every target now, then exit')
+    .requiredOption('-c, --config <file>', 'YAML config file')
+    .option('--source <name>', 'only this source')
+    .option('--target <name>', 'only this target')
+    .option('--dry-run', 'show what would change, change nothing')
+    .option('--json', 'print a JSON summary on stdout')
+    .addHelpText('after', '\nExit codes: 0 every target in sync, 1 a target failed, 2 usage or config error.')
+    .action(async (o) => {
+      process.exitCode = await runSync(loadConfig(o.config), o);
+    });
+
+  program
+    .command('check')
+    .description('validate the config file (and the directories and files it names), then exit')
+    .requiredOption('-c, --config <file>', 'YAML config file')
+    .option('--json', 'print the problems as JSON on stdout')
+    .addHelpText('after', '\nExit codes: 0 valid, 1 the config is valid but names missing or unsafe files, 2 invalid config.')
+    .action((o) => {
+      process.exitCode = runCheck(o.config, o.json === true);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+        return EXIT.ok;
+      if (e.code === 'syncward.usage') process.stderr.write(`${e.message}\n(run with --help for usage)\n`);
+      return EXIT.usage;
+    }
+    if (e instanceof ConfigError) {
+      process.stderr.write(`syncward: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    process.stderr.write(`syncward: ${(e as Error).message}\n`);
+    if (process.env.SYNCWARD_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return EXIT.failure;
+  }
+}

@@ -1,0 +1,367 @@
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { parseTargetUrl, type TargetSpec, type TargetUrl } from '../transport/index.js';
+import { configSchema, type RawConfig } from './schema.js';
+
+export interface TargetConfig {
+  name: string;
+  url: string;
+  parsed: TargetUrl;
+  passwordFile?: string;
+  identityFile?: string;
+  sshOptions: string[];
+  rsyncArgs: string[];
+  timeoutS: number;
+}
+
+export interface SourceConfig {
+  name: string;
+  path: string;
+  delayMs: number;
+  maxWaitMs: number;
+  exclude: string[];
+  include: string[];
+  delete: boolean;
+  initialSync: boolean;
+  maxDelete?: number;
+  fullSync?: string;
+  audit?: string;
+  targets: TargetConfig[];
+}
+
+export interface Config {
+  /** the file it came from, absent for `start --source ... --target ...` */
+  file?: string;
+  stateDir: string;
+  api: { listen: string };
+  log: { level: 'debug' | 'info' | 'warn' | 'error'; format: 'auto' | 'json' | 'pretty' };
+  sources: SourceConfig[];
+}
+
+/** One thing wrong with a config, located as precisely as the file allows. */
+export interface ConfigProblem {
+  file?: string;
+  line?: number;
+  column?: number;
+  /** dotted key path, e.g. sources[0].targets[1].url */
+  key?: string;
+  message: string;
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  const where = [p.file, p.line, p.column].filter((x) => x !== undefined).join(':');
+  const key = p.key ? `${p.key}: ` : '';
+  return `${where ? `${where}: ` : ''}${key}${p.message}`;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(
+      problems.length === 1
+        ? `invalid config: ${formatProblem(problems[0] as ConfigProblem)}`
+        : `invalid config, ${problems.length} problems:\n${problems.map((p) => `  - ${formatProblem(p)}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+type KeyPath = (string | number)[];
+
+function keyString(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const k of path) {
+    if (typeof k === 'number') out += `[${k}]`;
+    else out += out === '' ? String(k) : `.${String(k)}`;
+  }
+  return out;
+}
+
+/** Locates a key path in the YAML document: the line of the key itself when it exists. */
+function locate(doc: Document, lc: LineCounter, path: KeyPath, childKey?: string) {
+  let node: unknown = doc.contents;
+  let offset: number | undefined = (doc.contents as { range?: [number] } | null)?.range?.[0];
+  const full = childKey === undefined ? path : [...path, childKey];
+  for (const k of full) {
+    if (!isMap(node) && !(node && typeof node === 'object' && 'items' in node)) break;
+    const items = (node as { items: unknown[] }).items;
+    let next: unknown;
+    if (typeof k === 'number') {
+      next = items[k];
+      if (next && typeof next === 'object' && 'range' in next) offset = (next as { range: [number] }).range[0];
+    } else {
+      for (const it of items) {
+        if (isPair(it) && isScalar(it.key) && it.key.value === k) {
+          offset = it.key.range?.[0] ?? offset;
+          next = it.value;
+        }
+      }
+    }
+    if (next === undefined) break;
+    node = next;
+  }
+  if (offset === undefined) return {};
+  const { line, col } = lc.linePos(offset);
+  return { line, column: col };
+}
+
+/** What a schema issue means, in words an operator can act on. */
+function issueMessage(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; see docs/configuration.md for valid keys)`;
+    case 'invalid_type':
+      return issue.input === undefined ? `required key is missing (expected ${issue.expected})` : `expected ${issue.expected}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    default:
+      return issue.message;
+  }
+}
+
+/** Parses and validates config text. Throws ConfigError naming file, line and key. */
+export function parseConfig(text: string, file?: string): Config {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return { file, line: pos?.line, column: pos?.col, message: `YAML syntax: ${e.message.split('\n')[0]}` };
+      }),
+    );
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const path = issue.path as KeyPath;
+        const child = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+        return {
+          file,
+          ...locate(doc, lc, path, child),
+          key: keyString(child === undefined ? path : [...path, child]),
+          message: issueMessage(issue),
+        };
+      }),
+    );
+  }
+  const problems: ConfigProblem[] = [];
+  const at = (path: KeyPath, message: string) =>
+    problems.push({ file, ...locate(doc, lc, path), key: keyString(path), message });
+  const config = resolveConfig(parsed.data, file, at);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Turns validated raw config into the runtime shape, checking what the schema cannot. */
+function resolveConfig(raw: RawConfig, file: string | undefined, at: (path: KeyPath, msg: string) => void): Config {
+  const base = file ? resolve(file, '..') : process.cwd();
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const sourceNames = new Set<string>();
+  const targetNames = new Map<string, string>();
+  const sources = raw.sources.map((s, si): SourceConfig => {
+    if (sourceNames.has(s.name)) at(['sources', si, 'name'], `duplicate source name "${s.name}"`);
+    sourceNames.add(s.name);
+    if (!isAbsolute(s.path)) at(['sources', si, 'path'], `must be an absolute path, got "${s.path}"`);
+    const targets = s.targets.map((t, ti): TargetConfig => {
+      const key = `${s.name}/${t.name}`;
+      if (targetNames.has(key)) at(['sources', si, 'targets', ti, 'name'], `duplicate target name "${t.name}" in source "${s.name}"`);
+      targetNames.set(key, t.url);
+      let parsedUrl: TargetUrl = { kind: 'local', path: '/' };
+      try {
+        parsedUrl = parseTargetUrl(t.url);
+      } catch (e) {
+        at(['sources', si, 'targets', ti, 'url'], (e as Error).message);
+      }
+      if (parsedUrl.kind === 'local' && isAbsolute(s.path) && isInside(parsedUrl.path, s.path)) {
+        at(['sources', si, 'targets', ti, 'url'], `the local target ${parsedUrl.path} is inside the source ${s.path}; it would mirror itself`);
+      }
+      if (t.password_file && parsedUrl.kind !== 'daemon') {
+        at(['sources', si, 'targets', ti, 'password_file'], 'only rsync:// (daemon) targets use a password file');
+      }
+      if (t.identity_file && parsedUrl.kind !== 'ssh') {
+        at(['sources', si, 'targets', ti, 'identity_file'], 'only ssh:// targets use an identity file');
+      }
+      return {
+        name: t.name,
+        url: t.url,
+        parsed: parsedUrl,
+        passwordFile: t.password_file ? abs(t.password_file) : undefined,
+        identityFile: t.identity_file ? abs(t.identity_file) : undefined,
+        sshOptions: t.ssh_options,
+        rsyncArgs: t.rsync_args,
+        timeoutS: t.timeout_s,
+      };
+    });
+    return {
+      name: s.name,
+      path: resolve(s.path),
+      delayMs: s.delay_ms,
+      maxWaitMs: s.max_wait_ms,
+      exclude: s.exclude,
+      include: s.include,
+      delete: s.delete,
+      initialSync: s.initial_sync,
+      maxDelete: s.max_delete,
+      fullSync: s.full_sync,
+      audit: s.audit,
+      targets,
+    };
+  });
+  return {
+    file,
+    stateDir: abs(raw.state_dir),
+    api: raw.api,
+    log: raw.log,
+    sources,
+  };
+}
+
+function isInside(child: string, parent: string): boolean {
+  const c = resolve(child);
+  const p = resolve(parent);
+  return c === p || c.startsWith(p.endsWith('/') ? p : `${p}/`);
+}
+
+/** Reads and validates a config file. */
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why =
+      err.code === 'ENOENT'
+        ? 'no such file (create one with the example in README.md, or pass --source/--target)'
+        : err.code === 'EACCES'
+          ? 'permission denied (run as a user who can read it)'
+          : err.message;
+    throw new ConfigError([{ file, message: `cannot read config: ${why}` }]);
+  }
+  return parseConfig(text, file);
+}
+
+export interface AdHocOptions {
+  source: string;
+  targets: string[];
+  stateDir?: string;
+  exclude?: string[];
+  delayMs?: number;
+  passwordFile?: string;
+}
+
+/** The config of `syncward start --source DIR --target URL...`. */
+export function configFromArgs(o: AdHocOptions): Config {
+  const path = resolve(o.source);
+  const yamlish = {
+    state_dir: o.stateDir ?? defaultStateDir(),
+    sources: [
+      {
+        name: basename(path) || 'root',
+        path,
+        exclude: o.exclude ?? [],
+        delay_ms: o.delayMs ?? 0,
+        targets: o.targets.map((url, i) => ({
+          name: `t${i + 1}`,
+          url,
+          ...(o.passwordFile && url.startsWith('rsync://') ? { password_file: o.passwordFile } : {}),
+        })),
+      },
+    ],
+  };
+  const parsed = configSchema.safeParse(yamlish);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({ key: keyString(i.path), message: issueMessage(i) })),
+    );
+  }
+  const problems: ConfigProblem[] = [];
+  const names = ['--source', '--target'];
+  const config = resolveConfig(parsed.data, undefined, (path, message) =>
+    problems.push({ key: path.includes('targets') ? `${names[1]} ${o.targets[path[3] as number]}` : names[0], message }),
+  );
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function defaultStateDir(): string {
+  if (process.getuid?.() === 0) return '/var/lib/syncward';
+  const base = process.env.XDG_STATE_HOME ?? resolve(process.env.HOME ?? '/tmp', '.local/state');
+  return resolve(base, 'syncward');
+}
+
+/**
+ * Checks the parts of a config that live outside the file: source directories
+ * and password files. Each problem says what to do.
+ */
+export function checkEnvironment(config: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const s of config.sources) {
+    const key = `source "${s.name}"`;
+    try {
+      const st = statSync(s.path);
+      if (!st.isDirectory()) problems.push({ key, message: `${s.path} is not a directory` });
+      else accessSync(s.path, constants.R_OK | constants.X_OK);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      problems.push({
+        key,
+        message:
+          code === 'ENOENT'
+            ? `source directory ${s.path} does not exist (create it, or fix sources[].path)`
+            : code === 'EACCES'
+              ? `source directory ${s.path} is not readable by this user (uid ${process.getuid?.()})`
+              : `source directory ${s.path}: ${(e as Error).message}`,
+      });
+    }
+    for (const t of s.targets) {
+      const tkey = `target "${s.name}/${t.name}"`;
+      if (t.parsed.kind === 'daemon' && t.parsed.user && !t.passwordFile && !process.env.RSYNC_PASSWORD) {
+        problems.push({
+          key: tkey,
+          message: `rsync daemon target with user "${t.parsed.user}" needs password_file (or RSYNC_PASSWORD in the environment); rsync would otherwise wait for a password prompt`,
+        });
+      }
+      if (t.passwordFile) {
+        try {
+          const st = statSync(t.passwordFile);
+          if ((st.mode & 0o077) !== 0) {
+            problems.push({
+              key: tkey,
+              message: `password file ${t.passwordFile} has mode ${(st.mode & 0o777).toString(8)}; rsync refuses a password file others can read: chmod 600 ${t.passwordFile}`,
+            });
+          }
+        } catch {
+          problems.push({ key: tkey, message: `password file ${t.passwordFile} does not exist or cannot be read` });
+        }
+      }
+      if (t.identityFile) {
+        try {
+          accessSync(t.identityFile, constants.R_OK);
+        } catch {
+          problems.push({ key: tkey, message: `identity file ${t.identityFile} does not exist or cannot be read` });
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+/** The transport's view of a configured target. */
+export function targetSpec(tc: TargetConfig, stateDir: string): TargetSpec {
+  return {
+    name: tc.name,
+    url: tc.parsed,
+    passwordFile: tc.passwordFile,
+    identityFile: tc.identityFile,
+    sshOptions: tc.sshOptions,
+    // %C is a hash of the connection: short enough for a unix socket path
+    controlPath: join(stateDir, 'ssh', '%C'),
+    rsyncArgs: tc.rsyncArgs,
+    timeoutS: tc.timeoutS,
+    contimeoutS: Math.min(tc.timeoutS, 15),
+  };
+}

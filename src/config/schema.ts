@@ -1,0 +1,115 @@
+import { z } from 'zod';
+
+/**
+ * The YAML config, as DESIGN.md "Interface contract" fixes it. Keys are
+ * snake_case in the file; unknown keys are errors (a typo must not be ignored).
+ * Every key carries a `describe()` text: docs/configuration.md is generated
+ * from it, so the reference cannot drift from what is accepted.
+ */
+
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" or "-" (it appears in logs and URLs)');
+
+const cron = z.string().min(1);
+
+export const targetSchema = z
+  .strictObject({
+    name: name.describe('Unique name of this target (in logs, status, alerts).'),
+    url: z
+      .string()
+      .describe(
+        'Where to mirror to: rsync://[user@]host[:port]/module[/path] (rsync daemon), ssh://[user@]host[:port]/abs/path (rsync over ssh), or a local absolute path.',
+      ),
+    password_file: z
+      .string()
+      .optional()
+      .describe(
+        'rsync daemon targets: file holding the password of the URL user, mode 600. Without it RSYNC_PASSWORD must be set.',
+      ),
+    identity_file: z.string().optional().describe('ssh targets: private key to log in with (ssh -i).'),
+    ssh_options: z
+      .array(z.string())
+      .default([])
+      .describe('ssh targets: extra ssh options, as "Key=value" words passed with -o.'),
+    rsync_args: z
+      .array(z.string())
+      .default([])
+      .describe('Extra rsync arguments for this target, appended to every call (e.g. ["--bwlimit=10m"]).'),
+    timeout_s: z
+      .number()
+      .int()
+      .positive()
+      .default(30)
+      .describe('rsync --timeout: a call that moves no data for this long ends with an error and is retried.'),
+  })
+  .describe('One mirror of the source.');
+
+export const sourceSchema = z.strictObject({
+  name: name.describe('Unique name of this source.'),
+  path: z.string().min(1).describe('Absolute path of the directory tree to mirror.'),
+  delay_ms: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe(
+      'Extra coalescing window after a path last changed. 0 sends a completed file at once when the target is idle; changes that arrive during a transfer form the next batch anyway.',
+    ),
+  max_wait_ms: z
+    .number()
+    .int()
+    .positive()
+    .default(2000)
+    .describe('Upper bound on how long a change waits: a file written continuously is still sent this long after its first write.'),
+  exclude: z
+    .array(z.string())
+    .default([])
+    .describe('rsync exclude patterns ("*.swp", "/cache/", "**/tmp/", ".git/"). Applied to events and passed to every rsync call. Nothing is excluded by default; dotfiles sync.'),
+  include: z
+    .array(z.string())
+    .default([])
+    .describe('rsync include patterns, checked before the excludes (first match wins).'),
+  delete: z.boolean().default(true).describe('Mirror deletions to the targets. false: never delete anything on a target.'),
+  initial_sync: z
+    .boolean()
+    .default(true)
+    .describe('At start, after the watches are in place, run a full sync to every target so nothing changed while syncward was down is lost.'),
+  max_delete: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('Safety hold: a batch or full sync that would delete more entries than this on a target waits for `syncward resume`.'),
+  full_sync: cron.optional().describe('Cron expression for a periodic full sync of this source.'),
+  audit: cron.optional().describe('Cron expression for a periodic audit of this source.'),
+  targets: z.array(targetSchema).min(1, 'a source needs at least one target').describe('Where this source is mirrored.'),
+});
+
+export const configSchema = z.strictObject({
+  state_dir: z
+    .string()
+    .default('/var/lib/syncward')
+    .describe('Directory for syncward state (journal, lock, ssh control sockets). Excluded from every source.'),
+  api: z
+    .strictObject({
+      listen: z.string().default('127.0.0.1:8730').describe('host:port of the dashboard, JSON API and /metrics.'),
+    })
+    .default({ listen: '127.0.0.1:8730' })
+    .describe('HTTP API settings.'),
+  log: z
+    .strictObject({
+      level: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('Lowest level logged.'),
+      format: z
+        .enum(['auto', 'json', 'pretty'])
+        .default('auto')
+        .describe('auto: readable on a terminal, JSON lines otherwise.'),
+    })
+    .default({ level: 'info', format: 'auto' })
+    .describe('Logging.'),
+  sources: z.array(sourceSchema).min(1, 'the config needs at least one source').describe('Trees to mirror.'),
+});
+
+export type RawConfig = z.output<typeof configSchema>;
+export type RawSource = z.output<typeof sourceSchema>;
+export type RawTarget = z.output<typeof targetSchema>;

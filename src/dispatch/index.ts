@@ -1,0 +1,2 @@
+export { type BackoffPolicy, defaultBackoff, retryDelay } from './backoff.js';
+export { type TargetState, TargetWorker, type TargetWorkerOptions, type TransferReport } from './target-worker.js';

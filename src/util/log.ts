@@ -1,0 +1,28 @@
+import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger };
+
+export interface LogOptions {
+  level?: 'debug' | 'info' | 'warn' | 'error';
+  /** auto: readable on a terminal, JSON lines otherwise (journald, files, pipes) */
+  format?: 'auto' | 'json' | 'pretty';
+}
+
+/** The daemon's logger: structured, to stderr (systemd style). */
+export function createLogger(o: LogOptions = {}): Logger {
+  const usePretty = o.format === 'pretty' || (o.format !== 'json' && process.stderr.isTTY === true);
+  const level = o.level ?? 'info';
+  if (usePretty) {
+    return pino(
+      { level, base: undefined },
+      pretty({ destination: 2, sync: true, colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' }),
+    );
+  }
+  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }));
+}
+
+/** A logger that drops everything, for tests and quiet commands. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

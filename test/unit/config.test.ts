@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, checkEnvironment, configFromArgs, parseConfig } from '../../src/config/index.js';
+
+const good = `
+state_dir: /tmp/syncward-state
+sources:
+  - name: www
+    path: /srv/www
+    exclude: ["*.swp", ".git/"]
+    targets:
+      - name: web1
+        url: rsync://www@10.0.0.2:873/www
+        password_file: /etc/syncward/web1.pass
+      - name: web2
+        url: ssh://deploy@10.0.0.3:22/srv/www
+      - name: backup
+        url: /backup/www
+`;
+
+function problemsOf(text: string) {
+  try {
+    parseConfig(text, 'syncward.yaml');
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
+    return e.problems;
+  }
+  assert.fail('config was accepted');
+}
+
+test('the example config of DESIGN.md is accepted with defaults filled in', () => {
+  const c = parseConfig(good, 'syncward.yaml');
+  assert.equal(c.sources.length, 1);
+  const s = c.sources[0];
+  assert.ok(s);
+  assert.equal(s.delayMs, 0);
+  assert.equal(s.delete, true);
+  assert.equal(s.initialSync, true);
+  assert.deepEqual(
+    s.targets.map((t) => t.parsed.kind),
+    ['daemon', 'ssh', 'local'],
+  );
+  assert.equal(c.api.listen, '127.0.0.1:8730');
+});
+
+test('malformed YAML names the file and the line', () => {
+  const [p] = problemsOf('sources:\n  - name: a\n    path: [unclosed\n');
+  assert.ok(p);
+  assert.equal(p.file, 'syncward.yaml');
+  assert.ok(p.line !== undefined && p.line >= 3, `line ${p.line}`);
+  assert.match(p.message, /YAML syntax/);
+});
+
+test('an unknown key is named with its line and a hint', () => {
+  const text = good.replace('    exclude:', '    exclud:');
+  const problems = problemsOf(text);
+  const p = problems.find((x) => x.message.includes('unknown key'));
+  assert.ok(p, JSON.stringify(problems));
+  assert.equal(p.key, 'sources[0].exclud');
+  assert.equal(p.line, 6);
+});
+
+test('a wrong type names the key path and line', () => {
+  const problems = problemsOf(good.replace('    path: /srv/www', '    path: /srv/www\n    delay_ms: soon'));
+  const p = problems[0];
+  assert.ok(p);
+  assert.equal(p.key, 'sources[0].delay_ms');
+  assert.equal(p.line, 6);
+  assert.match(p.message, /expected number/);
+});
+
+test('a target URL that does not parse is an error at its line', () => {
+  const problems = problemsOf(good.replace('url: /backup/www', 'url: ftp://x/y'));
+  const p = problems[0];
+  assert.ok(p);
+  assert.equal(p.key, 'sources[0].targets[2].url');
+  assert.equal(p.line, 15);
+  assert.match(p.message, /rsync:\/\//);
+});
+
+test('duplicate names and a relative source path are reported together', () => {
+  const text = good.replace('name: web2', 'name: web1').replace('path: /srv/www', 'path: srv/www');
+  const problems = problemsOf(text);
+  assert.ok(problems.some((p) => /duplicate target name "web1"/.test(p.message)));
+  assert.ok(problems.some((p) => /absolute path/.test(p.message)));
+});
+
+test('a missing required key says it is missing', () => {
+  const problems = problemsOf('sources:\n  - name: a\n    targets: [{name: t, url: /x}]\n');
+  assert.ok(problems.some((p) => p.key === 'sources[0].path' && /missing/.test(p.message)));
+});
+
+test('a local target inside its own source is refused', () => {
+  const problems = problemsOf(good.replace('url: /backup/www', 'url: /srv/www/mirror'));
+  assert.ok(problems.some((p) => /inside the source/.test(p.message)));
+});
+
+test('start --source/--target builds the same config shape', () => {
+  const c = configFromArgs({ source: '/srv/www', targets: ['/backup/www', 'rsync://u@h/m'], passwordFile: '/p' });
+  assert.equal(c.sources[0]?.name, 'www');
+  assert.equal(c.sources[0]?.targets[1]?.passwordFile, '/p');
+  assert.equal(c.sources[0]?.targets[0]?.passwordFile, undefined);
+  assert.throws(() => configFromArgs({ source: '/srv/www', targets: ['nope://'] }), /--target nope:\/\//);
+});
+
+test('the environment check finds a missing source and a password file others can read', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'syncward-cfg-'));
+  try {
+    const pass = join(dir, 'pass');
+    writeFileSync(pass, 'secret\n');
+    chmodSync(pass, 0o644);
+    const c = parseConfig(
+      `sources:\n  - name: a\n    path: ${join(dir, 'nope')}\n    targets:\n      - name: t\n        url: rsync://u@127.0.0.1/m\n        password_file: ${pass}\n`,
+    );
+    const problems = checkEnvironment(c);
+    assert.ok(problems.some((p) => /does not exist/.test(p.message)));
+    assert.ok(problems.some((p) => /chmod 600/.test(p.message)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
