@@ -1,0 +1,124 @@
+/**
+ * Quick benchmark (issue "syncward core"): single-file latency to a loopback
+ * rsync daemon target, syncward against one bare rsync call of the same file
+ * in the same run, both timed until the file is on the target.
+ *
+ *   npm run bench -- [--trials 50]
+ *
+ * The full suite (bursts, churn, fan-out, lsyncd) is a later issue.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { watch, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { configYaml, tempStateDir } from '../test/helpers/daemon.js';
+import { startRsyncDaemon } from '../test/helpers/rsyncd.js';
+import { makeTempDir, waitFor } from '../test/helpers/tree.js';
+
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const trials = arg('trials', 50);
+const bin = new URL('../../bin/syncward', import.meta.url).pathname;
+
+/** Resolves with the time when `name` appears in `dir` (inotify on the target dir). */
+function arrival(dir: string, name: string, timeoutMs = 10_000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const w = watch(dir, (_ev, f) => {
+      if (f === name && existsSync(join(dir, name))) {
+        w.close();
+        clearTimeout(t);
+        resolve(performance.now());
+      }
+    });
+    const t = setTimeout(() => {
+      w.close();
+      reject(new Error(`${name} did not arrive in ${dir}`));
+    }, timeoutMs);
+  });
+}
+
+const stats = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] as number;
+  return { p50: q(0.5), p90: q(0.9), p99: q(0.99), min: s[0] as number, n: s.length };
+};
+
+async function main() {
+  const rsyncd = await startRsyncDaemon({ modules: ['floor', 'sw'] });
+  const src = await makeTempDir('syncward-bench-src-');
+  const floorSrc = await makeTempDir('syncward-bench-floor-');
+  const state = tempStateDir();
+  const floorDir = rsyncd.modulePath('floor');
+  const swDir = rsyncd.modulePath('sw');
+
+  // the floor: one bare rsync call per file, as tuned as syncward's own
+  const floor: number[] = [];
+  for (let i = 0; i < trials; i++) {
+    const name = `f${i}`;
+    writeFileSync(join(floorSrc, name), `trial ${i}\n`);
+    const t0 = performance.now();
+    const arrived = arrival(floorDir, name);
+    spawn('rsync', ['-a', '--sockopts=TCP_NODELAY', `--password-file=${rsyncd.passwordFile}`, join(floorSrc, name), `${rsyncd.url('floor')}/`], {
+      stdio: 'ignore',
+    });
+    floor.push((await arrived) - t0);
+    await sleep(20);
+  }
+
+  // syncward with the default config, as a separate process
+  const cfg = join(state.dir, 'bench.yaml');
+  writeFileSync(
+    cfg,
+    configYaml({
+      stateDir: state.dir,
+      source: src,
+      targets: [{ name: 'sw', url: rsyncd.url('sw'), dir: swDir, passwordFile: rsyncd.passwordFile }],
+    }),
+  );
+  const daemon = spawn(process.execPath, [bin, 'start', '-c', cfg, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  writeFileSync(join(src, 'warmup'), 'w\n');
+  await waitFor(() => existsSync(join(swDir, 'warmup')), 20_000, 'syncward started');
+  const sw: number[] = [];
+  for (let i = 0; i < trials; i++) {
+    const name = `f${i}`;
+    const arrived = arrival(swDir, name);
+    const t0 = performance.now();
+    writeFileSync(join(src, name), `trial ${i}\n`);
+    sw.push((await arrived) - t0);
+    await sleep(20);
+  }
+  daemon.kill('SIGTERM');
+  await new Promise((r) => daemon.on('exit', r));
+
+  const f = stats(floor);
+  const s = stats(sw);
+  const rsyncVersion = spawnSync('rsync', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
+  const result = {
+    date: new Date().toISOString(),
+    machine: { cores: cpus().length, kernel: release(), rsync: rsyncVersion, node: process.version },
+    trials,
+    floorMs: f,
+    syncwardMs: s,
+    ratioP50: s.p50 / f.p50,
+    ratioP99: s.p99 / f.p99,
+  };
+  console.log(JSON.stringify(result, null, 2));
+  const fmt = (x: number) => x.toFixed(1);
+  console.log(`\n| single-file latency (loopback daemon, auth) | p50 ms | p90 ms | p99 ms |\n|---|---|---|---|`);
+  console.log(`| bare rsync --sockopts=TCP_NODELAY (floor) | ${fmt(f.p50)} | ${fmt(f.p90)} | ${fmt(f.p99)} |`);
+  console.log(`| syncward (default config) | ${fmt(s.p50)} | ${fmt(s.p90)} | ${fmt(s.p99)} |`);
+  console.log(`| ratio syncward / floor | ${fmt(result.ratioP50)}x | | ${fmt(result.ratioP99)}x |`);
+
+  await rsyncd.dispose();
+  rmSync(src, { recursive: true, force: true });
+  rmSync(floorSrc, { recursive: true, force: true });
+  state.dispose();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Config, parseConfig } from '../../src/config/index.js';
+import { Daemon } from '../../src/daemon/index.js';
+import { createLogger, silentLogger } from '../../src/util/log.js';
+import { compareTrees, waitFor } from './tree.js';
+
+export interface TargetUnderTest {
+  name: string;
+  url: string;
+  dir: string;
+  passwordFile?: string;
+  identityFile?: string;
+  sshOptions?: string[];
+  /** compare owners too (not for ssh targets written by an unprivileged user) */
+  owner?: boolean;
+}
+
+/** YAML for one source mirrored to the given targets. */
+export function configYaml(o: {
+  stateDir: string;
+  source: string;
+  targets: TargetUnderTest[];
+  exclude?: string[];
+  extra?: string;
+}): string {
+  const lines = [
+    `state_dir: ${JSON.stringify(o.stateDir)}`,
+    'sources:',
+    '  - name: src',
+    `    path: ${JSON.stringify(o.source)}`,
+    `    exclude: ${JSON.stringify(o.exclude ?? [])}`,
+    ...(o.extra ? [o.extra] : []),
+    '    targets:',
+  ];
+  for (const t of o.targets) {
+    lines.push(`      - name: ${t.name}`, `        url: ${JSON.stringify(t.url)}`, '        timeout_s: 20');
+    if (t.passwordFile) lines.push(`        password_file: ${JSON.stringify(t.passwordFile)}`);
+    if (t.identityFile) lines.push(`        identity_file: ${JSON.stringify(t.identityFile)}`);
+    if (t.sshOptions) lines.push(`        ssh_options: ${JSON.stringify(t.sshOptions)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** A running in-process daemon, resolved once `readySources` sources (default all) are watched. */
+export async function startDaemon(
+  config: Config | string,
+  o: { readySources?: number } = {},
+): Promise<{ daemon: Daemon; config: Config; dispose(): Promise<void> }> {
+  const parsed = typeof config === 'string' ? parseConfig(config) : config;
+  const wanted = o.readySources ?? parsed.sources.length;
+  const log = process.env.SYNCWARD_TEST_LOG ? createLogger({ level: 'debug', format: 'json' }) : silentLogger();
+  const daemon = new Daemon(parsed, log);
+  const ready = new Promise<void>((resolve) => {
+    let n = 0;
+    daemon.on('ready', () => {
+      if (++n === wanted) resolve();
+    });
+  });
+  await daemon.start();
+  await ready;
+  return { daemon, config: parsed, dispose: () => daemon.stop(5000) };
+}
+
+export function tempStateDir(): { dir: string; dispose(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'syncward-state-'));
+  return { dir, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Waits until every target matches the source, listing what still differs on timeout. */
+export async function converged(source: string, targets: TargetUnderTest[], timeoutMs = 30_000, what = 'targets match source') {
+  let last: string[] = [];
+  try {
+    await waitFor(
+      async () => {
+        last = [];
+        for (const t of targets) {
+          const diffs = await compareTrees(source, t.dir, { owner: t.owner ?? false });
+          last.push(...diffs.map((d) => `${t.name}: ${d}`));
+        }
+        return last.length === 0;
+      },
+      timeoutMs,
+      what,
+    );
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; still different:\n  ${last.slice(0, 30).join('\n  ')}`);
+  }
+}

@@ -1,0 +1,162 @@
+import { execFileSync } from 'node:child_process';
+import {
+  appendFileSync,
+  chmodSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
+import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
+import { type Sshd, startSshd } from '../helpers/sshd.js';
+import { makeTempDir } from '../helpers/tree.js';
+
+/**
+ * One source mirrored at once to an rsync daemon with auth, an ssh target and
+ * a local directory; every operation of the issue must arrive identically on
+ * all three.
+ */
+describe('real-time mirroring to a daemon, an ssh and a local target', () => {
+  let rsyncd: RsyncDaemon;
+  let sshd: Sshd;
+  let src: string;
+  let outside: string;
+  let targets: TargetUnderTest[];
+  let state: ReturnType<typeof tempStateDir>;
+  let stop: () => Promise<void>;
+  const cleanups: (() => unknown)[] = [];
+
+  before(async () => {
+    rsyncd = await startRsyncDaemon({ modules: ['www'] });
+    sshd = await startSshd();
+    src = await makeTempDir('syncward-src-');
+    outside = await makeTempDir('syncward-outside-');
+    const local = await makeTempDir('syncward-local-');
+    const sshDir = await sshd.targetDir();
+    state = tempStateDir();
+    targets = [
+      { name: 'daemon', url: rsyncd.url('www'), dir: rsyncd.modulePath('www'), passwordFile: rsyncd.passwordFile, owner: true },
+      { name: 'ssh', url: sshd.url(sshDir), dir: sshDir, identityFile: sshd.identityFile, sshOptions: sshd.sshOptions },
+      { name: 'local', url: local, dir: local, owner: true },
+    ];
+    writeFileSync(join(src, 'before-start.txt'), 'was here before syncward started\n');
+    const d = await startDaemon(configYaml({ stateDir: state.dir, source: src, targets }));
+    stop = d.dispose;
+    cleanups.push(() => rmSync(src, { recursive: true, force: true }));
+    cleanups.push(() => rmSync(outside, { recursive: true, force: true }));
+    cleanups.push(() => rmSync(local, { recursive: true, force: true }));
+  });
+
+  after(async () => {
+    await stop?.();
+    await rsyncd?.dispose();
+    await sshd?.dispose();
+    for (const c of cleanups) await c();
+    state?.dispose();
+  });
+
+  test('the initial sync sends what existed before start', async () => {
+    await converged(src, targets);
+  });
+
+  test('files: create, append, truncate, rewrite, chmod, touch, empty, delete', async () => {
+    const f = join(src, 'file.txt');
+    writeFileSync(f, 'one\n');
+    writeFileSync(join(src, 'empty'), '');
+    await converged(src, targets);
+    appendFileSync(f, 'two\n');
+    await converged(src, targets);
+    truncateSync(f, 2);
+    await converged(src, targets);
+    writeFileSync(f, 'rewritten entirely\n');
+    chmodSync(f, 0o600);
+    await converged(src, targets);
+    utimesSync(f, new Date('2020-01-02T03:04:05Z'), new Date('2020-01-02T03:04:05Z'));
+    await converged(src, targets);
+    unlinkSync(f);
+    await converged(src, targets);
+  });
+
+  test('directories: mkdir, rmdir, rm -rf of a tree', async () => {
+    mkdirSync(join(src, 'd1'));
+    mkdirSync(join(src, 'd2/a/b'), { recursive: true });
+    for (let i = 0; i < 20; i++) writeFileSync(join(src, 'd2/a/b', `f${i}`), `content ${i}\n`);
+    await converged(src, targets);
+    rmSync(join(src, 'd1'), { recursive: true });
+    rmSync(join(src, 'd2'), { recursive: true });
+    await converged(src, targets);
+  });
+
+  test('symlinks made, retargeted and removed; hard links', async () => {
+    writeFileSync(join(src, 'real'), 'real file\n');
+    symlinkSync('real', join(src, 'link'));
+    symlinkSync('/nonexistent/absolute', join(src, 'dangling'));
+    linkSync(join(src, 'real'), join(src, 'hard'));
+    await converged(src, targets);
+    unlinkSync(join(src, 'link'));
+    symlinkSync('other-target', join(src, 'link'));
+    await converged(src, targets);
+    unlinkSync(join(src, 'link'));
+    unlinkSync(join(src, 'dangling'));
+    await converged(src, targets);
+  });
+
+  test('a 100 MB file arrives complete', async () => {
+    const fd = openSync(join(src, 'big.bin'), 'w');
+    const chunk = Buffer.alloc(1 << 20);
+    for (let i = 0; i < 100; i++) {
+      chunk.fill(i % 251);
+      writeSync(fd, chunk);
+    }
+    closeSync(fd);
+    await converged(src, targets, 120_000);
+    rmSync(join(src, 'big.bin'));
+    await converged(src, targets);
+  });
+
+  test('moves: a file and a directory within the tree, into and out of it', async () => {
+    mkdirSync(join(src, 'm/sub'), { recursive: true });
+    writeFileSync(join(src, 'm/sub/x'), 'x\n');
+    writeFileSync(join(src, 'mv-me'), 'moving\n');
+    await converged(src, targets);
+    renameSync(join(src, 'mv-me'), join(src, 'm/moved'));
+    renameSync(join(src, 'm'), join(src, 'm2'));
+    await converged(src, targets);
+    // writes inside the renamed directory arrive under its new name
+    writeFileSync(join(src, 'm2/sub/after-rename'), 'after\n');
+    await converged(src, targets);
+    // into the tree from outside, with content
+    mkdirSync(join(outside, 'incoming/deep'), { recursive: true });
+    writeFileSync(join(outside, 'incoming/deep/f'), 'from outside\n');
+    renameSync(join(outside, 'incoming'), join(src, 'incoming'));
+    await converged(src, targets);
+    writeFileSync(join(src, 'incoming/deep/g'), 'written after the move in\n');
+    await converged(src, targets);
+    // out of the tree: deleted on targets; later writes there are not mirrored
+    renameSync(join(src, 'm2'), join(outside, 'gone'));
+    await converged(src, targets);
+    writeFileSync(join(outside, 'gone/ghost'), 'must not appear\n');
+    await converged(src, targets);
+  });
+
+  test('mkdir -p races: files written right after mkdir -p arrive', async () => {
+    execFileSync('sh', [
+      '-c',
+      'cd "$1" && for i in 1 2 3 4 5 6 7 8 9 10; do mkdir -p r$i/a/b/c && for j in 1 2 3 4 5 6 7 8 9 10; do echo $i$j > r$i/a/b/c/f$j; done; done',
+      'sh',
+      src,
+    ]);
+    await converged(src, targets);
+  });
+});
