@@ -80,9 +80,9 @@ export const sourceSchema = z.strictObject({
     .int()
     .min(0)
     .optional()
-    .describe('Safety hold: a batch or full sync that would delete more entries than this on a target waits for `syncward resume`.'),
-  full_sync: cron.optional().describe('Cron expression for a periodic full sync of this source.'),
-  audit: cron.optional().describe('Cron expression for a periodic audit of this source.'),
+    .describe('Safety hold: a batch or full sync that would delete more entries than this on a target waits for `syncward resume`. (Accepted, not yet in effect.)'),
+  full_sync: cron.optional().describe('Cron expression for a periodic full sync of this source. (Accepted, not yet in effect.)'),
+  audit: cron.optional().describe('Cron expression for a periodic audit of this source. (Accepted, not yet in effect.)'),
   targets: z.array(targetSchema).min(1, 'a source needs at least one target').describe('Where this source is mirrored.'),
 });
 
@@ -93,7 +93,7 @@ export const configSchema = z.strictObject({
     .describe('Directory for syncward state (journal, lock, ssh control sockets). Excluded from every source.'),
   api: z
     .strictObject({
-      listen: z.string().default('127.0.0.1:8730').describe('host:port of the dashboard, JSON API and /metrics.'),
+      listen: z.string().default('127.0.0.1:8730').describe('host:port of the dashboard, JSON API and /metrics. (Accepted, not yet in effect.)'),
     })
     .default({ listen: '127.0.0.1:8730' })
     .describe('HTTP API settings.'),
