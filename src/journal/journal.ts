@@ -1,0 +1,267 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Change, Op } from '../coalesce/types.js';
+import type { BytePath } from '../util/bytes.js';
+
+/**
+ * The durable record of what each target still needs, and of what happened:
+ * transfers, failures, state changes. SQLite in WAL mode under state_dir.
+ *
+ * Pending work is one row per (target, path): an outage of any length costs
+ * one row per distinct path, never one per event. Rows carry a sequence
+ * number so a transfer only clears the rows it actually sent: a path changed
+ * again while the transfer ran keeps its newer row.
+ *
+ * Paths are stored as BLOBs (file names are bytes, not text).
+ */
+
+export const JOURNAL_FILE = 'journal.db';
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS pending (
+  target TEXT NOT NULL,
+  path   BLOB NOT NULL,
+  op     TEXT NOT NULL,
+  seq    INTEGER NOT NULL,
+  since  INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (target, path)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS pending_since ON pending (target, since);
+CREATE TABLE IF NOT EXISTS targets (
+  target TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  since INTEGER NOT NULL,
+  reason TEXT,
+  needs_full TEXT,
+  last_success INTEGER,
+  last_error TEXT
+);
+CREATE TABLE IF NOT EXISTS transfers (
+  id INTEGER PRIMARY KEY,
+  target TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  started INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  changes INTEGER NOT NULL,
+  files INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  result TEXT NOT NULL,
+  code INTEGER,
+  message TEXT
+);
+CREATE INDEX IF NOT EXISTS transfers_target ON transfers (target, id);
+CREATE TABLE IF NOT EXISTS state_log (
+  id INTEGER PRIMARY KEY,
+  target TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  previous TEXT,
+  reason TEXT
+);
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT
+);
+`;
+
+export interface PendingRow {
+  path: BytePath;
+  op: Op;
+  seq: number;
+  since: number;
+  attempts: number;
+}
+
+export interface TransferRow {
+  target: string;
+  kind: 'batch' | 'full';
+  started: number;
+  durationMs: number;
+  changes: number;
+  files: number;
+  bytes: number;
+  result: string;
+  code: number | null;
+  message?: string;
+}
+
+export interface TargetRow {
+  target: string;
+  state: string;
+  since: number;
+  reason: string | null;
+  needsFull: string | null;
+  lastSuccess: number | null;
+  lastError: string | null;
+}
+
+/** How many transfer and state rows to keep per target. */
+const HISTORY_ROWS = 1000;
+
+const blob = (p: BytePath) => Buffer.from(p, 'latin1');
+
+export class Journal {
+  private readonly db: Database.Database;
+  private seq: number;
+  private readonly st;
+
+  private constructor(readonly file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // WAL + NORMAL: a commit survives a process crash (kill -9); only a power
+    // loss can lose the last commits, and startup's full sync covers that.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(
+        `journal ${file} was written by a newer syncward (schema ${version}, this one knows ${SCHEMA_VERSION}); upgrade syncward or move the file away`,
+      );
+    }
+    this.db.exec(SCHEMA);
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM pending').get() as { s: number }).s;
+    this.st = {
+      upsertPending: this.db.prepare(
+        `INSERT INTO pending (target, path, op, seq, since) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (target, path) DO UPDATE SET op = excluded.op, seq = excluded.seq`,
+      ),
+      clearPending: this.db.prepare('DELETE FROM pending WHERE target = ? AND path = ? AND seq <= ?'),
+      clearAll: this.db.prepare('DELETE FROM pending WHERE target = ? AND seq <= ?'),
+      bumpAttempts: this.db.prepare('UPDATE pending SET attempts = attempts + 1 WHERE target = ? AND path = ?'),
+      listPending: this.db.prepare('SELECT path, op, seq, since, attempts FROM pending WHERE target = ?'),
+      countPending: this.db.prepare('SELECT COUNT(*) AS n, MIN(since) AS oldest FROM pending WHERE target = ?'),
+      putTarget: this.db.prepare(
+        `INSERT INTO targets (target, state, since, reason) VALUES (?, ?, ?, ?)
+         ON CONFLICT (target) DO UPDATE SET state = excluded.state, since = excluded.since, reason = excluded.reason`,
+      ),
+      setNeedsFull: this.db.prepare(
+        `INSERT INTO targets (target, state, since, needs_full) VALUES (?, 'starting', ?, ?)
+         ON CONFLICT (target) DO UPDATE SET needs_full = excluded.needs_full`,
+      ),
+      setSuccess: this.db.prepare('UPDATE targets SET last_success = ?, last_error = NULL WHERE target = ?'),
+      setError: this.db.prepare('UPDATE targets SET last_error = ? WHERE target = ?'),
+      getTarget: this.db.prepare('SELECT * FROM targets WHERE target = ?'),
+      logState: this.db.prepare('INSERT INTO state_log (target, at, state, previous, reason) VALUES (?, ?, ?, ?, ?)'),
+      addTransfer: this.db.prepare(
+        `INSERT INTO transfers (target, kind, started, duration_ms, changes, files, bytes, result, code, message)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      trimTransfers: this.db.prepare(
+        'DELETE FROM transfers WHERE target = ? AND id <= (SELECT id FROM transfers WHERE target = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
+      ),
+      recentTransfers: this.db.prepare('SELECT * FROM transfers WHERE target = ? ORDER BY id DESC LIMIT ?'),
+      getMeta: this.db.prepare('SELECT value FROM meta WHERE key = ?'),
+      putMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    };
+  }
+
+  /** Opens (creating if needed) the journal in `stateDir`. */
+  static open(stateDir: string): Journal {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    return new Journal(join(stateDir, JOURNAL_FILE));
+  }
+
+  /**
+   * Records changes every listed target still needs, in one transaction.
+   * Returns the sequence number given to this batch.
+   */
+  readonly recordChanges = (targets: readonly string[], changes: readonly Change[], now = Date.now()): number => {
+    const seq = ++this.seq;
+    this.db.transaction(() => {
+      for (const t of targets) for (const c of changes) this.st.upsertPending.run(t, blob(c.path), c.op, seq, now);
+    })();
+    return seq;
+  };
+
+  /** Marks changes as delivered to a target: rows not changed since `seq` are removed. */
+  delivered(target: string, paths: readonly BytePath[], seq: number): void {
+    this.db.transaction(() => {
+      for (const p of paths) this.st.clearPending.run(target, blob(p), seq);
+    })();
+  }
+
+  /** Everything recorded up to `seq` reached the target (a full sync covered it). */
+  deliveredAll(target: string, seq: number): void {
+    this.st.clearAll.run(target, seq);
+  }
+
+  /** The current sequence number: rows recorded so far have seq <= this. */
+  get currentSeq(): number {
+    return this.seq;
+  }
+
+  failedAttempt(target: string, paths: readonly BytePath[]): void {
+    this.db.transaction(() => {
+      for (const p of paths) this.st.bumpAttempts.run(target, blob(p));
+    })();
+  }
+
+  pending(target: string): PendingRow[] {
+    return (this.st.listPending.all(target) as { path: Buffer; op: Op; seq: number; since: number; attempts: number }[]).map(
+      (r) => ({ ...r, path: r.path.toString('latin1') }),
+    );
+  }
+
+  pendingSummary(target: string): { count: number; oldest: number | null } {
+    const r = this.st.countPending.get(target) as { n: number; oldest: number | null };
+    return { count: r.n, oldest: r.oldest };
+  }
+
+  recordState(target: string, state: string, previous: string | null, reason: string, now = Date.now()): void {
+    this.db.transaction(() => {
+      this.st.putTarget.run(target, state, now, reason);
+      this.st.logState.run(target, now, state, previous, reason);
+    })();
+  }
+
+  /** Remembers that a target needs a full sync (survives a restart); null clears it. */
+  setNeedsFull(target: string, reason: string | null, now = Date.now()): void {
+    this.st.setNeedsFull.run(target, now, reason);
+  }
+
+  target(target: string): TargetRow | undefined {
+    const r = this.st.getTarget.get(target) as
+      | { target: string; state: string; since: number; reason: string | null; needs_full: string | null; last_success: number | null; last_error: string | null }
+      | undefined;
+    if (!r) return undefined;
+    return {
+      target: r.target,
+      state: r.state,
+      since: r.since,
+      reason: r.reason,
+      needsFull: r.needs_full,
+      lastSuccess: r.last_success,
+      lastError: r.last_error,
+    };
+  }
+
+  recordTransfer(t: TransferRow): void {
+    this.db.transaction(() => {
+      this.st.addTransfer.run(t.target, t.kind, t.started, t.durationMs, t.changes, t.files, t.bytes, t.result, t.code, t.message ?? null);
+      if (t.result === 'ok' || t.result === 'vanished') this.st.setSuccess.run(t.started + t.durationMs, t.target);
+      else this.st.setError.run(t.message ?? t.result, t.target);
+      this.st.trimTransfers.run(t.target, t.target, HISTORY_ROWS);
+    })();
+  }
+
+  recentTransfers(target: string, limit = 20): unknown[] {
+    return this.st.recentTransfers.all(target, limit);
+  }
+
+  meta(key: string): string | undefined {
+    return (this.st.getMeta.get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.st.putMeta.run(key, value);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
