@@ -1,3 +1,4 @@
+import { Cron } from 'croner';
 import { z } from 'zod';
 
 /**
@@ -11,7 +12,17 @@ const name = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" or "-" (it appears in logs and URLs)');
 
-const cron = z.string().min(1);
+/** A cron expression croner accepts (5 fields, or 6 with seconds). */
+const cron = z.string().superRefine((expr, ctx) => {
+  try {
+    new Cron(expr, { paused: true }).stop();
+  } catch (e) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `not a cron expression: ${(e as Error).message.replace(/^CronPattern: /, '')} (example: "0 */6 * * *")`,
+    });
+  }
+});
 
 export const targetSchema = z
   .strictObject({
@@ -81,7 +92,7 @@ export const sourceSchema = z.strictObject({
     .min(0)
     .optional()
     .describe('Safety hold: a batch or full sync that would delete more entries than this on a target waits for `syncward resume`. (Accepted, not yet in effect.)'),
-  full_sync: cron.optional().describe('Cron expression for a periodic full sync of this source. (Accepted, not yet in effect.)'),
+  full_sync: cron.optional().describe('Cron expression for a periodic full sync of this source to all its targets (like sersync\'s crontab), e.g. "0 */6 * * *".'),
   audit: cron.optional().describe('Cron expression for a periodic audit of this source. (Accepted, not yet in effect.)'),
   targets: z.array(targetSchema).min(1, 'a source needs at least one target').describe('Where this source is mirrored.'),
 });

@@ -1,0 +1,1 @@
+export { type ScheduledJob, Scheduler } from './scheduler.js';
