@@ -1,0 +1,121 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The addon built from src/native/inotify.c by node-gyp. */
+interface Binding {
+  init(): number;
+  addWatch(fd: number, path: Buffer, mask: number): number;
+  rmWatch(fd: number, wd: number): number;
+  start(fd: number, onData: (err: NodeJS.ErrnoException | null, data?: Buffer) => void): object;
+  stop(handle: object): void;
+  constants: Record<InotifyConstant, number>;
+}
+
+export type InotifyConstant =
+  | 'IN_ACCESS'
+  | 'IN_MODIFY'
+  | 'IN_ATTRIB'
+  | 'IN_CLOSE_WRITE'
+  | 'IN_CLOSE_NOWRITE'
+  | 'IN_OPEN'
+  | 'IN_MOVED_FROM'
+  | 'IN_MOVED_TO'
+  | 'IN_CREATE'
+  | 'IN_DELETE'
+  | 'IN_DELETE_SELF'
+  | 'IN_MOVE_SELF'
+  | 'IN_UNMOUNT'
+  | 'IN_Q_OVERFLOW'
+  | 'IN_IGNORED'
+  | 'IN_ONLYDIR'
+  | 'IN_DONT_FOLLOW'
+  | 'IN_EXCL_UNLINK'
+  | 'IN_MASK_ADD'
+  | 'IN_ISDIR';
+
+function loadBinding(): Binding {
+  // dist/src/native/index.js and src/native/index.ts both sit a fixed depth
+  // under the package root; walk up to the folder that has binding.gyp.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'binding.gyp'))) break;
+    dir = dirname(dir);
+  }
+  const file = join(dir, 'build', 'Release', 'syncward_inotify.node');
+  if (!existsSync(file)) {
+    throw new Error(`the inotify addon is not built (${file} is missing); run: npm run build:native`);
+  }
+  return createRequire(import.meta.url)(file) as Binding;
+}
+
+const binding = loadBinding();
+
+export const IN = binding.constants;
+
+/** One `struct inotify_event`. `name` is the raw bytes of the entry name as a latin1 string ('' for the watched dir itself). */
+export interface RawEvent {
+  wd: number;
+  mask: number;
+  cookie: number;
+  name: string;
+}
+
+/**
+ * Parses the bytes of one read(2) on an inotify fd. The kernel only returns
+ * whole events, so a chunk never splits one: `struct inotify_event` is
+ * {int wd; u32 mask; u32 cookie; u32 len; char name[len]} with `name`
+ * NUL-padded to an alignment boundary.
+ */
+export function parseEvents(buf: Buffer): RawEvent[] {
+  const out: RawEvent[] = [];
+  let off = 0;
+  while (off + 16 <= buf.length) {
+    const wd = buf.readInt32LE(off);
+    const mask = buf.readUInt32LE(off + 4);
+    const cookie = buf.readUInt32LE(off + 8);
+    const len = buf.readUInt32LE(off + 12);
+    let end = off + 16;
+    const limit = Math.min(end + len, buf.length);
+    while (end < limit && buf[end] !== 0) end++;
+    out.push({ wd, mask, cookie, name: buf.toString('latin1', off + 16, end) });
+    off += 16 + len;
+  }
+  return out;
+}
+
+/** An inotify instance: an fd, its watches, and a stream of parsed events. */
+export class Inotify {
+  readonly fd: number;
+  private handle: object | null = null;
+
+  constructor() {
+    this.fd = binding.init();
+  }
+
+  /** Adds or updates a watch; throws an Error whose `code` is the errno name (ENOSPC, ENOENT, ENOTDIR, EACCES...). */
+  addWatch(path: Buffer, mask: number): number {
+    return binding.addWatch(this.fd, path, mask);
+  }
+
+  /** Removes a watch; returns 0 or the errno (EINVAL when the kernel already dropped it). */
+  rmWatch(wd: number): number {
+    return binding.rmWatch(this.fd, wd);
+  }
+
+  /** Starts delivering events from the libuv loop. */
+  start(onEvents: (events: RawEvent[]) => void, onError: (err: NodeJS.ErrnoException) => void): void {
+    if (this.handle) return;
+    this.handle = binding.start(this.fd, (err, data) => {
+      if (err) onError(err);
+      else if (data) onEvents(parseEvents(data));
+    });
+  }
+
+  /** Stops reading and closes the fd, which drops every watch at once. */
+  close(): void {
+    if (this.handle) binding.stop(this.handle);
+    this.handle = null;
+  }
+}

@@ -1,0 +1,533 @@
+import { EventEmitter } from 'node:events';
+import { lstatSync, readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { IN, Inotify, type RawEvent } from '../native/index.js';
+import { type BytePath, display, joinRel, toFs } from '../util/bytes.js';
+import type { FsEvent } from './types.js';
+
+export interface TreeWatcherOptions {
+  /** Directories (relative byte paths) not to watch or descend into: excluded by the filter, or syncward's own state. */
+  ignoreDir?: (rel: BytePath) => boolean;
+  /** readdirs in flight during a walk */
+  concurrency?: number;
+  /** how long an IN_MOVED_FROM waits for its IN_MOVED_TO before it counts as moved out of the tree */
+  moveHoldMs?: number;
+}
+
+export interface WatchLimitInfo {
+  message: string;
+  maxUserWatches: number | null;
+  watched: number;
+  needed: number;
+}
+
+export interface WatchWarning {
+  path: string;
+  code: string;
+  message: string;
+}
+
+/**
+ * One watched directory. Only directories have nodes (no per-file state);
+ * a node knows its name and parent, so its path follows renames for free.
+ */
+interface DirNode {
+  wd: number;
+  name: BytePath;
+  parent: DirNode | null;
+  children: Map<BytePath, DirNode> | null;
+}
+
+interface HeldMove {
+  node: DirNode;
+  name: BytePath;
+  isDir: boolean;
+  at: number;
+}
+
+/*
+ * IN_CLOSE_WRITE: a regular file is complete. IN_CREATE: the only event a
+ * symlink, fifo or hard link gets. IN_MODIFY: a file is being written (lets
+ * the coalescer bound the wait for a file that never closes). IN_ATTRIB:
+ * metadata. DONT_FOLLOW: never watch through a symlinked directory.
+ * EXCL_UNLINK: no events for files already unlinked but still open.
+ */
+const MASK =
+  IN.IN_CLOSE_WRITE |
+  IN.IN_MOVED_FROM |
+  IN.IN_MOVED_TO |
+  IN.IN_CREATE |
+  IN.IN_DELETE |
+  IN.IN_ATTRIB |
+  IN.IN_MODIFY |
+  IN.IN_DELETE_SELF |
+  IN.IN_MOVE_SELF |
+  IN.IN_ONLYDIR |
+  IN.IN_DONT_FOLLOW |
+  IN.IN_EXCL_UNLINK;
+
+/**
+ * A recursive inotify watcher for one source tree.
+ *
+ * Events: 'events' (FsEvent[]), 'overflow' (after the tree was re-walked, so
+ * every directory is watched again before the caller's catch-up starts),
+ * 'watchLimit' (WatchLimitInfo), 'rootGone' ({reason}), 'warning' (WatchWarning).
+ */
+export class TreeWatcher extends EventEmitter {
+  private readonly root: string;
+  private readonly ignoreDir: (rel: BytePath) => boolean;
+  private readonly concurrency: number;
+  private readonly moveHoldMs: number;
+  private inotify: Inotify | null = null;
+  private readonly byWd = new Map<number, DirNode>();
+  private rootNode: DirNode | null = null;
+  private readonly held = new Map<number, HeldMove>();
+  private holdTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private limitHit = false;
+  private limitNeeded = 0;
+  private rescanning: Promise<void> | null = null;
+  private rescanAgain = false;
+
+  constructor(root: string, o: TreeWatcherOptions = {}) {
+    super();
+    this.root = root.replace(/\/+$/, '') || '/';
+    this.ignoreDir = o.ignoreDir ?? (() => false);
+    this.concurrency = o.concurrency ?? 32;
+    this.moveHoldMs = o.moveHoldMs ?? 5;
+  }
+
+  /** Number of directories watched now. */
+  get watchedDirs(): number {
+    return this.byWd.size;
+  }
+
+  /**
+   * Watches the root and every directory beneath it. Events flow from the
+   * moment each watch exists, so nothing created during the walk is missed.
+   * Rejects when the root itself cannot be watched.
+   */
+  async start(): Promise<{ dirs: number; ms: number }> {
+    const t0 = performance.now();
+    const ino = new Inotify();
+    this.inotify = ino;
+    ino.start(
+      (events) => this.onRaw(events),
+      (err) =>
+        this.emit('warning', {
+          path: this.root,
+          code: err.code ?? 'EIO',
+          message: `reading inotify events failed: ${err.message}`,
+        }),
+    );
+    let wd: number;
+    try {
+      wd = ino.addWatch(Buffer.from(this.root), MASK);
+    } catch (e) {
+      this.close();
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENOSPC') throw new Error(limitMessage(this.root, readMaxUserWatches(), 0, 1));
+      throw new Error(`cannot watch ${this.root}: ${err.code ?? err.message}`);
+    }
+    this.rootNode = { wd, name: '', parent: null, children: null };
+    this.byWd.set(wd, this.rootNode);
+    await this.walk([this.rootNode], null);
+    this.reportLimit();
+    return { dirs: this.byWd.size, ms: Math.round(performance.now() - t0) };
+  }
+
+  /** Stops watching; the fd is closed and every watch with it. */
+  close(): void {
+    this.closed = true;
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    this.held.clear();
+    this.inotify?.close();
+    this.inotify = null;
+    this.byWd.clear();
+    this.rootNode = null;
+  }
+
+  // ---- tree bookkeeping ----------------------------------------------------
+
+  private pathOf(node: DirNode): BytePath {
+    if (node.parent === null) return '';
+    const parts: BytePath[] = [];
+    for (let n: DirNode | null = node; n !== null && n.parent !== null; n = n.parent) parts.push(n.name);
+    return parts.reverse().join('/');
+  }
+
+  private abs(rel: BytePath): Buffer {
+    return rel === '' ? Buffer.from(this.root) : Buffer.concat([Buffer.from(`${this.root}/`), toFs(rel)]);
+  }
+
+  private link(parent: DirNode, name: BytePath, wd: number): DirNode {
+    const existing = this.byWd.get(wd);
+    if (existing) {
+      // The same inode watched again (a walk racing an IN_CREATE, or a rename
+      // we did not see during an overflow): move the node to where it is now.
+      if (existing !== this.rootNode && (existing.parent !== parent || existing.name !== name)) {
+        this.unlinkFromParent(existing);
+        existing.parent = parent;
+        existing.name = name;
+        if (!parent.children) parent.children = new Map();
+        parent.children.set(name, existing);
+      }
+      return existing;
+    }
+    const node: DirNode = { wd, name, parent, children: null };
+    if (!parent.children) parent.children = new Map();
+    const old = parent.children.get(name);
+    if (old && old !== node) this.drop(old, true);
+    parent.children.set(name, node);
+    this.byWd.set(wd, node);
+    return node;
+  }
+
+  private unlinkFromParent(node: DirNode): void {
+    const p = node.parent;
+    if (p?.children?.get(node.name) === node) {
+      p.children.delete(node.name);
+      if (p.children.size === 0) p.children = null;
+    }
+  }
+
+  /** Forgets a directory and everything beneath it; `rm` also removes the kernel watches (moved out of the tree). */
+  private drop(node: DirNode, rm: boolean): void {
+    this.unlinkFromParent(node);
+    const stack = [node];
+    while (stack.length > 0) {
+      const n = stack.pop() as DirNode;
+      if (n.children) for (const c of n.children.values()) stack.push(c);
+      n.children = null;
+      if (this.byWd.get(n.wd) === n) {
+        this.byWd.delete(n.wd);
+        if (rm) this.inotify?.rmWatch(n.wd);
+      }
+    }
+  }
+
+  /**
+   * Adds watches below `start` nodes, breadth first with many readdirs in
+   * flight. `seen` collects every watched wd when reconciling after an overflow.
+   */
+  private async walk(start: DirNode[], seen: Set<number> | null): Promise<void> {
+    const queue: DirNode[] = [...start];
+    let active = 0;
+    await new Promise<void>((resolve) => {
+      const next = (): void => {
+        if (this.closed) {
+          if (active === 0) resolve();
+          return;
+        }
+        while (active < this.concurrency && queue.length > 0) {
+          const node = queue.pop() as DirNode;
+          active++;
+          this.readDir(node, seen).then(
+            (subdirs) => {
+              for (const d of subdirs) queue.push(d);
+              active--;
+              next();
+            },
+            () => {
+              active--;
+              next();
+            },
+          );
+        }
+        if (active === 0 && queue.length === 0) resolve();
+      };
+      next();
+    });
+  }
+
+  /** Lists one watched directory and watches its subdirectories; returns them for the walk to descend. */
+  private async readDir(node: DirNode, seen: Set<number> | null): Promise<DirNode[]> {
+    const rel = this.pathOf(node);
+    let entries: import('node:fs').Dirent<Buffer>[];
+    try {
+      entries = await readdir(this.abs(rel), { withFileTypes: true, encoding: 'buffer' });
+    } catch (e) {
+      this.fsWarning(rel, e as NodeJS.ErrnoException, 'cannot list directory');
+      return [];
+    }
+    if (this.closed || this.byWd.get(node.wd) !== node) return [];
+    const out: DirNode[] = [];
+    for (const ent of entries) {
+      // d_type is DT_DIR only for a real directory: a symlink to one is not followed
+      if (!ent.isDirectory()) continue;
+      const name = ent.name.toString('latin1');
+      const child = this.watchDir(node, name, seen);
+      if (child) out.push(child);
+    }
+    return out;
+  }
+
+  private watchDir(parent: DirNode, name: BytePath, seen: Set<number> | null): DirNode | null {
+    const rel = joinRel(this.pathOf(parent), name);
+    if (this.ignoreDir(rel) || !this.inotify) return null;
+    let wd: number;
+    try {
+      wd = this.inotify.addWatch(this.abs(rel), MASK);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENOSPC') {
+        this.limitHit = true;
+        this.limitNeeded++;
+        return null;
+      }
+      this.fsWarning(rel, err, 'cannot watch directory');
+      return null;
+    }
+    if (seen) {
+      // Already watched and already where we found it: no need to descend again
+      const already = seen.has(wd);
+      seen.add(wd);
+      if (already) return null;
+    }
+    return this.link(parent, name, wd);
+  }
+
+  private fsWarning(rel: BytePath, err: NodeJS.ErrnoException, what: string): void {
+    // ENOENT/ENOTDIR: it was deleted or replaced before we got to it; its own events say so
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return;
+    const path = display(rel) || '.';
+    this.emit('warning', {
+      path,
+      code: err.code ?? 'EIO',
+      message: `${what} ${path}: ${err.code ?? err.message}${err.code === 'EACCES' ? ' (syncward needs read and execute permission on every directory of the source)' : ''}; changes inside it are caught by the next full sync`,
+    } satisfies WatchWarning);
+  }
+
+  private reportLimit(): void {
+    if (!this.limitHit) return;
+    const max = readMaxUserWatches();
+    const watched = this.byWd.size;
+    const needed = watched + this.limitNeeded;
+    this.limitHit = false;
+    this.limitNeeded = 0;
+    this.emit('watchLimit', {
+      message: limitMessage(this.root, max, watched, needed),
+      maxUserWatches: max,
+      watched,
+      needed,
+    } satisfies WatchLimitInfo);
+  }
+
+  // ---- events ----------------------------------------------------------------
+
+  private onRaw(raw: RawEvent[]): void {
+    if (this.closed) return;
+    const out: FsEvent[] = [];
+    const newDirs: Array<{ node: DirNode; move?: { from: BytePath; cookie: number } }> = [];
+    for (const ev of raw) {
+      if (ev.mask & IN.IN_Q_OVERFLOW) {
+        this.onOverflow();
+        continue;
+      }
+      const node = this.byWd.get(ev.wd);
+      if (!node) continue; // a watch we already dropped
+      if (ev.mask & IN.IN_IGNORED) {
+        // The kernel removed the watch (directory deleted, or unmounted)
+        if (this.byWd.get(ev.wd) === node) {
+          if (node === this.rootNode) {
+            this.rootGone('deleted');
+            return;
+          }
+          this.byWd.delete(ev.wd);
+          this.unlinkFromParent(node);
+        }
+        continue;
+      }
+      if (ev.mask & (IN.IN_DELETE_SELF | IN.IN_MOVE_SELF | IN.IN_UNMOUNT)) {
+        if (node === this.rootNode) {
+          this.rootGone(
+            ev.mask & IN.IN_DELETE_SELF ? 'deleted' : ev.mask & IN.IN_MOVE_SELF ? 'moved away' : 'unmounted',
+          );
+          return;
+        }
+        continue; // a subdirectory: its parent reports it by name
+      }
+      const isDir = (ev.mask & IN.IN_ISDIR) !== 0;
+      const rel = joinRel(this.pathOf(node), ev.name);
+      if (ev.mask & IN.IN_MOVED_FROM) {
+        this.held.set(ev.cookie, { node, name: ev.name, isDir, at: Date.now() });
+        continue;
+      }
+      if (ev.mask & IN.IN_MOVED_TO) {
+        const from = this.held.get(ev.cookie);
+        if (from) {
+          this.held.delete(ev.cookie);
+          const fromRel = joinRel(this.pathOf(from.node), from.name);
+          if (isDir) {
+            const moved = from.node.children?.get(from.name);
+            if (moved && !this.ignoreDir(rel)) {
+              this.unlinkFromParent(moved);
+              moved.name = ev.name;
+              moved.parent = node;
+              if (!node.children) node.children = new Map();
+              const old = node.children.get(ev.name);
+              if (old && old !== moved) this.drop(old, true);
+              node.children.set(ev.name, moved);
+            } else {
+              if (moved) this.drop(moved, true);
+              // from an unwatched (excluded) place: watch it now, then send it
+              const child = this.ignoreDir(rel) ? null : this.watchDir(node, ev.name, null);
+              if (child) {
+                newDirs.push({ node: child, move: { from: fromRel, cookie: ev.cookie } });
+                continue;
+              }
+            }
+          }
+          out.push({ kind: 'move', path: rel, from: fromRel, isDir, cookie: ev.cookie });
+          continue;
+        }
+        // moved in from outside the tree
+        if (isDir) {
+          const child = this.watchDir(node, ev.name, null);
+          if (child) newDirs.push({ node: child });
+          else out.push({ kind: 'upsertTree', path: rel, isDir: true });
+        } else out.push({ kind: 'upsert', path: rel, isDir: false });
+        continue;
+      }
+      if (ev.mask & IN.IN_CREATE) {
+        if (isDir) {
+          const child = this.watchDir(node, ev.name, null);
+          if (child) newDirs.push({ node: child });
+          else out.push({ kind: 'upsertTree', path: rel, isDir: true });
+        } else if (this.completeOnCreate(rel)) out.push({ kind: 'upsert', path: rel, isDir: false });
+        continue;
+      }
+      if (ev.mask & IN.IN_CLOSE_WRITE) out.push({ kind: 'upsert', path: rel, isDir: false });
+      else if (ev.mask & IN.IN_DELETE) {
+        if (isDir) {
+          const gone = node.children?.get(ev.name);
+          if (gone) this.drop(gone, false);
+        }
+        out.push({ kind: 'delete', path: rel, isDir });
+      } else if (ev.mask & IN.IN_ATTRIB) out.push({ kind: 'upsert', path: rel, isDir });
+      else if (ev.mask & IN.IN_MODIFY) out.push({ kind: 'write', path: rel, isDir: false });
+    }
+    if (out.length > 0) this.emit('events', out);
+    if (newDirs.length > 0) void this.sendNewDirs(newDirs);
+    if (this.held.size > 0 && !this.holdTimer)
+      this.holdTimer = setTimeout(() => this.expireHeld(), this.moveHoldMs);
+  }
+
+  /**
+   * A regular file is complete on IN_CLOSE_WRITE, but a symlink, fifo or
+   * socket never closes, and a new hard link is never written: for those,
+   * IN_CREATE is the only event.
+   */
+  private completeOnCreate(rel: BytePath): boolean {
+    try {
+      const st = lstatSync(this.abs(rel));
+      return !st.isFile() || st.nlink > 1;
+    } catch {
+      return false; // already gone: its IN_DELETE follows
+    }
+  }
+
+  /** New or moved-in directories: watch everything beneath first, then send each whole tree. */
+  private async sendNewDirs(
+    dirs: Array<{ node: DirNode; move?: { from: BytePath; cookie: number } }>,
+  ): Promise<void> {
+    await this.walk(
+      dirs.map((d) => d.node),
+      null,
+    );
+    if (this.closed) return;
+    this.reportLimit();
+    const out: FsEvent[] = [];
+    for (const d of dirs) {
+      if (this.byWd.get(d.node.wd) !== d.node) {
+        // deleted or moved out again while we walked it; those events said so
+        continue;
+      }
+      const path = this.pathOf(d.node);
+      if (d.move) out.push({ kind: 'move', path, from: d.move.from, isDir: true, cookie: d.move.cookie });
+      else out.push({ kind: 'upsertTree', path, isDir: true });
+    }
+    if (out.length > 0) this.emit('events', out);
+  }
+
+  /** IN_MOVED_FROM without its IN_MOVED_TO: the entry left the tree. */
+  private expireHeld(): void {
+    this.holdTimer = null;
+    if (this.closed) return;
+    const now = Date.now();
+    const out: FsEvent[] = [];
+    for (const [cookie, h] of this.held) {
+      if (now - h.at < this.moveHoldMs) continue;
+      this.held.delete(cookie);
+      const rel = joinRel(this.pathOf(h.node), h.name);
+      if (h.isDir) {
+        const gone = h.node.children?.get(h.name);
+        if (gone) this.drop(gone, true);
+      }
+      out.push({ kind: 'delete', path: rel, isDir: h.isDir });
+    }
+    if (out.length > 0) this.emit('events', out);
+    if (this.held.size > 0) this.holdTimer = setTimeout(() => this.expireHeld(), this.moveHoldMs);
+  }
+
+  private rootGone(reason: string): void {
+    if (this.closed) return;
+    this.emit('rootGone', { reason });
+  }
+
+  /**
+   * The kernel dropped events. Directories created or renamed meanwhile may
+   * be unwatched or known under an old name: walk the whole tree again,
+   * re-linking every watch where it is now and dropping those that are gone,
+   * and only then report the overflow so the catch-up sync starts with every
+   * directory watched. Events keep flowing during the walk.
+   */
+  private onOverflow(): void {
+    if (this.rescanning) {
+      this.rescanAgain = true;
+      return;
+    }
+    this.rescanning = (async () => {
+      do {
+        this.rescanAgain = false;
+        await this.rescan();
+      } while (this.rescanAgain && !this.closed);
+      this.rescanning = null;
+      if (!this.closed) this.emit('overflow');
+    })();
+  }
+
+  private async rescan(): Promise<void> {
+    const root = this.rootNode;
+    if (!root || this.closed) return;
+    // Moves pending pairing are stale: their partners may be lost
+    this.held.clear();
+    const seen = new Set<number>([root.wd]);
+    await this.walk([root], seen);
+    if (this.closed) return;
+    for (const [wd, node] of this.byWd) {
+      if (!seen.has(wd)) this.drop(node, true);
+    }
+    this.reportLimit();
+  }
+}
+
+/** fs.inotify.max_user_watches, or null where /proc does not say. */
+export function readMaxUserWatches(): number | null {
+  try {
+    return Number.parseInt(readFileSync('/proc/sys/fs/inotify/max_user_watches', 'utf8'), 10);
+  } catch {
+    return null;
+  }
+}
+
+function limitMessage(root: string, max: number | null, watched: number, needed: number): string {
+  const suggestion = Math.max(needed * 2, 524288);
+  return (
+    `cannot watch every directory under ${root}: the kernel limit fs.inotify.max_user_watches is ${max ?? 'unknown'} ` +
+    `(shared by every inotify user of this uid); ${watched} are watched here and ${needed} directories need watching. ` +
+    `Changes in unwatched directories are only caught by full syncs. Raise it: ` +
+    `sysctl -w fs.inotify.max_user_watches=${suggestion} (and in /etc/sysctl.d/ to keep it), then restart syncward.`
+  );
+}
