@@ -84,8 +84,8 @@ export class TreeWatcher extends EventEmitter {
   private readonly held = new Map<number, HeldMove>();
   private holdTimer: NodeJS.Timeout | null = null;
   private closed = false;
-  private limitHit = false;
-  private limitNeeded = 0;
+  /** directories that could not be watched because the watch limit was reached */
+  private unwatched: Buffer[] = [];
   private rescanning: Promise<void> | null = null;
   private rescanAgain = false;
 
@@ -132,7 +132,7 @@ export class TreeWatcher extends EventEmitter {
     this.rootNode = { wd, name: '', parent: null, children: null };
     this.byWd.set(wd, this.rootNode);
     await this.walk([this.rootNode], null);
-    this.reportLimit();
+    await this.reportLimit();
     return { dirs: this.byWd.size, ms: Math.round(performance.now() - t0) };
   }
 
@@ -272,8 +272,7 @@ export class TreeWatcher extends EventEmitter {
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'ENOSPC') {
-        this.limitHit = true;
-        this.limitNeeded++;
+        this.unwatched.push(this.abs(rel));
         return null;
       }
       this.fsWarning(rel, err, 'cannot watch directory');
@@ -299,13 +298,27 @@ export class TreeWatcher extends EventEmitter {
     } satisfies WatchWarning);
   }
 
-  private reportLimit(): void {
-    if (!this.limitHit) return;
+  private async reportLimit(): Promise<void> {
+    if (this.unwatched.length === 0) return;
+    const missing = this.unwatched;
+    this.unwatched = [];
+    // Count what the limit left out, so the message can say how much is needed
+    let more = 0;
+    const stack = [...missing];
+    while (stack.length > 0 && !this.closed) {
+      const dir = stack.pop() as Buffer;
+      more++;
+      try {
+        for (const e of await readdir(dir, { withFileTypes: true, encoding: 'buffer' }))
+          if (e.isDirectory()) stack.push(Buffer.concat([dir, Buffer.from('/'), e.name]));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    if (this.closed) return;
     const max = readMaxUserWatches();
     const watched = this.byWd.size;
-    const needed = watched + this.limitNeeded;
-    this.limitHit = false;
-    this.limitNeeded = 0;
+    const needed = watched + more;
     this.emit('watchLimit', {
       message: limitMessage(this.root, max, watched, needed),
       maxUserWatches: max,
@@ -437,7 +450,7 @@ export class TreeWatcher extends EventEmitter {
       null,
     );
     if (this.closed) return;
-    this.reportLimit();
+    void this.reportLimit();
     const out: FsEvent[] = [];
     for (const d of dirs) {
       if (this.byWd.get(d.node.wd) !== d.node) {
@@ -509,17 +522,24 @@ export class TreeWatcher extends EventEmitter {
     for (const [wd, node] of this.byWd) {
       if (!seen.has(wd)) this.drop(node, true);
     }
-    this.reportLimit();
+    await this.reportLimit();
   }
 }
 
-/** fs.inotify.max_user_watches, or null where /proc does not say. */
+/**
+ * The watch limit in force for this process: fs.inotify.max_user_watches,
+ * which /proc/sys/user/max_inotify_watches mirrors per user namespace (a
+ * container may have a lower one). Null where /proc does not say.
+ */
 export function readMaxUserWatches(): number | null {
-  try {
-    return Number.parseInt(readFileSync('/proc/sys/fs/inotify/max_user_watches', 'utf8'), 10);
-  } catch {
-    return null;
+  for (const file of ['/proc/sys/user/max_inotify_watches', '/proc/sys/fs/inotify/max_user_watches']) {
+    try {
+      return Number.parseInt(readFileSync(file, 'utf8'), 10);
+    } catch {
+      // older kernels have only the second
+    }
   }
+  return null;
 }
 
 function limitMessage(root: string, max: number | null, watched: number, needed: number): string {

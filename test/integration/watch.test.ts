@@ -1,0 +1,272 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { display } from '../../src/util/bytes.js';
+import { type FsEvent, TreeWatcher } from '../../src/watch/index.js';
+
+const cleanup: string[] = [];
+after(() => {
+  for (const d of cleanup) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  cleanup.push(d);
+  return d;
+}
+
+/** A started watcher on a fresh tree and every event it reports. */
+async function watched(setup?: (root: string) => void, ignore?: (rel: string) => boolean) {
+  const root = tempDir('syncward-watch-');
+  setup?.(root);
+  const events: FsEvent[] = [];
+  const signals: Array<{ kind: string; info: unknown }> = [];
+  const w = new TreeWatcher(root, { ignoreDir: ignore });
+  w.on('events', (b: FsEvent[]) => events.push(...b));
+  for (const s of ['overflow', 'watchLimit', 'rootGone', 'warning'])
+    w.on(s, (info) => signals.push({ kind: s, info }));
+  const started = await w.start();
+  return { root, w, events, signals, started };
+}
+
+async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const has = (events: FsEvent[], kind: string, path: string) =>
+  events.some((e) => e.kind === kind && display(e.path) === path);
+
+test('watches every directory of the tree at start', async () => {
+  const { w, started } = await watched((root) => {
+    for (let i = 0; i < 20; i++) mkdirSync(join(root, `d${i}`, 'x', 'y'), { recursive: true });
+  });
+  assert.equal(started.dirs, 61);
+  assert.equal(w.watchedDirs, 61);
+  w.close();
+});
+
+test('a file is reported complete on close, not while being written', async () => {
+  const { root, w, events } = await watched();
+  const fd = openSync(join(root, 'f'), 'w');
+  writeSync(fd, 'part one');
+  await until(() => has(events, 'write', 'f'), 'write event');
+  assert.ok(!has(events, 'upsert', 'f'), 'no upsert before close');
+  closeSync(fd);
+  await until(() => has(events, 'upsert', 'f'), 'upsert on close');
+  w.close();
+});
+
+test('mkdir -p a/b/c && echo x > a/b/c/f: the new tree is watched and reported whole', async () => {
+  const { root, w, events } = await watched();
+  mkdirSync(join(root, 'a', 'b', 'c'), { recursive: true });
+  writeFileSync(join(root, 'a', 'b', 'c', 'f'), 'x\n');
+  await until(() => events.some((e) => e.kind === 'upsertTree' && display(e.path) === 'a'), 'upsertTree a');
+  await until(() => w.watchedDirs === 4, 'watches on a, a/b, a/b/c');
+  writeFileSync(join(root, 'a', 'b', 'c', 'later'), 'y');
+  await until(() => has(events, 'upsert', 'a/b/c/later'), 'write inside the new tree');
+  w.close();
+});
+
+test('a directory renamed inside the tree keeps receiving writes under its new name', async () => {
+  const { root, w, events } = await watched((r) => mkdirSync(join(r, 'old', 'deep'), { recursive: true }));
+  renameSync(join(root, 'old'), join(root, 'new'));
+  await until(
+    () =>
+      events.some(
+        (e) => e.kind === 'move' && display(e.path) === 'new' && display(e.from ?? '') === 'old' && e.isDir,
+      ),
+    'paired move',
+  );
+  writeFileSync(join(root, 'new', 'deep', 'f'), 'x');
+  await until(() => has(events, 'upsert', 'new/deep/f'), 'write under the new name');
+  assert.ok(!events.some((e) => display(e.path).startsWith('old/')), 'nothing reported under the old name');
+  w.close();
+});
+
+test('a file rename is one move event paired by cookie', async () => {
+  const { root, w, events } = await watched((r) => {
+    writeFileSync(join(r, 'a'), 'a');
+    mkdirSync(join(r, 'sub'));
+  });
+  renameSync(join(root, 'a'), join(root, 'sub', 'b'));
+  await until(() => events.some((e) => e.kind === 'move'), 'move');
+  const mv = events.find((e) => e.kind === 'move');
+  assert.equal(display(mv?.from ?? ''), 'a');
+  assert.equal(display(mv?.path ?? ''), 'sub/b');
+  assert.equal(typeof mv?.cookie, 'number');
+  w.close();
+});
+
+test('a directory moved out of the tree is a delete and is no longer watched', async () => {
+  const outside = tempDir('syncward-watch-out-');
+  const { root, w, events } = await watched((r) => mkdirSync(join(r, 'leaving', 'sub'), { recursive: true }));
+  assert.equal(w.watchedDirs, 3);
+  renameSync(join(root, 'leaving'), join(outside, 'gone'));
+  await until(() => has(events, 'delete', 'leaving'), 'delete of the moved-out dir');
+  assert.equal(w.watchedDirs, 1);
+  const before = events.length;
+  writeFileSync(join(outside, 'gone', 'sub', 'f'), 'x');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(events.length, before, 'writes outside the tree are not reported');
+  w.close();
+});
+
+test('a directory moved in from outside is watched and reported as a tree', async () => {
+  const outside = tempDir('syncward-watch-in-');
+  mkdirSync(join(outside, 'incoming', 'sub'), { recursive: true });
+  writeFileSync(join(outside, 'incoming', 'sub', 'f'), 'x');
+  const { root, w, events } = await watched();
+  renameSync(join(outside, 'incoming'), join(root, 'incoming'));
+  await until(() => has(events, 'upsertTree', 'incoming'), 'upsertTree');
+  await until(() => w.watchedDirs === 3, 'watches on the moved-in tree');
+  writeFileSync(join(root, 'incoming', 'sub', 'g'), 'y');
+  await until(() => has(events, 'upsert', 'incoming/sub/g'), 'write inside');
+  w.close();
+});
+
+test('symlinks, hard links and fifos are reported on create (they never close)', async () => {
+  const { root, w, events } = await watched((r) => writeFileSync(join(r, 'target'), 't'));
+  symlinkSync('/nonexistent/absolute', join(root, 'sym'));
+  linkSync(join(root, 'target'), join(root, 'hard'));
+  spawnSync('mkfifo', [join(root, 'fifo')]);
+  await until(
+    () => has(events, 'upsert', 'sym') && has(events, 'upsert', 'hard') && has(events, 'upsert', 'fifo'),
+    'upserts',
+  );
+  w.close();
+});
+
+test('deletes of files and directories are reported; the directory watch is dropped', async () => {
+  const { root, w, events } = await watched((r) => {
+    mkdirSync(join(r, 'd', 'e'), { recursive: true });
+    writeFileSync(join(r, 'd', 'e', 'f'), 'x');
+  });
+  rmSync(join(root, 'd'), { recursive: true });
+  await until(() => has(events, 'delete', 'd') && has(events, 'delete', 'd/e/f'), 'deletes');
+  await until(() => w.watchedDirs === 1, 'watches dropped');
+  w.close();
+});
+
+test('ignored directories are neither watched nor descended into', async () => {
+  const { root, w, events } = await watched(
+    (r) => mkdirSync(join(r, 'cache', 'deep'), { recursive: true }),
+    (rel) => rel === 'cache',
+  );
+  assert.equal(w.watchedDirs, 1);
+  writeFileSync(join(root, 'cache', 'deep', 'f'), 'x');
+  writeFileSync(join(root, 'kept'), 'x');
+  await until(() => has(events, 'upsert', 'kept'), 'kept file');
+  assert.ok(!events.some((e) => display(e.path).startsWith('cache/')));
+  w.close();
+});
+
+test('names with newlines, quotes and non-UTF-8 bytes come through byte for byte', async () => {
+  const { root, w, events } = await watched();
+  const name = Buffer.concat([Buffer.from("-a 'b'\n$`c"), Buffer.from([0xff, 0xfe])]);
+  writeFileSync(Buffer.concat([Buffer.from(`${root}/`), name]), 'x');
+  await until(() => events.some((e) => e.kind === 'upsert'), 'upsert');
+  const ev = events.find((e) => e.kind === 'upsert');
+  assert.deepEqual(Buffer.from(ev?.path ?? '', 'latin1'), name);
+  w.close();
+});
+
+test('the root deleted or moved away is a rootGone signal', async () => {
+  const a = await watched();
+  rmSync(a.root, { recursive: true });
+  await until(() => a.signals.some((s) => s.kind === 'rootGone'), 'rootGone on delete');
+  assert.deepEqual(a.signals.find((s) => s.kind === 'rootGone')?.info, { reason: 'deleted' });
+  a.w.close();
+
+  const b = await watched();
+  renameSync(b.root, `${b.root}-moved`);
+  cleanup.push(`${b.root}-moved`);
+  await until(() => b.signals.some((s) => s.kind === 'rootGone'), 'rootGone on move');
+  assert.deepEqual(b.signals.find((s) => s.kind === 'rootGone')?.info, { reason: 'moved away' });
+  b.w.close();
+});
+
+test('running out of watches is a watchLimit signal naming the sysctl and the numbers', () => {
+  // A user namespace has its own watch limit (/proc/sys/user/max_inotify_watches),
+  // so the test lowers it there without touching the machine's.
+  const root = tempDir('syncward-watch-limit-');
+  for (let i = 0; i < 10; i++) mkdirSync(join(root, `d${i}`, 'sub'), { recursive: true });
+  const mod = fileURLToPath(new URL('../../src/watch/index.js', import.meta.url));
+  const script = `
+    import { TreeWatcher } from ${JSON.stringify(mod)};
+    const w = new TreeWatcher(${JSON.stringify(root)});
+    w.on('watchLimit', (info) => { console.log(JSON.stringify(info)); });
+    const r = await w.start();
+    console.log(JSON.stringify({ started: r.dirs }));
+    w.close();`;
+  const res = spawnSync(
+    'unshare',
+    [
+      '--user',
+      '--map-root-user',
+      'sh',
+      '-c',
+      'echo 5 > /proc/sys/user/max_inotify_watches && exec "$0" --input-type=module -e "$1"',
+      process.execPath,
+      script,
+    ],
+    { encoding: 'utf8', timeout: 20_000 },
+  );
+  assert.equal(res.status, 0, res.stderr);
+  const lines = res.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  const info = lines.find((l) => 'message' in l);
+  assert.ok(info, `no watchLimit signal: ${res.stdout}`);
+  assert.equal(info.maxUserWatches, 5);
+  assert.equal(info.watched, 5);
+  assert.equal(info.needed, 21);
+  assert.match(info.message, /fs\.inotify\.max_user_watches is 5/);
+  assert.match(info.message, /21 directories need watching/);
+  assert.deepEqual(lines.at(-1), { started: 5 });
+});
+
+test('a kernel queue overflow is signalled after every directory is watched again', async () => {
+  // max_queued_events is read when an inotify instance is created: lower it
+  // for this watcher only, inside a user namespace is not possible, so set and
+  // restore it around the instance's creation.
+  const file = '/proc/sys/fs/inotify/max_queued_events';
+  const { readFileSync } = await import('node:fs');
+  const saved = readFileSync(file, 'utf8').trim();
+  let ctx: Awaited<ReturnType<typeof watched>>;
+  writeFileSync(file, '16');
+  try {
+    ctx = await watched();
+  } finally {
+    writeFileSync(file, saved);
+  }
+  const { root, w, signals } = ctx;
+  // Many events while the loop is blocked: the kernel queue (16) overflows
+  for (let i = 0; i < 50; i++) mkdirSync(join(root, `n${i}`, 'inner'), { recursive: true });
+  await until(() => signals.some((s) => s.kind === 'overflow'), 'overflow signal');
+  assert.equal(w.watchedDirs, 101, 'every directory created during the overflow is watched');
+  writeFileSync(join(root, 'n49', 'inner', 'f'), 'x');
+  const seen: FsEvent[] = [];
+  w.on('events', (b: FsEvent[]) => seen.push(...b));
+  await until(() => has(seen, 'upsert', 'n49/inner/f'), 'events keep flowing after the overflow');
+  w.close();
+});
