@@ -1,0 +1,178 @@
+import type { Change } from '../coalesce/types.js';
+import { rsyncDestination, type TargetUrl } from './target-url.js';
+
+/** A configured target as the transport needs it. */
+export interface TargetSpec {
+  name: string;
+  url: TargetUrl;
+  /** daemon targets; without it rsync reads RSYNC_PASSWORD from the environment */
+  passwordFile?: string;
+  /** ssh targets: ssh -i */
+  identityFile?: string;
+  /** ssh targets: "Key=value" words passed with -o (a word starting with "-" is passed as is) */
+  sshOptions: string[];
+  /** ssh ControlPath for connection sharing (e.g. STATE/ssh/%C); none means no sharing */
+  controlPath?: string;
+  /** operator extras, appended after ours so they can override */
+  rsyncArgs: string[];
+  /** rsync --timeout: seconds without I/O before rsync gives up */
+  timeoutS: number;
+  /** seconds to wait for the connection (daemon --contimeout, ssh ConnectTimeout) */
+  contimeoutS: number;
+}
+
+/** A source tree as the transport needs it. */
+export interface SourceSpec {
+  root: string;
+  /** rsync filter options from the Filter, e.g. --exclude=*.swp */
+  filterArgs: string[];
+  /** mirror deletions */
+  delete: boolean;
+}
+
+/** One rsync invocation: spawn argv[0] with argv.slice(1), no shell. */
+export interface RsyncCall {
+  /** argv[0] is 'rsync' */
+  argv: string[];
+  /** added to the inherited environment */
+  env: Record<string, string>;
+  /** fed to rsync's stdin (the --files-from=- list) */
+  stdin?: Buffer;
+  /** the local source root, to report failed paths relative to it */
+  sourceRoot?: string;
+}
+
+export interface CallOptions {
+  /** running as root: keep owners by number; otherwise don't try to set them */
+  isRoot: boolean;
+}
+
+export interface FullSyncOptions extends CallOptions {
+  dryRun?: boolean;
+  /** one line per difference on stdout (%i %n%L), for audits */
+  itemize?: boolean;
+  /** whole-transfer progress lines (--info=progress2) on stdout, separated by \r */
+  progress?: boolean;
+}
+
+/**
+ * One batch of changes, as one rsync run reading the paths from stdin.
+ *
+ * --files-from turns off the -r that -a implies, so -r is given again: a
+ * listed directory is then sent whole and extras beneath it are deleted.
+ * That is what upsertTree means; a plain upsert of a directory gets the same
+ * (more than needed, never wrong). --delete-missing-args turns a listed path
+ * that no longer exists on the source into a delete of that path (and, for a
+ * directory, its contents) on the target; siblings are never touched, since
+ * only listed directories are recursed. The root is listed as ".".
+ *
+ * rsync fact: a listed path whose parent directory is also gone on the source
+ * is reported as vanished (exit 24) and NOT deleted; deleting the parent
+ * itself (which the watcher also reports) covers it.
+ */
+export function buildBatchCall(
+  src: SourceSpec,
+  tgt: TargetSpec,
+  changes: readonly Change[],
+  o: CallOptions,
+): RsyncCall {
+  const listed = src.delete ? changes : changes.filter((c) => c.op !== 'delete');
+  const names = listed.map((c) => Buffer.from(c.path === '' ? '.' : c.path, 'latin1'));
+  const stdin = Buffer.concat(names.flatMap((n) => [n, NUL]));
+  const argv = [
+    'rsync',
+    '-a',
+    '-r',
+    '-H',
+    ...(src.delete ? ['--delete', '--delete-missing-args'] : ['--ignore-missing-args']),
+    '--files-from=-',
+    '--from0',
+    ...src.filterArgs,
+    ...commonArgs(tgt, o),
+    ...tgt.rsyncArgs,
+    sourceArg(src.root),
+    rsyncDestination(tgt.url),
+  ];
+  return { argv, env: {}, stdin, sourceRoot: src.root };
+}
+
+/** The whole tree: the catch-up after startup, an overflow or an outage; with dryRun+itemize, an audit. */
+export function buildFullSyncCall(src: SourceSpec, tgt: TargetSpec, o: FullSyncOptions): RsyncCall {
+  const argv = [
+    'rsync',
+    '-a',
+    '-H',
+    ...(src.delete ? ['--delete'] : []),
+    ...src.filterArgs,
+    ...commonArgs(tgt, o),
+    ...(o.dryRun ? ['--dry-run'] : []),
+    ...(o.itemize ? ['--itemize-changes'] : []),
+    ...(o.progress ? ['--info=progress2'] : []),
+    ...tgt.rsyncArgs,
+    sourceArg(src.root),
+    rsyncDestination(tgt.url),
+  ];
+  return { argv, env: {}, sourceRoot: src.root };
+}
+
+const NUL = Buffer.from([0]);
+
+function sourceArg(root: string): string {
+  // the trailing slash sends the root's contents, not a directory named after it
+  return root.endsWith('/') ? root : `${root}/`;
+}
+
+function commonArgs(tgt: TargetSpec, o: CallOptions): string[] {
+  const args = [
+    `--timeout=${tgt.timeoutS}`,
+    // creates a missing destination directory (rsync >= 3.2.3)
+    '--mkpath',
+    // --stats on stdout is how the runner counts files and bytes (see run.ts)
+    '--stats',
+    ...(o.isRoot ? ['--numeric-ids'] : ['--no-o', '--no-g']),
+  ];
+  switch (tgt.url.kind) {
+    case 'daemon':
+      // without TCP_NODELAY, Nagle's algorithm stalls the protocol's small writes (~40 ms each round trip)
+      args.push('--sockopts=TCP_NODELAY', `--contimeout=${tgt.contimeoutS}`);
+      if (tgt.passwordFile) args.push(`--password-file=${tgt.passwordFile}`);
+      break;
+    case 'ssh':
+      args.push('-e', sshCommand(tgt));
+      break;
+    case 'local':
+      break;
+  }
+  return args;
+}
+
+/**
+ * The remote shell for -e, as one string. The operator's options come first
+ * because ssh keeps the first value it sees for each option.
+ */
+export function sshCommand(tgt: TargetSpec): string {
+  const url = tgt.url;
+  const words = ['ssh'];
+  if (url.kind === 'ssh' && url.port) words.push('-p', String(url.port));
+  for (const opt of tgt.sshOptions) {
+    if (opt.startsWith('-')) words.push(opt);
+    else words.push('-o', opt);
+  }
+  if (tgt.identityFile) words.push('-i', tgt.identityFile);
+  // never prompt: a daemon has nobody to answer
+  words.push('-o', 'BatchMode=yes');
+  if (tgt.controlPath) {
+    words.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${tgt.controlPath}`, '-o', 'ControlPersist=60');
+  }
+  words.push('-o', `ConnectTimeout=${tgt.contimeoutS}`);
+  return words.map(quoteRshWord).join(' ');
+}
+
+/**
+ * rsync splits -e on spaces only, and honours '...' and "..." quoting, where a
+ * doubled quote inside stands for one (rsync main.c do_cmd).
+ */
+export function quoteRshWord(word: string): string {
+  if (word !== '' && !/[ '"]/.test(word)) return word;
+  return `'${word.replaceAll("'", "''")}'`;
+}

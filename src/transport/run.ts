@@ -1,0 +1,266 @@
+import { spawn } from 'node:child_process';
+import type { RsyncCall } from './argv.js';
+import { classifyExit, type ExitClass, type ExitInfo, parseFailedPath } from './exit-codes.js';
+
+/** What rsync's --stats said (fields it did not print stay 0). */
+export interface RsyncStats {
+  /** "Number of files" (entries considered, of every type) */
+  files: number;
+  created: number;
+  deleted: number;
+  /** "Number of regular files transferred" */
+  transferred: number;
+  /** "Total transferred file size": size of the files sent (not just their deltas) */
+  transferredSize: number;
+  /** "Total bytes sent": bytes on the wire, protocol included */
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+export interface RsyncResult {
+  code: number | null;
+  signal: string | null;
+  durationMs: number;
+  /** the end of stderr (bounded) */
+  stderrTail: string;
+  /** the end of stdout (bounded) */
+  stdoutTail: string;
+  /** regular files transferred */
+  files: number;
+  /** bytes sent to the target (rsync's "Total bytes sent") */
+  bytes: number;
+  stats: RsyncStats;
+  exit: ExitInfo;
+}
+
+export interface RunOptions {
+  /** hard bound on the call; rsync is then sent SIGTERM, and SIGKILL 5 s later */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** every stdout line (split on \n and \r, so --info=progress2 updates arrive too), without its end */
+  onStdoutLine?: (line: string) => void;
+}
+
+const TAIL_MAX = 64 * 1024;
+const LINE_MAX = 64 * 1024;
+const KILL_GRACE_MS = 5000;
+const FAILED_PATHS_MAX = 10_000;
+
+/**
+ * Runs one rsync call: argv array, no shell, stdin fed then closed. Always
+ * resolves, also when rsync fails or cannot be started: the result's `exit`
+ * says what happened. Output is streamed and only tails are kept, so an
+ * itemized sync of a million files costs no memory.
+ */
+export function runRsync(call: RsyncCall, o: RunOptions): Promise<RsyncResult> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const stats: RsyncStats = {
+      files: 0,
+      created: 0,
+      deleted: 0,
+      transferred: 0,
+      transferredSize: 0,
+      bytesSent: 0,
+      bytesReceived: 0,
+    };
+    const stdout = new LineSplitter((line) => {
+      parseStatsLine(line, stats);
+      o.onStdoutLine?.(line);
+    });
+    // failed paths are taken from every stderr line, not just the tail
+    const failed = new Set<string>();
+    // lines that decide the class but may scroll out of the tail
+    const notable: string[] = [];
+    const stderr = new LineSplitter((line) => {
+      const p = failed.size < FAILED_PATHS_MAX ? parseFailedPath(line, call.sourceRoot) : undefined;
+      if (p !== undefined) failed.add(p);
+      if (notable.length < 5 && /^@ERROR|No space left on device|Disk quota exceeded/.test(line))
+        notable.push(line);
+    });
+    let timedOut = false;
+    let aborted = false;
+    let settled = false;
+    let killTimer: NodeJS.Timeout | undefined;
+
+    const finish = (code: number | null, signal: string | null, spawnError?: NodeJS.ErrnoException) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(killTimer);
+      o.signal?.removeEventListener('abort', onAbort);
+      stdout.end();
+      stderr.end();
+      const stderrTail = stderr.tail;
+      let exit: ExitInfo;
+      if (spawnError) {
+        const notFound = spawnError.code === 'ENOENT';
+        exit = {
+          class: 'misconfigured',
+          code: null,
+          message: notFound
+            ? `${call.argv[0]} not found on PATH; install rsync`
+            : `cannot start ${call.argv[0]}: ${spawnError.message}`,
+          rsyncMessage: '',
+          failedPaths: [],
+        };
+      } else {
+        const missing = notable.filter((l) => !stderrTail.includes(l));
+        exit = classifyExit(code, signal, [...missing, stderrTail].join('\n'), {
+          sourceRoot: call.sourceRoot,
+          timedOutMs: timedOut ? o.timeoutMs : undefined,
+          aborted,
+        });
+        if (failed.size > 0 && (code === 23 || code === 24 || code === 11)) exit.failedPaths = [...failed];
+      }
+      resolve({
+        code,
+        signal,
+        durationMs: Date.now() - started,
+        stderrTail,
+        stdoutTail: stdout.tail,
+        files: stats.transferred,
+        bytes: stats.bytesSent,
+        stats,
+        exit,
+      });
+    };
+
+    const [cmd, ...args] = call.argv;
+    // LC_ALL=C: messages in English for the classifier, and every non-ASCII byte of a name escaped as \#ooo
+    const child = spawn(cmd ?? 'rsync', args, {
+      env: { ...process.env, ...call.env, LC_ALL: 'C' },
+      stdio: [call.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
+    const kill = () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+      killTimer.unref();
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, o.timeoutMs);
+    const onAbort = () => {
+      aborted = true;
+      kill();
+    };
+    if (o.signal?.aborted) onAbort();
+    else o.signal?.addEventListener('abort', onAbort, { once: true });
+
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      // spawn failed (ENOENT, EACCES); a kill() failing later is not worth reporting
+      if (child.pid === undefined) finish(null, null, e);
+    });
+    child.once('close', (code, signal) => {
+      // a child that never started also emits 'close'; its 'error' settles it
+      if (child.pid !== undefined) finish(code, signal);
+    });
+    child.stdout?.on('data', (d: Buffer) => stdout.push(d));
+    child.stderr?.on('data', (d: Buffer) => stderr.push(d));
+    if (call.stdin && child.stdin) {
+      // rsync may exit (bad auth, unknown module) before reading its stdin: EPIPE is expected then
+      child.stdin.on('error', () => {});
+      child.stdin.end(call.stdin);
+    }
+  });
+}
+
+/** Splits a byte stream into lines on \n or \r, keeping only a bounded tail of the text. */
+class LineSplitter {
+  private partial = '';
+  private tailText = '';
+
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  push(chunk: Buffer): void {
+    // latin1 decodes any byte; rsync's output is ASCII under LC_ALL=C anyway
+    const text = chunk.toString('latin1');
+    this.tailText = (this.tailText + text).slice(-TAIL_MAX);
+    let s = this.partial + text;
+    let i = s.search(/[\r\n]/);
+    while (i >= 0) {
+      const line = s.slice(0, i);
+      if (line !== '') this.onLine(line);
+      s = s.slice(i + 1);
+      i = s.search(/[\r\n]/);
+    }
+    if (s.length > LINE_MAX) {
+      this.onLine(s);
+      s = '';
+    }
+    this.partial = s;
+  }
+
+  end(): void {
+    if (this.partial !== '') this.onLine(this.partial);
+    this.partial = '';
+  }
+
+  get tail(): string {
+    return this.tailText;
+  }
+}
+
+const STATS: [RegExp, keyof RsyncStats][] = [
+  [/^Number of files: ([\d,.]+[KMGTP]?)/, 'files'],
+  [/^Number of created files: ([\d,.]+[KMGTP]?)/, 'created'],
+  [/^Number of deleted files: ([\d,.]+[KMGTP]?)/, 'deleted'],
+  // rsync 3.0 said "Number of files transferred"
+  [/^Number of (?:regular )?files transferred: ([\d,.]+[KMGTP]?)/, 'transferred'],
+  [/^Total transferred file size: ([\d,.]+[KMGTP]?)/, 'transferredSize'],
+  [/^Total bytes sent: ([\d,.]+[KMGTP]?)/, 'bytesSent'],
+  [/^Total bytes received: ([\d,.]+[KMGTP]?)/, 'bytesReceived'],
+];
+
+/** One line of --stats into `stats`; numbers may carry "," separators or, with -h, a K/M/G suffix. */
+export function parseStatsLine(line: string, stats: RsyncStats): boolean {
+  for (const [re, key] of STATS) {
+    const m = re.exec(line);
+    if (m?.[1]) {
+      stats[key] = parseNumber(m[1]);
+      return true;
+    }
+  }
+  return false;
+}
+
+function parseNumber(s: string): number {
+  const unit = /[KMGTP]$/.exec(s)?.[0];
+  const n = Number(s.replace(/[KMGTP]$/, '').replaceAll(',', ''));
+  if (!unit) return Math.round(n);
+  return Math.round(n * 1024 ** ('KMGTP'.indexOf(unit) + 1));
+}
+
+/** A failed transfer, for callers that prefer throwing to inspecting the result. */
+export class TransferError extends Error {
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly class: ExitClass;
+  readonly rsyncMessage: string;
+  readonly failedPaths: string[];
+  readonly durationMs: number;
+
+  constructor(
+    readonly target: string,
+    result: RsyncResult,
+  ) {
+    super(
+      `transfer to ${target} failed (rsync exit ${result.code ?? result.signal}, ${result.exit.class}): ${result.exit.message}`,
+    );
+    this.name = 'TransferError';
+    this.code = result.code;
+    this.signal = result.signal;
+    this.class = result.exit.class;
+    this.rsyncMessage = result.exit.rsyncMessage;
+    this.failedPaths = result.exit.failedPaths;
+    this.durationMs = result.durationMs;
+  }
+}
+
+/** Returns the result when rsync succeeded (vanished files included), throws a TransferError otherwise. */
+export function assertTransferred(target: string, result: RsyncResult): RsyncResult {
+  if (result.exit.class === 'ok' || result.exit.class === 'vanished') return result;
+  throw new TransferError(target, result);
+}
