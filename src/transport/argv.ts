@@ -40,6 +40,8 @@ export interface RsyncCall {
   stdin?: Buffer;
   /** the local source root, to report failed paths relative to it */
   sourceRoot?: string;
+  /** a local target's directory, likewise */
+  destRoot?: string;
 }
 
 export interface CallOptions {
@@ -93,7 +95,7 @@ export function buildBatchCall(
     sourceArg(src.root),
     rsyncDestination(tgt.url),
   ];
-  return { argv, env: {}, stdin, sourceRoot: src.root };
+  return { argv, env: {}, stdin, ...roots(src, tgt) };
 }
 
 /** The whole tree: the catch-up after startup, an overflow or an outage; with dryRun+itemize, an audit. */
@@ -112,10 +114,16 @@ export function buildFullSyncCall(src: SourceSpec, tgt: TargetSpec, o: FullSyncO
     sourceArg(src.root),
     rsyncDestination(tgt.url),
   ];
-  return { argv, env: {}, sourceRoot: src.root };
+  return { argv, env: {}, ...roots(src, tgt) };
 }
 
 const NUL = Buffer.from([0]);
+
+function roots(src: SourceSpec, tgt: TargetSpec): { sourceRoot: string; destRoot?: string } {
+  return tgt.url.kind === 'local'
+    ? { sourceRoot: src.root, destRoot: tgt.url.path }
+    : { sourceRoot: src.root };
+}
 
 function sourceArg(root: string): string {
   // the trailing slash sends the root's contents, not a directory named after it

@@ -19,6 +19,8 @@ export interface ExitInfo {
 export interface ClassifyOptions {
   /** local source root, stripped from failed paths */
   sourceRoot?: string;
+  /** local target directory, stripped from failed paths (receiver-side errors name it) */
+  destRoot?: string;
   /** the runner killed rsync after this many ms */
   timedOutMs?: number;
   /** the runner killed rsync because the caller aborted */
@@ -118,7 +120,7 @@ export function classifyExit(
   o: ClassifyOptions = {},
 ): ExitInfo {
   const rsyncMessage = lastLines(stderr, RSYNC_MESSAGE_MAX);
-  const failedPaths = code === 23 || code === 24 || code === 11 ? parseFailedPaths(stderr, o.sourceRoot) : [];
+  const failedPaths = code === 23 || code === 24 || code === 11 ? parseFailedPaths(stderr, o) : [];
   const info = (cls: ExitClass, message: string): ExitInfo => ({
     class: cls,
     code,
@@ -139,7 +141,15 @@ export function classifyExit(
     return info('transient', `rsync was killed by ${signal ?? 'a signal'}; retrying`);
   }
   if (code === 0) return info('ok', 'ok');
-  if (code === 127) return info('misconfigured', 'rsync not found on PATH; install rsync');
+  if (code === 127) {
+    if (/remote command not found/.test(stderr)) {
+      return info(
+        'misconfigured',
+        'rsync is not installed on the target (remote command not found): install rsync there',
+      );
+    }
+    return info('misconfigured', 'rsync not found on PATH; install rsync');
+  }
 
   const noSpace = /No space left on device|Disk quota exceeded/.exec(stderr);
   if (noSpace) {
@@ -270,13 +280,16 @@ function lastLines(stderr: string, max: number): string {
  * Names come back as byte strings: rsync writes bytes it deems unprintable
  * as \#ooo (every byte >= 0x80 under LC_ALL=C).
  */
-export function parseFailedPath(line: string, sourceRoot?: string): string | undefined {
+export function parseFailedPath(
+  line: string,
+  roots: { sourceRoot?: string; destRoot?: string } = {},
+): string | undefined {
   let m = /^file has vanished: "(.*)"$/.exec(line);
   let path = m?.[1];
   let inModule = false;
   if (path === undefined && line.startsWith('rsync: ')) {
     if (/^rsync: (\[\w+\] )?(error|warning|connection unexpectedly closed)/.test(line)) return undefined;
-    m = /"(.*)"( \(in [^)]*\))?(?::|$)/.exec(line);
+    m = /"(.*)"( \(in [^)]*\))?(?::| failed|$)/.exec(line);
     if (m) {
       path = m[1];
       inModule = m[2] !== undefined;
@@ -288,18 +301,23 @@ export function parseFailedPath(line: string, sourceRoot?: string): string | und
   if (path === undefined) return undefined;
   let p = unescapeRsync(path);
   if (/^rsync: (\[\w+\] )?mkstemp /.test(line)) p = p.replace(/(^|\/)\.([^/]+)\.[A-Za-z0-9]{6}$/, '$1$2');
-  const root = sourceRoot?.replace(/\/+$/, '');
-  if (root !== undefined && root !== '' && (p === root || p.startsWith(`${root}/`)))
-    return p.slice(root.length + 1);
-  if (root === '' && p.startsWith('/')) return p.slice(1);
+  for (const r of [roots.sourceRoot, roots.destRoot]) {
+    if (r === undefined) continue;
+    const root = r.replace(/\/+$/, '');
+    if (p === root || p.startsWith(`${root}/`)) return p.slice(root.length + 1);
+  }
   if (inModule) return p.replace(/^\/+/, '');
   return p;
 }
 
-export function parseFailedPaths(stderr: string, sourceRoot?: string, max = 10_000): string[] {
+export function parseFailedPaths(
+  stderr: string,
+  roots: { sourceRoot?: string; destRoot?: string } = {},
+  max = 10_000,
+): string[] {
   const seen = new Set<string>();
   for (const line of stderr.split('\n')) {
-    const p = parseFailedPath(line.replace(/\r$/, ''), sourceRoot);
+    const p = parseFailedPath(line.replace(/\r$/, ''), roots);
     if (p !== undefined) seen.add(p);
     if (seen.size >= max) break;
   }

@@ -73,7 +73,7 @@ export function runRsync(call: RsyncCall, o: RunOptions): Promise<RsyncResult> {
     // lines that decide the class but may scroll out of the tail
     const notable: string[] = [];
     const stderr = new LineSplitter((line) => {
-      const p = failed.size < FAILED_PATHS_MAX ? parseFailedPath(line, call.sourceRoot) : undefined;
+      const p = failed.size < FAILED_PATHS_MAX ? parseFailedPath(line, call) : undefined;
       if (p !== undefined) failed.add(p);
       if (notable.length < 5 && /^@ERROR|No space left on device|Disk quota exceeded/.test(line))
         notable.push(line);
@@ -108,6 +108,7 @@ export function runRsync(call: RsyncCall, o: RunOptions): Promise<RsyncResult> {
         const missing = notable.filter((l) => !stderrTail.includes(l));
         exit = classifyExit(code, signal, [...missing, stderrTail].join('\n'), {
           sourceRoot: call.sourceRoot,
+          destRoot: call.destRoot,
           timedOutMs: timedOut ? o.timeoutMs : undefined,
           aborted,
         });

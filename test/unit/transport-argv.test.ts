@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Change } from '../../src/coalesce/types.js';
+import {
+  buildBatchCall,
+  buildFullSyncCall,
+  parseTargetUrl,
+  quoteRshWord,
+  type SourceSpec,
+  sshCommand,
+  type TargetSpec,
+} from '../../src/transport/index.js';
+
+const src: SourceSpec = {
+  root: '/home/www',
+  filterArgs: ['--exclude=*.swp', '--exclude=.git/'],
+  delete: true,
+};
+
+function target(url: string, extra: Partial<TargetSpec> = {}): TargetSpec {
+  return {
+    name: 't',
+    url: parseTargetUrl(url),
+    sshOptions: [],
+    rsyncArgs: [],
+    timeoutS: 30,
+    contimeoutS: 15,
+    ...extra,
+  };
+}
+
+function stdinNames(buf: Buffer | undefined): Buffer[] {
+  assert.ok(buf);
+  const out: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i < buf.length; i++) {
+    if (buf[i] === 0) {
+      out.push(buf.subarray(start, i));
+      start = i + 1;
+    }
+  }
+  assert.equal(start, buf.length, 'stdin ends with a NUL');
+  return out;
+}
+
+test('a batch to a local target: files-from stdin, deletes of missing args, filters before the paths', () => {
+  const changes: Change[] = [
+    { path: 'a/b.txt', op: 'upsert' },
+    { path: 'new', op: 'upsertTree' },
+    { path: 'gone', op: 'delete' },
+  ];
+  const call = buildBatchCall(src, target('/backup/www'), changes, { isRoot: true });
+  assert.deepEqual(call.argv, [
+    'rsync',
+    '-a',
+    '-r',
+    '-H',
+    '--delete',
+    '--delete-missing-args',
+    '--files-from=-',
+    '--from0',
+    '--exclude=*.swp',
+    '--exclude=.git/',
+    '--timeout=30',
+    '--mkpath',
+    '--stats',
+    '--numeric-ids',
+    '/home/www/',
+    '/backup/www/',
+  ]);
+  assert.deepEqual(stdinNames(call.stdin).map(String), ['a/b.txt', 'new', 'gone']);
+  assert.deepEqual(call.env, {});
+  assert.equal(call.sourceRoot, '/home/www');
+  assert.equal(call.destRoot, '/backup/www');
+});
+
+test('the root is listed as "."', () => {
+  const call = buildBatchCall(src, target('/backup/www'), [{ path: '', op: 'upsertTree' }], { isRoot: true });
+  assert.deepEqual(stdinNames(call.stdin).map(String), ['.']);
+});
+
+test('names travel as raw bytes: newline, quotes, $, backtick, leading dash, * and non-UTF-8', () => {
+  const hostile = [
+    'a b',
+    'q"u\'o',
+    'new\nline',
+    '$HOME',
+    '`id`',
+    '-rf',
+    '*',
+    Buffer.from([0x66, 0xff, 0xfe]).toString('latin1'),
+  ];
+  const call = buildBatchCall(
+    src,
+    target('/backup/www'),
+    hostile.map((path) => ({ path, op: 'upsert' as const })),
+    { isRoot: true },
+  );
+  const names = stdinNames(call.stdin);
+  assert.deepEqual(names[7], Buffer.from([0x66, 0xff, 0xfe]));
+  assert.deepEqual(
+    names.map((n) => n.toString('latin1')),
+    hostile,
+  );
+  // none of them reaches argv
+  for (const h of hostile) assert.ok(!call.argv.includes(h));
+});
+
+test('delete: false keeps target files: --ignore-missing-args, no --delete, deletes left out of the list', () => {
+  const call = buildBatchCall(
+    { ...src, delete: false },
+    target('/backup/www'),
+    [
+      { path: 'keep-me', op: 'delete' },
+      { path: 'f', op: 'upsert' },
+    ],
+    { isRoot: true },
+  );
+  assert.ok(call.argv.includes('--ignore-missing-args'));
+  assert.ok(!call.argv.some((a) => a.startsWith('--delete')));
+  assert.deepEqual(stdinNames(call.stdin).map(String), ['f']);
+});
+
+test('not root: owners and groups are not set', () => {
+  const call = buildBatchCall(src, target('/backup/www'), [], { isRoot: false });
+  assert.ok(call.argv.includes('--no-o') && call.argv.includes('--no-g'));
+  assert.ok(!call.argv.includes('--numeric-ids'));
+});
+
+test('a daemon target: TCP_NODELAY, connect timeout and the password file', () => {
+  const call = buildBatchCall(
+    src,
+    target('rsync://www@10.0.0.2:873/www', { passwordFile: '/etc/syncward/web1.pass' }),
+    [],
+    {
+      isRoot: true,
+    },
+  );
+  const tail = call.argv.slice(call.argv.indexOf('--numeric-ids'));
+  assert.deepEqual(tail, [
+    '--numeric-ids',
+    '--sockopts=TCP_NODELAY',
+    '--contimeout=15',
+    '--password-file=/etc/syncward/web1.pass',
+    '/home/www/',
+    'rsync://www@10.0.0.2:873/www/',
+  ]);
+  assert.equal(call.destRoot, undefined);
+});
+
+test('a daemon target without a password file leaves RSYNC_PASSWORD to the environment', () => {
+  const call = buildBatchCall(src, target('rsync://www@h/www'), [], { isRoot: true });
+  assert.ok(!call.argv.some((a) => a.startsWith('--password-file')));
+  assert.ok(!('RSYNC_PASSWORD' in call.env));
+});
+
+test('operator rsync_args come last, before source and destination, so they can override ours', () => {
+  const call = buildFullSyncCall(
+    src,
+    target('/backup/www', { rsyncArgs: ['--bwlimit=10m', '--timeout=600'] }),
+    {
+      isRoot: true,
+    },
+  );
+  assert.deepEqual(call.argv.slice(-4), ['--bwlimit=10m', '--timeout=600', '/home/www/', '/backup/www/']);
+});
+
+test('an ssh target: one -e string, port, key, batch mode, connection sharing, connect timeout', () => {
+  const tgt = target('ssh://deploy@10.0.0.3:2222/srv/www', {
+    identityFile: '/etc/syncward/id_ed25519',
+    sshOptions: ['StrictHostKeyChecking=yes', 'UserKnownHostsFile=/etc/syncward/known_hosts'],
+    controlPath: '/var/lib/syncward/ssh/%C',
+  });
+  const call = buildBatchCall(src, tgt, [], { isRoot: true });
+  const e = call.argv[call.argv.indexOf('-e') + 1];
+  assert.equal(
+    e,
+    'ssh -p 2222 -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/etc/syncward/known_hosts -i /etc/syncward/id_ed25519 ' +
+      '-o BatchMode=yes -o ControlMaster=auto -o ControlPath=/var/lib/syncward/ssh/%C -o ControlPersist=60 -o ConnectTimeout=15',
+  );
+  assert.equal(call.argv.at(-1), 'deploy@10.0.0.3:/srv/www/');
+  assert.ok(!call.argv.some((a) => a.startsWith('--sockopts') || a.startsWith('--contimeout')));
+});
+
+test('ssh words with spaces or quotes are quoted the way rsync splits -e', () => {
+  assert.equal(quoteRshWord('plain'), 'plain');
+  assert.equal(quoteRshWord('ProxyCommand=nc -x a b'), "'ProxyCommand=nc -x a b'");
+  assert.equal(quoteRshWord("it's"), "'it''s'");
+  assert.equal(quoteRshWord('say "hi"'), '\'say "hi"\'');
+  assert.equal(quoteRshWord(''), "''");
+  const e = sshCommand(
+    target('ssh://h/srv', { identityFile: '/keys/my key', sshOptions: ['ProxyJump=a b'] }),
+  );
+  assert.equal(e, "ssh -o 'ProxyJump=a b' -i '/keys/my key' -o BatchMode=yes -o ConnectTimeout=15");
+});
+
+test('a full sync: -a -H --delete and the same filters, no files-from', () => {
+  const call = buildFullSyncCall(src, target('/backup/www'), { isRoot: true });
+  assert.deepEqual(call.argv, [
+    'rsync',
+    '-a',
+    '-H',
+    '--delete',
+    '--exclude=*.swp',
+    '--exclude=.git/',
+    '--timeout=30',
+    '--mkpath',
+    '--stats',
+    '--numeric-ids',
+    '/home/www/',
+    '/backup/www/',
+  ]);
+  assert.equal(call.stdin, undefined);
+});
+
+test('an audit is a dry run with itemized changes; progress is optional; delete: false drops --delete', () => {
+  const call = buildFullSyncCall({ ...src, delete: false }, target('/backup/www'), {
+    isRoot: false,
+    dryRun: true,
+    itemize: true,
+    progress: true,
+  });
+  assert.ok(call.argv.includes('--dry-run'));
+  assert.ok(call.argv.includes('--itemize-changes'));
+  assert.ok(call.argv.includes('--info=progress2'));
+  assert.ok(!call.argv.includes('--delete'));
+});
+
+test('a source root given with a trailing slash is not doubled', () => {
+  const call = buildFullSyncCall({ ...src, root: '/home/www/' }, target('/backup/www'), { isRoot: true });
+  assert.equal(call.argv.at(-2), '/home/www/');
+});
