@@ -1,0 +1,1 @@
+export { Filter, FilterError, type FilterOptions } from './filter.js';
