@@ -1,0 +1,2 @@
+export { Coalescer, type CoalescerOptions } from './coalescer.js';
+export type { Change, Op } from './types.js';
