@@ -39,11 +39,17 @@ async function churn(root: string, seed: number, ops: number): Promise<void> {
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   const dirs = new Set<string>(['']);
   const files = new Set<string>();
+  // symlinks are entries too (renamed, deleted), but chmod and writes would follow them
+  const links = new Set<string>();
   let n = 0;
   const fresh = (dir: string, kind: string) => join(dir, `${kind}${n++}${rand() < 0.1 ? ' sp ace' : ''}`);
   const forget = (prefix: string) => {
     for (const d of [...dirs]) if (d === prefix || d.startsWith(`${prefix}/`)) dirs.delete(d);
-    for (const f of [...files]) if (f.startsWith(`${prefix}/`)) files.delete(f);
+    for (const f of [...files])
+      if (f.startsWith(`${prefix}/`)) {
+        files.delete(f);
+        links.delete(f);
+      }
   };
   const rebase = (from: string, to: string) => {
     for (const d of [...dirs])
@@ -55,12 +61,14 @@ async function churn(root: string, seed: number, ops: number): Promise<void> {
       if (f.startsWith(`${from}/`)) {
         files.delete(f);
         files.add(to + f.slice(from.length));
+        if (links.delete(f)) links.add(to + f.slice(from.length));
       }
   };
   for (let i = 0; i < ops; i++) {
     const r = rand();
     const dirList = [...dirs];
     const fileList = [...files];
+    const regular = fileList.filter((f) => !links.has(f));
     try {
       if (r < 0.25 || fileList.length === 0) {
         const p = fresh(pick(dirList), 'f');
@@ -74,15 +82,16 @@ async function churn(root: string, seed: number, ops: number): Promise<void> {
           dirs.add(p);
         }
       } else if (r < 0.45) {
-        appendFileSync(join(root, pick(fileList)), `append ${i}\n`);
+        if (regular.length > 0) appendFileSync(join(root, pick(regular)), `append ${i}\n`);
       } else if (r < 0.5) {
-        writeFileSync(join(root, pick(fileList)), `rewrite ${i}\n`);
+        if (regular.length > 0) writeFileSync(join(root, pick(regular)), `rewrite ${i}\n`);
       } else if (r < 0.58) {
         const from = pick(fileList);
         const to = fresh(pick(dirList), 'mv');
         renameSync(join(root, from), join(root, to));
         files.delete(from);
         files.add(to);
+        if (links.delete(from)) links.add(to);
       } else if (r < 0.64) {
         const from = pick(dirList.filter((d) => d !== ''));
         if (from) {
@@ -97,6 +106,7 @@ async function churn(root: string, seed: number, ops: number): Promise<void> {
         const p = pick(fileList);
         unlinkSync(join(root, p));
         files.delete(p);
+        links.delete(p);
       } else if (r < 0.78) {
         const p = pick(dirList.filter((d) => d !== ''));
         if (p) {
@@ -104,11 +114,12 @@ async function churn(root: string, seed: number, ops: number): Promise<void> {
           forget(p);
         }
       } else if (r < 0.88) {
-        chmodSync(join(root, pick(fileList)), rand() < 0.5 ? 0o600 : 0o644);
+        if (regular.length > 0) chmodSync(join(root, pick(regular)), rand() < 0.5 ? 0o600 : 0o644);
       } else if (r < 0.93) {
         const p = fresh(pick(dirList), 'ln');
         symlinkSync(rand() < 0.5 ? 'dangling-target' : '../x', join(root, p));
         files.add(p);
+        links.add(p);
       } else {
         // a pause lets the daemon send, so later ops hit a transfer in flight
         await sleep(Math.floor(rand() * 30));

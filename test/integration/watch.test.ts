@@ -18,6 +18,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { display } from '../../src/util/bytes.js';
 import { type FsEvent, TreeWatcher } from '../../src/watch/index.js';
+import { withSmallQueue } from '../helpers/queue.js';
 
 const cleanup: string[] = [];
 after(() => {
@@ -246,19 +247,7 @@ test('running out of watches is a watchLimit signal naming the sysctl and the nu
 });
 
 test('a kernel queue overflow is signalled after every directory is watched again', async () => {
-  // max_queued_events is read when an inotify instance is created: lower it
-  // for this watcher only, inside a user namespace is not possible, so set and
-  // restore it around the instance's creation.
-  const file = '/proc/sys/fs/inotify/max_queued_events';
-  const { readFileSync } = await import('node:fs');
-  const saved = readFileSync(file, 'utf8').trim();
-  let ctx: Awaited<ReturnType<typeof watched>>;
-  writeFileSync(file, '16');
-  try {
-    ctx = await watched();
-  } finally {
-    writeFileSync(file, saved);
-  }
+  const ctx = await withSmallQueue(16, () => watched());
   const { root, w, signals } = ctx;
   // Many events while the loop is blocked: the kernel queue (16) overflows
   for (let i = 0; i < 50; i++) mkdirSync(join(root, `n${i}`, 'inner'), { recursive: true });

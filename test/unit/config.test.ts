@@ -77,7 +77,7 @@ test('a target URL that does not parse is an error at its line', () => {
   const p = problems[0];
   assert.ok(p);
   assert.equal(p.key, 'sources[0].targets[2].url');
-  assert.equal(p.line, 15);
+  assert.equal(p.line, 14);
   assert.match(p.message, /rsync:\/\//);
 });
 
