@@ -60,10 +60,12 @@ export interface FullSyncOptions extends CallOptions {
 /**
  * One batch of changes, as one rsync run reading the paths from stdin.
  *
- * --files-from turns off the -r that -a implies, so -r is given again: a
- * listed directory is then sent whole and extras beneath it are deleted.
- * That is what upsertTree means; a plain upsert of a directory gets the same
- * (more than needed, never wrong). --delete-missing-args turns a listed path
+ * --files-from turns off the -r that -a implies. Without it a listed
+ * directory is sent as itself (its mode, times), not its contents: that is a
+ * plain upsert of a directory. A batch holding an upsertTree (a new or
+ * moved-in directory) adds -r, so listed directories are sent whole and
+ * extras beneath them are deleted; other directories in the same batch are
+ * then recursed too (more than needed, never wrong). --delete-missing-args turns a listed path
  * that no longer exists on the source into a delete of that path (and, for a
  * directory, its contents) on the target; siblings are never touched, since
  * only listed directories are recursed. The root is listed as ".".
@@ -84,7 +86,7 @@ export function buildBatchCall(
   const argv = [
     'rsync',
     '-a',
-    '-r',
+    ...(changes.some((c) => c.op === 'upsertTree') ? ['-r'] : []),
     '-H',
     ...(src.delete ? ['--delete', '--delete-missing-args'] : ['--ignore-missing-args']),
     '--files-from=-',
