@@ -1,4 +1,10 @@
-import { checkEnvironment, ConfigError, type ConfigProblem, formatProblem, loadConfig } from '../config/index.js';
+import {
+  ConfigError,
+  type ConfigProblem,
+  checkEnvironment,
+  formatProblem,
+  loadConfig,
+} from '../config/index.js';
 import { EXIT } from './exit.js';
 
 /** `syncward check -c FILE`: the config is valid, and what it names exists and is safe. */

@@ -63,13 +63,19 @@ Docs: README.md (quick start, configuration reference, operations).`,
     .description('run the daemon in the foreground (systemd style); logs go to stderr')
     .option('-c, --config <file>', 'YAML config file')
     .option('--source <dir>', 'source directory (instead of a config file)')
-    .option('--target <url>', 'target URL, repeatable: rsync://user@host[:port]/module, ssh://user@host[:port]/path, /local/path', collect)
+    .option(
+      '--target <url>',
+      'target URL, repeatable: rsync://user@host[:port]/module, ssh://user@host[:port]/path, /local/path',
+      collect,
+    )
     .option('--password-file <file>', 'password file for rsync:// targets given with --target')
     .option('--exclude <pattern>', 'rsync exclude pattern, repeatable', collect)
     .option('--delay-ms <ms>', 'extra coalescing window (default 0: send as soon as the target is idle)')
     .option('--state-dir <dir>', 'state directory when no config file is given')
     .addOption(new Option('--log-format <format>', 'log format').choices(['auto', 'json', 'pretty']))
-    .addOption(new Option('--log-level <level>', 'lowest level logged').choices(['debug', 'info', 'warn', 'error']))
+    .addOption(
+      new Option('--log-level <level>', 'lowest level logged').choices(['debug', 'info', 'warn', 'error']),
+    )
     .addHelpText(
       'after',
       `
@@ -105,7 +111,10 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
     .description('validate the config file (and the directories and files it names), then exit')
     .requiredOption('-c, --config <file>', 'YAML config file')
     .option('--json', 'print the problems as JSON on stdout')
-    .addHelpText('after', '\nExit codes: 0 valid, 1 the config is valid but names missing or unsafe files, 2 invalid config.')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 valid, 1 the config is valid but names missing or unsafe files, 2 invalid config.',
+    )
     .action((o) => {
       process.exitCode = runCheck(o.config, o.json === true);
     });
@@ -122,7 +131,11 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      )
         return EXIT.ok;
       if (e.code === 'syncward.usage') process.stderr.write(`${e.message}\n(run with --help for usage)\n`);
       return EXIT.usage;

@@ -27,7 +27,13 @@ export async function runStart(config: Config): Promise<number> {
     process.on('SIGINT', onSignal);
   });
   log.info(
-    { sources: config.sources.map((s) => ({ name: s.name, path: s.path, targets: s.targets.map((t) => t.url) })) },
+    {
+      sources: config.sources.map((s) => ({
+        name: s.name,
+        path: s.path,
+        targets: s.targets.map((t) => t.url),
+      })),
+    },
     `syncward starting: ${config.sources.length} source(s), state in ${config.stateDir}`,
   );
   try {

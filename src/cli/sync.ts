@@ -78,7 +78,9 @@ export async function runSync(
     }
   }
   if (jobs.length === 0) {
-    err.write(`syncward sync: no source/target matches${o.source ? ` --source ${o.source}` : ''}${o.target ? ` --target ${o.target}` : ''}\n`);
+    err.write(
+      `syncward sync: no source/target matches${o.source ? ` --source ${o.source}` : ''}${o.target ? ` --target ${o.target}` : ''}\n`,
+    );
     return EXIT.usage;
   }
   const results = await Promise.all(jobs);

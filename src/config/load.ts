@@ -89,7 +89,8 @@ function locate(doc: Document, lc: LineCounter, path: KeyPath, childKey?: string
     let next: unknown;
     if (typeof k === 'number') {
       next = items[k];
-      if (next && typeof next === 'object' && 'range' in next) offset = (next as { range: [number] }).range[0];
+      if (next && typeof next === 'object' && 'range' in next)
+        offset = (next as { range: [number] }).range[0];
     } else {
       for (const it of items) {
         if (isPair(it) && isScalar(it.key) && it.key.value === k) {
@@ -112,7 +113,9 @@ function issueMessage(issue: z.core.$ZodIssue): string {
     case 'unrecognized_keys':
       return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; see docs/configuration.md for valid keys)`;
     case 'invalid_type':
-      return issue.input === undefined ? `required key is missing (expected ${issue.expected})` : `expected ${issue.expected}`;
+      return issue.input === undefined
+        ? `required key is missing (expected ${issue.expected})`
+        : `expected ${issue.expected}`;
     case 'invalid_value':
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     default:
@@ -128,7 +131,12 @@ export function parseConfig(text: string, file?: string): Config {
     throw new ConfigError(
       doc.errors.map((e) => {
         const pos = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
-        return { file, line: pos?.line, column: pos?.col, message: `YAML syntax: ${e.message.split('\n')[0]}` };
+        return {
+          file,
+          line: pos?.line,
+          column: pos?.col,
+          message: `YAML syntax: ${e.message.split('\n')[0]}`,
+        };
       }),
     );
   }
@@ -157,7 +165,11 @@ export function parseConfig(text: string, file?: string): Config {
 }
 
 /** Turns validated raw config into the runtime shape, checking what the schema cannot. */
-function resolveConfig(raw: RawConfig, file: string | undefined, at: (path: KeyPath, msg: string) => void): Config {
+function resolveConfig(
+  raw: RawConfig,
+  file: string | undefined,
+  at: (path: KeyPath, msg: string) => void,
+): Config {
   const base = file ? resolve(file, '..') : process.cwd();
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const sourceNames = new Set<string>();
@@ -168,7 +180,8 @@ function resolveConfig(raw: RawConfig, file: string | undefined, at: (path: KeyP
     if (!isAbsolute(s.path)) at(['sources', si, 'path'], `must be an absolute path, got "${s.path}"`);
     const targets = s.targets.map((t, ti): TargetConfig => {
       const key = `${s.name}/${t.name}`;
-      if (targetNames.has(key)) at(['sources', si, 'targets', ti, 'name'], `duplicate target name "${t.name}" in source "${s.name}"`);
+      if (targetNames.has(key))
+        at(['sources', si, 'targets', ti, 'name'], `duplicate target name "${t.name}" in source "${s.name}"`);
       targetNames.set(key, t.url);
       let parsedUrl: TargetUrl = { kind: 'local', path: '/' };
       try {
@@ -177,10 +190,16 @@ function resolveConfig(raw: RawConfig, file: string | undefined, at: (path: KeyP
         at(['sources', si, 'targets', ti, 'url'], (e as Error).message);
       }
       if (parsedUrl.kind === 'local' && isAbsolute(s.path) && isInside(parsedUrl.path, s.path)) {
-        at(['sources', si, 'targets', ti, 'url'], `the local target ${parsedUrl.path} is inside the source ${s.path}; it would mirror itself`);
+        at(
+          ['sources', si, 'targets', ti, 'url'],
+          `the local target ${parsedUrl.path} is inside the source ${s.path}; it would mirror itself`,
+        );
       }
       if (t.password_file && parsedUrl.kind !== 'daemon') {
-        at(['sources', si, 'targets', ti, 'password_file'], 'only rsync:// (daemon) targets use a password file');
+        at(
+          ['sources', si, 'targets', ti, 'password_file'],
+          'only rsync:// (daemon) targets use a password file',
+        );
       }
       if (t.identity_file && parsedUrl.kind !== 'ssh') {
         at(['sources', si, 'targets', ti, 'identity_file'], 'only ssh:// targets use an identity file');
@@ -281,7 +300,10 @@ export function configFromArgs(o: AdHocOptions): Config {
   const problems: ConfigProblem[] = [];
   const names = ['--source', '--target'];
   const config = resolveConfig(parsed.data, undefined, (path, message) =>
-    problems.push({ key: path.includes('targets') ? `${names[1]} ${o.targets[path[3] as number]}` : names[0], message }),
+    problems.push({
+      key: path.includes('targets') ? `${names[1]} ${o.targets[path[3] as number]}` : names[0],
+      message,
+    }),
   );
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -335,14 +357,20 @@ export function checkEnvironment(config: Config): ConfigProblem[] {
             });
           }
         } catch {
-          problems.push({ key: tkey, message: `password file ${t.passwordFile} does not exist or cannot be read` });
+          problems.push({
+            key: tkey,
+            message: `password file ${t.passwordFile} does not exist or cannot be read`,
+          });
         }
       }
       if (t.identityFile) {
         try {
           accessSync(t.identityFile, constants.R_OK);
         } catch {
-          problems.push({ key: tkey, message: `identity file ${t.identityFile} does not exist or cannot be read` });
+          problems.push({
+            key: tkey,
+            message: `identity file ${t.identityFile} does not exist or cannot be read`,
+          });
         }
       }
     }

@@ -27,7 +27,8 @@ export function configReference(): string {
       const path = prefix ? `${prefix}.${key}` : key;
       const required = s.required?.includes(key) && prop.default === undefined;
       const type = prop.enum ? prop.enum.map((v) => JSON.stringify(v)).join(' \\| ') : describeType(prop);
-      const def = prop.default === undefined ? (required ? '**required**' : '') : `\`${JSON.stringify(prop.default)}\``;
+      const def =
+        prop.default === undefined ? (required ? '**required**' : '') : `\`${JSON.stringify(prop.default)}\``;
       rows.push(`| \`${path}\` | ${type} | ${def} | ${(prop.description ?? '').replace(/\|/g, '\\|')} |`);
       if (prop.properties) walk(prop, path);
       if (prop.items?.properties) walk(prop.items, `${path}[]`);
@@ -39,7 +40,7 @@ export function configReference(): string {
     '',
     '<!-- generated from src/config/schema.ts by `node dist/scripts/gen-config-doc.js`; do not edit by hand -->',
     '',
-    'The config is YAML. Unknown keys are errors. Relative paths are resolved against the config file\'s directory.',
+    "The config is YAML. Unknown keys are errors. Relative paths are resolved against the config file's directory.",
     '',
     '| key | type | default | meaning |',
     '|---|---|---|---|',

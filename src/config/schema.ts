@@ -10,7 +10,10 @@ import { z } from 'zod';
 
 const name = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" or "-" (it appears in logs and URLs)');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
+    'use letters, digits, ".", "_" or "-" (it appears in logs and URLs)',
+  );
 
 /** A cron expression croner accepts (5 fields, or 6 with seconds). */
 const cron = z.string().superRefine((expr, ctx) => {
@@ -52,7 +55,9 @@ export const targetSchema = z
       .int()
       .positive()
       .default(30)
-      .describe('rsync --timeout: a call that moves no data for this long ends with an error and is retried.'),
+      .describe(
+        'rsync --timeout: a call that moves no data for this long ends with an error and is retried.',
+      ),
   })
   .describe('One mirror of the source.');
 
@@ -72,39 +77,64 @@ export const sourceSchema = z.strictObject({
     .int()
     .positive()
     .default(2000)
-    .describe('Upper bound on how long a change waits: a file written continuously is still sent this long after its first write.'),
+    .describe(
+      'Upper bound on how long a change waits: a file written continuously is still sent this long after its first write.',
+    ),
   exclude: z
     .array(z.string())
     .default([])
-    .describe('rsync exclude patterns ("*.swp", "/cache/", "**/tmp/", ".git/"). Applied to events and passed to every rsync call. Nothing is excluded by default; dotfiles sync.'),
+    .describe(
+      'rsync exclude patterns ("*.swp", "/cache/", "**/tmp/", ".git/"). Applied to events and passed to every rsync call. Nothing is excluded by default; dotfiles sync.',
+    ),
   include: z
     .array(z.string())
     .default([])
     .describe('rsync include patterns, checked before the excludes (first match wins).'),
-  delete: z.boolean().default(true).describe('Mirror deletions to the targets. false: never delete anything on a target.'),
+  delete: z
+    .boolean()
+    .default(true)
+    .describe('Mirror deletions to the targets. false: never delete anything on a target.'),
   initial_sync: z
     .boolean()
     .default(true)
-    .describe('At start, after the watches are in place, run a full sync to every target so nothing changed while syncward was down is lost.'),
+    .describe(
+      'At start, after the watches are in place, run a full sync to every target so nothing changed while syncward was down is lost.',
+    ),
   max_delete: z
     .number()
     .int()
     .min(0)
     .optional()
-    .describe('Safety hold: a batch or full sync that would delete more entries than this on a target waits for `syncward resume`. (Accepted, not yet in effect.)'),
-  full_sync: cron.optional().describe('Cron expression for a periodic full sync of this source to all its targets (like sersync\'s crontab), e.g. "0 */6 * * *".'),
-  audit: cron.optional().describe('Cron expression for a periodic audit of this source. (Accepted, not yet in effect.)'),
-  targets: z.array(targetSchema).min(1, 'a source needs at least one target').describe('Where this source is mirrored.'),
+    .describe(
+      'Safety hold: a batch or full sync that would delete more entries than this on a target waits for `syncward resume`. (Accepted, not yet in effect.)',
+    ),
+  full_sync: cron
+    .optional()
+    .describe(
+      'Cron expression for a periodic full sync of this source to all its targets (like sersync\'s crontab), e.g. "0 */6 * * *".',
+    ),
+  audit: cron
+    .optional()
+    .describe('Cron expression for a periodic audit of this source. (Accepted, not yet in effect.)'),
+  targets: z
+    .array(targetSchema)
+    .min(1, 'a source needs at least one target')
+    .describe('Where this source is mirrored.'),
 });
 
 export const configSchema = z.strictObject({
   state_dir: z
     .string()
     .default('/var/lib/syncward')
-    .describe('Directory for syncward state (journal, lock, ssh control sockets). Excluded from every source.'),
+    .describe(
+      'Directory for syncward state (journal, lock, ssh control sockets). Excluded from every source.',
+    ),
   api: z
     .strictObject({
-      listen: z.string().default('127.0.0.1:8730').describe('host:port of the dashboard, JSON API and /metrics. (Accepted, not yet in effect.)'),
+      listen: z
+        .string()
+        .default('127.0.0.1:8730')
+        .describe('host:port of the dashboard, JSON API and /metrics. (Accepted, not yet in effect.)'),
     })
     .default({ listen: '127.0.0.1:8730' })
     .describe('HTTP API settings.'),

@@ -4,6 +4,7 @@ import { join, relative } from 'node:path';
 import { type Config, type SourceConfig, type TargetConfig, targetSpec } from '../config/index.js';
 import { type TargetState, TargetWorker, type TransferReport } from '../dispatch/index.js';
 import { Filter } from '../filter/index.js';
+import { Scheduler } from '../schedule/index.js';
 import type { SourceSpec } from '../transport/index.js';
 import type { Logger } from '../util/log.js';
 import { TreeWatcher } from '../watch/index.js';
@@ -56,6 +57,7 @@ export interface SourceStatus {
 export class Daemon extends EventEmitter {
   private readonly sources: SourceRuntime[] = [];
   private stopping = false;
+  private readonly scheduler = new Scheduler();
   private readonly isRoot = process.getuid?.() === 0;
 
   constructor(
@@ -75,6 +77,16 @@ export class Daemon extends EventEmitter {
       );
     }
     for (const sc of this.config.sources) this.sources.push(this.makeSource(sc));
+    for (const sc of this.config.sources) {
+      if (sc.fullSync) {
+        const name = sc.name;
+        this.scheduler.add({
+          name: `full sync of ${name}`,
+          cron: sc.fullSync,
+          run: () => this.fullSync(name, 'scheduled (full_sync)'),
+        });
+      }
+    }
     await Promise.all(this.sources.map((s) => this.startSource(s)));
   }
 
@@ -118,7 +130,8 @@ export class Daemon extends EventEmitter {
     if (this.stopping) return;
     const { name, path } = s.config;
     try {
-      if (!statSync(path).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+      if (!statSync(path).isDirectory())
+        throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       s.state = 'missing';
@@ -169,10 +182,16 @@ export class Daemon extends EventEmitter {
       const { dirs, ms } = await watcher.start();
       s.watchedDirs = dirs;
       s.state = 'watching';
-      this.log.info({ source: name, path, dirs, ms }, `source ${name}: watching ${dirs} directories under ${path} (${ms} ms)`);
+      this.log.info(
+        { source: name, path, dirs, ms },
+        `source ${name}: watching ${dirs} directories under ${path} (${ms} ms)`,
+      );
       this.emit('ready', name);
     } catch (e) {
-      this.log.error({ source: name, path, err: (e as Error).message }, `source ${name}: cannot watch ${path}: ${(e as Error).message}`);
+      this.log.error(
+        { source: name, path, err: (e as Error).message },
+        `source ${name}: cannot watch ${path}: ${(e as Error).message}`,
+      );
       watcher.close();
       s.watcher = null;
       s.state = 'missing';
@@ -203,6 +222,14 @@ export class Daemon extends EventEmitter {
   fullSync(sourceName: string, reason = 'requested'): boolean {
     const s = this.sources.find((x) => x.config.name === sourceName);
     if (!s) return false;
+    if (s.state !== 'watching') {
+      // a missing or vanished source must not be "synced" (with --delete that empties targets)
+      this.log.warn(
+        { source: sourceName, state: s.state, reason },
+        `source ${sourceName}: full sync skipped, the source is ${s.state}`,
+      );
+      return false;
+    }
     for (const w of s.workers) w.requestFullSync(reason);
     return true;
   }
@@ -233,6 +260,7 @@ export class Daemon extends EventEmitter {
 
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
+    this.scheduler.stop();
     for (const s of this.sources) {
       if (s.retry) clearTimeout(s.retry);
       s.watcher?.close();
@@ -241,4 +269,3 @@ export class Daemon extends EventEmitter {
     await Promise.all(this.sources.flatMap((s) => s.workers.map((w) => w.stop(graceMs))));
   }
 }
-

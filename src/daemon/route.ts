@@ -17,7 +17,8 @@ export function routeEvents(filter: Filter, events: readonly FsEvent[]): FsEvent
     const fromOut = ev.from === undefined || filter.excludes(ev.from, ev.isDir);
     const toOut = filter.excludes(ev.path, ev.isDir);
     if (!fromOut && !toOut) out.push(ev);
-    else if (fromOut && !toOut) out.push({ kind: ev.isDir ? 'upsertTree' : 'upsert', path: ev.path, isDir: ev.isDir });
+    else if (fromOut && !toOut)
+      out.push({ kind: ev.isDir ? 'upsertTree' : 'upsert', path: ev.path, isDir: ev.isDir });
     else if (!fromOut && toOut) out.push({ kind: 'delete', path: ev.from as string, isDir: ev.isDir });
   }
   return out;

@@ -1,2 +1,7 @@
 export { type BackoffPolicy, defaultBackoff, retryDelay } from './backoff.js';
-export { type TargetState, TargetWorker, type TargetWorkerOptions, type TransferReport } from './target-worker.js';
+export {
+  type TargetState,
+  TargetWorker,
+  type TargetWorkerOptions,
+  type TransferReport,
+} from './target-worker.js';

@@ -179,13 +179,22 @@ export class TargetWorker extends EventEmitter {
       // Everything already pending is covered by the full sync; what arrives
       // from now on stays queued for the batch after it.
       this.queue.clear();
-      this.run('full', buildFullSyncCall(this.o.source, this.o.target, { isRoot: this.o.isRoot }), [], reason);
+      this.run(
+        'full',
+        buildFullSyncCall(this.o.source, this.o.target, { isRoot: this.o.isRoot }),
+        [],
+        reason,
+      );
       return;
     }
     if (this.queue.hasReady(now)) {
       const changes = this.queue.take(now);
       if (changes.length > 0) {
-        this.run('batch', buildBatchCall(this.o.source, this.o.target, changes, { isRoot: this.o.isRoot }), changes);
+        this.run(
+          'batch',
+          buildBatchCall(this.o.source, this.o.target, changes, { isRoot: this.o.isRoot }),
+          changes,
+        );
         return;
       }
     }
@@ -198,7 +207,9 @@ export class TargetWorker extends EventEmitter {
     this.clearTimer();
     if (this._state !== 'down' && this._state !== 'misconfigured') this.setState('syncing', '');
     const started = Date.now();
-    this.running = runRsync(call, { timeoutMs: this.o.callTimeoutMs ?? (this.o.target.timeoutS * 4 + 60) * 1000 })
+    this.running = runRsync(call, {
+      timeoutMs: this.o.callTimeoutMs ?? (this.o.target.timeoutS * 4 + 60) * 1000,
+    })
       .then(
         (res) => this.finish(kind, changes, res, reason),
         (err: Error) => {
@@ -243,7 +254,10 @@ export class TargetWorker extends EventEmitter {
           ? `full sync ${this.o.sourceName} -> ${this.name} done: ${res.files} files, ${res.bytes} bytes in ${res.durationMs} ms`
           : `sent ${changes.length} change(s) ${this.o.sourceName} -> ${this.name} in ${res.durationMs} ms`,
       );
-      this.setState(this.queue.size > 0 ? 'syncing' : 'idle', kind === 'full' ? `full sync done${reason ? ` (${reason})` : ''}` : '');
+      this.setState(
+        this.queue.size > 0 ? 'syncing' : 'idle',
+        kind === 'full' ? `full sync done${reason ? ` (${reason})` : ''}` : '',
+      );
       return;
     }
     // Failed: nothing is dropped. The batch goes back into the queue (newer
@@ -252,7 +266,8 @@ export class TargetWorker extends EventEmitter {
     const now = Date.now();
     if (kind === 'full') this.fullSyncReason = reason ?? 'retry';
     for (const c of changes) this.queue.addChange(c, now);
-    const backoffKind = cls === 'misconfigured' ? 'misconfigured' : cls === 'transient' ? 'transient' : 'other';
+    const backoffKind =
+      cls === 'misconfigured' ? 'misconfigured' : cls === 'transient' ? 'transient' : 'other';
     const delay = retryDelay(this.failures, backoffKind, this.o.backoff ?? defaultBackoff);
     this.retryAt = now + delay;
     this.lastError = res.exit.message;

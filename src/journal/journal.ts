@@ -132,9 +132,13 @@ export class Journal {
       ),
       clearPending: this.db.prepare('DELETE FROM pending WHERE target = ? AND path = ? AND seq <= ?'),
       clearAll: this.db.prepare('DELETE FROM pending WHERE target = ? AND seq <= ?'),
-      bumpAttempts: this.db.prepare('UPDATE pending SET attempts = attempts + 1 WHERE target = ? AND path = ?'),
+      bumpAttempts: this.db.prepare(
+        'UPDATE pending SET attempts = attempts + 1 WHERE target = ? AND path = ?',
+      ),
       listPending: this.db.prepare('SELECT path, op, seq, since, attempts FROM pending WHERE target = ?'),
-      countPending: this.db.prepare('SELECT COUNT(*) AS n, MIN(since) AS oldest FROM pending WHERE target = ?'),
+      countPending: this.db.prepare(
+        'SELECT COUNT(*) AS n, MIN(since) AS oldest FROM pending WHERE target = ?',
+      ),
       putTarget: this.db.prepare(
         `INSERT INTO targets (target, state, since, reason) VALUES (?, ?, ?, ?)
          ON CONFLICT (target) DO UPDATE SET state = excluded.state, since = excluded.since, reason = excluded.reason`,
@@ -146,7 +150,9 @@ export class Journal {
       setSuccess: this.db.prepare('UPDATE targets SET last_success = ?, last_error = NULL WHERE target = ?'),
       setError: this.db.prepare('UPDATE targets SET last_error = ? WHERE target = ?'),
       getTarget: this.db.prepare('SELECT * FROM targets WHERE target = ?'),
-      logState: this.db.prepare('INSERT INTO state_log (target, at, state, previous, reason) VALUES (?, ?, ?, ?, ?)'),
+      logState: this.db.prepare(
+        'INSERT INTO state_log (target, at, state, previous, reason) VALUES (?, ?, ?, ?, ?)',
+      ),
       addTransfer: this.db.prepare(
         `INSERT INTO transfers (target, kind, started, duration_ms, changes, files, bytes, result, code, message)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -156,7 +162,9 @@ export class Journal {
       ),
       recentTransfers: this.db.prepare('SELECT * FROM transfers WHERE target = ? ORDER BY id DESC LIMIT ?'),
       getMeta: this.db.prepare('SELECT value FROM meta WHERE key = ?'),
-      putMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      putMeta: this.db.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ),
     };
   }
 
@@ -170,10 +178,15 @@ export class Journal {
    * Records changes every listed target still needs, in one transaction.
    * Returns the sequence number given to this batch.
    */
-  readonly recordChanges = (targets: readonly string[], changes: readonly Change[], now = Date.now()): number => {
+  readonly recordChanges = (
+    targets: readonly string[],
+    changes: readonly Change[],
+    now = Date.now(),
+  ): number => {
     const seq = ++this.seq;
     this.db.transaction(() => {
-      for (const t of targets) for (const c of changes) this.st.upsertPending.run(t, blob(c.path), c.op, seq, now);
+      for (const t of targets)
+        for (const c of changes) this.st.upsertPending.run(t, blob(c.path), c.op, seq, now);
     })();
     return seq;
   };
@@ -202,9 +215,15 @@ export class Journal {
   }
 
   pending(target: string): PendingRow[] {
-    return (this.st.listPending.all(target) as { path: Buffer; op: Op; seq: number; since: number; attempts: number }[]).map(
-      (r) => ({ ...r, path: r.path.toString('latin1') }),
-    );
+    return (
+      this.st.listPending.all(target) as {
+        path: Buffer;
+        op: Op;
+        seq: number;
+        since: number;
+        attempts: number;
+      }[]
+    ).map((r) => ({ ...r, path: r.path.toString('latin1') }));
   }
 
   pendingSummary(target: string): { count: number; oldest: number | null } {
@@ -212,7 +231,13 @@ export class Journal {
     return { count: r.n, oldest: r.oldest };
   }
 
-  recordState(target: string, state: string, previous: string | null, reason: string, now = Date.now()): void {
+  recordState(
+    target: string,
+    state: string,
+    previous: string | null,
+    reason: string,
+    now = Date.now(),
+  ): void {
     this.db.transaction(() => {
       this.st.putTarget.run(target, state, now, reason);
       this.st.logState.run(target, now, state, previous, reason);
@@ -226,7 +251,15 @@ export class Journal {
 
   target(target: string): TargetRow | undefined {
     const r = this.st.getTarget.get(target) as
-      | { target: string; state: string; since: number; reason: string | null; needs_full: string | null; last_success: number | null; last_error: string | null }
+      | {
+          target: string;
+          state: string;
+          since: number;
+          reason: string | null;
+          needs_full: string | null;
+          last_success: number | null;
+          last_error: string | null;
+        }
       | undefined;
     if (!r) return undefined;
     return {
@@ -242,8 +275,20 @@ export class Journal {
 
   recordTransfer(t: TransferRow): void {
     this.db.transaction(() => {
-      this.st.addTransfer.run(t.target, t.kind, t.started, t.durationMs, t.changes, t.files, t.bytes, t.result, t.code, t.message ?? null);
-      if (t.result === 'ok' || t.result === 'vanished') this.st.setSuccess.run(t.started + t.durationMs, t.target);
+      this.st.addTransfer.run(
+        t.target,
+        t.kind,
+        t.started,
+        t.durationMs,
+        t.changes,
+        t.files,
+        t.bytes,
+        t.result,
+        t.code,
+        t.message ?? null,
+      );
+      if (t.result === 'ok' || t.result === 'vanished')
+        this.st.setSuccess.run(t.started + t.durationMs, t.target);
       else this.st.setError.run(t.message ?? t.result, t.target);
       this.st.trimTransfers.run(t.target, t.target, HISTORY_ROWS);
     })();

@@ -50,7 +50,8 @@ export function lockStateDir(stateDir: string): { stale: boolean; release(): voi
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw new StateLockedError(stateDir, pid);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
+        throw new StateLockedError(stateDir, pid);
       stale = true;
       unlinkSync(file);
     }

@@ -50,7 +50,9 @@ export async function startDaemon(
 ): Promise<{ daemon: Daemon; config: Config; dispose(): Promise<void> }> {
   const parsed = typeof config === 'string' ? parseConfig(config) : config;
   const wanted = o.readySources ?? parsed.sources.length;
-  const log = process.env.SYNCWARD_TEST_LOG ? createLogger({ level: 'debug', format: 'json' }) : silentLogger();
+  const log = process.env.SYNCWARD_TEST_LOG
+    ? createLogger({ level: 'debug', format: 'json' })
+    : silentLogger();
   const daemon = new Daemon(parsed, log);
   const ready = new Promise<void>((resolve) => {
     let n = 0;
@@ -69,7 +71,12 @@ export function tempStateDir(): { dir: string; dispose(): void } {
 }
 
 /** Waits until every target matches the source, listing what still differs on timeout. */
-export async function converged(source: string, targets: TargetUnderTest[], timeoutMs = 30_000, what = 'targets match source') {
+export async function converged(
+  source: string,
+  targets: TargetUnderTest[],
+  timeoutMs = 30_000,
+  what = 'targets match source',
+) {
   let last: string[] = [];
   try {
     await waitFor(

@@ -33,7 +33,10 @@ describe('bad input from the command line gets a clear message and a meaningful 
 
   test('an unknown key is named with its line', () => {
     const f = join(dir, 'typo.yaml');
-    writeFileSync(f, `sources:\n  - name: a\n    path: ${dir}\n    exlude: ["*.swp"]\n    targets: [{name: t, url: /tmp/x}]\n`);
+    writeFileSync(
+      f,
+      `sources:\n  - name: a\n    path: ${dir}\n    exlude: ["*.swp"]\n    targets: [{name: t, url: /tmp/x}]\n`,
+    );
     const r = cli('start', '-c', f);
     assert.equal(r.code, 2);
     assert.match(r.err, /typo\.yaml:4:5: sources\[0\]\.exlude: unknown key "exlude"/);
@@ -49,7 +52,10 @@ describe('bad input from the command line gets a clear message and a meaningful 
 
   test('check names a missing source directory and exits 1', () => {
     const f = join(dir, 'missing.yaml');
-    writeFileSync(f, `sources:\n  - name: a\n    path: ${join(dir, 'no-such-dir')}\n    targets: [{name: t, url: /tmp/x}]\n`);
+    writeFileSync(
+      f,
+      `sources:\n  - name: a\n    path: ${join(dir, 'no-such-dir')}\n    targets: [{name: t, url: /tmp/x}]\n`,
+    );
     const r = cli('check', '-c', f);
     assert.equal(r.code, 1, r.out);
     assert.match(r.out, /no-such-dir does not exist/);
@@ -94,13 +100,28 @@ describe('a bad target never stops the others', () => {
     writeFileSync(wrongPass, 'not-the-password\n', { mode: 0o600 });
     const closedPort = await freePort();
     const good: TargetUnderTest[] = [
-      { name: 'daemon', url: rsyncd.url('good'), dir: rsyncd.modulePath('good'), passwordFile: rsyncd.passwordFile },
+      {
+        name: 'daemon',
+        url: rsyncd.url('good'),
+        dir: rsyncd.modulePath('good'),
+        passwordFile: rsyncd.passwordFile,
+      },
       { name: 'local', url: local, dir: local },
     ];
     const bad: TargetUnderTest[] = [
       { name: 'wrongpass', url: rsyncd.url('bad'), dir: rsyncd.modulePath('bad'), passwordFile: wrongPass },
-      { name: 'nomodule', url: rsyncd.url('nosuchmodule'), dir: '/nonexistent', passwordFile: rsyncd.passwordFile },
-      { name: 'unreachable', url: `rsync://u@127.0.0.1:${closedPort}/m`, dir: '/nonexistent', passwordFile: rsyncd.passwordFile },
+      {
+        name: 'nomodule',
+        url: rsyncd.url('nosuchmodule'),
+        dir: '/nonexistent',
+        passwordFile: rsyncd.passwordFile,
+      },
+      {
+        name: 'unreachable',
+        url: `rsync://u@127.0.0.1:${closedPort}/m`,
+        dir: '/nonexistent',
+        passwordFile: rsyncd.passwordFile,
+      },
     ];
     writeFileSync(join(src, 'a.txt'), 'a\n');
     const d = await startDaemon(configYaml({ stateDir: state.dir, source: src, targets: [...bad, ...good] }));
@@ -165,4 +186,3 @@ sources:
     }
   });
 });
-

@@ -10,8 +10,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
 import { makeTempDir } from '../helpers/tree.js';
@@ -132,9 +132,7 @@ async function churn(root: string, seed: number, ops: number): Promise<void> {
   }
 }
 
-const seeds = process.env.SEED
-  ? [Number(process.env.SEED)]
-  : [1, 2, 3, Math.floor(Math.random() * 1e9)];
+const seeds = process.env.SEED ? [Number(process.env.SEED)] : [1, 2, 3, Math.floor(Math.random() * 1e9)];
 
 describe('randomized churn converges on every target', () => {
   let rsyncd: RsyncDaemon;
@@ -152,7 +150,13 @@ describe('randomized churn converges on every target', () => {
       const local = await makeTempDir('syncward-churn-local-');
       const state = tempStateDir();
       const targets: TargetUnderTest[] = [
-        { name: 'daemon', url: rsyncd.url(`m${i}`), dir: rsyncd.modulePath(`m${i}`), passwordFile: rsyncd.passwordFile, owner: true },
+        {
+          name: 'daemon',
+          url: rsyncd.url(`m${i}`),
+          dir: rsyncd.modulePath(`m${i}`),
+          passwordFile: rsyncd.passwordFile,
+          owner: true,
+        },
         { name: 'local', url: local, dir: local, owner: true },
       ];
       const d = await startDaemon(configYaml({ stateDir: state.dir, source: src, targets }));

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import {
   appendFileSync,
   chmodSync,
+  closeSync,
   linkSync,
   mkdirSync,
   openSync,
@@ -13,7 +14,6 @@ import {
   utimesSync,
   writeFileSync,
   writeSync,
-  closeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -46,8 +46,20 @@ describe('real-time mirroring to a daemon, an ssh and a local target', () => {
     const sshDir = await sshd.targetDir();
     state = tempStateDir();
     targets = [
-      { name: 'daemon', url: rsyncd.url('www'), dir: rsyncd.modulePath('www'), passwordFile: rsyncd.passwordFile, owner: true },
-      { name: 'ssh', url: sshd.url(sshDir), dir: sshDir, identityFile: sshd.identityFile, sshOptions: sshd.sshOptions },
+      {
+        name: 'daemon',
+        url: rsyncd.url('www'),
+        dir: rsyncd.modulePath('www'),
+        passwordFile: rsyncd.passwordFile,
+        owner: true,
+      },
+      {
+        name: 'ssh',
+        url: sshd.url(sshDir),
+        dir: sshDir,
+        identityFile: sshd.identityFile,
+        sshOptions: sshd.sshOptions,
+      },
       { name: 'local', url: local, dir: local, owner: true },
     ];
     writeFileSync(join(src, 'before-start.txt'), 'was here before syncward started\n');

@@ -20,7 +20,9 @@ test('a kernel queue overflow is reported and every target converges anyway', as
     { name: 'daemon', url: rsyncd.url('m'), dir: rsyncd.modulePath('m'), passwordFile: rsyncd.passwordFile },
     { name: 'local', url: local, dir: local },
   ];
-  const d = await withSmallQueue(64, () => startDaemon(configYaml({ stateDir: state.dir, source: src, targets })));
+  const d = await withSmallQueue(64, () =>
+    startDaemon(configYaml({ stateDir: state.dir, source: src, targets })),
+  );
   let overflows = 0;
   d.daemon.on('overflow', () => overflows++);
   try {

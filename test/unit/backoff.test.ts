@@ -20,5 +20,8 @@ test('jitter never retries sooner than half the step', () => {
 
 test('a misconfigured target is retried slowly from the first failure', () => {
   assert.ok(retryDelay(1, 'misconfigured', defaultBackoff, () => 0) >= 15_000);
-  assert.equal(retryDelay(10, 'misconfigured', defaultBackoff, () => 1), 60_000);
+  assert.equal(
+    retryDelay(10, 'misconfigured', defaultBackoff, () => 1),
+    60_000,
+  );
 });

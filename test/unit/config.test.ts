@@ -99,7 +99,11 @@ test('a local target inside its own source is refused', () => {
 });
 
 test('start --source/--target builds the same config shape', () => {
-  const c = configFromArgs({ source: '/srv/www', targets: ['/backup/www', 'rsync://u@h/m'], passwordFile: '/p' });
+  const c = configFromArgs({
+    source: '/srv/www',
+    targets: ['/backup/www', 'rsync://u@h/m'],
+    passwordFile: '/p',
+  });
   assert.equal(c.sources[0]?.name, 'www');
   assert.equal(c.sources[0]?.targets[1]?.passwordFile, '/p');
   assert.equal(c.sources[0]?.targets[0]?.passwordFile, undefined);

@@ -17,59 +17,107 @@ function inTemp(fn: (dir: string) => void): () => void {
   };
 }
 
-test('an outage costs one row per distinct path, not one per event', inTemp((dir) => {
-  const j = Journal.open(dir);
-  for (let i = 0; i < 1000; i++) j.recordChanges(['web1', 'web2'], [{ path: `f${i % 10}`, op: 'upsert' }]);
-  assert.equal(j.pendingSummary('web1').count, 10);
-  assert.equal(j.pendingSummary('web2').count, 10);
-  j.close();
-}));
+test(
+  'an outage costs one row per distinct path, not one per event',
+  inTemp((dir) => {
+    const j = Journal.open(dir);
+    for (let i = 0; i < 1000; i++) j.recordChanges(['web1', 'web2'], [{ path: `f${i % 10}`, op: 'upsert' }]);
+    assert.equal(j.pendingSummary('web1').count, 10);
+    assert.equal(j.pendingSummary('web2').count, 10);
+    j.close();
+  }),
+);
 
-test('a delivered batch clears only rows not changed since it was taken', inTemp((dir) => {
-  const j = Journal.open(dir);
-  j.recordChanges(['a'], [{ path: 'x', op: 'upsert' }, { path: 'y', op: 'upsert' }]);
-  const taken = j.currentSeq;
-  j.recordChanges(['a'], [{ path: 'y', op: 'delete' }]); // y changed again during the transfer
-  j.delivered('a', ['x', 'y'], taken);
-  assert.deepEqual(
-    j.pending('a').map((r) => [r.path, r.op]),
-    [['y', 'delete']],
-  );
-  j.close();
-}));
+test(
+  'a delivered batch clears only rows not changed since it was taken',
+  inTemp((dir) => {
+    const j = Journal.open(dir);
+    j.recordChanges(
+      ['a'],
+      [
+        { path: 'x', op: 'upsert' },
+        { path: 'y', op: 'upsert' },
+      ],
+    );
+    const taken = j.currentSeq;
+    j.recordChanges(['a'], [{ path: 'y', op: 'delete' }]); // y changed again during the transfer
+    j.delivered('a', ['x', 'y'], taken);
+    assert.deepEqual(
+      j.pending('a').map((r) => [r.path, r.op]),
+      [['y', 'delete']],
+    );
+    j.close();
+  }),
+);
 
-test('pending rows and non-UTF-8 paths survive a reopen', inTemp((dir) => {
-  const weird = Buffer.from([0x66, 0xff, 0x0a, 0x66]).toString('latin1');
-  const j = Journal.open(dir);
-  j.recordChanges(['a'], [{ path: weird, op: 'upsert' }]);
-  j.close();
-  const j2 = Journal.open(dir);
-  assert.equal(j2.pending('a')[0]?.path, weird);
-  j2.recordChanges(['a'], [{ path: 'later', op: 'upsert' }]);
-  assert.ok((j2.pending('a').find((r) => r.path === 'later')?.seq ?? 0) > (j2.pending('a').find((r) => r.path === weird)?.seq ?? 0));
-  j2.close();
-}));
+test(
+  'pending rows and non-UTF-8 paths survive a reopen',
+  inTemp((dir) => {
+    const weird = Buffer.from([0x66, 0xff, 0x0a, 0x66]).toString('latin1');
+    const j = Journal.open(dir);
+    j.recordChanges(['a'], [{ path: weird, op: 'upsert' }]);
+    j.close();
+    const j2 = Journal.open(dir);
+    assert.equal(j2.pending('a')[0]?.path, weird);
+    j2.recordChanges(['a'], [{ path: 'later', op: 'upsert' }]);
+    assert.ok(
+      (j2.pending('a').find((r) => r.path === 'later')?.seq ?? 0) >
+        (j2.pending('a').find((r) => r.path === weird)?.seq ?? 0),
+    );
+    j2.close();
+  }),
+);
 
-test('transfer history records success and failure per target', inTemp((dir) => {
-  const j = Journal.open(dir);
-  j.recordState('a', 'idle', 'starting', 'first sync');
-  j.recordTransfer({ target: 'a', kind: 'batch', started: 1000, durationMs: 5, changes: 1, files: 1, bytes: 3, result: 'ok', code: 0 });
-  assert.equal(j.target('a')?.lastSuccess, 1005);
-  j.recordTransfer({ target: 'a', kind: 'batch', started: 2000, durationMs: 5, changes: 1, files: 0, bytes: 0, result: 'transient', code: 10, message: 'connection refused' });
-  assert.equal(j.target('a')?.lastError, 'connection refused');
-  assert.equal(j.recentTransfers('a').length, 2);
-  j.close();
-}));
+test(
+  'transfer history records success and failure per target',
+  inTemp((dir) => {
+    const j = Journal.open(dir);
+    j.recordState('a', 'idle', 'starting', 'first sync');
+    j.recordTransfer({
+      target: 'a',
+      kind: 'batch',
+      started: 1000,
+      durationMs: 5,
+      changes: 1,
+      files: 1,
+      bytes: 3,
+      result: 'ok',
+      code: 0,
+    });
+    assert.equal(j.target('a')?.lastSuccess, 1005);
+    j.recordTransfer({
+      target: 'a',
+      kind: 'batch',
+      started: 2000,
+      durationMs: 5,
+      changes: 1,
+      files: 0,
+      bytes: 0,
+      result: 'transient',
+      code: 10,
+      message: 'connection refused',
+    });
+    assert.equal(j.target('a')?.lastError, 'connection refused');
+    assert.equal(j.recentTransfers('a').length, 2);
+    j.close();
+  }),
+);
 
-test('a second instance on the same state dir is refused; a stale lock is taken over', inTemp((dir) => {
-  const lock = lockStateDir(dir);
-  assert.equal(lock.stale, false);
-  // pid 1 is always alive
-  lock.release();
-  writeFileSync(join(dir, LOCK_FILE), '1\n');
-  assert.throws(() => lockStateDir(dir), (e) => e instanceof StateLockedError && /pid 1/.test(e.message));
-  writeFileSync(join(dir, LOCK_FILE), '999999999\n');
-  const again = lockStateDir(dir);
-  assert.equal(again.stale, true);
-  again.release();
-}));
+test(
+  'a second instance on the same state dir is refused; a stale lock is taken over',
+  inTemp((dir) => {
+    const lock = lockStateDir(dir);
+    assert.equal(lock.stale, false);
+    // pid 1 is always alive
+    lock.release();
+    writeFileSync(join(dir, LOCK_FILE), '1\n');
+    assert.throws(
+      () => lockStateDir(dir),
+      (e) => e instanceof StateLockedError && /pid 1/.test(e.message),
+    );
+    writeFileSync(join(dir, LOCK_FILE), '999999999\n');
+    const again = lockStateDir(dir);
+    assert.equal(again.stale, true);
+    again.release();
+  }),
+);

@@ -46,7 +46,9 @@ function stdinNames(buf: Buffer | undefined): Buffer[] {
 test('a batch recurses (-r) only when it holds a new or moved-in directory', () => {
   const plain = buildBatchCall(src, target('/backup/www'), [{ path: 'dir', op: 'upsert' }], { isRoot: true });
   assert.ok(!plain.argv.includes('-r'), 'a chmod of a directory sends the directory, not its contents');
-  const tree = buildBatchCall(src, target('/backup/www'), [{ path: 'dir', op: 'upsertTree' }], { isRoot: true });
+  const tree = buildBatchCall(src, target('/backup/www'), [{ path: 'dir', op: 'upsertTree' }], {
+    isRoot: true,
+  });
   assert.ok(tree.argv.includes('-r'));
 });
 
