@@ -8,8 +8,10 @@ import { type BytePath, fromText } from '../util/bytes.js';
  * - a pattern without '/' and without '**' is matched against the last path
  *   component only; any other pattern against the path;
  * - a leading '/' anchors at the transfer root; an unanchored pattern with a
- *   '/' matches the last N components (N = its slash count + 1), an
- *   unanchored pattern with an infix/trailing '**' may start after any '/';
+ *   '/' (and no '**') matches the last N components, N = its slash count + 1,
+ *   counting a '/' inside '[...]' too (a path with fewer components never
+ *   matches); an unanchored pattern with an infix/trailing '**' may start
+ *   after any '/';
  * - a leading '**' may also match at the very start: rsync prefixes the path
  *   with '/' for it, so '**\/tmp/' matches a top-level 'tmp' too; an infix
  *   '/**\/' needs at least one '/' of its own ('a/**\/b' does not match 'a/b');
@@ -77,11 +79,14 @@ export function compilePattern(text: string, include: boolean): CompiledPattern 
 
   const nameOnly = slashCount === 0 && !wild2;
   const re = wild ? translateWild(body, fail) : escapeLiteral(body);
-  // Where the match may start (wildmatch_array's `where`): from the start
-  // only, or after any '/'. An unanchored pattern with slashes but no '**'
-  // matches exactly its slash count + 1 trailing components; since nothing
-  // but its own literal slashes can match '/', "after any '/'" is the same.
-  const anyStart = !anchored && !nameOnly && !wild2Prefix;
+  // Where the match may start (wildmatch_array's `where`): an unanchored
+  // pattern with slashes but no '**' against exactly the last slashCount + 1
+  // components (rsync counts every '/' in the pattern, even one inside a
+  // class that can never match it: '[!/]a' matches nothing); one with an
+  // infix or trailing '**' from the start or after any '/'; anything else
+  // from the start only.
+  const trailing = !anchored && !nameOnly && !wild2 ? slashCount + 1 : 0;
+  const anyStart = !anchored && wild2 && !wild2Prefix;
   const regex = new RegExp(anyStart ? `^(?:[\\s\\S]*/)?(?:${re})$` : `^(?:${re})$`);
 
   return {
@@ -94,6 +99,10 @@ export function compilePattern(text: string, include: boolean): CompiledPattern 
       let subject: string;
       if (nameOnly) {
         subject = path.slice(path.lastIndexOf('/') + 1);
+      } else if (trailing > 0) {
+        const start = trailingStart(path, trailing);
+        if (start < 0) return false;
+        subject = start === 0 ? path : path.slice(start);
       } else {
         subject = path;
         if (wild2Prefix && !anchored) subject = `/${subject}`;
@@ -102,6 +111,18 @@ export function compilePattern(text: string, include: boolean): CompiledPattern 
       return regex.test(subject);
     },
   };
+}
+
+/**
+ * Where the last `n` components of `path` begin, or -1 if it has fewer
+ * (rsync's trailing_N_elements).
+ */
+function trailingStart(path: BytePath, n: number): number {
+  let left = n;
+  for (let i = path.length - 1; i >= 0; i--) {
+    if (path.charCodeAt(i) === 0x2f && --left === 0) return i + 1;
+  }
+  return left === 1 ? 0 : -1;
 }
 
 function hex(code: number): string {

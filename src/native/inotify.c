@@ -150,6 +150,10 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 
 static void on_closed(uv_handle_t *handle) {
   reader_t *r = (reader_t *)handle->data;
+  /* stop() may run inside our own callback: the async context and the
+   * callback reference are released here, after that callback returned */
+  napi_delete_reference(r->env, r->callback);
+  napi_async_destroy(r->env, r->ctx);
   close(r->fd);
   free(r->buf);
   free(r);
@@ -206,8 +210,6 @@ static napi_value js_stop(napi_env env, napi_callback_info info) {
   if (r == NULL || r->closing) return NULL;
   r->closing = 1;
   uv_poll_stop(&r->poll);
-  napi_delete_reference(env, r->callback);
-  napi_async_destroy(env, r->ctx);
   uv_close((uv_handle_t *)&r->poll, on_closed);
   return NULL;
 }

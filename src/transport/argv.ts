@@ -137,6 +137,10 @@ function commonArgs(tgt: TargetSpec, o: CallOptions): string[] {
     `--timeout=${tgt.timeoutS}`,
     // creates a missing destination directory (rsync >= 3.2.3)
     '--mkpath',
+    // rsync's quick check compares mtimes in whole seconds unless told
+    // otherwise: a file rewritten with the same size within the same second
+    // would be skipped. -1 compares nanoseconds.
+    '--modify-window=-1',
     // --stats on stdout is how the runner counts files and bytes (see run.ts)
     '--stats',
     ...(o.isRoot ? ['--numeric-ids'] : ['--no-o', '--no-g']),

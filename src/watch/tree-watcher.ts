@@ -161,12 +161,22 @@ export class TreeWatcher extends EventEmitter {
     return rel === '' ? Buffer.from(this.root) : Buffer.concat([Buffer.from(`${this.root}/`), toFs(rel)]);
   }
 
-  private link(parent: DirNode, name: BytePath, wd: number): DirNode {
+  /** Whether `node` is `ancestor` or lies beneath it. */
+  private within(node: DirNode, ancestor: DirNode): boolean {
+    for (let n: DirNode | null = node; n !== null; n = n.parent) if (n === ancestor) return true;
+    return false;
+  }
+
+  private link(parent: DirNode, name: BytePath, wd: number, relink: boolean): DirNode | null {
     const existing = this.byWd.get(wd);
     if (existing) {
-      // The same inode watched again (a walk racing an IN_CREATE, or a rename
-      // we did not see during an overflow): move the node to where it is now.
-      if (existing !== this.rootNode && (existing.parent !== parent || existing.name !== name)) {
+      if (existing.parent === parent && existing.name === name) return existing;
+      // The same directory found somewhere else: renames we have not read yet
+      // (they will move the node), or lost in an overflow (a rescan moves it
+      // to where it is now). Never under its own subtree: our view may lag
+      // the kernel's, and a cycle would make its path endless.
+      if (!relink || existing === this.rootNode || this.within(parent, existing)) return null;
+      {
         this.unlinkFromParent(existing);
         existing.parent = parent;
         existing.name = name;
@@ -175,10 +185,16 @@ export class TreeWatcher extends EventEmitter {
       }
       return existing;
     }
+    const old = parent.children?.get(name);
+    if (old) {
+      // Another directory known under this name: it was moved or deleted and
+      // we have not read those events yet (they will free the name, and the
+      // IN_CREATE after them links this one), or, in a rescan, it is gone.
+      if (!relink) return null;
+      this.drop(old, true);
+    }
     const node: DirNode = { wd, name, parent, children: null };
     if (!parent.children) parent.children = new Map();
-    const old = parent.children.get(name);
-    if (old && old !== node) this.drop(old, true);
     parent.children.set(name, node);
     this.byWd.set(wd, node);
     return node;
@@ -257,13 +273,19 @@ export class TreeWatcher extends EventEmitter {
       // d_type is DT_DIR only for a real directory: a symlink to one is not followed
       if (!ent.isDirectory()) continue;
       const name = ent.name.toString('latin1');
-      const child = this.watchDir(node, name, seen);
+      const child = this.watchDir(node, name, seen, seen !== null);
       if (child) out.push(child);
     }
     return out;
   }
 
-  private watchDir(parent: DirNode, name: BytePath, seen: Set<number> | null): DirNode | null {
+  /**
+   * Watches one directory. `relink`: this name is known to be that directory
+   * now (an event said so, or a rescan found it), so a stale node under the
+   * name is replaced; a plain walk may be racing events not read yet and
+   * leaves such conflicts to them.
+   */
+  private watchDir(parent: DirNode, name: BytePath, seen: Set<number> | null, relink: boolean): DirNode | null {
     const rel = joinRel(this.pathOf(parent), name);
     if (this.ignoreDir(rel) || !this.inotify) return null;
     let wd: number;
@@ -284,7 +306,7 @@ export class TreeWatcher extends EventEmitter {
       seen.add(wd);
       if (already) return null;
     }
-    return this.link(parent, name, wd);
+    return this.link(parent, name, wd, relink);
   }
 
   private fsWarning(rel: BytePath, err: NodeJS.ErrnoException, what: string): void {
@@ -374,7 +396,7 @@ export class TreeWatcher extends EventEmitter {
           const fromRel = joinRel(this.pathOf(from.node), from.name);
           if (isDir) {
             const moved = from.node.children?.get(from.name);
-            if (moved && !this.ignoreDir(rel)) {
+            if (moved && !this.ignoreDir(rel) && !this.within(node, moved)) {
               this.unlinkFromParent(moved);
               moved.name = ev.name;
               moved.parent = node;
@@ -385,7 +407,7 @@ export class TreeWatcher extends EventEmitter {
             } else {
               if (moved) this.drop(moved, true);
               // from an unwatched (excluded) place: watch it now, then send it
-              const child = this.ignoreDir(rel) ? null : this.watchDir(node, ev.name, null);
+              const child = this.ignoreDir(rel) ? null : this.watchDir(node, ev.name, null, true);
               if (child) {
                 newDirs.push({ node: child, move: { from: fromRel, cookie: ev.cookie } });
                 continue;
@@ -397,7 +419,7 @@ export class TreeWatcher extends EventEmitter {
         }
         // moved in from outside the tree
         if (isDir) {
-          const child = this.watchDir(node, ev.name, null);
+          const child = this.watchDir(node, ev.name, null, true);
           if (child) newDirs.push({ node: child });
           else out.push({ kind: 'upsertTree', path: rel, isDir: true });
         } else out.push({ kind: 'upsert', path: rel, isDir: false });
@@ -405,7 +427,7 @@ export class TreeWatcher extends EventEmitter {
       }
       if (ev.mask & IN.IN_CREATE) {
         if (isDir) {
-          const child = this.watchDir(node, ev.name, null);
+          const child = this.watchDir(node, ev.name, null, true);
           if (child) newDirs.push({ node: child });
           else out.push({ kind: 'upsertTree', path: rel, isDir: true });
         } else if (this.completeOnCreate(rel)) out.push({ kind: 'upsert', path: rel, isDir: false });

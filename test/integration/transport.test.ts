@@ -351,3 +351,24 @@ describe('transport failures are classified', () => {
     assert.match(r.exit.message, /not found on PATH; install rsync/);
   });
 });
+
+test('a file rewritten with the same size within the same second is still sent', async () => {
+  const src = await makeTempDir('syncward-tr-mtime-src-');
+  const dst = await makeTempDir('syncward-tr-mtime-dst-');
+  try {
+    const source: SourceSpec = { root: src, filterArgs: [], delete: true };
+    const f = join(src, 'page');
+    writeFileSync(f, 'version 1\n');
+    const { utimesSync } = await import('node:fs');
+    utimesSync(f, 1_700_000_000.1, 1_700_000_000.1);
+    ok(await runRsync(buildBatchCall(source, spec(dst), [{ path: 'page', op: 'upsert' }], { isRoot }), { timeoutMs: 20_000 }));
+    // same size, same second, 0.4 s later: rsync's default quick check would skip it
+    writeFileSync(f, 'version 2\n');
+    utimesSync(f, 1_700_000_000.5, 1_700_000_000.5);
+    ok(await runRsync(buildBatchCall(source, spec(dst), [{ path: 'page', op: 'upsert' }], { isRoot }), { timeoutMs: 20_000 }));
+    assert.equal(readFileSync(join(dst, 'page'), 'utf8'), 'version 2\n');
+  } finally {
+    rmSync(src, { recursive: true, force: true });
+    rmSync(dst, { recursive: true, force: true });
+  }
+});
