@@ -159,6 +159,9 @@ const RULE_SETS: FilterOptions[] = [
   { exclude: ['[a-c]*'] },
   { exclude: ['*[[:space:]]*'] },
   { exclude: ['\\-dash', '[+] plus', '!bang'] },
+  // a '/' inside a class counts as a slash (so these never match)
+  { exclude: ['[!/]Q', '[!x][/]b.c', '*[/]f'] },
+  { exclude: ['*/f', '*/*/f', '/*/f'] },
   { exclude: [' lead', 'trail '] },
   { exclude: ['*.bin', 'with space/'] },
   { exclude: ['-dash', 'bad*/'] },

@@ -88,6 +88,15 @@ const table: Row[] = [
   ['[[:digit:]][[:upper:]]', '7Q', false, true],
   ['[[:digit:]][[:upper:]]', '7q', false, false],
   ['x[/]y', 'x/y', false, false],
+  // a '/' inside a class still counts as one of the pattern's slashes for
+  // rsync: '[!/]a' must match two components, which it never can
+  ['[!/]a', 'ba', false, false],
+  ['[!/]a', 'd/ba', false, false],
+  ['[!x][/]a/', 'ba', true, false],
+  // an unanchored pattern with a slash needs that many components
+  ['a/b', 'b', false, false],
+  ['*/b', 'b', false, false],
+  ['*/b', 'a/b', false, true],
   // escapes only count in wildcard patterns
   ['\\*.txt', '*.txt', false, true],
   ['\\*.txt', 'a.txt', false, false],
