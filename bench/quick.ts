@@ -8,7 +8,7 @@
  * The full suite (bursts, churn, fan-out, lsyncd) is a later issue.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { watch, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -61,9 +61,19 @@ async function main() {
     writeFileSync(join(floorSrc, name), `trial ${i}\n`);
     const t0 = performance.now();
     const arrived = arrival(floorDir, name);
-    spawn('rsync', ['-a', '--sockopts=TCP_NODELAY', `--password-file=${rsyncd.passwordFile}`, join(floorSrc, name), `${rsyncd.url('floor')}/`], {
-      stdio: 'ignore',
-    });
+    spawn(
+      'rsync',
+      [
+        '-a',
+        '--sockopts=TCP_NODELAY',
+        `--password-file=${rsyncd.passwordFile}`,
+        join(floorSrc, name),
+        `${rsyncd.url('floor')}/`,
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
     floor.push((await arrived) - t0);
     await sleep(20);
   }
@@ -78,7 +88,9 @@ async function main() {
       targets: [{ name: 'sw', url: rsyncd.url('sw'), dir: swDir, passwordFile: rsyncd.passwordFile }],
     }),
   );
-  const daemon = spawn(process.execPath, [bin, 'start', '-c', cfg, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const daemon = spawn(process.execPath, [bin, 'start', '-c', cfg, '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   writeFileSync(join(src, 'warmup'), 'w\n');
   await waitFor(() => existsSync(join(swDir, 'warmup')), 20_000, 'syncward started');
   const sw: number[] = [];
@@ -107,8 +119,12 @@ async function main() {
   };
   console.log(JSON.stringify(result, null, 2));
   const fmt = (x: number) => x.toFixed(1);
-  console.log(`\n| single-file latency (loopback daemon, auth) | p50 ms | p90 ms | p99 ms |\n|---|---|---|---|`);
-  console.log(`| bare rsync --sockopts=TCP_NODELAY (floor) | ${fmt(f.p50)} | ${fmt(f.p90)} | ${fmt(f.p99)} |`);
+  console.log(
+    `\n| single-file latency (loopback daemon, auth) | p50 ms | p90 ms | p99 ms |\n|---|---|---|---|`,
+  );
+  console.log(
+    `| bare rsync --sockopts=TCP_NODELAY (floor) | ${fmt(f.p50)} | ${fmt(f.p90)} | ${fmt(f.p99)} |`,
+  );
   console.log(`| syncward (default config) | ${fmt(s.p50)} | ${fmt(s.p90)} | ${fmt(s.p99)} |`);
   console.log(`| ratio syncward / floor | ${fmt(result.ratioP50)}x | | ${fmt(result.ratioP99)}x |`);
 

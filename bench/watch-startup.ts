@@ -68,7 +68,9 @@ async function main(): Promise<void> {
         : '  inotifywait -r not installed (apt-get install inotify-tools) - no baseline',
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
-    process.stdout.write(`${JSON.stringify({ bench: 'watch-startup', dirs: sw.dirs, syncward: sw, inotifywait: iw })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ bench: 'watch-startup', dirs: sw.dirs, syncward: sw, inotifywait: iw })}\n`,
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -79,7 +81,9 @@ function inotifywaitVerbose(root: string): Promise<{ ms: number; rssMb: number }
   if (spawnSync('which', ['inotifywait']).status !== 0) return Promise.resolve(null);
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const p = spawn('inotifywait', ['-r', '-m', '-e', 'close_write', root], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn('inotifywait', ['-r', '-m', '-e', 'close_write', root], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     p.stderr.on('data', (d: Buffer) => {
       err += d.toString();

@@ -43,6 +43,8 @@ interface HeldMove {
   name: BytePath;
   isDir: boolean;
   at: number;
+  /** the moved directory's node, found again by a walk before (or instead of) its IN_MOVED_TO */
+  claimed?: boolean;
 }
 
 /*
@@ -84,6 +86,15 @@ export class TreeWatcher extends EventEmitter {
   private readonly held = new Map<number, HeldMove>();
   private holdTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /**
+   * Directories an event or a walk named but whose path was not there: an
+   * ancestor was renamed and we have not read that rename yet, so our path
+   * for it is stale. Retried once the events queued behind it are applied.
+   */
+  private retries: Array<
+    { parent: DirNode; name: BytePath; tries: number } | { node: DirNode; tries: number }
+  > = [];
+  private retryTimer: NodeJS.Timeout | null = null;
   /** directories that could not be watched because the watch limit was reached */
   private unwatched: Buffer[] = [];
   private rescanning: Promise<void> | null = null;
@@ -100,6 +111,11 @@ export class TreeWatcher extends EventEmitter {
   /** Number of directories watched now. */
   get watchedDirs(): number {
     return this.byWd.size;
+  }
+
+  /** The relative path of every watched directory ('' is the root), for checks and diagnostics. */
+  watchedPaths(): BytePath[] {
+    return [...this.byWd.values()].map((n) => this.pathOf(n));
   }
 
   /**
@@ -142,6 +158,9 @@ export class TreeWatcher extends EventEmitter {
     if (this.holdTimer) clearTimeout(this.holdTimer);
     this.holdTimer = null;
     this.held.clear();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.retries = [];
     this.inotify?.close();
     this.inotify = null;
     this.byWd.clear();
@@ -175,14 +194,20 @@ export class TreeWatcher extends EventEmitter {
       // (they will move the node), or lost in an overflow (a rescan moves it
       // to where it is now). Never under its own subtree: our view may lag
       // the kernel's, and a cycle would make its path endless.
-      if (!relink || existing === this.rootNode || this.within(parent, existing)) return null;
-      {
-        this.unlinkFromParent(existing);
-        existing.parent = parent;
-        existing.name = name;
-        if (!parent.children) parent.children = new Map();
-        parent.children.set(name, existing);
+      if (existing === this.rootNode || this.within(parent, existing)) return null;
+      if (!relink) {
+        // Moved into a directory that was not watched yet: its IN_MOVED_TO
+        // never comes, only the IN_MOVED_FROM we hold. The walk of the new
+        // directory found it: that is where it went.
+        const held = this.heldFor(existing);
+        if (!held) return null;
+        held.claimed = true;
       }
+      this.unlinkFromParent(existing);
+      existing.parent = parent;
+      existing.name = name;
+      if (!parent.children) parent.children = new Map();
+      parent.children.set(name, existing);
       return existing;
     }
     const old = parent.children?.get(name);
@@ -264,7 +289,9 @@ export class TreeWatcher extends EventEmitter {
     try {
       entries = await readdir(this.abs(rel), { withFileTypes: true, encoding: 'buffer' });
     } catch (e) {
-      this.fsWarning(rel, e as NodeJS.ErrnoException, 'cannot list directory');
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENOENT' && this.byWd.get(node.wd) === node) this.retryLater({ node, tries: 0 });
+      else this.fsWarning(rel, err, 'cannot list directory');
       return [];
     }
     if (this.closed || this.byWd.get(node.wd) !== node) return [];
@@ -285,7 +312,12 @@ export class TreeWatcher extends EventEmitter {
    * name is replaced; a plain walk may be racing events not read yet and
    * leaves such conflicts to them.
    */
-  private watchDir(parent: DirNode, name: BytePath, seen: Set<number> | null, relink: boolean): DirNode | null {
+  private watchDir(
+    parent: DirNode,
+    name: BytePath,
+    seen: Set<number> | null,
+    relink: boolean,
+  ): DirNode | null {
     const rel = joinRel(this.pathOf(parent), name);
     if (this.ignoreDir(rel) || !this.inotify) return null;
     let wd: number;
@@ -297,7 +329,8 @@ export class TreeWatcher extends EventEmitter {
         this.unwatched.push(this.abs(rel));
         return null;
       }
-      this.fsWarning(rel, err, 'cannot watch directory');
+      if (err.code === 'ENOENT' && relink) this.retryLater({ parent, name, tries: 0 });
+      else this.fsWarning(rel, err, 'cannot watch directory');
       return null;
     }
     if (seen) {
@@ -486,6 +519,59 @@ export class TreeWatcher extends EventEmitter {
     if (out.length > 0) this.emit('events', out);
   }
 
+  private retryLater(
+    r: { parent: DirNode; name: BytePath; tries: number } | { node: DirNode; tries: number },
+  ): void {
+    this.retries.push(r);
+    // a timer, not a microtask: the renames that explain the stale path are
+    // still in the kernel queue and must be read first
+    if (!this.retryTimer) this.retryTimer = setTimeout(() => void this.runRetries(), 10);
+  }
+
+  private async runRetries(): Promise<void> {
+    this.retryTimer = null;
+    const batch = this.retries;
+    this.retries = [];
+    const walkFrom: DirNode[] = [];
+    const again: typeof batch = [];
+    for (const r of batch) {
+      if (this.closed) return;
+      if ('node' in r) {
+        // a watched directory we could not list: list it again under its current path
+        if (this.byWd.get(r.node.wd) === r.node) walkFrom.push(r.node);
+        continue;
+      }
+      if (this.byWd.get(r.parent.wd) !== r.parent || !this.inotify) continue; // the parent is gone: so is it
+      const rel = joinRel(this.pathOf(r.parent), r.name);
+      if (this.ignoreDir(rel)) continue;
+      try {
+        const wd = this.inotify.addWatch(this.abs(rel), MASK);
+        const node = this.link(r.parent, r.name, wd, true);
+        if (node) walkFrom.push(node);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        // still not there after the events ahead of it: it was deleted or moved on, and those events say so
+        if (code === 'ENOENT' && r.tries < 20) again.push({ ...r, tries: r.tries + 1 });
+        else if (code !== 'ENOENT') this.fsWarning(rel, e as NodeJS.ErrnoException, 'cannot watch directory');
+      }
+    }
+    for (const r of again) this.retryLater(r);
+    if (walkFrom.length === 0) return;
+    await this.walk(walkFrom, null);
+    if (this.closed) return;
+    // whatever was created in them before the watch existed goes now
+    const out: FsEvent[] = walkFrom
+      .filter((n) => this.byWd.get(n.wd) === n)
+      .map((n) => ({ kind: 'upsertTree', path: this.pathOf(n), isDir: true }));
+    if (out.length > 0) this.emit('events', out);
+  }
+
+  private heldFor(node: DirNode): HeldMove | undefined {
+    for (const h of this.held.values())
+      if (h.isDir && !h.claimed && h.node.children?.get(h.name) === node) return h;
+    return undefined;
+  }
+
   /** IN_MOVED_FROM without its IN_MOVED_TO: the entry left the tree. */
   private expireHeld(): void {
     this.holdTimer = null;
@@ -496,7 +582,7 @@ export class TreeWatcher extends EventEmitter {
       if (now - h.at < this.moveHoldMs) continue;
       this.held.delete(cookie);
       const rel = joinRel(this.pathOf(h.node), h.name);
-      if (h.isDir) {
+      if (h.isDir && !h.claimed) {
         const gone = h.node.children?.get(h.name);
         if (gone) this.drop(gone, true);
       }

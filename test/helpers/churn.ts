@@ -127,4 +127,3 @@ export async function churn(root: string, seed: number, ops: number): Promise<vo
     }
   }
 }
-

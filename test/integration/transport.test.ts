@@ -361,11 +361,19 @@ test('a file rewritten with the same size within the same second is still sent',
     writeFileSync(f, 'version 1\n');
     const { utimesSync } = await import('node:fs');
     utimesSync(f, 1_700_000_000.1, 1_700_000_000.1);
-    ok(await runRsync(buildBatchCall(source, spec(dst), [{ path: 'page', op: 'upsert' }], { isRoot }), { timeoutMs: 20_000 }));
+    ok(
+      await runRsync(buildBatchCall(source, spec(dst), [{ path: 'page', op: 'upsert' }], { isRoot }), {
+        timeoutMs: 20_000,
+      }),
+    );
     // same size, same second, 0.4 s later: rsync's default quick check would skip it
     writeFileSync(f, 'version 2\n');
     utimesSync(f, 1_700_000_000.5, 1_700_000_000.5);
-    ok(await runRsync(buildBatchCall(source, spec(dst), [{ path: 'page', op: 'upsert' }], { isRoot }), { timeoutMs: 20_000 }));
+    ok(
+      await runRsync(buildBatchCall(source, spec(dst), [{ path: 'page', op: 'upsert' }], { isRoot }), {
+        timeoutMs: 20_000,
+      }),
+    );
     assert.equal(readFileSync(join(dst, 'page'), 'utf8'), 'version 2\n');
   } finally {
     rmSync(src, { recursive: true, force: true });
