@@ -73,8 +73,9 @@ test('a target whose module disk is full: the error is named, the other target k
     const down = daemonStatus();
     console.log(`daemon target: ${down?.state}: ${down?.lastError}`);
     assert.ok(results.includes('noSpace'), `a transfer is classed noSpace (got ${results.join(', ')})`);
-    console.log(
-      `alerts: ${alerts.map((a) => `${a.kind} ${a.target ?? ''}: ${a.message}`).join('; ') || 'none'}`,
+    assert.ok(
+      alerts.some((a) => a.kind === 'noSpace' && a.target === 'daemon' && NO_SPACE.test(a.message)),
+      `a noSpace alert names the full target (alerts: ${JSON.stringify(alerts)})`,
     );
     // still down, still not claiming to be in sync, while the local target keeps up in real time
     writeFileSync(join(src, 'while-full'), 'while the target is full\n');
