@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { type Config, ConfigError, configFromArgs, loadConfig } from '../config/index.js';
 import { runCheck } from './check.js';
 import { EXIT } from './exit.js';
+import { runResume } from './resume.js';
 import { runStart } from './start.js';
 import { runSync } from './sync.js';
 
@@ -117,6 +118,22 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
     )
     .action((o) => {
       process.exitCode = runCheck(o.config, o.json === true);
+    });
+
+  program
+    .command('resume')
+    .description(
+      'lift a safety hold on a target of the running daemon (max_delete, emptied or vanished source root)',
+    )
+    .requiredOption('-c, --config <file>', 'YAML config file (its state_dir locates the daemon)')
+    .argument('<target>', 'target name, or source/target')
+    .option('--json', "print the daemon's answer as JSON on stdout")
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 resumed, 1 the target is not on hold or does not exist, 2 no daemon running or config error.',
+    )
+    .action(async (target: string, o) => {
+      process.exitCode = await runResume(loadConfig(o.config), target, o);
     });
 
   return program;

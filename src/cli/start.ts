@@ -1,9 +1,10 @@
-import { type Config, checkEnvironment, formatProblem } from '../config/index.js';
+import { type Config, ConfigError, checkEnvironment, formatProblem, loadConfig } from '../config/index.js';
 import { Daemon } from '../daemon/index.js';
+import { StateLockedError } from '../journal/index.js';
 import { createLogger } from '../util/log.js';
 import { EXIT } from './exit.js';
 
-/** `syncward start`: the daemon in the foreground until SIGTERM/SIGINT. */
+/** `syncward start`: the daemon in the foreground until SIGTERM/SIGINT; SIGHUP reloads the config file. */
 export async function runStart(config: Config): Promise<number> {
   const log = createLogger(config.log);
   // Problems outside the file (a missing source, a loose password file) are
@@ -11,6 +12,7 @@ export async function runStart(config: Config): Promise<number> {
   for (const p of checkEnvironment(config)) log.warn({ problem: p }, formatProblem(p));
   const daemon = new Daemon(config, log);
   let stopping: Promise<void> | null = null;
+  let reloading: Promise<unknown> = Promise.resolve();
   const stopped = new Promise<number>((resolve) => {
     const onSignal = (sig: NodeJS.Signals) => {
       if (stopping) {
@@ -18,13 +20,38 @@ export async function runStart(config: Config): Promise<number> {
         process.exit(EXIT.failure);
       }
       log.info({ signal: sig }, `${sig}: stopping (finishing transfers in flight, at most 10 s)`);
-      stopping = daemon.stop(10_000).then(() => {
-        log.info('stopped');
-        resolve(EXIT.ok);
-      });
+      stopping = reloading
+        .then(() => daemon.stop(10_000))
+        .then(() => {
+          log.info('stopped');
+          resolve(EXIT.ok);
+        });
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+  });
+  process.on('SIGHUP', () => {
+    if (!config.file) {
+      log.warn('SIGHUP: started without a config file, nothing to reload');
+      return;
+    }
+    const file = config.file;
+    reloading = reloading.then(async () => {
+      if (stopping) return;
+      let next: Config;
+      try {
+        next = loadConfig(file);
+      } catch (e) {
+        // a broken edit must not take the running mirrors down
+        log.error(
+          { file },
+          `SIGHUP: ${file} is not valid, keeping the running config: ${e instanceof ConfigError ? e.message : (e as Error).message}`,
+        );
+        return;
+      }
+      for (const p of checkEnvironment(next)) log.warn({ problem: p }, formatProblem(p));
+      await daemon.reload(next);
+    });
   });
   log.info(
     {
@@ -39,6 +66,13 @@ export async function runStart(config: Config): Promise<number> {
   try {
     await daemon.start();
   } catch (e) {
+    if (e instanceof StateLockedError) {
+      log.error(
+        { stateDir: e.stateDir, pid: e.pid },
+        `cannot start: state_dir ${e.stateDir} is in use: ${e.message}`,
+      );
+      return EXIT.usage;
+    }
     log.error((e as Error).message);
     await daemon.stop(0);
     return EXIT.failure;

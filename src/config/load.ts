@@ -14,6 +14,8 @@ export interface TargetConfig {
   sshOptions: string[];
   rsyncArgs: string[];
   timeoutS: number;
+  /** the safety limit for this target: its own max_delete, else the source's */
+  maxDelete?: number;
 }
 
 export interface SourceConfig {
@@ -26,6 +28,9 @@ export interface SourceConfig {
   delete: boolean;
   initialSync: boolean;
   maxDelete?: number;
+  lagThresholdS: number;
+  fullSyncThreshold: number;
+  stuckAfter: number;
   fullSync?: string;
   audit?: string;
   targets: TargetConfig[];
@@ -213,6 +218,7 @@ function resolveConfig(
         sshOptions: t.ssh_options,
         rsyncArgs: t.rsync_args,
         timeoutS: t.timeout_s,
+        maxDelete: t.max_delete ?? s.max_delete,
       };
     });
     return {
@@ -225,6 +231,9 @@ function resolveConfig(
       delete: s.delete,
       initialSync: s.initial_sync,
       maxDelete: s.max_delete,
+      lagThresholdS: s.lag_threshold_s,
+      fullSyncThreshold: s.full_sync_threshold,
+      stuckAfter: s.stuck_after,
       fullSync: s.full_sync,
       audit: s.audit,
       targets,

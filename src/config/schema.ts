@@ -58,6 +58,12 @@ export const targetSchema = z
       .describe(
         'rsync --timeout: a call that moves no data for this long ends with an error and is retried.',
       ),
+    max_delete: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("This target's own max_delete, overriding the source's."),
   })
   .describe('One mirror of the source.');
 
@@ -106,7 +112,28 @@ export const sourceSchema = z.strictObject({
     .min(0)
     .optional()
     .describe(
-      'Safety hold: a batch or full sync that would delete more entries than this on a target waits for `syncward resume`. (Accepted, not yet in effect.)',
+      'Safety hold: a batch or full sync that would delete more entries than this on a target puts that target on hold before anything is deleted; `syncward resume` lets it go on. Full syncs count with a dry run first.',
+    ),
+  lag_threshold_s: z
+    .number()
+    .positive()
+    .default(60)
+    .describe('A target whose oldest pending change is older than this is reported as lagging.'),
+  full_sync_threshold: z
+    .number()
+    .int()
+    .positive()
+    .default(10000)
+    .describe(
+      'When more changes than this are pending for a target (a long outage, a huge burst), it gets one full sync instead of a batch, which also bounds memory.',
+    ),
+  stuck_after: z
+    .number()
+    .int()
+    .positive()
+    .default(5)
+    .describe(
+      'A path that fails this many transfers in a row (rsync exit 23, e.g. unreadable) is marked stuck and alerted; it is retried at the next full sync and whenever it changes.',
     ),
   full_sync: cron
     .optional()

@@ -1,18 +1,35 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync, statSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { join, relative } from 'node:path';
+import { changesOf } from '../coalesce/index.js';
 import { type Config, type SourceConfig, type TargetConfig, targetSpec } from '../config/index.js';
-import { type TargetState, TargetWorker, type TransferReport } from '../dispatch/index.js';
+import { type TargetState, TargetWorker, type TransferReport, type WorkerAlert } from '../dispatch/index.js';
 import { Filter } from '../filter/index.js';
+import { Journal, lockStateDir } from '../journal/index.js';
 import { Scheduler } from '../schedule/index.js';
 import type { SourceSpec } from '../transport/index.js';
 import type { Logger } from '../util/log.js';
 import { TreeWatcher } from '../watch/index.js';
 import type { FsEvent } from '../watch/types.js';
+import { startControlServer } from './control.js';
 import { routeEvents } from './route.js';
 
 /** How often a source whose directory is missing is looked for again. */
 const SOURCE_RETRY_MS = 10_000;
+/** How often lag and the source roots' devices are checked. */
+const HEALTH_MS = 2_000;
+
+export type AlertKind = WorkerAlert['kind'] | 'uncleanRestart' | 'overflow' | 'rootGone' | 'watchLimit';
+
+export interface Alert {
+  kind: AlertKind;
+  source: string;
+  target?: string;
+  message: string;
+  paths?: string[];
+  at: number;
+}
 
 export type SourceState = 'starting' | 'watching' | 'missing' | 'rootGone' | 'stopped';
 
@@ -25,6 +42,8 @@ interface SourceRuntime {
   retry: NodeJS.Timeout | null;
   watchedDirs: number;
   overflows: number;
+  /** st_dev of the root when watching began: a change means it was unmounted or replaced */
+  dev: number | null;
 }
 
 export interface TargetStatus {
@@ -33,6 +52,8 @@ export interface TargetStatus {
   url: string;
   state: TargetState;
   pending: number;
+  stuck: number;
+  holdReason: string | null;
   lastSuccessAt: number | null;
   lastError: string | null;
 }
@@ -52,19 +73,25 @@ export interface SourceStatus {
  * never stops the others.
  *
  * Events: 'transfer' (TransferReport), 'state' (source, target, state, reason),
- * 'overflow' (source), 'ready' (source) when a source is watched.
+ * 'alert' (Alert), 'overflow' (source), 'ready' (source) when a source is watched.
  */
 export class Daemon extends EventEmitter {
-  private readonly sources: SourceRuntime[] = [];
+  private sources: SourceRuntime[] = [];
   private stopping = false;
-  private readonly scheduler = new Scheduler();
+  private scheduler = new Scheduler();
+  private journal: Journal | null = null;
+  private lock: { release(): void } | null = null;
+  private control: Server | null = null;
+  private health: NodeJS.Timeout | null = null;
+  private config: Config;
   private readonly isRoot = process.getuid?.() === 0;
 
   constructor(
-    private readonly config: Config,
+    config: Config,
     private readonly log: Logger,
   ) {
     super();
+    this.config = config;
   }
 
   async start(): Promise<void> {
@@ -76,7 +103,43 @@ export class Daemon extends EventEmitter {
         `cannot create state_dir ${this.config.stateDir}: ${(e as Error).message} (set state_dir to a directory this user can write)`,
       );
     }
-    for (const sc of this.config.sources) this.sources.push(this.makeSource(sc));
+    // One daemon per state dir: two would send the same journal twice and race on it
+    const lock = lockStateDir(this.config.stateDir);
+    this.lock = lock;
+    try {
+      this.journal = Journal.open(this.config.stateDir);
+    } catch (e) {
+      lock.release();
+      this.lock = null;
+      throw new Error(`cannot open the journal in ${this.config.stateDir}: ${(e as Error).message}`);
+    }
+    const clean = this.journal.meta('clean_shutdown');
+    if (lock.stale || clean === '0') {
+      this.raise({
+        kind: 'uncleanRestart',
+        source: '*',
+        message: `unclean restart: the previous syncward on ${this.config.stateDir} did not stop cleanly (crash, kill -9 or power loss); its pending changes are resent and every target gets a full catch-up sync`,
+      });
+    }
+    this.journal.setMeta('clean_shutdown', '0');
+    try {
+      this.control = await startControlServer(this.config.stateDir, this, this.log);
+    } catch (e) {
+      this.log.warn(
+        { err: (e as Error).message },
+        `control socket unavailable (syncward resume will not reach this daemon): ${(e as Error).message}`,
+      );
+    }
+    this.health = setInterval(() => this.checkHealth(), HEALTH_MS);
+    this.health.unref();
+    this.sources = this.config.sources.map((sc) => this.makeSource(sc));
+    this.schedule();
+    await Promise.all(this.sources.map((s) => this.startSource(s)));
+  }
+
+  private schedule(): void {
+    this.scheduler.stop();
+    this.scheduler = new Scheduler();
     for (const sc of this.config.sources) {
       if (sc.fullSync) {
         const name = sc.name;
@@ -87,7 +150,36 @@ export class Daemon extends EventEmitter {
         });
       }
     }
-    await Promise.all(this.sources.map((s) => this.startSource(s)));
+  }
+
+  /** Logs and emits an alert. */
+  private raise(a: Omit<Alert, 'at'>): void {
+    const alert: Alert = { ...a, at: Date.now() };
+    this.log.error(
+      { alert: alert.kind, source: alert.source, target: alert.target, paths: alert.paths?.slice(0, 20) },
+      `ALERT ${alert.kind}: ${alert.message}`,
+    );
+    this.emit('alert', alert);
+  }
+
+  /** Lag per target, and whether each watched root is still the same filesystem. */
+  private checkHealth(): void {
+    const now = Date.now();
+    for (const s of this.sources) {
+      for (const w of s.workers) w.checkLag(now);
+      if (s.state !== 'watching' || s.dev === null) continue;
+      let dev: number | null = null;
+      try {
+        dev = statSync(s.config.path).dev;
+      } catch {
+        dev = null;
+      }
+      if (dev !== s.dev) {
+        s.watcher?.emit('rootGone', {
+          reason: dev === null ? 'removed' : 'unmounted or replaced (its device changed)',
+        });
+      }
+    }
   }
 
   private makeSource(sc: SourceConfig): SourceRuntime {
@@ -106,6 +198,7 @@ export class Daemon extends EventEmitter {
       retry: null,
       watchedDirs: 0,
       overflows: 0,
+      dev: null,
     };
     runtime.workers = sc.targets.map((tc) => {
       const w = new TargetWorker({
@@ -116,8 +209,16 @@ export class Daemon extends EventEmitter {
         maxWaitMs: sc.maxWaitMs,
         isRoot: this.isRoot,
         log: this.log,
+        journal: this.journal ?? undefined,
+        key: `${sc.name}/${tc.name}`,
+        maxDelete: tc.maxDelete,
+        fullSyncThreshold: sc.fullSyncThreshold,
+        stuckAfter: sc.stuckAfter,
+        lagThresholdS: sc.lagThresholdS,
       });
       w.on('transfer', (r: TransferReport) => this.emit('transfer', r));
+      w.on('alert', (a: WorkerAlert) => this.raise({ ...a, source: sc.name, target: tc.name }));
+
       w.on('state', (state: TargetState, _prev: TargetState, reason: string) =>
         this.emit('state', sc.name, tc.name, state, reason),
       );
@@ -151,7 +252,21 @@ export class Daemon extends EventEmitter {
       const routed = routeEvents(s.filter, batch);
       if (routed.length === 0) return;
       this.log.debug({ source: name, events: routed.length }, 'events');
-      for (const w of s.workers) w.addEvents(routed);
+      // Journal first: once recorded, a change survives a crash until each target has it
+      let seq = 0;
+      try {
+        seq =
+          this.journal?.recordChanges(
+            s.workers.map((w) => w.key),
+            changesOf(routed),
+          ) ?? 0;
+      } catch (e) {
+        this.log.error(
+          { source: name, err: (e as Error).message },
+          `journal: cannot record changes (${(e as Error).message}); they are still sent, but would be lost by a crash now: check the disk of state_dir ${this.config.stateDir}`,
+        );
+      }
+      for (const w of s.workers) w.addEvents(routed, seq);
     });
     watcher.on('overflow', () => {
       s.overflows++;
@@ -160,28 +275,40 @@ export class Daemon extends EventEmitter {
         `source ${name}: the kernel's inotify queue overflowed (fs.inotify.max_queued_events) and events were lost; running a full catch-up sync to every target`,
       );
       this.emit('overflow', name);
+      this.raise({
+        kind: 'overflow',
+        source: name,
+        message: `source ${name}: inotify queue overflow; a full catch-up sync runs to every target`,
+      });
       for (const w of s.workers) w.requestFullSync('inotify queue overflow');
     });
     watcher.on('watchLimit', (info: { message: string }) => {
-      this.log.error({ source: name, ...info }, info.message);
+      this.raise({ kind: 'watchLimit', source: name, message: info.message });
       for (const w of s.workers) w.requestFullSync('watch limit reached');
     });
     watcher.on('warning', (info: { path: string; code: string; message: string }) => {
       this.log.warn({ source: name, ...info }, `source ${name}: ${info.message}`);
     });
     watcher.on('rootGone', (info: { reason: string }) => {
+      if (s.state === 'rootGone') return;
       s.state = 'rootGone';
-      this.log.error(
-        { source: name, path, reason: info.reason },
-        `source ${name}: the source root ${path} was ${info.reason}; every target is on hold so nothing is deleted on them; restore the directory and restart syncward`,
-      );
-      for (const w of s.workers) w.hold(`source root ${info.reason}`);
+      this.raise({
+        kind: 'rootGone',
+        source: name,
+        message: `source ${name}: the source root ${path} was ${info.reason}; every target is on hold so nothing is deleted on them; restore the directory, then restart syncward (or send it SIGHUP)`,
+      });
+      for (const w of s.workers) w.hold(`source root ${path} was ${info.reason}`);
       watcher.close();
     });
     try {
       const { dirs, ms } = await watcher.start();
       s.watchedDirs = dirs;
       s.state = 'watching';
+      try {
+        s.dev = statSync(path).dev;
+      } catch {
+        s.dev = null;
+      }
       this.log.info(
         { source: name, path, dirs, ms },
         `source ${name}: watching ${dirs} directories under ${path} (${ms} ms)`,
@@ -201,20 +328,35 @@ export class Daemon extends EventEmitter {
       }, SOURCE_RETRY_MS);
       return;
     }
-    // Watches first, then the full sync: whatever changed while syncward was
-    // down, or during the walk, is covered.
+    // What an earlier run had not delivered goes first, then (watches being in
+    // place) the full sync: whatever changed while syncward was down, or
+    // during the walk, is covered.
+    for (const w of s.workers) {
+      if (!this.journal) break;
+      const rows = this.journal.pending(w.key);
+      if (rows.length > 0) {
+        this.log.info(
+          { source: name, target: w.name, pending: rows.length },
+          `target ${name}/${w.name}: ${rows.length} change(s) pending from the journal`,
+        );
+        w.loadPending(rows);
+      }
+      const needsFull = this.journal.target(w.key)?.needsFull;
+      if (needsFull) w.requestFullSync(`left from the last run: ${needsFull}`);
+    }
     if (s.config.initialSync) for (const w of s.workers) w.requestFullSync('startup');
+  }
+
+  /** Names ("source/target") of the targets on hold. */
+  heldTargets(): string[] {
+    return this.sources.flatMap((s) => s.workers.filter((w) => w.held !== null).map((w) => w.key));
   }
 
   /** Resumes a held target by name ("target" or "source/target"). Returns how many were resumed. */
   resume(name: string): number {
     let n = 0;
     for (const s of this.sources)
-      for (const w of s.workers)
-        if (w.name === name || `${s.config.name}/${w.name}` === name) {
-          w.resume();
-          n++;
-        }
+      for (const w of s.workers) if ((w.name === name || w.key === name) && w.resume()) n++;
     return n;
   }
 
@@ -247,6 +389,8 @@ export class Daemon extends EventEmitter {
         url: (s.config.targets[i] as TargetConfig).url,
         state: w.state,
         pending: w.pending,
+        stuck: w.stuck,
+        holdReason: w.held,
         lastSuccessAt: w.lastSuccessAt,
         lastError: w.lastError,
       })),
@@ -258,14 +402,88 @@ export class Daemon extends EventEmitter {
     return this.sources.every((s) => s.state !== 'watching' || s.workers.every((w) => w.isIdle));
   }
 
+  /** Stops a source: no more watching; transfers in flight finish (at most `graceMs`). */
+  private async stopSource(s: SourceRuntime, graceMs: number): Promise<void> {
+    if (s.retry) clearTimeout(s.retry);
+    s.retry = null;
+    s.watcher?.close();
+    s.watcher = null;
+    s.state = 'stopped';
+    await Promise.all(s.workers.map((w) => w.stop(graceMs)));
+  }
+
+  /**
+   * Applies a new config (SIGHUP). Sources whose settings are unchanged keep
+   * running untouched; added ones start; changed ones restart (their pending
+   * changes are in the journal and come back); removed ones stop, and the
+   * journal forgets targets that no longer exist.
+   */
+  async reload(
+    next: Config,
+    graceMs = 10_000,
+  ): Promise<{ added: string[]; changed: string[]; removed: string[] }> {
+    if (next.stateDir !== this.config.stateDir) {
+      this.log.warn(
+        { stateDir: this.config.stateDir, requested: next.stateDir },
+        `reload: state_dir cannot change while running (keeping ${this.config.stateDir}); restart syncward to move it`,
+      );
+      next = { ...next, stateDir: this.config.stateDir };
+    }
+    const old = new Map(this.sources.map((s) => [s.config.name, s]));
+    const added: string[] = [];
+    const changed: string[] = [];
+    const removed: string[] = [];
+    const keepKeys = new Set(next.sources.flatMap((sc) => sc.targets.map((t) => `${sc.name}/${t.name}`)));
+    const sources: SourceRuntime[] = [];
+    const starting: SourceRuntime[] = [];
+    for (const sc of next.sources) {
+      const prev = old.get(sc.name);
+      old.delete(sc.name);
+      if (prev && JSON.stringify(prev.config) === JSON.stringify(sc)) {
+        sources.push(prev);
+        continue;
+      }
+      if (prev) {
+        changed.push(sc.name);
+        await this.stopSource(prev, graceMs);
+      } else added.push(sc.name);
+      const fresh = this.makeSource(sc);
+      sources.push(fresh);
+      starting.push(fresh);
+    }
+    for (const [name, prev] of old) {
+      removed.push(name);
+      await this.stopSource(prev, graceMs);
+    }
+    for (const prev of this.sources)
+      for (const w of prev.workers) if (!keepKeys.has(w.key)) this.journal?.forget(w.key);
+    this.config = next;
+    this.sources = sources;
+    this.schedule();
+    this.log.info(
+      { added, changed, removed },
+      `config reloaded: ${added.length} source(s) added, ${changed.length} changed, ${removed.length} removed`,
+    );
+    await Promise.all(starting.map((s) => this.startSource(s)));
+    return { added, changed, removed };
+  }
+
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
     this.scheduler.stop();
-    for (const s of this.sources) {
-      if (s.retry) clearTimeout(s.retry);
-      s.watcher?.close();
-      s.state = 'stopped';
+    if (this.health) clearInterval(this.health);
+    this.health = null;
+    await Promise.all(this.sources.map((s) => this.stopSource(s, graceMs)));
+    await new Promise<void>((resolve) => (this.control ? this.control.close(() => resolve()) : resolve()));
+    this.control = null;
+    try {
+      this.journal?.setMeta('clean_shutdown', '1');
+      this.journal?.close();
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, `journal: cannot close cleanly: ${(e as Error).message}`);
     }
-    await Promise.all(this.sources.flatMap((s) => s.workers.map((w) => w.stop(graceMs))));
+    this.journal = null;
+    this.lock?.release();
+    this.lock = null;
   }
 }

@@ -4,4 +4,5 @@ export {
   TargetWorker,
   type TargetWorkerOptions,
   type TransferReport,
+  type WorkerAlert,
 } from './target-worker.js';

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
+import { readdirSync } from 'node:fs';
 import { type Change, Coalescer } from '../coalesce/index.js';
+import type { Journal, PendingRow } from '../journal/index.js';
 import {
   buildBatchCall,
   buildFullSyncCall,
@@ -9,7 +11,7 @@ import {
   type SourceSpec,
   type TargetSpec,
 } from '../transport/index.js';
-import { display } from '../util/bytes.js';
+import { type BytePath, display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
 import type { FsEvent } from '../watch/types.js';
 import { type BackoffPolicy, defaultBackoff, retryDelay } from './backoff.js';
@@ -19,11 +21,20 @@ import { type BackoffPolicy, defaultBackoff, retryDelay } from './backoff.js';
  * - starting: waiting for its first sync
  * - syncing: a transfer is running
  * - idle: in sync, nothing pending
+ * - lagging: reachable, but its oldest pending change is older than lag_threshold_s
  * - down: the last transfer failed for a network/timeout reason; retrying with backoff
  * - misconfigured: auth, module, usage error; retrying slowly, the message says what to fix
  * - held: paused by a safety rule; nothing is sent until resumed
  */
-export type TargetState = 'starting' | 'syncing' | 'idle' | 'down' | 'misconfigured' | 'held';
+export type TargetState = 'starting' | 'syncing' | 'idle' | 'lagging' | 'down' | 'misconfigured' | 'held';
+
+export type AlertKind = 'held' | 'stuck' | 'noSpace' | 'misconfigured' | 'down';
+
+export interface WorkerAlert {
+  kind: AlertKind;
+  message: string;
+  paths?: string[];
+}
 
 export interface TransferReport {
   source: string;
@@ -50,21 +61,41 @@ export interface TargetWorkerOptions {
   maxWaitMs: number;
   isRoot: boolean;
   log: Logger;
+  /** durable record of what this target still needs; the worker clears what it delivered */
+  journal?: Journal;
+  /** this target's key in the journal: "source/target" */
+  key?: string;
+  /** safety hold: more deletes than this in one transfer (or within DELETE_WINDOW_MS) waits for resume */
+  maxDelete?: number;
+  /** more pending changes than this: one full sync instead */
+  fullSyncThreshold?: number;
+  /** failed transfers of one path (rsync 23) before it is stuck */
+  stuckAfter?: number;
+  lagThresholdS?: number;
   backoff?: BackoffPolicy;
   /** hard bound on one rsync call, on top of rsync's own --timeout */
   callTimeoutMs?: number;
 }
+
+/** Deletes sent within this window count together against max_delete (a slow rm -rf arrives in many batches). */
+const DELETE_WINDOW_MS = 10_000;
+/** With max_delete set, a batch with deletes waits this long once so the rest of an rm -rf joins it. */
+const DELETE_SETTLE_MS = 150;
 
 /**
  * Dispatcher for one target of one source: at most one rsync in flight;
  * whatever arrives meanwhile forms the next batch. Workers of different
  * targets share nothing, so a slow or dead target never delays another.
  *
+ * Nothing is dropped: a failed batch goes back into the queue, and the
+ * journal keeps every change until this target confirmed it.
+ *
  * Events: 'state' (state, previous, reason), 'transfer' (TransferReport),
- * 'idle' () when nothing is pending or running.
+ * 'alert' (WorkerAlert), 'idle' () when nothing is pending or running.
  */
 export class TargetWorker extends EventEmitter {
   readonly name: string;
+  readonly key: string;
   private readonly queue: Coalescer;
   private _state: TargetState = 'starting';
   private running: Promise<void> | null = null;
@@ -75,12 +106,23 @@ export class TargetWorker extends EventEmitter {
   private failures = 0;
   private stopped = false;
   private holdReason: string | null = null;
+  /** set by resume(): the next transfer may delete beyond max_delete */
+  private allowDeletes = false;
+  private settleUntil = 0;
+  private recentDeletes: Array<{ at: number; n: number }> = [];
+  /** highest journal sequence number of the events queued so far */
+  private queuedSeq = 0;
+  /** failed attempts per path (rsync 23) */
+  private readonly attempts = new Map<BytePath, number>();
+  /** paths given up on until they change again or a full sync succeeds */
+  private readonly stuckPaths = new Map<BytePath, Change>();
   lastError: string | null = null;
   lastSuccessAt: number | null = null;
 
   constructor(private readonly o: TargetWorkerOptions) {
     super();
     this.name = o.target.name;
+    this.key = o.key ?? `${o.sourceName}/${o.target.name}`;
     this.queue = new Coalescer({ delayMs: o.delayMs, maxWaitMs: o.maxWaitMs });
   }
 
@@ -93,15 +135,43 @@ export class TargetWorker extends EventEmitter {
     return this.queue.size;
   }
 
+  get stuck(): number {
+    return this.stuckPaths.size;
+  }
+
+  get held(): string | null {
+    return this.holdReason;
+  }
+
   /** true when nothing is pending, running or scheduled */
   get isIdle(): boolean {
     return this.running === null && this.queue.size === 0 && this.fullSyncReason === null;
   }
 
-  addEvents(events: readonly FsEvent[]): void {
+  /** Events from the watcher, already in the journal up to sequence `seq`. */
+  addEvents(events: readonly FsEvent[], seq = 0): void {
     if (this.stopped) return;
     const now = Date.now();
-    for (const ev of events) this.queue.add(ev, now);
+    for (const ev of events) {
+      this.queue.add(ev, now);
+      // a stuck path that changes gets fresh chances
+      if (this.stuckPaths.size > 0) {
+        this.stuckPaths.delete(ev.path);
+        if (ev.from !== undefined) this.stuckPaths.delete(ev.from);
+      }
+      this.attempts.delete(ev.path);
+    }
+    if (seq > this.queuedSeq) this.queuedSeq = seq;
+    this.pump();
+  }
+
+  /** Pending journal rows from an earlier run: they go with the first batch. */
+  loadPending(rows: readonly PendingRow[]): void {
+    const now = Date.now();
+    for (const r of rows) {
+      this.queue.addChange({ path: r.path, op: r.op }, now);
+      if (r.seq > this.queuedSeq) this.queuedSeq = r.seq;
+    }
     this.pump();
   }
 
@@ -109,19 +179,30 @@ export class TargetWorker extends EventEmitter {
   requestFullSync(reason: string): void {
     if (this.stopped) return;
     if (this.fullSyncReason === null) this.fullSyncReason = reason;
+    this.o.journal?.setNeedsFull(this.key, this.fullSyncReason);
     this.pump();
   }
 
   hold(reason: string): void {
+    if (this.holdReason !== null) return;
     this.holdReason = reason;
+    this.clearTimer();
     this.setState('held', reason);
+    this.alert(
+      'held',
+      `target ${this.o.sourceName}/${this.name} is on hold: ${reason}; nothing is sent until an operator runs: syncward resume ${this.name}`,
+    );
   }
 
-  resume(): void {
-    if (this.holdReason === null) return;
+  /** Lifts a hold; the transfer that was held goes ahead, deletes included. */
+  resume(): boolean {
+    if (this.holdReason === null) return false;
     this.holdReason = null;
-    this.setState(this.lastSuccessAt === null ? 'starting' : 'idle', 'resumed');
+    this.allowDeletes = true;
+    this.recentDeletes = [];
+    this.setState(this.lastSuccessAt === null ? 'starting' : 'syncing', 'resumed by operator');
     this.pump();
+    return true;
   }
 
   /** Stops taking work and waits for the transfer in flight, at most `graceMs`. */
@@ -133,16 +214,43 @@ export class TargetWorker extends EventEmitter {
     }
   }
 
+  /** Re-evaluates lagging from the journal's oldest pending change. */
+  checkLag(now = Date.now()): void {
+    const j = this.o.journal;
+    if (!j || this.stopped) return;
+    if (this._state !== 'idle' && this._state !== 'syncing' && this._state !== 'lagging') return;
+    const oldest = j.oldestPending(this.key, this.o.stuckAfter ?? 5);
+    const limit = (this.o.lagThresholdS ?? 60) * 1000;
+    if (oldest !== null && now - oldest > limit) {
+      this.setState('lagging', `oldest pending change is ${Math.round((now - oldest) / 1000)} s old`);
+    } else if (this._state === 'lagging') {
+      this.setState(this.running || this.queue.size > 0 ? 'syncing' : 'idle', 'caught up');
+    }
+  }
+
   private setState(next: TargetState, reason: string): void {
     if (next === this._state) return;
     const prev = this._state;
     this._state = next;
-    const level = next === 'down' || next === 'misconfigured' || next === 'held' ? 'warn' : 'info';
+    const level =
+      next === 'down' || next === 'misconfigured' || next === 'held' || next === 'lagging' ? 'warn' : 'info';
     this.o.log[level](
       { source: this.o.sourceName, target: this.name, state: next, previous: prev, reason },
       `target ${this.o.sourceName}/${this.name}: ${prev} -> ${next}${reason ? ` (${reason})` : ''}`,
     );
+    try {
+      this.o.journal?.recordState(this.key, next, prev, reason);
+    } catch (e) {
+      this.o.log.error(
+        { err: (e as Error).message },
+        `journal: cannot record state: ${(e as Error).message}`,
+      );
+    }
     this.emit('state', next, prev, reason);
+  }
+
+  private alert(kind: AlertKind, message: string, paths?: string[]): void {
+    this.emit('alert', { kind, message, paths } satisfies WorkerAlert);
   }
 
   private clearTimer(): void {
@@ -173,28 +281,63 @@ export class TargetWorker extends EventEmitter {
       this.wakeAt(this.retryAt);
       return;
     }
+    const threshold = this.o.fullSyncThreshold ?? 10_000;
+    if (this.queue.size > threshold) {
+      // A long outage or a huge burst: one full sync is cheaper than a giant
+      // file list, and the queue's memory is released. The journal keeps the
+      // rows until that full sync succeeds.
+      const reason = `${this.queue.size} changes pending (more than full_sync_threshold ${threshold})`;
+      this.queue.clear();
+      if (this.fullSyncReason === null) this.fullSyncReason = reason;
+      this.o.journal?.setNeedsFull(this.key, this.fullSyncReason);
+    }
     if (this.fullSyncReason !== null) {
       const reason = this.fullSyncReason;
-      this.fullSyncReason = null;
       // Everything already pending is covered by the full sync; what arrives
       // from now on stays queued for the batch after it.
       this.queue.clear();
-      this.run(
-        'full',
-        buildFullSyncCall(this.o.source, this.o.target, { isRoot: this.o.isRoot }),
-        [],
-        reason,
-      );
+      this.running = this.runFull(reason).finally(() => {
+        this.running = null;
+        if (!this.stopped) this.pump();
+      });
       return;
     }
     if (this.queue.hasReady(now)) {
+      if (
+        this.o.maxDelete !== undefined &&
+        this.o.source.delete &&
+        !this.allowDeletes &&
+        now < this.settleUntil
+      ) {
+        this.wakeAt(this.settleUntil);
+        return;
+      }
+      const seq = this.queuedSeq;
       const changes = this.queue.take(now);
       if (changes.length > 0) {
-        this.run(
-          'batch',
-          buildBatchCall(this.o.source, this.o.target, changes, { isRoot: this.o.isRoot }),
-          changes,
-        );
+        const deletes = countDeletes(changes);
+        if (deletes > 0 && this.o.maxDelete !== undefined && this.o.source.delete && !this.allowDeletes) {
+          if (this.settleUntil === 0) {
+            // let the rest of an rm -rf arrive before counting
+            for (const c of changes) this.queue.addChange(c, now);
+            this.settleUntil = now + DELETE_SETTLE_MS;
+            this.wakeAt(this.settleUntil);
+            return;
+          }
+          const recent = this.recentDeleteCount(now);
+          if (deletes + recent > this.o.maxDelete) {
+            for (const c of changes) this.queue.addChange(c, now);
+            this.hold(
+              `a transfer would delete ${deletes} entries${recent ? ` (plus ${recent} deleted in the last ${DELETE_WINDOW_MS / 1000} s)` : ''}, more than max_delete ${this.o.maxDelete}`,
+            );
+            return;
+          }
+        }
+        this.settleUntil = 0;
+        this.running = this.runBatch(changes, seq).finally(() => {
+          this.running = null;
+          if (!this.stopped) this.pump();
+        });
         return;
       }
     }
@@ -203,30 +346,98 @@ export class TargetWorker extends EventEmitter {
     else if (this.queue.size === 0) this.emit('idle');
   }
 
-  private run(kind: 'batch' | 'full', call: RsyncCall, changes: Change[], reason?: string): void {
-    this.clearTimer();
-    if (this._state !== 'down' && this._state !== 'misconfigured') this.setState('syncing', '');
-    const started = Date.now();
-    this.running = runRsync(call, {
-      timeoutMs: this.o.callTimeoutMs ?? (this.o.target.timeoutS * 4 + 60) * 1000,
-    })
-      .then(
-        (res) => this.finish(kind, changes, res, reason),
-        (err: Error) => {
-          // rsync could not even be spawned: treat as misconfiguration of this host
-          this.finish(kind, changes, spawnFailure(err, Date.now() - started), reason);
-        },
-      )
-      .finally(() => {
-        this.running = null;
-        if (!this.stopped) this.pump();
-      });
+  private recentDeleteCount(now: number): number {
+    this.recentDeletes = this.recentDeletes.filter((d) => now - d.at < DELETE_WINDOW_MS);
+    return this.recentDeletes.reduce((n, d) => n + d.n, 0);
   }
 
-  private finish(kind: 'batch' | 'full', changes: Change[], res: RsyncResult, reason?: string): void {
+  private callTimeout(): number {
+    return this.o.callTimeoutMs ?? (this.o.target.timeoutS * 4 + 60) * 1000;
+  }
+
+  private begin(): void {
+    this.clearTimer();
+    if (this._state !== 'down' && this._state !== 'misconfigured' && this._state !== 'lagging')
+      this.setState('syncing', '');
+  }
+
+  private async runBatch(changes: Change[], seq: number): Promise<void> {
+    this.begin();
+    const call = buildBatchCall(this.o.source, this.o.target, changes, { isRoot: this.o.isRoot });
+    const res = await this.exec(call);
+    this.finish('batch', changes, res, seq);
+  }
+
+  private async runFull(reason: string): Promise<void> {
+    this.begin();
+    // Rows recorded up to here are covered by this full sync (rsync reads the tree after this point)
+    const seq = this.o.journal?.currentSeq ?? this.queuedSeq;
+    const limit = this.deleteLimitForFull();
+    if (limit !== null) {
+      // count what it would delete before deleting anything
+      let deleting = 0;
+      const dry = await this.exec(
+        buildFullSyncCall(this.o.source, this.o.target, {
+          isRoot: this.o.isRoot,
+          dryRun: true,
+          itemize: true,
+        }),
+        (line) => {
+          if (line.startsWith('*deleting')) deleting++;
+        },
+      );
+      if (this.stopped) return;
+      const cls = dry.exit.class;
+      if (cls !== 'ok' && cls !== 'vanished' && cls !== 'partial') {
+        this.finish('full', [], dry, seq, reason);
+        return;
+      }
+      if (deleting > limit.max) {
+        this.fullSyncReason = reason;
+        this.hold(`${limit.why}: a full sync would delete ${deleting} entries (limit ${limit.max})`);
+        return;
+      }
+    }
+    this.fullSyncReason = null;
+    const res = await this.exec(buildFullSyncCall(this.o.source, this.o.target, { isRoot: this.o.isRoot }));
+    this.finish('full', [], res, seq, reason);
+  }
+
+  /** When a full sync must be counted first: max_delete set, or a source root that is empty. */
+  private deleteLimitForFull(): { max: number; why: string } | null {
+    if (!this.o.source.delete || this.allowDeletes) return null;
+    let empty = false;
+    try {
+      empty = readdirSync(this.o.source.root).length === 0;
+    } catch {
+      empty = true;
+    }
+    // An emptied source root (a failed mount, a wrong rm -rf) must not empty every target
+    if (empty) return { max: 0, why: 'the source root is empty' };
+    if (this.o.maxDelete !== undefined) return { max: this.o.maxDelete, why: 'max_delete' };
+    return null;
+  }
+
+  private async exec(call: RsyncCall, onStdoutLine?: (line: string) => void): Promise<RsyncResult> {
+    const started = Date.now();
+    try {
+      return await runRsync(call, { timeoutMs: this.callTimeout(), onStdoutLine });
+    } catch (err) {
+      // rsync could not even be spawned: treat as misconfiguration of this host
+      return spawnFailure(err as Error, Date.now() - started);
+    }
+  }
+
+  private finish(
+    kind: 'batch' | 'full',
+    changes: Change[],
+    res: RsyncResult,
+    seq: number,
+    reason?: string,
+  ): void {
     const cls = res.exit.class;
     const ok = cls === 'ok' || cls === 'vanished';
-    const deletes = changes.reduce((n, c) => n + (c.op === 'delete' ? 1 : 0), 0);
+    const deletes = countDeletes(changes);
     const report: TransferReport = {
       source: this.o.sourceName,
       target: this.name,
@@ -243,17 +454,26 @@ export class TargetWorker extends EventEmitter {
       sample: changes.slice(0, 5).map((c) => `${c.op} ${display(c.path) || '.'}`),
     };
     this.emit('transfer', report);
-    if (ok) {
+    const now = Date.now();
+    const failed = cls === 'partial' ? new Set(res.exit.failedPaths) : null;
+    if (ok || (failed && failed.size > 0)) {
+      // The target answered: what did not fail is delivered
+      if (deletes > 0) this.recentDeletes.push({ at: now, n: deletes });
+      this.allowDeletes = false;
       this.failures = 0;
       this.retryAt = 0;
       this.lastError = null;
-      this.lastSuccessAt = Date.now();
-      this.o.log.info(
-        { ...report, sample: report.sample },
-        kind === 'full'
-          ? `full sync ${this.o.sourceName} -> ${this.name} done: ${res.files} files, ${res.bytes} bytes in ${res.durationMs} ms`
-          : `sent ${changes.length} change(s) ${this.o.sourceName} -> ${this.name} in ${res.durationMs} ms`,
-      );
+      this.lastSuccessAt = now;
+      this.record(kind, changes, failed, seq);
+      if (failed && failed.size > 0) this.partial(kind, changes, failed, res);
+      else {
+        this.o.log.info(
+          report,
+          kind === 'full'
+            ? `full sync ${this.o.sourceName} -> ${this.name} done: ${res.files} files, ${res.bytes} bytes in ${res.durationMs} ms`
+            : `sent ${changes.length} change(s) ${this.o.sourceName} -> ${this.name} in ${res.durationMs} ms`,
+        );
+      }
       this.setState(
         this.queue.size > 0 ? 'syncing' : 'idle',
         kind === 'full' ? `full sync done${reason ? ` (${reason})` : ''}` : '',
@@ -263,7 +483,6 @@ export class TargetWorker extends EventEmitter {
     // Failed: nothing is dropped. The batch goes back into the queue (newer
     // events for the same paths still win), a failed full sync is redone.
     this.failures++;
-    const now = Date.now();
     if (kind === 'full') this.fullSyncReason = reason ?? 'retry';
     for (const c of changes) this.queue.addChange(c, now);
     const backoffKind =
@@ -275,8 +494,106 @@ export class TargetWorker extends EventEmitter {
       { ...report, rsyncMessage: res.exit.rsyncMessage, retryInMs: delay, attempt: this.failures },
       `${kind === 'full' ? 'full sync' : 'transfer'} ${this.o.sourceName} -> ${this.name} failed (rsync exit ${res.code ?? res.signal}, ${cls}): ${res.exit.message}; retry in ${Math.round(delay / 100) / 10} s`,
     );
-    this.setState(cls === 'misconfigured' ? 'misconfigured' : 'down', res.exit.message);
+    const next = cls === 'misconfigured' ? 'misconfigured' : 'down';
+    if (this._state !== next) {
+      this.setState(next, res.exit.message);
+      this.alert(
+        cls === 'noSpace' ? 'noSpace' : next,
+        `target ${this.o.sourceName}/${this.name} is ${next}: ${res.exit.message}`,
+      );
+    }
   }
+
+  /** Clears from the journal what reached the target. */
+  private record(kind: 'batch' | 'full', changes: Change[], failed: Set<string> | null, seq: number): void {
+    const j = this.o.journal;
+    if (!j) return;
+    try {
+      if (kind === 'full') {
+        j.deliveredAll(this.key, seq);
+        j.setNeedsFull(this.key, null);
+        // a full sync that went through retries every stuck path
+        if (!failed || failed.size === 0) {
+          this.stuckPaths.clear();
+          this.attempts.clear();
+        }
+      } else {
+        j.delivered(
+          this.key,
+          changes.filter((c) => !failed?.has(c.path)).map((c) => c.path),
+          seq,
+        );
+      }
+    } catch (e) {
+      this.o.log.error(
+        { err: (e as Error).message },
+        `journal: cannot record delivery: ${(e as Error).message}`,
+      );
+    }
+  }
+
+  /**
+   * rsync exit 23: the target is fine, some paths are not (unreadable,
+   * vanished parent, permission on the target). Those are retried with
+   * backoff, and after stuck_after attempts they are stuck: alerted, kept
+   * in the journal, never reported as delivered.
+   */
+  private partial(kind: 'batch' | 'full', changes: Change[], failed: Set<string>, res: RsyncResult): void {
+    const now = Date.now();
+    const limit = this.o.stuckAfter ?? 5;
+    const byPath = new Map(changes.map((c) => [c.path, c]));
+    const retry: Change[] = [];
+    const nowStuck: string[] = [];
+    for (const path of failed) {
+      const change = byPath.get(path) ?? { path, op: 'upsert' as const };
+      const n = (this.attempts.get(path) ?? 0) + 1;
+      this.attempts.set(path, n);
+      if (n >= limit) {
+        if (!this.stuckPaths.has(path)) nowStuck.push(display(path));
+        this.stuckPaths.set(path, change);
+      } else retry.push(change);
+    }
+    try {
+      if (kind === 'full')
+        this.o.journal?.recordChanges(
+          [this.key],
+          [...failed].map((p) => byPath.get(p) ?? { path: p, op: 'upsert' }),
+        );
+      this.o.journal?.failedAttempt(this.key, [...failed]);
+    } catch (e) {
+      this.o.log.error({ err: (e as Error).message }, `journal: ${(e as Error).message}`);
+    }
+    const delay = retryDelay(
+      Math.max(...[...failed].map((p) => this.attempts.get(p) ?? 1)),
+      'other',
+      this.o.backoff ?? defaultBackoff,
+    );
+    for (const c of retry) this.queue.addChange(c, now);
+    if (retry.length > 0) this.retryAt = now + delay;
+    this.o.log.warn(
+      {
+        source: this.o.sourceName,
+        target: this.name,
+        failed: [...failed].slice(0, 20).map(display),
+        rsyncMessage: res.exit.rsyncMessage,
+      },
+      `${kind === 'full' ? 'full sync' : 'transfer'} ${this.o.sourceName} -> ${this.name}: ${failed.size} path(s) failed (rsync exit 23): ${res.exit.message}${retry.length ? `; retrying them in ${Math.round(delay / 100) / 10} s` : ''}`,
+    );
+    if (nowStuck.length > 0) {
+      const message = `target ${this.o.sourceName}/${this.name}: ${nowStuck.length} path(s) failed ${limit} times and are stuck (${nowStuck.slice(0, 5).join(', ')}${nowStuck.length > 5 ? ', ...' : ''}): ${res.exit.message}. They are retried when they change and at the next full sync.`;
+      this.o.log.error(
+        { source: this.o.sourceName, target: this.name, stuck: nowStuck.slice(0, 100) },
+        message,
+      );
+      this.alert('stuck', message, nowStuck);
+    }
+  }
+}
+
+function countDeletes(changes: readonly Change[]): number {
+  let n = 0;
+  for (const c of changes) if (c.op === 'delete') n++;
+  return n;
 }
 
 function spawnFailure(err: Error, durationMs: number): RsyncResult {
@@ -288,6 +605,6 @@ function spawnFailure(err: Error, durationMs: number): RsyncResult {
     stdoutTail: '',
     files: 0,
     bytes: 0,
-    exit: { class: 'misconfigured', code: null, message: err.message, rsyncMessage: '' },
-  } as RsyncResult;
+    exit: { class: 'misconfigured', code: null, message: err.message, rsyncMessage: '', failedPaths: [] },
+  } as unknown as RsyncResult;
 }

@@ -128,7 +128,9 @@ export class Journal {
     this.st = {
       upsertPending: this.db.prepare(
         `INSERT INTO pending (target, path, op, seq, since) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (target, path) DO UPDATE SET op = excluded.op, seq = excluded.seq`,
+         ON CONFLICT (target, path) DO UPDATE SET
+           op = CASE WHEN pending.op = 'upsertTree' AND excluded.op = 'upsert' THEN 'upsertTree' ELSE excluded.op END,
+           seq = excluded.seq, attempts = 0`,
       ),
       clearPending: this.db.prepare('DELETE FROM pending WHERE target = ? AND path = ? AND seq <= ?'),
       clearAll: this.db.prepare('DELETE FROM pending WHERE target = ? AND seq <= ?'),
@@ -136,6 +138,10 @@ export class Journal {
         'UPDATE pending SET attempts = attempts + 1 WHERE target = ? AND path = ?',
       ),
       listPending: this.db.prepare('SELECT path, op, seq, since, attempts FROM pending WHERE target = ?'),
+      oldestLive: this.db.prepare(
+        'SELECT MIN(since) AS oldest FROM pending WHERE target = ? AND attempts < ?',
+      ),
+      forget: this.db.prepare('DELETE FROM pending WHERE target = ?'),
       countPending: this.db.prepare(
         'SELECT COUNT(*) AS n, MIN(since) AS oldest FROM pending WHERE target = ?',
       ),
@@ -224,6 +230,17 @@ export class Journal {
         attempts: number;
       }[]
     ).map((r) => ({ ...r, path: r.path.toString('latin1') }));
+  }
+
+  /** When the oldest change still owed to a target was recorded, ignoring paths failed `maxAttempts` times (stuck). */
+  oldestPending(target: string, maxAttempts: number): number | null {
+    const r = this.st.oldestLive.get(target, maxAttempts) as { oldest: number | null };
+    return r.oldest;
+  }
+
+  /** Forgets every pending row of a target (it was removed from the config). */
+  forget(target: string): void {
+    this.st.forget.run(target);
   }
 
   pendingSummary(target: string): { count: number; oldest: number | null } {

@@ -316,9 +316,7 @@ describe('transport failures are classified', () => {
     const server: Server = createServer((s) => sockets.push(s));
     await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
     try {
-      const t0 = Date.now();
       const r = await run(spec(`rsync://u@127.0.0.1:${port}/m`, { passwordFile: rsyncd.passwordFile }), 700);
-      assert.ok(Date.now() - t0 < 10_000);
       assert.equal(r.exit.class, 'transient');
       assert.match(r.exit.message, /did not finish within/);
       const ac = new AbortController();

@@ -1,0 +1,86 @@
+import { chmodSync, rmSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import { join } from 'node:path';
+import type { Logger } from '../util/log.js';
+
+export const CONTROL_SOCKET = 'control.sock';
+
+/** What the control socket needs from the daemon. */
+export interface Controllable {
+  status(): unknown;
+  resume(name: string): number;
+  heldTargets(): string[];
+}
+
+/**
+ * A small HTTP server on a unix socket in state_dir, for the CLI on the same
+ * host (`syncward resume`). Only whoever can open state_dir can reach it:
+ * the socket is mode 600. The network API is separate (api.listen).
+ */
+export async function startControlServer(
+  stateDir: string,
+  daemon: Controllable,
+  log: Logger,
+): Promise<Server> {
+  const path = join(stateDir, CONTROL_SOCKET);
+  // the state-dir lock is held: a socket file left here is from a dead daemon
+  rmSync(path, { force: true });
+  const server = createServer((req, res) => {
+    const reply = (code: number, body: unknown) => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(`${JSON.stringify(body)}\n`);
+    };
+    const url = new URL(req.url ?? '/', 'http://control');
+    const resume = /^\/targets\/([^/]+(?:\/[^/]+)?)\/resume$/.exec(url.pathname);
+    if (req.method === 'GET' && url.pathname === '/status') return reply(200, daemon.status());
+    if (req.method === 'POST' && resume) {
+      const name = decodeURIComponent(resume[1] as string);
+      const n = daemon.resume(name);
+      log.info({ target: name, resumed: n }, `control: resume ${name}: ${n} target(s) resumed`);
+      if (n > 0) return reply(200, { resumed: n });
+      return reply(409, { resumed: 0, error: `${name} is not on hold`, held: daemon.heldTargets() });
+    }
+    reply(404, { error: `no such control endpoint: ${req.method} ${url.pathname}` });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  chmodSync(path, 0o600);
+  return server;
+}
+
+/** One request to a running daemon's control socket. Rejects with code ENOENT/ECONNREFUSED when none runs. */
+export function controlRequest(
+  stateDir: string,
+  method: 'GET' | 'POST',
+  path: string,
+): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { socketPath: join(stateDir, CONTROL_SOCKET), method, path, timeout: 10_000 },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          text += d;
+        });
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+          } catch {
+            resolve({ status: res.statusCode ?? 0, body: text });
+          }
+        });
+      },
+    );
+    req.on('timeout', () =>
+      req.destroy(Object.assign(new Error('the daemon did not answer in 10 s'), { code: 'ETIMEDOUT' })),
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
