@@ -54,30 +54,6 @@ async function main() {
   const floorDir = rsyncd.modulePath('floor');
   const swDir = rsyncd.modulePath('sw');
 
-  // the floor: one bare rsync call per file, as tuned as syncward's own
-  const floor: number[] = [];
-  for (let i = 0; i < trials; i++) {
-    const name = `f${i}`;
-    writeFileSync(join(floorSrc, name), `trial ${i}\n`);
-    const t0 = performance.now();
-    const arrived = arrival(floorDir, name);
-    spawn(
-      'rsync',
-      [
-        '-a',
-        '--sockopts=TCP_NODELAY',
-        `--password-file=${rsyncd.passwordFile}`,
-        join(floorSrc, name),
-        `${rsyncd.url('floor')}/`,
-      ],
-      {
-        stdio: 'ignore',
-      },
-    );
-    floor.push((await arrived) - t0);
-    await sleep(20);
-  }
-
   // syncward with the default config, as a separate process
   const cfg = join(state.dir, 'bench.yaml');
   writeFileSync(
@@ -93,13 +69,28 @@ async function main() {
   });
   writeFileSync(join(src, 'warmup'), 'w\n');
   await waitFor(() => existsSync(join(swDir, 'warmup')), 20_000, 'syncward started');
+
+  // Trials alternate between the floor and syncward, so both see the same machine load.
+  const floor: number[] = [];
   const sw: number[] = [];
   for (let i = 0; i < trials; i++) {
     const name = `f${i}`;
-    const arrived = arrival(swDir, name);
+    // the floor: one bare rsync call of the file, with the same TCP_NODELAY tuning
+    writeFileSync(join(floorSrc, name), `trial ${i}\n`);
     const t0 = performance.now();
+    const arrivedFloor = arrival(floorDir, name);
+    spawn(
+      'rsync',
+      ['-a', '--sockopts=TCP_NODELAY', `--password-file=${rsyncd.passwordFile}`, join(floorSrc, name), `${rsyncd.url('floor')}/`],
+      { stdio: 'ignore' },
+    );
+    floor.push((await arrivedFloor) - t0);
+    await sleep(20);
+    // syncward: from the write of the file until it is on the target
+    const arrivedSw = arrival(swDir, name);
+    const t1 = performance.now();
     writeFileSync(join(src, name), `trial ${i}\n`);
-    sw.push((await arrived) - t0);
+    sw.push((await arrivedSw) - t1);
     await sleep(20);
   }
   daemon.kill('SIGTERM');
