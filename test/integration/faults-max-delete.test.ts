@@ -1,0 +1,250 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Daemon } from '../../src/daemon/index.js';
+import { isWatching, runSyncward, spawnSyncward } from '../helpers/cli-daemon.js';
+import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
+import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
+import { compareTrees, makeTempDir, waitFor } from '../helpers/tree.js';
+
+const FILES = 50;
+
+/** FILES files under data/ in a few directories, and one file beside it that stays */
+function populate(src: string): void {
+  writeFileSync(join(src, 'keep'), 'stays in the source\n');
+  for (let i = 0; i < FILES; i++) {
+    const dir = join(src, 'data', `d${i % 5}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `f${i}`), `file ${i}\n`);
+  }
+}
+
+/** Every file and directory under `root`, relative, sorted. */
+function listing(root: string): string[] {
+  return (readdirSync(root, { recursive: true }) as string[]).sort();
+}
+
+interface Recorder {
+  states: { target: string; state: string; reason: string }[];
+  alerts: { kind: string; source: string; target?: string; message: string }[];
+}
+
+function record(daemon: Daemon): Recorder {
+  const r: Recorder = { states: [], alerts: [] };
+  daemon.on('state', (_s: string, target: string, state: string, reason: string) =>
+    r.states.push({ target, state, reason }),
+  );
+  daemon.on('alert', (a: Recorder['alerts'][number]) => r.alerts.push(a));
+  return r;
+}
+
+function targetStatus(daemon: Daemon, name: string) {
+  const t = daemon.status()[0]?.targets.find((x) => x.target === name);
+  assert.ok(t, `status lists target ${name}`);
+  return t;
+}
+
+/** Waits until `name` is held, by state event, alert and status. */
+async function heldEverywhere(daemon: Daemon, rec: Recorder, name: string, alertKinds: string[]) {
+  await waitFor(
+    () => rec.states.some((e) => e.target === name && e.state === 'held'),
+    30_000,
+    `a 'held' state event for ${name}`,
+  );
+  await waitFor(
+    () => rec.alerts.some((a) => a.target === name && alertKinds.includes(a.kind)),
+    10_000,
+    `an alert (${alertKinds.join(' or ')}) for ${name}; alerts so far: ${JSON.stringify(rec.alerts)}`,
+  );
+  const st = targetStatus(daemon, name);
+  assert.equal(st.state, 'held', `${name} is held in status()`);
+  assert.equal(typeof st.holdReason, 'string', `status says why ${name} is held`);
+}
+
+describe('safety holds: nothing is deleted on a target until an operator resumes it', () => {
+  let rsyncd: RsyncDaemon;
+  before(async () => {
+    rsyncd = await startRsyncDaemon({ modules: ['a', 'b'] });
+  });
+  after(async () => {
+    await rsyncd?.dispose();
+  });
+
+  test('rm -rf of 50 files with max_delete 10 holds both targets, deletes nothing, and resume lets the deletes through one target at a time', async () => {
+    const src = await makeTempDir('syncward-hold-src-');
+    const local = await makeTempDir('syncward-hold-local-');
+    const state = tempStateDir();
+    const daemonTarget: TargetUnderTest = {
+      name: 'daemon',
+      url: rsyncd.url('a'),
+      dir: rsyncd.modulePath('a'),
+      passwordFile: rsyncd.passwordFile,
+    };
+    const localTarget: TargetUnderTest = { name: 'local', url: local, dir: local };
+    const targets = [daemonTarget, localTarget];
+    populate(src);
+    const d = await startDaemon(
+      configYaml({ stateDir: state.dir, source: src, targets, extra: '    max_delete: 10' }),
+    );
+    const rec = record(d.daemon);
+    try {
+      await converged(src, targets, 30_000, 'initial sync');
+      const before = listing(local);
+      assert.equal(before.filter((p) => /f\d+$/.test(p)).length, FILES);
+
+      rmSync(join(src, 'data'), { recursive: true });
+      await heldEverywhere(d.daemon, rec, 'local', ['held']);
+      await heldEverywhere(d.daemon, rec, 'daemon', ['held']);
+      // a hold is not a delay: nothing is deleted while it lasts
+      await sleep(1500);
+      assert.deepEqual(listing(local), before, 'the local target lost nothing while held');
+      assert.deepEqual(listing(daemonTarget.dir), before, 'the daemon target lost nothing while held');
+
+      assert.equal(d.daemon.resume('local'), 1, 'resume(local) resumes one target');
+      await converged(src, [localTarget], 30_000, 'the resumed target gets the deletes');
+      assert.deepEqual(listing(local), ['keep']);
+      assert.equal(targetStatus(d.daemon, 'daemon').state, 'held', 'the other target is still held');
+      assert.deepEqual(listing(daemonTarget.dir), before, 'the other target still has every file');
+      await waitFor(() => targetStatus(d.daemon, 'local').state === 'idle', 10_000, 'local idle again');
+      assert.equal(targetStatus(d.daemon, 'local').holdReason, null);
+
+      assert.equal(d.daemon.resume('src/daemon'), 1, 'resume by source/target');
+      await converged(src, targets, 30_000, 'both targets match after both resumes');
+      assert.equal(d.daemon.resume('local'), 0, 'a target that is not held is not resumed');
+    } finally {
+      await d.dispose();
+      rmSync(src, { recursive: true, force: true });
+      rmSync(local, { recursive: true, force: true });
+      state.dispose();
+    }
+  });
+
+  test('the same hold from the command line: syncward resume exits 0 for a held target, 1 for one that is not held, 2 with no daemon', async () => {
+    const src = await makeTempDir('syncward-hold-cli-src-');
+    const one = await makeTempDir('syncward-hold-cli-one-');
+    const two = await makeTempDir('syncward-hold-cli-two-');
+    const dir = await makeTempDir('syncward-hold-cli-cfg-');
+    const state = tempStateDir();
+    const targets: TargetUnderTest[] = [
+      { name: 'one', url: one, dir: one },
+      { name: 'two', url: two, dir: two },
+    ];
+    const cfg = join(dir, 'syncward.yaml');
+    writeFileSync(
+      cfg,
+      configYaml({ stateDir: state.dir, source: src, targets, extra: '    max_delete: 10' }),
+    );
+    populate(src);
+    const daemon = spawnSyncward(['start', '-c', cfg]);
+    try {
+      await daemon.waitForLine(isWatching, 20_000, 'watching');
+      await converged(src, targets, 30_000, 'initial sync');
+      const before = listing(one);
+      const mark = daemon.lines.length;
+      // moved out of the tree in one step: one unpaired IN_MOVED_FROM, a delete of 51 entries
+      renameSync(join(src, 'data'), join(dir, 'data-moved-away'));
+      for (const t of ['one', 'two'])
+        await daemon.waitForLine((l) => l.target === t && l.state === 'held', 30_000, `${t} held`, mark);
+      await sleep(1500);
+      assert.deepEqual(listing(one), before);
+      assert.deepEqual(listing(two), before);
+
+      const r1 = runSyncward(['resume', '-c', cfg, 'one']);
+      assert.equal(r1.code, 0, `resume one: ${r1.err}${r1.out}`);
+      await converged(src, [targets[0] as TargetUnderTest], 30_000, 'one gets the deletes after resume');
+      assert.deepEqual(listing(two), before, 'two is still held');
+
+      const again = runSyncward(['resume', '-c', cfg, 'one']);
+      assert.equal(again.code, 1, `resume of a target that is not held: ${again.err}${again.out}`);
+      assert.match(again.err + again.out, /not (on )?hold|not held/i);
+      const unknown = runSyncward(['resume', '-c', cfg, 'no-such-target']);
+      assert.equal(unknown.code, 1, `resume of an unknown target: ${unknown.err}${unknown.out}`);
+
+      const r2 = runSyncward(['resume', '-c', cfg, 'src/two']);
+      assert.equal(r2.code, 0, `resume src/two: ${r2.err}${r2.out}`);
+      await converged(src, targets, 30_000, 'both targets match after both resumes');
+
+      await daemon.stop();
+      assert.equal((await daemon.exited).code, 0, daemon.stderr());
+      const none = runSyncward(['resume', '-c', cfg, 'one']);
+      assert.equal(none.code, 2, `resume with no daemon running: ${none.err}${none.out}`);
+      assert.match(none.err, new RegExp(state.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    } finally {
+      await daemon.stop();
+      for (const p of [src, one, two, dir]) rmSync(p, { recursive: true, force: true });
+      state.dispose();
+    }
+  });
+
+  test('a source root removed entirely holds every target and deletes nothing on them', async () => {
+    const parent = await makeTempDir('syncward-hold-root-');
+    const src = join(parent, 'www');
+    mkdirSync(src);
+    const local = await makeTempDir('syncward-hold-root-local-');
+    const state = tempStateDir();
+    const daemonTarget: TargetUnderTest = {
+      name: 'daemon',
+      url: rsyncd.url('b'),
+      dir: rsyncd.modulePath('b'),
+      passwordFile: rsyncd.passwordFile,
+    };
+    const localTarget: TargetUnderTest = { name: 'local', url: local, dir: local };
+    const targets = [daemonTarget, localTarget];
+    populate(src);
+    // the limit alone would not stop this: the vanished root is its own reason to hold
+    const d = await startDaemon(
+      configYaml({ stateDir: state.dir, source: src, targets, extra: '    max_delete: 1000' }),
+    );
+    const rec = record(d.daemon);
+    try {
+      await converged(src, targets, 30_000, 'initial sync');
+      const before = listing(local);
+      rmSync(src, { recursive: true });
+      await heldEverywhere(d.daemon, rec, 'local', ['held', 'rootGone']);
+      await heldEverywhere(d.daemon, rec, 'daemon', ['held', 'rootGone']);
+      await sleep(1500);
+      assert.deepEqual(listing(local), before, 'the local target lost nothing');
+      assert.deepEqual(listing(daemonTarget.dir), before, 'the daemon target lost nothing');
+      // even a full sync asked for now must not empty the targets
+      d.daemon.fullSync('src', 'test');
+      await sleep(1500);
+      assert.deepEqual(listing(local), before, 'a full sync did not empty the local target');
+      assert.deepEqual(listing(daemonTarget.dir), before, 'a full sync did not empty the daemon target');
+    } finally {
+      await d.dispose();
+      rmSync(parent, { recursive: true, force: true });
+      rmSync(local, { recursive: true, force: true });
+      state.dispose();
+    }
+  });
+
+  test('a source root emptied while its targets are not holds every target, even under max_delete', async () => {
+    const src = await makeTempDir('syncward-hold-empty-src-');
+    const local = await makeTempDir('syncward-hold-empty-local-');
+    const state = tempStateDir();
+    const targets: TargetUnderTest[] = [{ name: 'local', url: local, dir: local }];
+    for (let i = 0; i < 5; i++) writeFileSync(join(src, `page${i}.html`), `page ${i}\n`);
+    const d = await startDaemon(
+      configYaml({ stateDir: state.dir, source: src, targets, extra: '    max_delete: 1000' }),
+    );
+    const rec = record(d.daemon);
+    try {
+      await converged(src, targets, 30_000, 'initial sync');
+      const before = listing(local);
+      for (const f of readdirSync(src)) rmSync(join(src, f));
+      await heldEverywhere(d.daemon, rec, 'local', ['held', 'rootGone']);
+      await sleep(1500);
+      assert.deepEqual(listing(local), before, 'the target lost nothing');
+      assert.equal(d.daemon.resume('local'), 1);
+      await converged(src, targets, 30_000, 'after resume the target is emptied too');
+      assert.deepEqual(await compareTrees(src, local), []);
+    } finally {
+      await d.dispose();
+      rmSync(src, { recursive: true, force: true });
+      rmSync(local, { recursive: true, force: true });
+      state.dispose();
+    }
+  });
+});
