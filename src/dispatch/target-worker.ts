@@ -316,22 +316,18 @@ export class TargetWorker extends EventEmitter {
       const changes = this.queue.take(now);
       if (changes.length > 0) {
         const deletes = countDeletes(changes);
-        if (deletes > 0 && this.o.maxDelete !== undefined && this.o.source.delete && !this.allowDeletes) {
-          if (this.settleUntil === 0) {
-            // let the rest of an rm -rf arrive before counting
-            for (const c of changes) this.queue.addChange(c, now);
-            this.settleUntil = now + DELETE_SETTLE_MS;
-            this.wakeAt(this.settleUntil);
-            return;
-          }
-          const recent = this.recentDeleteCount(now);
-          if (deletes + recent > this.o.maxDelete) {
-            for (const c of changes) this.queue.addChange(c, now);
-            this.hold(
-              `a transfer would delete ${deletes} entries${recent ? ` (plus ${recent} deleted in the last ${DELETE_WINDOW_MS / 1000} s)` : ''}, more than max_delete ${this.o.maxDelete}`,
-            );
-            return;
-          }
+        if (
+          deletes > 0 &&
+          this.o.maxDelete !== undefined &&
+          this.o.source.delete &&
+          !this.allowDeletes &&
+          this.settleUntil === 0
+        ) {
+          // let the rest of an rm -rf arrive before counting
+          for (const c of changes) this.queue.addChange(c, now);
+          this.settleUntil = now + DELETE_SETTLE_MS;
+          this.wakeAt(this.settleUntil);
+          return;
         }
         this.settleUntil = 0;
         this.running = this.runBatch(changes, seq).finally(() => {
@@ -363,38 +359,69 @@ export class TargetWorker extends EventEmitter {
 
   private async runBatch(changes: Change[], seq: number): Promise<void> {
     this.begin();
+    const limit = countDeletes(changes) > 0 ? this.deleteLimit() : null;
+    if (limit !== null) {
+      // A delete of a directory removes everything beneath it on the target:
+      // count entries, not changes, with a dry run of this very batch.
+      const counted = await this.dryRunDeletes(
+        buildBatchCall(this.o.source, this.o.target, changes, {
+          isRoot: this.o.isRoot,
+          dryRun: true,
+          itemize: true,
+        }),
+      );
+      if (this.stopped) return;
+      if (counted.failed) {
+        this.finish('batch', changes, counted.failed, seq);
+        return;
+      }
+      const recent = this.recentDeleteCount(Date.now());
+      if (counted.n + recent > limit.max) {
+        for (const c of changes) this.queue.addChange(c, Date.now());
+        this.hold(
+          `${limit.why}: a transfer would delete ${counted.n} entries${recent ? ` (plus ${recent} deleted in the last ${DELETE_WINDOW_MS / 1000} s)` : ''} (limit ${limit.max})`,
+        );
+        return;
+      }
+      if (counted.n > 0) this.recentDeletes.push({ at: Date.now(), n: counted.n });
+    }
     const call = buildBatchCall(this.o.source, this.o.target, changes, { isRoot: this.o.isRoot });
     const res = await this.exec(call);
     this.finish('batch', changes, res, seq);
+  }
+
+  /** Runs a dry run and counts the entries it would delete (rsync itemizes each as "*deleting"). */
+  private async dryRunDeletes(call: RsyncCall): Promise<{ n: number; failed: RsyncResult | null }> {
+    let n = 0;
+    const res = await this.exec(call, (line) => {
+      if (line.startsWith('*deleting')) n++;
+    });
+    const cls = res.exit.class;
+    return { n, failed: cls === 'ok' || cls === 'vanished' || cls === 'partial' ? null : res };
   }
 
   private async runFull(reason: string): Promise<void> {
     this.begin();
     // Rows recorded up to here are covered by this full sync (rsync reads the tree after this point)
     const seq = this.o.journal?.currentSeq ?? this.queuedSeq;
-    const limit = this.deleteLimitForFull();
+    const limit = this.deleteLimit();
     if (limit !== null) {
       // count what it would delete before deleting anything
-      let deleting = 0;
-      const dry = await this.exec(
+      const counted = await this.dryRunDeletes(
         buildFullSyncCall(this.o.source, this.o.target, {
           isRoot: this.o.isRoot,
           dryRun: true,
           itemize: true,
         }),
-        (line) => {
-          if (line.startsWith('*deleting')) deleting++;
-        },
       );
       if (this.stopped) return;
-      const cls = dry.exit.class;
-      if (cls !== 'ok' && cls !== 'vanished' && cls !== 'partial') {
-        this.finish('full', [], dry, seq, reason);
+      if (counted.failed) {
+        this.finish('full', [], counted.failed, seq, reason);
         return;
       }
-      if (deleting > limit.max) {
+      if (counted.n > limit.max) {
         this.fullSyncReason = reason;
-        this.hold(`${limit.why}: a full sync would delete ${deleting} entries (limit ${limit.max})`);
+        this.hold(`${limit.why}: a full sync would delete ${counted.n} entries (limit ${limit.max})`);
         return;
       }
     }
@@ -403,8 +430,8 @@ export class TargetWorker extends EventEmitter {
     this.finish('full', [], res, seq, reason);
   }
 
-  /** When a full sync must be counted first: max_delete set, or a source root that is empty. */
-  private deleteLimitForFull(): { max: number; why: string } | null {
+  /** When deletes must be counted first: max_delete set, or a source root that is empty. */
+  private deleteLimit(): { max: number; why: string } | null {
     if (!this.o.source.delete || this.allowDeletes) return null;
     let empty = false;
     try {
@@ -414,7 +441,8 @@ export class TargetWorker extends EventEmitter {
     }
     // An emptied source root (a failed mount, a wrong rm -rf) must not empty every target
     if (empty) return { max: 0, why: 'the source root is empty' };
-    if (this.o.maxDelete !== undefined) return { max: this.o.maxDelete, why: 'max_delete' };
+    if (this.o.maxDelete !== undefined)
+      return { max: this.o.maxDelete, why: `max_delete ${this.o.maxDelete}` };
     return null;
   }
 

@@ -49,6 +49,12 @@ export interface CallOptions {
   isRoot: boolean;
 }
 
+export interface BatchOptions extends CallOptions {
+  /** count what it would do (the safety check before deletes), change nothing */
+  dryRun?: boolean;
+  itemize?: boolean;
+}
+
 export interface FullSyncOptions extends CallOptions {
   dryRun?: boolean;
   /** one line per difference on stdout (%i %n%L), for audits */
@@ -78,7 +84,7 @@ export function buildBatchCall(
   src: SourceSpec,
   tgt: TargetSpec,
   changes: readonly Change[],
-  o: CallOptions,
+  o: BatchOptions,
 ): RsyncCall {
   const listed = src.delete ? changes : changes.filter((c) => c.op !== 'delete');
   const names = listed.map((c) => Buffer.from(c.path === '' ? '.' : c.path, 'latin1'));
@@ -93,6 +99,8 @@ export function buildBatchCall(
     '--from0',
     ...src.filterArgs,
     ...commonArgs(tgt, o),
+    ...(o.dryRun ? ['--dry-run'] : []),
+    ...(o.itemize ? ['--itemize-changes'] : []),
     ...tgt.rsyncArgs,
     sourceArg(src.root),
     rsyncDestination(tgt.url),
