@@ -81,7 +81,13 @@ async function main() {
     const arrivedFloor = arrival(floorDir, name);
     spawn(
       'rsync',
-      ['-a', '--sockopts=TCP_NODELAY', `--password-file=${rsyncd.passwordFile}`, join(floorSrc, name), `${rsyncd.url('floor')}/`],
+      [
+        '-a',
+        '--sockopts=TCP_NODELAY',
+        `--password-file=${rsyncd.passwordFile}`,
+        join(floorSrc, name),
+        `${rsyncd.url('floor')}/`,
+      ],
       { stdio: 'ignore' },
     );
     floor.push((await arrivedFloor) - t0);
