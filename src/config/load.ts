@@ -16,6 +16,7 @@ export interface TargetConfig {
   timeoutS: number;
   /** the safety limit for this target: its own max_delete, else the source's */
   maxDelete?: number;
+  backup?: { dir: string; keepDays: number };
 }
 
 export interface SourceConfig {
@@ -219,6 +220,7 @@ function resolveConfig(
         rsyncArgs: t.rsync_args,
         timeoutS: t.timeout_s,
         maxDelete: t.max_delete ?? s.max_delete,
+        backup: t.backup ? { dir: t.backup.dir, keepDays: t.backup.keep_days } : undefined,
       };
     });
     return {
@@ -398,6 +400,7 @@ export function targetSpec(tc: TargetConfig, stateDir: string): TargetSpec {
     // %C is a hash of the connection: short enough for a unix socket path
     controlPath: join(stateDir, 'ssh', '%C'),
     rsyncArgs: tc.rsyncArgs,
+    backup: tc.backup,
     timeoutS: tc.timeoutS,
     contimeoutS: Math.min(tc.timeoutS, 15),
   };

@@ -64,6 +64,27 @@ export const targetSchema = z
       .min(0)
       .optional()
       .describe("This target's own max_delete, overriding the source's."),
+    backup: z
+      .strictObject({
+        dir: z
+          .string()
+          .refine(
+            (d) => d !== '' && !d.startsWith('/') && !d.endsWith('/') && !d.split('/').includes('..'),
+            'must be a relative directory inside the target, e.g. .syncward-backup (no leading or trailing "/", no "..")',
+          )
+          .default('.syncward-backup')
+          .describe("Backup directory, relative to the target root; never deleted by syncward's syncs."),
+        keep_days: z
+          .number()
+          .int()
+          .positive()
+          .default(7)
+          .describe('Dated backup directories older than this are pruned.'),
+      })
+      .optional()
+      .describe(
+        'Keep what a sync deletes or overwrites on this target under <dir>/<YYYY-MM-DD>/ (rsync --backup --backup-dir), pruned after keep_days (after each full sync).',
+      ),
   })
   .describe('One mirror of the source.');
 

@@ -1,10 +1,13 @@
 import { EventEmitter } from 'node:events';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Change, Coalescer } from '../coalesce/index.js';
 import type { Journal, PendingRow } from '../journal/index.js';
 import {
   buildBatchCall,
   buildFullSyncCall,
+  buildPruneCall,
   type RsyncCall,
   type RsyncResult,
   runRsync,
@@ -428,6 +431,30 @@ export class TargetWorker extends EventEmitter {
     this.fullSyncReason = null;
     const res = await this.exec(buildFullSyncCall(this.o.source, this.o.target, { isRoot: this.o.isRoot }));
     this.finish('full', [], res, seq, reason);
+    if ((res.exit.class === 'ok' || res.exit.class === 'vanished') && this.o.target.backup)
+      await this.pruneBackups();
+  }
+
+  /** Drops dated backup directories older than keep_days on the target; a failure is only logged. */
+  private async pruneBackups(): Promise<void> {
+    const empty = mkdtempSync(join(tmpdir(), 'syncward-prune-'));
+    try {
+      const call = buildPruneCall(this.o.target, empty, { isRoot: this.o.isRoot });
+      if (!call) return;
+      const res = await this.exec(call);
+      if (res.exit.class === 'ok' || res.exit.class === 'vanished')
+        this.o.log.info(
+          { source: this.o.sourceName, target: this.name },
+          `target ${this.o.sourceName}/${this.name}: backups older than ${this.o.target.backup?.keepDays} days pruned`,
+        );
+      else
+        this.o.log.warn(
+          { source: this.o.sourceName, target: this.name, rsyncMessage: res.exit.rsyncMessage },
+          `target ${this.o.sourceName}/${this.name}: pruning old backups failed: ${res.exit.message}`,
+        );
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   }
 
   /** When deletes must be counted first: max_delete set, or a source root that is empty. */

@@ -19,6 +19,8 @@ export interface TargetSpec {
   timeoutS: number;
   /** seconds to wait for the connection (daemon --contimeout, ssh ConnectTimeout) */
   contimeoutS: number;
+  /** keep deleted and overwritten files under <dir>/<date>/ on the target */
+  backup?: { dir: string; keepDays: number };
 }
 
 /** A source tree as the transport needs it. */
@@ -47,6 +49,8 @@ export interface RsyncCall {
 export interface CallOptions {
   /** running as root: keep owners by number; otherwise don't try to set them */
   isRoot: boolean;
+  /** the date that names today's backup directory (default: now) */
+  now?: Date;
 }
 
 export interface BatchOptions extends CallOptions {
@@ -97,6 +101,7 @@ export function buildBatchCall(
     ...(src.delete ? ['--delete', '--delete-missing-args'] : ['--ignore-missing-args']),
     '--files-from=-',
     '--from0',
+    ...backupArgs(tgt, o),
     ...src.filterArgs,
     ...commonArgs(tgt, o),
     ...(o.dryRun ? ['--dry-run'] : []),
@@ -115,6 +120,7 @@ export function buildFullSyncCall(src: SourceSpec, tgt: TargetSpec, o: FullSyncO
     '-a',
     '-H',
     ...(src.delete ? ['--delete'] : []),
+    ...backupArgs(tgt, o),
     ...src.filterArgs,
     ...commonArgs(tgt, o),
     ...(o.dryRun ? ['--dry-run'] : []),
@@ -138,6 +144,44 @@ function roots(src: SourceSpec, tgt: TargetSpec): { sourceRoot: string; destRoot
 function sourceArg(root: string): string {
   // the trailing slash sends the root's contents, not a directory named after it
   return root.endsWith('/') ? root : `${root}/`;
+}
+
+/** yyyy-mm-dd in UTC: the name of one day's backup directory */
+export function backupDay(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}
+
+/**
+ * --backup keeps what a sync deletes or overwrites, under a dated directory
+ * relative to the target root. The protect rule (P) goes first, before the
+ * source's own filters, so no --delete ever removes the backups.
+ */
+function backupArgs(tgt: TargetSpec, o: CallOptions): string[] {
+  if (!tgt.backup) return [];
+  const dir = tgt.backup.dir;
+  return [`--filter=P /${dir}/`, '--backup', `--backup-dir=${dir}/${backupDay(o.now ?? new Date())}`];
+}
+
+/**
+ * Removes backup directories older than keep_days on the target: an empty
+ * directory synced over the backup directory with --delete, every day still
+ * kept protected (P). Works the same for local, daemon and ssh targets.
+ */
+export function buildPruneCall(tgt: TargetSpec, emptyDir: string, o: CallOptions): RsyncCall | null {
+  if (!tgt.backup) return null;
+  const now = (o.now ?? new Date()).getTime();
+  const keep: string[] = [];
+  for (let i = 0; i <= tgt.backup.keepDays; i++) keep.push(backupDay(new Date(now - i * 86_400_000)));
+  const argv = [
+    'rsync',
+    '-r',
+    '--delete',
+    ...keep.map((d) => `--filter=P /${d}/`),
+    ...commonArgs(tgt, o),
+    `${emptyDir.replace(/\/+$/, '')}/`,
+    `${rsyncDestination(tgt.url)}${tgt.backup.dir}/`,
+  ];
+  return { argv, env: {} };
 }
 
 function commonArgs(tgt: TargetSpec, o: CallOptions): string[] {

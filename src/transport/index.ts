@@ -1,6 +1,9 @@
 export {
+  type BatchOptions,
+  backupDay,
   buildBatchCall,
   buildFullSyncCall,
+  buildPruneCall,
   type CallOptions,
   type FullSyncOptions,
   quoteRshWord,

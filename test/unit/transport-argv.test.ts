@@ -4,6 +4,7 @@ import type { Change } from '../../src/coalesce/types.js';
 import {
   buildBatchCall,
   buildFullSyncCall,
+  buildPruneCall,
   parseTargetUrl,
   quoteRshWord,
   type SourceSpec,
@@ -240,4 +241,22 @@ test('an audit is a dry run with itemized changes; progress is optional; delete:
 test('a source root given with a trailing slash is not doubled', () => {
   const call = buildFullSyncCall({ ...src, root: '/home/www/' }, target('/backup/www'), { isRoot: true });
   assert.equal(call.argv.at(-2), '/home/www/');
+});
+
+test('backup: a dated --backup-dir, protected before the source filters; prune protects keep_days and deletes the rest', () => {
+  const now = new Date('2026-11-25T10:00:00Z');
+  const tgt = { ...target('/backup/www'), backup: { dir: '.bk', keepDays: 2 } };
+  const batch = buildBatchCall(src, tgt, [{ path: 'f', op: 'upsert' }], { isRoot: true, now });
+  const protect = batch.argv.indexOf('--filter=P /.bk/');
+  assert.ok(protect > 0 && protect < batch.argv.indexOf('--exclude=*.swp'), 'protect rule comes first');
+  assert.ok(batch.argv.includes('--backup'));
+  assert.ok(batch.argv.includes('--backup-dir=.bk/2026-11-25'));
+  const prune = buildPruneCall(tgt, '/tmp/empty', { isRoot: true, now });
+  assert.ok(prune);
+  assert.deepEqual(
+    prune.argv.filter((a) => a.startsWith('--filter=')),
+    ['--filter=P /2026-11-25/', '--filter=P /2026-11-24/', '--filter=P /2026-11-23/'],
+  );
+  assert.deepEqual(prune.argv.slice(-2), ['/tmp/empty/', '/backup/www/.bk/']);
+  assert.equal(buildPruneCall(target('/backup/www'), '/tmp/empty', { isRoot: true }), null);
 });
