@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync 
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { backupDay } from '../../src/transport/index.js';
-import { configYaml, converged, startDaemon, tempStateDir } from '../helpers/daemon.js';
+import { configYaml, startDaemon, tempStateDir } from '../helpers/daemon.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
 
 test('backup keeps overwritten and deleted files under a dated directory, survives --delete, and old days are pruned', async () => {
