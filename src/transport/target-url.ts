@@ -30,7 +30,6 @@ export function parseTargetUrl(url: string): TargetUrl {
     throw new TargetUrlError(url, problem);
   };
   if (url.trim() === '') fail('it is empty');
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we reject
   if (/[\x00-\x1f\x7f]/.test(url)) fail('it contains a control character (newline, tab, ...)');
   if (url.startsWith('rsync://')) {
     const { user, host, port, rest } = authority(url.slice('rsync://'.length), fail);
