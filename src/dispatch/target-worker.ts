@@ -119,6 +119,8 @@ export class TargetWorker extends EventEmitter {
   private readonly attempts = new Map<BytePath, number>();
   /** paths given up on until they change again or a full sync succeeds */
   private readonly stuckPaths = new Map<BytePath, Change>();
+  /** failed paths waiting for their retry */
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
   lastError: string | null = null;
   lastSuccessAt: number | null = null;
 
@@ -148,7 +150,12 @@ export class TargetWorker extends EventEmitter {
 
   /** true when nothing is pending, running or scheduled */
   get isIdle(): boolean {
-    return this.running === null && this.queue.size === 0 && this.fullSyncReason === null;
+    return (
+      this.running === null &&
+      this.queue.size === 0 &&
+      this.fullSyncReason === null &&
+      this.retryTimers.size === 0
+    );
   }
 
   /** Events from the watcher, already in the journal up to sequence `seq`. */
@@ -212,6 +219,8 @@ export class TargetWorker extends EventEmitter {
   async stop(graceMs = 10_000): Promise<void> {
     this.stopped = true;
     this.clearTimer();
+    for (const t of this.retryTimers) clearTimeout(t);
+    this.retryTimers.clear();
     if (this.running) {
       await Promise.race([this.running, new Promise((r) => setTimeout(r, graceMs).unref())]);
     }
@@ -623,8 +632,16 @@ export class TargetWorker extends EventEmitter {
       'other',
       this.o.backoff ?? defaultBackoff,
     );
-    for (const c of retry) this.queue.addChange(c, now);
-    if (retry.length > 0) this.retryAt = now + delay;
+    // The target itself is fine: only these paths wait; everything else keeps flowing
+    if (retry.length > 0) {
+      const t = setTimeout(() => {
+        this.retryTimers.delete(t);
+        if (this.stopped) return;
+        for (const c of retry) this.queue.addChange(c, Date.now());
+        this.pump();
+      }, delay);
+      this.retryTimers.add(t);
+    }
     this.o.log.warn(
       {
         source: this.o.sourceName,
