@@ -15,6 +15,7 @@ printf '%s\n' "$pass" > "$root/rsyncd/client.pass"
 cat > "$root/rsyncd/rsyncd.conf" <<CONF
 # rsync daemon for the demo target: module "www" with an auth user.
 pid file = $root/rsyncd/rsyncd.pid
+socket options = TCP_NODELAY
 use chroot = no
 [www]
     path = $root/mirror-daemon
