@@ -119,6 +119,8 @@ export class TargetWorker extends EventEmitter {
   private readonly attempts = new Map<BytePath, number>();
   /** paths given up on until they change again or a full sync succeeds */
   private readonly stuckPaths = new Map<BytePath, Change>();
+  /** ends the rsync in flight when stop() runs out of time */
+  private readonly abort = new AbortController();
   /** failed paths waiting for their retry */
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   lastError: string | null = null;
@@ -222,7 +224,15 @@ export class TargetWorker extends EventEmitter {
     for (const t of this.retryTimers) clearTimeout(t);
     this.retryTimers.clear();
     if (this.running) {
-      await Promise.race([this.running, new Promise((r) => setTimeout(r, graceMs).unref())]);
+      const finished = await Promise.race([
+        this.running.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), graceMs).unref()),
+      ]);
+      if (!finished) {
+        // Out of time: stop rsync. What it carried stays in the journal and goes after the restart.
+        this.abort.abort();
+        await this.running;
+      }
     }
   }
 
@@ -485,7 +495,7 @@ export class TargetWorker extends EventEmitter {
   private async exec(call: RsyncCall, onStdoutLine?: (line: string) => void): Promise<RsyncResult> {
     const started = Date.now();
     try {
-      return await runRsync(call, { timeoutMs: this.callTimeout(), onStdoutLine });
+      return await runRsync(call, { timeoutMs: this.callTimeout(), onStdoutLine, signal: this.abort.signal });
     } catch (err) {
       // rsync could not even be spawned: treat as misconfiguration of this host
       return spawnFailure(err as Error, Date.now() - started);
@@ -541,6 +551,14 @@ export class TargetWorker extends EventEmitter {
       this.setState(
         this.queue.size > 0 ? 'syncing' : 'idle',
         kind === 'full' ? `full sync done${reason ? ` (${reason})` : ''}` : '',
+      );
+      return;
+    }
+    if (this.stopped) {
+      // shutting down: not a target failure; the journal still holds these changes
+      this.o.log.info(
+        { source: this.o.sourceName, target: this.name, kind },
+        `${kind === 'full' ? 'full sync' : 'transfer'} ${this.o.sourceName} -> ${this.name} interrupted by shutdown; its changes stay in the journal and are sent after the restart`,
       );
       return;
     }
