@@ -297,12 +297,9 @@ export class TargetWorker extends EventEmitter {
 
   /** Starts the next transfer if the target is free and something is due. */
   private pump(): void {
-    if (this.stopped || this.running || this.holdReason !== null) return;
-    const now = Date.now();
-    if (now < this.retryAt) {
-      this.wakeAt(this.retryAt);
-      return;
-    }
+    if (this.stopped) return;
+    // checked even while a transfer runs or the target is down: this is what
+    // bounds memory during an outage of any length
     const threshold = this.o.fullSyncThreshold ?? 10_000;
     if (this.queue.size > threshold) {
       // A long outage or a huge burst: one full sync is cheaper than a giant
@@ -312,6 +309,12 @@ export class TargetWorker extends EventEmitter {
       this.queue.clear();
       if (this.fullSyncReason === null) this.fullSyncReason = reason;
       this.o.journal?.setNeedsFull(this.key, this.fullSyncReason);
+    }
+    if (this.running || this.holdReason !== null) return;
+    const now = Date.now();
+    if (now < this.retryAt) {
+      this.wakeAt(this.retryAt);
+      return;
     }
     if (this.fullSyncReason !== null) {
       const reason = this.fullSyncReason;
