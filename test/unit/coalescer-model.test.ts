@@ -18,18 +18,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Change, Coalescer } from '../../src/coalesce/index.js';
 import type { FsEvent } from '../../src/watch/types.js';
-
-/** mulberry32: small, seedable, good enough to pick test cases */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng as prng } from '../helpers/rng.js';
 
 interface Entry {
   dir: boolean;
