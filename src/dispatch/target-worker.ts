@@ -321,33 +321,18 @@ export class TargetWorker extends EventEmitter {
       // Everything already pending is covered by the full sync; what arrives
       // from now on stays queued for the batch after it.
       this.queue.clear();
-      this.running = this.runFull(reason).finally(() => {
-        this.running = null;
-        if (!this.stopped) this.pump();
-      });
+      this.launch(this.runFull(reason));
       return;
     }
     if (this.queue.hasReady(now)) {
-      if (
-        this.o.maxDelete !== undefined &&
-        this.o.source.delete &&
-        !this.allowDeletes &&
-        now < this.settleUntil
-      ) {
+      if (this.checksDeletes && now < this.settleUntil) {
         this.wakeAt(this.settleUntil);
         return;
       }
       const seq = this.queuedSeq;
       const changes = this.queue.take(now);
       if (changes.length > 0) {
-        const deletes = countDeletes(changes);
-        if (
-          deletes > 0 &&
-          this.o.maxDelete !== undefined &&
-          this.o.source.delete &&
-          !this.allowDeletes &&
-          this.settleUntil === 0
-        ) {
+        if (this.checksDeletes && this.settleUntil === 0 && countDeletes(changes) > 0) {
           // let the rest of an rm -rf arrive before counting
           for (const c of changes) this.queue.addChange(c, now);
           this.settleUntil = now + DELETE_SETTLE_MS;
@@ -355,16 +340,26 @@ export class TargetWorker extends EventEmitter {
           return;
         }
         this.settleUntil = 0;
-        this.running = this.runBatch(changes, seq).finally(() => {
-          this.running = null;
-          if (!this.stopped) this.pump();
-        });
+        this.launch(this.runBatch(changes, seq));
         return;
       }
     }
     const next = this.queue.nextReadyAt();
     if (next !== undefined) this.wakeAt(next);
     else if (this.queue.size === 0) this.emit('idle');
+  }
+
+  /** max_delete applies to the next transfer (not lifted by a resume) */
+  private get checksDeletes(): boolean {
+    return this.o.maxDelete !== undefined && this.o.source.delete && !this.allowDeletes;
+  }
+
+  /** The one transfer in flight; when it ends, the next one is considered. */
+  private launch(transfer: Promise<void>): void {
+    this.running = transfer.finally(() => {
+      this.running = null;
+      if (!this.stopped) this.pump();
+    });
   }
 
   private recentDeleteCount(now: number): number {
