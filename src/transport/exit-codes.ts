@@ -325,7 +325,7 @@ export function parseFailedPaths(
 }
 
 /** rsync's \#ooo escapes back to raw bytes, as a latin1 byte string. */
-function unescapeRsync(s: string): string {
+export function unescapeRsync(s: string): string {
   const bytes = Buffer.from(s, 'utf8').toString('latin1');
   return bytes.replace(/\\#([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
 }

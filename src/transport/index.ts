@@ -21,6 +21,7 @@ export {
   type ExitInfo,
   parseFailedPath,
   parseFailedPaths,
+  unescapeRsync,
 } from './exit-codes.js';
 export {
   assertTransferred,
