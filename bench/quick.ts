@@ -5,7 +5,9 @@
  *
  *   npm run bench -- [--trials 50]
  *
- * The full suite (bursts, churn, fan-out, lsyncd) is a later issue.
+ * When lsyncd is installed it runs too, configured as fairly as we can:
+ * default.rsync, delay 0, --sockopts=TCP_NODELAY. The full suite (bursts,
+ * churn, fan-out) is a later issue.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, rmSync, watch, writeFileSync } from 'node:fs';
@@ -47,7 +49,7 @@ const stats = (xs: number[]) => {
 };
 
 async function main() {
-  const rsyncd = await startRsyncDaemon({ modules: ['floor', 'sw'] });
+  const rsyncd = await startRsyncDaemon({ modules: ['floor', 'sw', 'lsyncd'] });
   const src = await makeTempDir('syncward-bench-src-');
   const floorSrc = await makeTempDir('syncward-bench-floor-');
   const state = tempStateDir();
@@ -70,9 +72,29 @@ async function main() {
   writeFileSync(join(src, 'warmup'), 'w\n');
   await waitFor(() => existsSync(join(swDir, 'warmup')), 20_000, 'syncward started');
 
+  // lsyncd, when installed: its own source dir, the same kind of target
+  const hasLsyncd = spawnSync('which', ['lsyncd']).status === 0;
+  const lsSrc = await makeTempDir('syncward-bench-lsyncd-');
+  const lsDir = rsyncd.modulePath('lsyncd');
+  let lsyncd: ReturnType<typeof spawn> | null = null;
+  if (hasLsyncd) {
+    const lua = join(state.dir, 'lsyncd.lua');
+    writeFileSync(
+      lua,
+      `settings { nodaemon = true, logfile = "${join(state.dir, 'lsyncd.log')}" }
+sync { default.rsync, source = "${lsSrc}", target = "${rsyncd.url('lsyncd')}/", delay = 0,
+  rsync = { password_file = "${rsyncd.passwordFile}", _extra = { "--sockopts=TCP_NODELAY" } } }
+`,
+    );
+    lsyncd = spawn('lsyncd', [lua], { stdio: 'ignore' });
+    writeFileSync(join(lsSrc, 'warmup'), 'w\n');
+    await waitFor(() => existsSync(join(lsDir, 'warmup')), 30_000, 'lsyncd started');
+  }
+
   // Trials alternate between the floor and syncward, so both see the same machine load.
   const floor: number[] = [];
   const sw: number[] = [];
+  const ls: number[] = [];
   for (let i = 0; i < trials; i++) {
     const name = `f${i}`;
     // the floor: one bare rsync call of the file, with the same TCP_NODELAY tuning
@@ -98,9 +120,17 @@ async function main() {
     writeFileSync(join(src, name), `trial ${i}\n`);
     sw.push((await arrivedSw) - t1);
     await sleep(20);
+    if (lsyncd) {
+      const arrivedLs = arrival(lsDir, name);
+      const t2 = performance.now();
+      writeFileSync(join(lsSrc, name), `trial ${i}\n`);
+      ls.push((await arrivedLs) - t2);
+      await sleep(20);
+    }
   }
   daemon.kill('SIGTERM');
   await new Promise((r) => daemon.on('exit', r));
+  lsyncd?.kill('SIGTERM');
 
   const f = stats(floor);
   const s = stats(sw);
@@ -113,6 +143,7 @@ async function main() {
     syncwardMs: s,
     ratioP50: s.p50 / f.p50,
     ratioP99: s.p99 / f.p99,
+    lsyncdMs: ls.length ? stats(ls) : null,
   };
   console.log(JSON.stringify(result, null, 2));
   const fmt = (x: number) => x.toFixed(1);
@@ -124,10 +155,18 @@ async function main() {
   );
   console.log(`| syncward (default config) | ${fmt(s.p50)} | ${fmt(s.p90)} | ${fmt(s.p99)} |`);
   console.log(`| ratio syncward / floor | ${fmt(result.ratioP50)}x | | ${fmt(result.ratioP99)}x |`);
+  if (result.lsyncdMs) {
+    const l = result.lsyncdMs;
+    console.log(
+      `| lsyncd ${spawnSync('lsyncd', ['--version'], { encoding: 'utf8' }).stdout.match(/Version: (\S+)/)?.[1] ?? ''} (default.rsync, delay 0, TCP_NODELAY) | ${fmt(l.p50)} | ${fmt(l.p90)} | ${fmt(l.p99)} |`,
+    );
+    console.log(`| ratio syncward / lsyncd | ${fmt(s.p50 / l.p50)}x | | ${fmt(s.p99 / l.p99)}x |`);
+  } else console.log('(lsyncd not installed: apt-get install lsyncd to compare)');
 
   await rsyncd.dispose();
   rmSync(src, { recursive: true, force: true });
   rmSync(floorSrc, { recursive: true, force: true });
+  rmSync(lsSrc, { recursive: true, force: true });
   state.dispose();
 }
 
