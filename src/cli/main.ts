@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { type Config, ConfigError, configFromArgs, loadConfig } from '../config/index.js';
+import { runAudit } from './audit.js';
 import { runCheck } from './check.js';
 import { EXIT } from './exit.js';
 import { runResume } from './resume.js';
@@ -105,6 +106,24 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
     .addHelpText('after', '\nExit codes: 0 every target in sync, 1 a target failed, 2 usage or config error.')
     .action(async (o) => {
       process.exitCode = await runSync(loadConfig(o.config), o);
+    });
+
+  program
+    .command('audit')
+    .description(
+      'compare every source with each of its targets (rsync dry run) and report the drift, then exit',
+    )
+    .requiredOption('-c, --config <file>', 'YAML config file')
+    .option('--source <name>', 'only this source')
+    .option('--target <name>', 'only this target')
+    .option('--checksum', 'compare file contents, not just size and mtime (reads every file on both sides)')
+    .option('--json', 'print every drift entry as JSON on stdout')
+    .addHelpText(
+      'after',
+      '\nKinds: missing (not on the target), extra (only on the target), content, metadata (mode, owner, mtime, symlink target).\nExit codes: 0 every target in sync, 1 drift found, 2 a target could not be audited, usage or config error.',
+    )
+    .action(async (o) => {
+      process.exitCode = await runAudit(loadConfig(o.config), o);
     });
 
   program

@@ -1,0 +1,42 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Config, type SourceConfig, type TargetConfig, targetSpec } from '../config/index.js';
+import { Filter } from '../filter/index.js';
+import type { SourceSpec, TargetSpec } from '../transport/index.js';
+
+/** One source and one of its targets, as config and as the transport needs them. */
+export interface SourceTargetPair {
+  source: SourceConfig;
+  target: TargetConfig;
+  src: SourceSpec;
+  tgt: TargetSpec;
+}
+
+/**
+ * Every (source, target) of the config, narrowed by --source and --target
+ * names, for the one-shot commands (sync, audit) that run without the daemon.
+ */
+export function selectPairs(config: Config, o: { source?: string; target?: string }): SourceTargetPair[] {
+  try {
+    mkdirSync(join(config.stateDir, 'ssh'), { recursive: true, mode: 0o700 });
+  } catch {
+    // ssh then runs without connection sharing; nothing else needs the state dir here
+  }
+  const pairs: SourceTargetPair[] = [];
+  for (const s of config.sources) {
+    if (o.source && s.name !== o.source) continue;
+    // the same rules the daemon gives rsync, so a one-shot run sees what the daemon would send
+    const filter = new Filter({ exclude: s.exclude, include: s.include });
+    const src: SourceSpec = { root: s.path, filterArgs: filter.rsyncArgs(), delete: s.delete };
+    for (const t of s.targets) {
+      if (o.target && t.name !== o.target) continue;
+      pairs.push({ source: s, target: t, src, tgt: targetSpec(t, config.stateDir) });
+    }
+  }
+  return pairs;
+}
+
+/** "syncward CMD: no source/target matches --source S --target T" */
+export function noMatch(command: string, o: { source?: string; target?: string }): string {
+  return `syncward ${command}: no source/target matches${o.source ? ` --source ${o.source}` : ''}${o.target ? ` --target ${o.target}` : ''}\n`;
+}
