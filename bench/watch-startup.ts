@@ -53,7 +53,10 @@ async function main(): Promise<void> {
     const self = fileURLToPath(import.meta.url);
     const runs: Array<{ ms: number; dirs: number; rssMb: number }> = [];
     for (let i = 0; i < 3; i++) {
-      const r = spawnSync(process.execPath, [self, '--child', root], { encoding: 'utf8' });
+      // the same V8 flag bin/syncward and the systemd unit run with
+      const r = spawnSync(process.execPath, ['--max-semi-space-size=4', self, '--child', root], {
+        encoding: 'utf8',
+      });
       if (r.status !== 0) throw new Error(r.stderr);
       runs.push(JSON.parse(r.stdout));
     }
