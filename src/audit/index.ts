@@ -7,3 +7,4 @@ export {
   type ItemType,
   parseItemizeLine,
 } from './itemize.js';
+export { repairChanges } from './repair.js';

@@ -1,5 +1,12 @@
-import { type AuditResult, auditTarget, DRIFT_KINDS, type DriftEntry } from '../audit/index.js';
+import {
+  type AuditResult,
+  auditTarget,
+  DRIFT_KINDS,
+  type DriftEntry,
+  repairChanges,
+} from '../audit/index.js';
 import type { Config } from '../config/index.js';
+import { buildBatchCall, runRsync } from '../transport/index.js';
 import { display } from '../util/bytes.js';
 import { EXIT } from './exit.js';
 import { noMatch, selectPairs } from './pairs.js';
@@ -9,6 +16,8 @@ export interface AuditCliOptions {
   target?: string;
   checksum?: boolean;
   json?: boolean;
+  /** send exactly the drifted paths, then audit again */
+  repair?: boolean;
 }
 
 /** Entries shown per target in the text report; --json has them all. */
@@ -20,6 +29,8 @@ interface TargetReport extends Omit<AuditResult, 'entries'> {
   url: string;
   checksum: boolean;
   entries: DriftEntry[];
+  /** with --repair: what was sent, and the drift left after it */
+  repaired?: { paths: number; ok: boolean; message?: string; remaining: number };
 }
 
 /**
@@ -44,7 +55,32 @@ export async function runAudit(
   const reports = await Promise.all(
     pairs.map(async ({ source, target, src, tgt }): Promise<TargetReport> => {
       const r = await auditTarget(src, tgt, { isRoot, checksum });
-      return { source: source.name, target: target.name, url: target.url, checksum, ...r };
+      const report: TargetReport = {
+        source: source.name,
+        target: target.name,
+        url: target.url,
+        checksum,
+        ...r,
+      };
+      if (!o.repair || !r.ok || r.entries.length === 0) return report;
+      // -I: these paths are known to differ, even where size and mtime match (a --checksum finding)
+      const changes = repairChanges(r.entries);
+      const sent = await runRsync(
+        buildBatchCall(src, { ...tgt, rsyncArgs: [...tgt.rsyncArgs, '--ignore-times'] }, changes, { isRoot }),
+        { timeoutMs: (tgt.timeoutS * 4 + 3600) * 1000 },
+      );
+      const sentOk = sent.exit.class === 'ok' || sent.exit.class === 'vanished';
+      const after = await auditTarget(src, tgt, { isRoot, checksum });
+      return {
+        ...report,
+        ...after,
+        repaired: {
+          paths: changes.length,
+          ok: sentOk,
+          message: sentOk ? undefined : sent.exit.message,
+          remaining: after.entries.length,
+        },
+      };
     }),
   );
   if (o.json) {
@@ -72,11 +108,15 @@ function textReport(r: TargetReport): string {
   const note = r.checksum
     ? ''
     : '      (contents compared by size and mtime only; --checksum reads every file)\n';
-  if (total === 0) return `ok    ${head}: in sync (${took})\n${note}`;
+  const fixed = r.repaired ? ` after repairing ${r.repaired.paths} path(s)` : '';
+  if (total === 0) return `ok    ${head}: in sync${fixed} (${took})\n${note}`;
   const counts = DRIFT_KINDS.filter((k) => r.counts[k] > 0)
     .map((k) => `${r.counts[k]} ${k}`)
     .join(', ');
   const lines = [`DRIFT ${head}: ${counts} (${took})`];
+  if (r.repaired && !r.repaired.ok)
+    lines.push(`      repair failed: ${r.repaired.message ?? 'unknown error'}`);
+  if (r.repaired) lines.push(`      after repairing ${r.repaired.paths} path(s), this drift remains:`);
   for (const e of r.entries.slice(0, SHOWN))
     lines.push(`      ${e.kind.padEnd(8)} ${printable(shown(e.path))}  (${e.detail})`);
   if (total > SHOWN) lines.push(`      ... and ${total - SHOWN} more (--json lists ${r.entries.length})`);

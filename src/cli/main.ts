@@ -118,6 +118,10 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
     .option('--target <name>', 'only this target')
     .option('--checksum', 'compare file contents, not just size and mtime (reads every file on both sides)')
     .option('--json', 'print every drift entry as JSON on stdout')
+    .option(
+      '--repair',
+      'send exactly the drifted paths to the target, then audit again (exit 0 if it is in sync now)',
+    )
     .addHelpText(
       'after',
       '\nKinds: missing (not on the target), extra (only on the target), content, metadata (mode, owner, mtime, symlink target).\nExit codes: 0 every target in sync, 1 drift found, 2 a target could not be audited, usage or config error.',

@@ -119,6 +119,24 @@ test('audit finds hand-made drift on a daemon and a local target, each with its 
     const after = await audit(config, '--checksum');
     assert.equal(after.code, 1);
     for (const t of targets) assert.deepEqual(kinds(after.report, t.name), { 'same.txt': 'content' });
+
+    // --repair sends exactly the drifted paths, even where size and mtime match, then audits again
+    for (const t of targets) {
+      writeFileSync(join(t.dir, 'extra2.txt'), 'extra\n');
+      rmSync(join(t.dir, 'sub'), { recursive: true });
+    }
+    const repaired = await audit(config, '--checksum', '--repair');
+    assert.equal(repaired.code, 0, JSON.stringify(repaired.report));
+    for (const r of repaired.report.results) {
+      assert.ok(r.inSync, `${r.target} in sync after --repair`);
+      assert.deepEqual(
+        (r as { repaired?: { paths: number } }).repaired?.paths,
+        4,
+        'same.txt, extra2.txt, sub and sub/deep.txt',
+      );
+    }
+    const verified = await audit(config, '--checksum');
+    assert.equal(verified.code, 0, JSON.stringify(verified.report));
   } finally {
     await rsyncd.dispose();
     rmSync(src, { recursive: true, force: true });
