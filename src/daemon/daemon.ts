@@ -174,12 +174,24 @@ export class Daemon extends EventEmitter {
       } catch {
         dev = null;
       }
-      if (dev !== s.dev) {
-        s.watcher?.emit('rootGone', {
-          reason: dev === null ? 'removed' : 'unmounted or replaced (its device changed)',
-        });
-      }
+      if (dev !== s.dev)
+        this.rootGone(s, dev === null ? 'removed' : 'unmounted or replaced (its device changed)');
     }
+  }
+
+  /** The source root vanished or changed: hold every target before anything is deleted on them. */
+  private rootGone(s: SourceRuntime, reason: string): void {
+    if (s.state === 'rootGone') return;
+    s.state = 'rootGone';
+    const { name, path } = s.config;
+    this.raise({
+      kind: 'rootGone',
+      source: name,
+      message: `source ${name}: the source root ${path} was ${reason}; every target is on hold so nothing is deleted on them; restore the directory, then restart syncward (or send it SIGHUP)`,
+    });
+    for (const w of s.workers) w.hold(`source root ${path} was ${reason}`);
+    s.watcher?.close();
+    s.watcher = null;
   }
 
   private makeSource(sc: SourceConfig): SourceRuntime {
@@ -289,17 +301,7 @@ export class Daemon extends EventEmitter {
     watcher.on('warning', (info: { path: string; code: string; message: string }) => {
       this.log.warn({ source: name, ...info }, `source ${name}: ${info.message}`);
     });
-    watcher.on('rootGone', (info: { reason: string }) => {
-      if (s.state === 'rootGone') return;
-      s.state = 'rootGone';
-      this.raise({
-        kind: 'rootGone',
-        source: name,
-        message: `source ${name}: the source root ${path} was ${info.reason}; every target is on hold so nothing is deleted on them; restore the directory, then restart syncward (or send it SIGHUP)`,
-      });
-      for (const w of s.workers) w.hold(`source root ${path} was ${info.reason}`);
-      watcher.close();
-    });
+    watcher.on('rootGone', (info: { reason: string }) => this.rootGone(s, info.reason));
     try {
       const { dirs, ms } = await watcher.start();
       s.watchedDirs = dirs;
@@ -439,7 +441,8 @@ export class Daemon extends EventEmitter {
     for (const sc of next.sources) {
       const prev = old.get(sc.name);
       old.delete(sc.name);
-      if (prev && JSON.stringify(prev.config) === JSON.stringify(sc)) {
+      // a source whose root vanished restarts too: that is how SIGHUP brings it back once restored
+      if (prev && prev.state !== 'rootGone' && JSON.stringify(prev.config) === JSON.stringify(sc)) {
         sources.push(prev);
         continue;
       }

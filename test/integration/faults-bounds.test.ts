@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -81,6 +81,35 @@ test('a source root that is unmounted holds every target and deletes nothing on 
   } finally {
     await d.dispose();
     if (mounted) spawnSync('umount', [src]);
+    rmSync(src, { recursive: true, force: true });
+    rmSync(dst, { recursive: true, force: true });
+    state.dispose();
+  }
+});
+
+test('a source root moved away holds its targets; restored and reloaded (SIGHUP), it mirrors again', async () => {
+  const src = await makeTempDir('syncward-restore-src-');
+  const dst = await makeTempDir('syncward-restore-dst-');
+  const state = tempStateDir();
+  const targets: TargetUnderTest[] = [{ name: 'local', url: dst, dir: dst }];
+  const d = await startDaemon(configYaml({ stateDir: state.dir, source: src, targets }));
+  const states: string[] = [];
+  d.daemon.on('state', (_s: string, _t: string, st: string) => states.push(st));
+  try {
+    writeFileSync(join(src, 'a'), 'a\n');
+    await converged(src, targets, 20_000, 'mirrored');
+    renameSync(src, `${src}-away`);
+    await waitFor(() => states.includes('held'), 20_000, 'the target is held');
+    renameSync(`${src}-away`, src);
+    const ready = new Promise((r) => d.daemon.once('ready', r));
+    await d.daemon.reload(d.config);
+    await ready;
+    writeFileSync(join(src, 'b'), 'b\n');
+    await converged(src, targets, 20_000, 'mirroring again after the reload');
+    assert.equal(d.daemon.status()[0]?.state, 'watching');
+  } finally {
+    await d.dispose();
+    rmSync(`${src}-away`, { recursive: true, force: true });
     rmSync(src, { recursive: true, force: true });
     rmSync(dst, { recursive: true, force: true });
     state.dispose();
