@@ -34,14 +34,63 @@ export interface SourceConfig {
   stuckAfter: number;
   fullSync?: string;
   audit?: string;
+  canary?: CanaryConfig;
+  hooks: HookConfig[];
   targets: TargetConfig[];
+}
+
+export interface CanaryConfig {
+  intervalS: number;
+  timeoutS: number;
+  /** relative to the source root */
+  path: string;
+}
+
+export interface HookConfig {
+  name: string;
+  url?: string;
+  command?: string[];
+  include: string[];
+  targets: string[];
+  timeoutS: number;
+}
+
+export interface AlertsConfig {
+  downAfterS: number;
+  misconfiguredAfterS: number;
+  lagAboveS: number;
+  watchUsageAbove: number;
+  webhooks: { url: string; tokenFile?: string }[];
+  commands: string[][];
+}
+
+/** api.listen, parsed; null when it is "off". */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** Parses "host:port", "[v6]:port" or "off". Throws with a message that says what is accepted. */
+export function parseListen(listen: string): ListenAddress | null {
+  if (listen === 'off') return null;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(listen);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65535)
+    throw new Error(`"${listen}" is not host:port (e.g. 127.0.0.1:8730, [::1]:8730, 0.0.0.0:8730) or "off"`);
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+/** True for 127.0.0.0/8, ::1 and localhost: addresses only this host can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 export interface Config {
   /** the file it came from, absent for `start --source ... --target ...` */
   file?: string;
   stateDir: string;
-  api: { listen: string };
+  api: { listen: string; tokenFile?: string };
+  alerts: AlertsConfig;
   log: { level: 'debug' | 'info' | 'warn' | 'error'; format: 'auto' | 'json' | 'pretty' };
   sources: SourceConfig[];
 }
@@ -238,13 +287,51 @@ function resolveConfig(
       stuckAfter: s.stuck_after,
       fullSync: s.full_sync,
       audit: s.audit,
+      canary: s.canary
+        ? { intervalS: s.canary.interval_s, timeoutS: s.canary.timeout_s, path: s.canary.path }
+        : undefined,
+      hooks: s.hooks.map((h, hi) => {
+        for (const t of h.targets)
+          if (!s.targets.some((x) => x.name === t))
+            at(['sources', si, 'hooks', hi, 'targets'], `no target "${t}" in source "${s.name}"`);
+        return {
+          name: h.name,
+          url: h.url,
+          command: h.command,
+          include: h.include,
+          targets: h.targets,
+          timeoutS: h.timeout_s,
+        };
+      }),
       targets,
     };
   });
+  try {
+    const addr = parseListen(raw.api.listen);
+    if (addr && !isLoopback(addr.host) && !raw.api.token_file)
+      at(
+        ['api', 'listen'],
+        `${raw.api.listen} is reachable from other hosts: set api.token_file to a file holding a secret token (mode 600), or listen on 127.0.0.1`,
+      );
+  } catch (e) {
+    at(['api', 'listen'], (e as Error).message);
+  }
+  const a = raw.alerts;
   return {
     file,
     stateDir: abs(raw.state_dir),
-    api: raw.api,
+    api: { listen: raw.api.listen, tokenFile: raw.api.token_file ? abs(raw.api.token_file) : undefined },
+    alerts: {
+      downAfterS: a.down_after_s,
+      misconfiguredAfterS: a.misconfigured_after_s,
+      lagAboveS: a.lag_above_s,
+      watchUsageAbove: a.watch_usage_above,
+      webhooks: a.webhooks.map((w) => ({
+        url: w.url,
+        tokenFile: w.token_file ? abs(w.token_file) : undefined,
+      })),
+      commands: a.commands,
+    },
     log: raw.log,
     sources,
   };

@@ -88,6 +88,67 @@ export const targetSchema = z
   })
   .describe('One mirror of the source.');
 
+/** A program run without a shell: argv[0] is an absolute path or a name on PATH. */
+const argv = z
+  .array(z.string().min(1))
+  .min(1, 'give the program and its arguments as a list, e.g. ["/usr/local/bin/notify", "--team", "ops"]');
+
+export const hookSchema = z
+  .strictObject({
+    name: name.describe('Name of this hook (in logs).'),
+    url: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe('POST the delivered batch as JSON to this http(s) URL.'),
+    command: argv
+      .optional()
+      .describe('Run this program (argv list, no shell) with the delivered batch as JSON on stdin.'),
+    include: z
+      .array(z.string())
+      .default([])
+      .describe(
+        'rsync patterns: run only for batches with a path matching one of these, and pass only those paths. Empty: every batch.',
+      ),
+    targets: z
+      .array(name)
+      .default([])
+      .describe('Run only after deliveries to these targets. Empty: after each target.'),
+    timeout_s: z
+      .number()
+      .positive()
+      .default(30)
+      .describe('A webhook or command that takes longer is abandoned (the command is killed) and logged.'),
+  })
+  .refine((h) => (h.url === undefined) !== (h.command === undefined), {
+    message: 'a hook needs exactly one of url or command',
+  })
+  .describe('An after-sync hook.');
+
+export const canarySchema = z
+  .strictObject({
+    interval_s: z
+      .number()
+      .positive()
+      .default(60)
+      .describe('How often a canary file is written into the source.'),
+    timeout_s: z
+      .number()
+      .positive()
+      .default(120)
+      .describe('A canary not read back from a target within this many seconds raises canaryMissing.'),
+    path: z
+      .string()
+      .refine(
+        (d) => d !== '' && !d.startsWith('/') && !d.endsWith('/') && !d.split('/').includes('..'),
+        'must be a relative file path inside the source, e.g. .syncward-canary',
+      )
+      .default('.syncward-canary')
+      .describe('File the canary is written to, relative to the source root; excluded from audits.'),
+  })
+  .describe(
+    'Canary: a small file with a nonce written into the source, sent through the normal pipeline, and read back from every target. Its round trip is the true replication lag.',
+  );
+
 export const sourceSchema = z.strictObject({
   name: name.describe('Unique name of this source.'),
   path: z.string().min(1).describe('Absolute path of the directory tree to mirror.'),
@@ -163,7 +224,16 @@ export const sourceSchema = z.strictObject({
     ),
   audit: cron
     .optional()
-    .describe('Cron expression for a periodic audit of this source. (Accepted, not yet in effect.)'),
+    .describe(
+      'Cron expression for a periodic audit of this source against each target; results go to the journal, status and metrics, and drift raises an alert.',
+    ),
+  canary: canarySchema.optional(),
+  hooks: z
+    .array(hookSchema)
+    .default([])
+    .describe(
+      "After-sync hooks (sersync's plugins, done safely): after a batch reached a target, POST it to a URL or give it to a command as JSON ({source, target, kind, paths: [{path, op}]}).",
+    ),
   targets: z
     .array(targetSchema)
     .min(1, 'a source needs at least one target')
@@ -182,10 +252,62 @@ export const configSchema = z.strictObject({
       listen: z
         .string()
         .default('127.0.0.1:8730')
-        .describe('host:port of the dashboard, JSON API and /metrics. (Accepted, not yet in effect.)'),
+        .describe(
+          'host:port of the dashboard, JSON API, SSE event stream and /metrics ("off" disables it; port 0 picks a free port and writes the address to state_dir/api.json).',
+        ),
+      token_file: z
+        .string()
+        .optional()
+        .describe(
+          'File holding the API token (mode 600). Required when listen is not a loopback address; then every request needs "Authorization: Bearer <token>".',
+        ),
     })
     .default({ listen: '127.0.0.1:8730' })
     .describe('HTTP API settings.'),
+  alerts: z
+    .strictObject({
+      down_after_s: z.number().min(0).default(60).describe('Alert when a target has been down this long.'),
+      misconfigured_after_s: z
+        .number()
+        .min(0)
+        .default(0)
+        .describe('Alert when a target has been misconfigured (auth, module, path) this long.'),
+      lag_above_s: z
+        .number()
+        .positive()
+        .default(300)
+        .describe("Alert when a target's oldest pending change, or its canary lag, is older than this."),
+      watch_usage_above: z
+        .number()
+        .gt(0)
+        .max(1)
+        .default(0.9)
+        .describe('Alert when watched directories exceed this share of fs.inotify.max_user_watches.'),
+      webhooks: z
+        .array(
+          z.strictObject({
+            url: z.url({ protocol: /^https?$/ }).describe('Receives each alert as a JSON POST.'),
+            token_file: z.string().optional().describe('Sent as "Authorization: Bearer <contents>".'),
+          }),
+        )
+        .default([])
+        .describe('Webhooks: a JSON POST per alert firing and per alert resolving, retried with backoff.'),
+      commands: z
+        .array(argv)
+        .default([])
+        .describe(
+          'Programs run per alert firing and resolving (argv list, no shell), the alert as JSON on stdin.',
+        ),
+    })
+    .default({
+      down_after_s: 60,
+      misconfigured_after_s: 0,
+      lag_above_s: 300,
+      watch_usage_above: 0.9,
+      webhooks: [],
+      commands: [],
+    })
+    .describe('Alert rules and where alerts go. Alerts are always logged as "ALERT <kind>: ..." lines too.'),
   log: z
     .strictObject({
       level: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('Lowest level logged.'),

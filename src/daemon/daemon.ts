@@ -4,11 +4,18 @@ import type { Server } from 'node:http';
 import { join, relative } from 'node:path';
 import { changesOf } from '../coalesce/index.js';
 import { type Config, type SourceConfig, type TargetConfig, targetSpec } from '../config/index.js';
-import { type TargetState, TargetWorker, type TransferReport, type WorkerAlert } from '../dispatch/index.js';
+import {
+  type Delivery,
+  type TargetState,
+  TargetWorker,
+  type TransferReport,
+  type WorkerAlert,
+} from '../dispatch/index.js';
 import { Filter } from '../filter/index.js';
 import { Journal, lockStateDir } from '../journal/index.js';
 import { Scheduler } from '../schedule/index.js';
 import type { SourceSpec } from '../transport/index.js';
+import { display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
 import { TreeWatcher } from '../watch/index.js';
 import type { FsEvent } from '../watch/types.js';
@@ -42,6 +49,7 @@ interface SourceRuntime {
   retry: NodeJS.Timeout | null;
   watchedDirs: number;
   overflows: number;
+  lastOverflowAt: number | null;
   /** st_dev of the root when watching began: a change means it was unmounted or replaced */
   dev: number | null;
 }
@@ -51,11 +59,26 @@ export interface TargetStatus {
   target: string;
   url: string;
   state: TargetState;
+  /** epoch ms when the current state began, and why it began */
+  stateSince: number;
+  stateReason: string;
   pending: number;
+  /** epoch ms of the oldest change the target still needs, from the journal */
+  oldestPendingAt: number | null;
   stuck: number;
   holdReason: string | null;
   lastSuccessAt: number | null;
+  lastFullSyncAt: number | null;
   lastError: string | null;
+}
+
+/** A batch of accepted changes from a source's watcher ('batch' event). */
+export interface BatchEvent {
+  source: string;
+  at: number;
+  events: number;
+  /** a few of the paths, for logs and the event stream */
+  sample: string[];
 }
 
 export interface SourceStatus {
@@ -64,6 +87,7 @@ export interface SourceStatus {
   state: SourceState;
   watchedDirs: number;
   overflows: number;
+  lastOverflowAt: number | null;
   targets: TargetStatus[];
 }
 
@@ -72,7 +96,9 @@ export interface SourceStatus {
  * per target, wired as DESIGN.md's pipeline. A source or target that fails
  * never stops the others.
  *
- * Events: 'transfer' (TransferReport), 'state' (source, target, state, reason),
+ * Events: 'batch' (BatchEvent) when a source's watcher accepted changes,
+ * 'transfer' (TransferReport), 'delivered' (source, target, Delivery) after a
+ * transfer reached a target, 'state' (source, target, state, reason),
  * 'alert' (Alert), 'overflow' (source), 'ready' (source) when a source is watched.
  */
 export class Daemon extends EventEmitter {
@@ -210,6 +236,7 @@ export class Daemon extends EventEmitter {
       retry: null,
       watchedDirs: 0,
       overflows: 0,
+      lastOverflowAt: null,
       dev: null,
     };
     runtime.workers = sc.targets.map((tc) => {
@@ -229,6 +256,7 @@ export class Daemon extends EventEmitter {
         lagThresholdS: sc.lagThresholdS,
       });
       w.on('transfer', (r: TransferReport) => this.emit('transfer', r));
+      w.on('delivered', (d: Delivery) => this.emit('delivered', sc.name, tc.name, d));
       w.on('alert', (a: WorkerAlert) => this.raise({ ...a, source: sc.name, target: tc.name }));
 
       w.on('state', (state: TargetState, _prev: TargetState, reason: string) =>
@@ -264,6 +292,12 @@ export class Daemon extends EventEmitter {
       const routed = routeEvents(s.filter, batch);
       if (routed.length === 0) return;
       this.log.debug({ source: name, events: routed.length }, 'events');
+      this.emit('batch', {
+        source: name,
+        at: Date.now(),
+        events: routed.length,
+        sample: routed.slice(0, 5).map((e) => `${e.kind} ${display(e.path) || '.'}`),
+      } satisfies BatchEvent);
       // Journal first: once recorded, a change survives a crash until each target has it
       let seq = 0;
       try {
@@ -282,6 +316,7 @@ export class Daemon extends EventEmitter {
     });
     watcher.on('overflow', () => {
       s.overflows++;
+      s.lastOverflowAt = Date.now();
       this.log.warn(
         { source: name },
         `source ${name}: the kernel's inotify queue overflowed (fs.inotify.max_queued_events) and events were lost; running a full catch-up sync to every target`,
@@ -385,15 +420,20 @@ export class Daemon extends EventEmitter {
       state: s.state,
       watchedDirs: s.watcher?.watchedDirs ?? 0,
       overflows: s.overflows,
+      lastOverflowAt: s.lastOverflowAt,
       targets: s.workers.map((w, i) => ({
         source: s.config.name,
         target: w.name,
         url: (s.config.targets[i] as TargetConfig).url,
         state: w.state,
+        stateSince: w.stateSince,
+        stateReason: w.stateReason,
         pending: w.pending,
+        oldestPendingAt: w.oldestPendingAt(),
         stuck: w.stuck,
         holdReason: w.held,
         lastSuccessAt: w.lastSuccessAt,
+        lastFullSyncAt: w.lastFullSyncAt,
         lastError: w.lastError,
       })),
     }));

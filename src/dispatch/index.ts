@@ -1,5 +1,6 @@
 export { type BackoffPolicy, defaultBackoff, retryDelay } from './backoff.js';
 export {
+  type Delivery,
   type TargetState,
   TargetWorker,
   type TargetWorkerOptions,

@@ -56,6 +56,12 @@ export interface TransferReport {
   sample: string[];
 }
 
+/** What reached the target in one transfer (for after-sync hooks): a full sync lists no paths. */
+export interface Delivery {
+  kind: 'batch' | 'full';
+  changes: Change[];
+}
+
 export interface TargetWorkerOptions {
   sourceName: string;
   source: SourceSpec;
@@ -94,7 +100,8 @@ const DELETE_SETTLE_MS = 150;
  * journal keeps every change until this target confirmed it.
  *
  * Events: 'state' (state, previous, reason), 'transfer' (TransferReport),
- * 'alert' (WorkerAlert), 'idle' () when nothing is pending or running.
+ * 'alert' (WorkerAlert), 'delivered' (Delivery) after a transfer reached the
+ * target, 'idle' () when nothing is pending or running.
  */
 export class TargetWorker extends EventEmitter {
   readonly name: string;
@@ -125,6 +132,11 @@ export class TargetWorker extends EventEmitter {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   lastError: string | null = null;
   lastSuccessAt: number | null = null;
+  /** when the last full sync of the whole tree succeeded */
+  lastFullSyncAt: number | null = null;
+  /** when the current state began, and why */
+  stateSince = Date.now();
+  stateReason = '';
 
   constructor(private readonly o: TargetWorkerOptions) {
     super();
@@ -236,6 +248,13 @@ export class TargetWorker extends EventEmitter {
     }
   }
 
+  /** Epoch ms of the oldest change this target still needs (journal), or null. */
+  oldestPendingAt(): number | null {
+    const j = this.o.journal;
+    if (!j || this.stopped) return null;
+    return j.oldestPending(this.key, this.o.stuckAfter ?? 5);
+  }
+
   /** Re-evaluates lagging from the journal's oldest pending change. */
   checkLag(now = Date.now()): void {
     const j = this.o.journal;
@@ -254,6 +273,8 @@ export class TargetWorker extends EventEmitter {
     if (next === this._state) return;
     const prev = this._state;
     this._state = next;
+    this.stateSince = Date.now();
+    this.stateReason = reason;
     const level =
       next === 'down' || next === 'misconfigured' || next === 'held' || next === 'lagging' ? 'warn' : 'info';
     this.o.log[level](
@@ -536,7 +557,11 @@ export class TargetWorker extends EventEmitter {
       this.retryAt = 0;
       this.lastError = null;
       this.lastSuccessAt = now;
+      if (kind === 'full' && !failed) this.lastFullSyncAt = now;
       this.record(kind, changes, failed, seq);
+      const delivered = failed ? changes.filter((c) => !failed.has(c.path)) : changes;
+      if (kind === 'full' || delivered.length > 0)
+        this.emit('delivered', { kind, changes: delivered } satisfies Delivery);
       if (failed && failed.size > 0) this.partial(kind, changes, failed, res);
       else {
         this.o.log.info(
