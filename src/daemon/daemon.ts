@@ -17,7 +17,7 @@ import { Scheduler } from '../schedule/index.js';
 import type { SourceSpec } from '../transport/index.js';
 import { display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
-import { TreeWatcher } from '../watch/index.js';
+import { readMaxUserWatches, TreeWatcher } from '../watch/index.js';
 import type { FsEvent } from '../watch/types.js';
 import { startControlServer } from './control.js';
 import { routeEvents } from './route.js';
@@ -50,6 +50,7 @@ interface SourceRuntime {
   watchedDirs: number;
   overflows: number;
   lastOverflowAt: number | null;
+  maxUserWatches: number | null;
   /** st_dev of the root when watching began: a change means it was unmounted or replaced */
   dev: number | null;
 }
@@ -70,6 +71,49 @@ export interface TargetStatus {
   lastSuccessAt: number | null;
   lastFullSyncAt: number | null;
   lastError: string | null;
+  /** the last audit of this target (scheduled, API or CLI through the daemon); null before the first */
+  lastAudit: AuditSummary | null;
+  /** null when the source has no canary configured */
+  canary: CanaryStatus | null;
+}
+
+/** The outcome of one audit of one target, as status, metrics and alert rules see it. */
+export interface AuditSummary {
+  at: number;
+  checksum: boolean;
+  /** true when the audit ran and found no drift (pending paths are not drift) */
+  ok: boolean;
+  /** why the audit could not run, or null */
+  error: string | null;
+  drift: { missing: number; extra: number; content: number; metadata: number };
+  /** paths that differ but are still pending in the journal (not drift) */
+  pending: number;
+}
+
+/** End-to-end replication lag measured by the canary, per target. */
+export interface CanaryStatus {
+  lastWrittenAt: number | null;
+  lastArrivedAt: number | null;
+  /** write-to-confirmed-arrival time of the last canary that arrived */
+  lagMs: number | null;
+  /** epoch ms of the oldest canary write not yet seen on the target after timeout_s, or null */
+  missingSince: number | null;
+}
+
+/**
+ * An alert as the monitor tracks it: it fires once when its condition starts
+ * and resolves once when the condition ends ('incident' event, both times).
+ */
+export interface Incident {
+  /** stable per condition: kind + source + target */
+  id: string;
+  kind: string;
+  severity: 'warning' | 'critical';
+  source: string;
+  target?: string;
+  message: string;
+  firedAt: number;
+  resolvedAt: number | null;
 }
 
 /** A batch of accepted changes from a source's watcher ('batch' event). */
@@ -88,6 +132,8 @@ export interface SourceStatus {
   watchedDirs: number;
   overflows: number;
   lastOverflowAt: number | null;
+  /** fs.inotify.max_user_watches when the source was last watched, or null if unreadable */
+  maxUserWatches: number | null;
   targets: TargetStatus[];
 }
 
@@ -237,6 +283,7 @@ export class Daemon extends EventEmitter {
       watchedDirs: 0,
       overflows: 0,
       lastOverflowAt: null,
+      maxUserWatches: null,
       dev: null,
     };
     runtime.workers = sc.targets.map((tc) => {
@@ -340,6 +387,7 @@ export class Daemon extends EventEmitter {
     try {
       const { dirs, ms } = await watcher.start();
       s.watchedDirs = dirs;
+      s.maxUserWatches = readMaxUserWatches();
       s.state = 'watching';
       try {
         s.dev = statSync(path).dev;
@@ -421,6 +469,7 @@ export class Daemon extends EventEmitter {
       watchedDirs: s.watcher?.watchedDirs ?? 0,
       overflows: s.overflows,
       lastOverflowAt: s.lastOverflowAt,
+      maxUserWatches: s.maxUserWatches,
       targets: s.workers.map((w, i) => ({
         source: s.config.name,
         target: w.name,
@@ -435,6 +484,8 @@ export class Daemon extends EventEmitter {
         lastSuccessAt: w.lastSuccessAt,
         lastFullSyncAt: w.lastFullSyncAt,
         lastError: w.lastError,
+        lastAudit: null,
+        canary: null,
       })),
     }));
   }

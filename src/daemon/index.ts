@@ -2,7 +2,11 @@ export { CONTROL_SOCKET, controlRequest } from './control.js';
 export {
   type Alert,
   type AlertKind,
+  type AuditSummary,
+  type BatchEvent,
+  type CanaryStatus,
   Daemon,
+  type Incident,
   type SourceState,
   type SourceStatus,
   type TargetStatus,
