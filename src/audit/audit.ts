@@ -1,5 +1,6 @@
 import { buildFullSyncCall, runRsync, type SourceSpec, type TargetSpec } from '../transport/index.js';
 import { DRIFT_KINDS, type DriftEntry, type DriftKind, parseItemizeLine } from './itemize.js';
+import { isPending, NOTHING_PENDING, type PendingIndex, unionPending } from './pending.js';
 
 export interface AuditOptions {
   isRoot: boolean;
@@ -12,14 +13,28 @@ export interface AuditOptions {
   /** entries kept in the result; the counts still cover everything (default 100 000) */
   maxEntries?: number;
   signal?: AbortSignal;
+  /**
+   * What the target still has coming (the journal's pending rows), read just
+   * before and just after the dry run: a difference on a path pending in
+   * either snapshot is reported as pending, not drift.
+   */
+  pending?: () => PendingIndex;
+  /** paths left out of the comparison (rsync patterns, e.g. the canary "/.syncward-canary") */
+  exclude?: string[];
 }
 
 export interface AuditResult {
   /** rsync ran to the end: entries are the whole truth (an empty list means in sync) */
   ok: boolean;
   entries: DriftEntry[];
-  /** entries per kind, also those beyond maxEntries */
+  /** drift entries per kind, also those beyond maxEntries (pending ones not counted) */
   counts: Record<DriftKind, number>;
+  /** differences on paths still pending for the target: on their way, not drift (at most maxEntries) */
+  pending: DriftEntry[];
+  /** how many pending differences, also those beyond maxEntries */
+  pendingCount: number;
+  /** why everything counts as pending (a full sync is owed to the target), or undefined */
+  fullSyncOwed?: string;
   /** entries were dropped past maxEntries */
   truncated: boolean;
   /** why the audit could not run, with rsync's own message */
@@ -36,9 +51,17 @@ export interface AuditResult {
 export async function auditTarget(src: SourceSpec, tgt: TargetSpec, o: AuditOptions): Promise<AuditResult> {
   // --checksum is ours here, not the operator's: it goes where their extras go, in a copy
   const spec: TargetSpec = o.checksum ? { ...tgt, rsyncArgs: [...tgt.rsyncArgs, '--checksum'] } : tgt;
-  const call = buildFullSyncCall(src, spec, { isRoot: o.isRoot, dryRun: true, itemize: true });
+  // excludes first: rsync's first matching rule wins, and an excluded path on the
+  // target is not deleted either (no --delete-excluded), so it is never "extra"
+  const from: SourceSpec = o.exclude?.length
+    ? { ...src, filterArgs: [...o.exclude.map((x) => `--exclude=${x}`), ...src.filterArgs] }
+    : src;
+  const call = buildFullSyncCall(from, spec, { isRoot: o.isRoot, dryRun: true, itemize: true });
   const max = o.maxEntries ?? 100_000;
-  const entries: DriftEntry[] = [];
+  const before = o.pending?.() ?? NOTHING_PENDING;
+  const candidates: DriftEntry[] = [];
+  const pending: DriftEntry[] = [];
+  let pendingCount = 0;
   const counts = Object.fromEntries(DRIFT_KINDS.map((k) => [k, 0])) as Record<DriftKind, number>;
   let truncated = false;
   const r = await runRsync(call, {
@@ -47,15 +70,42 @@ export async function auditTarget(src: SourceSpec, tgt: TargetSpec, o: AuditOpti
     onStdoutLine: (line) => {
       const e = parseItemizeLine(line, { checksum: o.checksum, dirMtime: o.dirMtime });
       if (!e) return;
+      if (isPending(e, before)) {
+        pendingCount++;
+        if (pending.length < max) pending.push(e);
+        return;
+      }
       counts[e.kind]++;
-      if (entries.length < max) entries.push(e);
+      if (candidates.length < max) candidates.push(e);
       else truncated = true;
     },
   });
+  // a change that arrived while rsync compared is pending too
+  const both = o.pending ? unionPending(before, o.pending()) : before;
+  const entries: DriftEntry[] = [];
+  for (const e of candidates) {
+    if (!isPending(e, both)) {
+      entries.push(e);
+      continue;
+    }
+    counts[e.kind]--;
+    pendingCount++;
+    if (pending.length < max) pending.push(e);
+  }
   // vanished (24): a file went away on the source while rsync listed it; the rest was compared
   const ok = r.exit.class === 'ok' || r.exit.class === 'vanished';
   const error = ok
     ? undefined
     : `rsync exit ${r.code ?? r.signal} (${r.exit.class}): ${r.exit.message}${r.exit.rsyncMessage ? `\n${r.exit.rsyncMessage.trim()}` : ''}`;
-  return { ok, entries, counts, truncated, error, durationMs: r.durationMs };
+  return {
+    ok,
+    entries,
+    counts,
+    truncated,
+    pending,
+    pendingCount,
+    fullSyncOwed: both.fullSync ?? undefined,
+    error,
+    durationMs: r.durationMs,
+  };
 }

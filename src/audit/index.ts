@@ -7,4 +7,12 @@ export {
   type ItemType,
   parseItemizeLine,
 } from './itemize.js';
+export {
+  isPending,
+  NOTHING_PENDING,
+  type PendingIndex,
+  pendingIndex,
+  splitPending,
+  unionPending,
+} from './pending.js';
 export { repairChanges } from './repair.js';

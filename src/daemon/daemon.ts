@@ -2,7 +2,16 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync, statSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, relative } from 'node:path';
+import {
+  type AuditResult,
+  auditTarget,
+  type DriftEntry,
+  type PendingIndex,
+  pendingIndex,
+} from '../audit/index.js';
+import { type ApiServer, startApi } from '../api/index.js';
 import { changesOf } from '../coalesce/index.js';
+import type { Change } from '../coalesce/types.js';
 import { type Config, type SourceConfig, type TargetConfig, targetSpec } from '../config/index.js';
 import {
   type Delivery,
@@ -12,13 +21,13 @@ import {
   type WorkerAlert,
 } from '../dispatch/index.js';
 import { Filter } from '../filter/index.js';
-import { Journal, lockStateDir } from '../journal/index.js';
+import { AUDIT_SAMPLE, type AuditRow, Journal, lockStateDir } from '../journal/index.js';
 import { Scheduler } from '../schedule/index.js';
-import type { SourceSpec } from '../transport/index.js';
+import type { SourceSpec, TargetSpec } from '../transport/index.js';
 import { display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
 import { readMaxUserWatches, TreeWatcher } from '../watch/index.js';
-import type { FsEvent } from '../watch/types.js';
+import type { FsEvent, FsEventKind } from '../watch/types.js';
 import { startControlServer } from './control.js';
 import { routeEvents } from './route.js';
 
@@ -27,7 +36,13 @@ const SOURCE_RETRY_MS = 10_000;
 /** How often lag and the source roots' devices are checked. */
 const HEALTH_MS = 2_000;
 
-export type AlertKind = WorkerAlert['kind'] | 'uncleanRestart' | 'overflow' | 'rootGone' | 'watchLimit';
+export type AlertKind =
+  | WorkerAlert['kind']
+  | 'uncleanRestart'
+  | 'overflow'
+  | 'rootGone'
+  | 'watchLimit'
+  | 'drift';
 
 export interface Alert {
   kind: AlertKind;
@@ -53,6 +68,11 @@ interface SourceRuntime {
   maxUserWatches: number | null;
   /** st_dev of the root when watching began: a change means it was unmounted or replaced */
   dev: number | null;
+  /** the source as rsync sees it (root, filters incl. state_dir) and each worker's target, for audits */
+  spec: SourceSpec;
+  targetSpecs: TargetSpec[];
+  /** audits in progress: the changes the watcher accepts meanwhile are pending for them */
+  auditWatch: Set<Change[]>;
 }
 
 export interface TargetStatus {
@@ -90,6 +110,44 @@ export interface AuditSummary {
   pending: number;
 }
 
+/** One target's audit through the daemon: the summary, and the entries (paths for people). */
+export interface TargetAuditResult {
+  source: string;
+  target: string;
+  url: string;
+  summary: AuditSummary;
+  /** drift entries, paths shown as text (at most 1000; summary.drift has the counts) */
+  entries: AuditEntry[];
+  /** differences still pending in the journal: on their way, not drift (at most 1000) */
+  pendingEntries: AuditEntry[];
+  /** entries were left out past the limit */
+  truncated: boolean;
+  durationMs: number;
+}
+
+export interface AuditEntry {
+  kind: DriftEntry['kind'];
+  path: string;
+  detail: string;
+  type: DriftEntry['type'];
+}
+
+/** Daemon.audit(): one result per audited target of the source. */
+export interface SourceAuditResult {
+  source: string;
+  results: TargetAuditResult[];
+}
+
+/** The 'audit' event, once per audited target. */
+export interface AuditEvent {
+  source: string;
+  target: string;
+  summary: AuditSummary;
+}
+
+/** Entries a daemon audit returns per list. */
+const AUDIT_ENTRIES = 1000;
+
 /** End-to-end replication lag measured by the canary, per target. */
 export interface CanaryStatus {
   lastWrittenAt: number | null;
@@ -121,6 +179,8 @@ export interface BatchEvent {
   source: string;
   at: number;
   events: number;
+  /** how many of each kind */
+  kinds: Partial<Record<FsEventKind, number>>;
   /** a few of the paths, for logs and the event stream */
   sample: string[];
 }
@@ -145,7 +205,8 @@ export interface SourceStatus {
  * Events: 'batch' (BatchEvent) when a source's watcher accepted changes,
  * 'transfer' (TransferReport), 'delivered' (source, target, Delivery) after a
  * transfer reached a target, 'state' (source, target, state, reason),
- * 'alert' (Alert), 'overflow' (source), 'ready' (source) when a source is watched.
+ * 'alert' (Alert), 'overflow' (source), 'ready' (source) when a source is watched,
+ * 'audit' (AuditEvent) when an audit of a target finished.
  */
 export class Daemon extends EventEmitter {
   private sources: SourceRuntime[] = [];
@@ -154,9 +215,14 @@ export class Daemon extends EventEmitter {
   private journal: Journal | null = null;
   private lock: { release(): void } | null = null;
   private control: Server | null = null;
+  private api: ApiServer | null = null;
   private health: NodeJS.Timeout | null = null;
   private config: Config;
   private readonly isRoot = process.getuid?.() === 0;
+  /** the last audit per target key ("source/target") */
+  private readonly lastAudits = new Map<string, AuditSummary>();
+  /** audits running per target key: a second request joins the first */
+  private readonly auditsRunning = new Map<string, Promise<TargetAuditResult>>();
 
   constructor(
     config: Config,
@@ -202,6 +268,13 @@ export class Daemon extends EventEmitter {
         `control socket unavailable (syncward resume will not reach this daemon): ${(e as Error).message}`,
       );
     }
+    // never throws: an API that cannot listen is logged and the daemon runs on without it
+    this.api = await startApi(this, {
+      listen: this.config.api.listen,
+      tokenFile: this.config.api.tokenFile,
+      stateDir: this.config.stateDir,
+      log: this.log,
+    });
     this.health = setInterval(() => this.checkHealth(), HEALTH_MS);
     this.health.unref();
     this.sources = this.config.sources.map((sc) => this.makeSource(sc));
@@ -219,6 +292,17 @@ export class Daemon extends EventEmitter {
           name: `full sync of ${name}`,
           cron: sc.fullSync,
           run: () => this.fullSync(name, 'scheduled (full_sync)'),
+        });
+      }
+      if (sc.audit) {
+        const name = sc.name;
+        this.scheduler.add({
+          name: `audit of ${name}`,
+          cron: sc.audit,
+          run: () => {
+            // audit() never rejects: each target's failure is in its result
+            void this.audit(name);
+          },
         });
       }
     }
@@ -273,6 +357,7 @@ export class Daemon extends EventEmitter {
     if (rel !== '' && !rel.startsWith('..') && !rel.startsWith('/')) exclude.unshift(`/${rel}/`);
     const filter = new Filter({ exclude, include: sc.include });
     const source: SourceSpec = { root: sc.path, filterArgs: filter.rsyncArgs(), delete: sc.delete };
+    const targetSpecs = sc.targets.map((tc) => targetSpec(tc, this.config.stateDir));
     const runtime: SourceRuntime = {
       config: sc,
       state: 'starting',
@@ -285,18 +370,27 @@ export class Daemon extends EventEmitter {
       lastOverflowAt: null,
       maxUserWatches: null,
       dev: null,
+      spec: source,
+      targetSpecs,
+      auditWatch: new Set(),
     };
-    runtime.workers = sc.targets.map((tc) => {
+    runtime.workers = sc.targets.map((tc, i) => {
+      const key = `${sc.name}/${tc.name}`;
+      if (!this.lastAudits.has(key)) {
+        // status shows the last audit across restarts
+        const last = this.journal?.recentAudits(key, 1)[0];
+        if (last) this.lastAudits.set(key, summaryOf(last));
+      }
       const w = new TargetWorker({
         sourceName: sc.name,
         source,
-        target: targetSpec(tc, this.config.stateDir),
+        target: targetSpecs[i] as TargetSpec,
         delayMs: sc.delayMs,
         maxWaitMs: sc.maxWaitMs,
         isRoot: this.isRoot,
         log: this.log,
         journal: this.journal ?? undefined,
-        key: `${sc.name}/${tc.name}`,
+        key,
         maxDelete: tc.maxDelete,
         fullSyncThreshold: sc.fullSyncThreshold,
         stuckAfter: sc.stuckAfter,
@@ -339,19 +433,24 @@ export class Daemon extends EventEmitter {
       const routed = routeEvents(s.filter, batch);
       if (routed.length === 0) return;
       this.log.debug({ source: name, events: routed.length }, 'events');
+      const kinds: BatchEvent['kinds'] = {};
+      for (const e of routed) kinds[e.kind] = (kinds[e.kind] ?? 0) + 1;
       this.emit('batch', {
         source: name,
         at: Date.now(),
         events: routed.length,
+        kinds,
         sample: routed.slice(0, 5).map((e) => `${e.kind} ${display(e.path) || '.'}`),
       } satisfies BatchEvent);
       // Journal first: once recorded, a change survives a crash until each target has it
       let seq = 0;
+      const changes = changesOf(routed);
+      for (const seen of s.auditWatch) for (const c of changes) if (seen.length < 1_000_000) seen.push(c);
       try {
         seq =
           this.journal?.recordChanges(
             s.workers.map((w) => w.key),
-            changesOf(routed),
+            changes,
           ) ?? 0;
       } catch (e) {
         this.log.error(
@@ -461,6 +560,170 @@ export class Daemon extends EventEmitter {
     return true;
   }
 
+  /**
+   * Audits a source against its targets (all, or the one named), in
+   * parallel; null for an unknown source. Each result is stored in the
+   * journal, becomes the target's lastAudit, is emitted as 'audit', and drift
+   * raises a 'drift' alert. Paths still pending for a target are reported as
+   * pending, not drift. A target already being audited is not audited twice:
+   * the request gets the running audit's result. Never rejects.
+   */
+  async audit(
+    sourceName: string,
+    opts: { checksum?: boolean; target?: string } = {},
+  ): Promise<SourceAuditResult | null> {
+    const s = this.sources.find((x) => x.config.name === sourceName);
+    if (!s) return null;
+    const picked = s.workers
+      .map((w, i) => ({ w, i }))
+      .filter(({ w }) => opts.target === undefined || w.name === opts.target || w.key === opts.target);
+    const results = await Promise.all(
+      picked.map(({ w, i }) => {
+        const running = this.auditsRunning.get(w.key);
+        if (running) return running;
+        const p = this.auditOne(s, w, i, opts.checksum === true).finally(() =>
+          this.auditsRunning.delete(w.key),
+        );
+        this.auditsRunning.set(w.key, p);
+        return p;
+      }),
+    );
+    return { source: sourceName, results };
+  }
+
+  private async auditOne(
+    s: SourceRuntime,
+    w: TargetWorker,
+    i: number,
+    checksum: boolean,
+  ): Promise<TargetAuditResult> {
+    const at = Date.now();
+    const tc = s.config.targets[i] as TargetConfig;
+    let r: AuditResult;
+    // not audited: a missing source would look like everything extra, a down target like nothing
+    const skip =
+      s.state !== 'watching'
+        ? `source ${s.config.name} is ${s.state}, not watching: not audited`
+        : w.state === 'down' || w.state === 'misconfigured'
+          ? `target is ${w.state}${w.stateReason ? ` (${w.stateReason})` : ''}: not audited`
+          : null;
+    if (skip) {
+      r = {
+        ok: false,
+        entries: [],
+        counts: { missing: 0, extra: 0, content: 0, metadata: 0 },
+        truncated: false,
+        pending: [],
+        pendingCount: 0,
+        error: skip,
+        durationMs: 0,
+      };
+    } else {
+      const seen: Change[] = [];
+      s.auditWatch.add(seen);
+      try {
+        r = await auditTarget(s.spec, s.targetSpecs[i] as TargetSpec, {
+          isRoot: this.isRoot,
+          checksum,
+          exclude: s.config.canary ? [`/${s.config.canary.path}`] : [],
+          pending: () => this.pendingFor(w.key, seen),
+        });
+      } catch (e) {
+        r = {
+          ok: false,
+          entries: [],
+          counts: { missing: 0, extra: 0, content: 0, metadata: 0 },
+          truncated: false,
+          pending: [],
+          pendingCount: 0,
+          error: `audit failed: ${(e as Error).message}`,
+          durationMs: Date.now() - at,
+        };
+      } finally {
+        s.auditWatch.delete(seen);
+      }
+    }
+    const summary: AuditSummary = {
+      at,
+      checksum,
+      ok: r.ok && r.entries.length === 0 && !r.truncated,
+      error: r.ok ? null : (r.error ?? 'unknown error'),
+      drift: { ...r.counts },
+      pending: r.pendingCount,
+    };
+    const entry = (e: DriftEntry): AuditEntry => ({ ...e, path: e.path === '' ? '.' : display(e.path) });
+    const result: TargetAuditResult = {
+      source: s.config.name,
+      target: w.name,
+      url: tc.url,
+      summary,
+      entries: r.entries.slice(0, AUDIT_ENTRIES).map(entry),
+      pendingEntries: r.pending.slice(0, AUDIT_ENTRIES).map(entry),
+      truncated: r.truncated || r.entries.length > AUDIT_ENTRIES,
+      durationMs: r.durationMs,
+    };
+    this.lastAudits.set(w.key, summary);
+    try {
+      this.journal?.recordAudit({
+        target: w.key,
+        at,
+        checksum,
+        ok: summary.ok,
+        error: summary.error,
+        counts: summary.drift,
+        pending: summary.pending,
+        durationMs: r.durationMs,
+        sample: result.entries
+          .slice(0, AUDIT_SAMPLE)
+          .map(({ kind, path, detail }) => ({ kind, path, detail })),
+      });
+    } catch (e) {
+      this.log.error(
+        { err: (e as Error).message },
+        `journal: cannot record the audit of ${w.key}: ${(e as Error).message}`,
+      );
+    }
+    const key = `${s.config.name}/${w.name}`;
+    if (summary.error !== null) {
+      this.log.warn(
+        { source: s.config.name, target: w.name },
+        `audit of ${key}: could not audit: ${summary.error}`,
+      );
+    } else if (!summary.ok) {
+      const total = Object.values(summary.drift).reduce((a, b) => a + b, 0);
+      const counts = Object.entries(summary.drift)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${n} ${k}`)
+        .join(', ');
+      const examples = result.entries
+        .slice(0, 3)
+        .map((e) => `${e.kind} ${e.path}`)
+        .join('; ');
+      this.raise({
+        kind: 'drift',
+        source: s.config.name,
+        target: w.name,
+        message: `target ${key} differs from the source: ${counts}${examples ? ` (e.g. ${examples})` : ''}${total > 3 ? ', ...' : ''}; something changed it outside syncward, or a transfer lost it. See: syncward audit -c CONFIG --source ${s.config.name} --target ${w.name}; fix with --repair`,
+        paths: result.entries.map((e) => e.path),
+      });
+    } else {
+      this.log.info(
+        { source: s.config.name, target: w.name, pending: summary.pending, ms: r.durationMs },
+        `audit of ${key}: in sync${summary.pending > 0 ? ` (${summary.pending} difference(s) still pending, not drift)` : ''}`,
+      );
+    }
+    this.emit('audit', { source: s.config.name, target: w.name, summary } satisfies AuditEvent);
+    return result;
+  }
+
+  /** What a target still has coming: its journal rows, a full sync owed, and what the watcher accepted meanwhile. */
+  private pendingFor(key: string, seen: readonly Change[]): PendingIndex {
+    const j = this.journal;
+    const rows = j?.pending(key) ?? [];
+    const full = j?.target(key)?.needsFull ?? null;
+    return pendingIndex([...rows, ...seen], full);
+  }
+
   status(): SourceStatus[] {
     return this.sources.map((s) => ({
       name: s.config.name,
@@ -484,7 +747,7 @@ export class Daemon extends EventEmitter {
         lastSuccessAt: w.lastSuccessAt,
         lastFullSyncAt: w.lastFullSyncAt,
         lastError: w.lastError,
-        lastAudit: null,
+        lastAudit: this.lastAudits.get(w.key) ?? null,
         canary: null,
       })),
     }));
@@ -522,6 +785,11 @@ export class Daemon extends EventEmitter {
       );
       next = { ...next, stateDir: this.config.stateDir };
     }
+    if (JSON.stringify(next.api) !== JSON.stringify(this.config.api))
+      this.log.warn(
+        { listen: this.config.api.listen, requested: next.api.listen },
+        'reload: api settings cannot change while running (the API keeps its address and token); restart syncward to apply them',
+      );
     const old = new Map(this.sources.map((s) => [s.config.name, s]));
     const added: string[] = [];
     const changed: string[] = [];
@@ -568,6 +836,8 @@ export class Daemon extends EventEmitter {
     if (this.health) clearInterval(this.health);
     this.health = null;
     await Promise.all(this.sources.map((s) => this.stopSource(s, graceMs)));
+    await this.api?.close();
+    this.api = null;
     await new Promise<void>((resolve) => (this.control ? this.control.close(() => resolve()) : resolve()));
     this.control = null;
     try {
@@ -580,4 +850,15 @@ export class Daemon extends EventEmitter {
     this.lock?.release();
     this.lock = null;
   }
+}
+
+function summaryOf(a: AuditRow): AuditSummary {
+  return {
+    at: a.at,
+    checksum: a.checksum,
+    ok: a.ok,
+    error: a.error,
+    drift: { ...a.counts },
+    pending: a.pending,
+  };
 }

@@ -1,2 +1,11 @@
-export { JOURNAL_FILE, Journal, type PendingRow, type TargetRow, type TransferRow } from './journal.js';
+export {
+  AUDIT_SAMPLE,
+  type AuditRow,
+  JOURNAL_FILE,
+  Journal,
+  JournalReader,
+  type PendingRow,
+  type TargetRow,
+  type TransferRow,
+} from './journal.js';
 export { LOCK_FILE, lockStateDir, StateLockedError } from './lock.js';

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Change, Op } from '../coalesce/types.js';
@@ -66,7 +66,25 @@ CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,
   value TEXT
 );
+CREATE TABLE IF NOT EXISTS audits (
+  id INTEGER PRIMARY KEY,
+  target TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  checksum INTEGER NOT NULL,
+  ok INTEGER NOT NULL,
+  error TEXT,
+  missing INTEGER NOT NULL,
+  extra INTEGER NOT NULL,
+  content INTEGER NOT NULL,
+  metadata INTEGER NOT NULL,
+  pending INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  sample TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audits_target ON audits (target, id);
 `;
+// Every table is CREATE ... IF NOT EXISTS and run at each open: a table added
+// later (audits) appears in an existing journal file without touching its rows.
 
 export interface PendingRow {
   path: BytePath;
@@ -98,6 +116,23 @@ export interface TargetRow {
   lastSuccess: number | null;
   lastError: string | null;
 }
+
+/** One audit of one target, as stored. */
+export interface AuditRow {
+  target: string;
+  at: number;
+  checksum: boolean;
+  ok: boolean;
+  error: string | null;
+  counts: { missing: number; extra: number; content: number; metadata: number };
+  pending: number;
+  durationMs: number;
+  /** a few of the entries (paths for people, not bytes), at most AUDIT_SAMPLE */
+  sample: { kind: string; path: string; detail: string }[];
+}
+
+/** Entries kept with each stored audit. */
+export const AUDIT_SAMPLE = 20;
 
 /** How many transfer and state rows to keep per target. */
 const HISTORY_ROWS = 1000;
@@ -167,6 +202,14 @@ export class Journal {
         'DELETE FROM transfers WHERE target = ? AND id <= (SELECT id FROM transfers WHERE target = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
       ),
       recentTransfers: this.db.prepare('SELECT * FROM transfers WHERE target = ? ORDER BY id DESC LIMIT ?'),
+      addAudit: this.db.prepare(
+        `INSERT INTO audits (target, at, checksum, ok, error, missing, extra, content, metadata, pending, duration_ms, sample)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      trimAudits: this.db.prepare(
+        'DELETE FROM audits WHERE target = ? AND id <= (SELECT id FROM audits WHERE target = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
+      ),
+      recentAudits: this.db.prepare('SELECT * FROM audits WHERE target = ? ORDER BY id DESC LIMIT ?'),
       getMeta: this.db.prepare('SELECT value FROM meta WHERE key = ?'),
       putMeta: this.db.prepare(
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
@@ -315,12 +358,111 @@ export class Journal {
     return this.st.recentTransfers.all(target, limit);
   }
 
+  recordAudit(a: AuditRow): void {
+    this.db.transaction(() => {
+      this.st.addAudit.run(
+        a.target,
+        a.at,
+        a.checksum ? 1 : 0,
+        a.ok ? 1 : 0,
+        a.error,
+        a.counts.missing,
+        a.counts.extra,
+        a.counts.content,
+        a.counts.metadata,
+        a.pending,
+        a.durationMs,
+        JSON.stringify(a.sample.slice(0, AUDIT_SAMPLE)),
+      );
+      this.st.trimAudits.run(a.target, a.target, HISTORY_ROWS);
+    })();
+  }
+
+  /** The newest audits of a target, newest first. */
+  recentAudits(target: string, limit = 20): AuditRow[] {
+    return (this.st.recentAudits.all(target, limit) as AuditDbRow[]).map(auditRow);
+  }
+
   meta(key: string): string | undefined {
     return (this.st.getMeta.get(key) as { value: string } | undefined)?.value;
   }
 
   setMeta(key: string, value: string): void {
     this.st.putMeta.run(key, value);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+interface AuditDbRow {
+  target: string;
+  at: number;
+  checksum: number;
+  ok: number;
+  error: string | null;
+  missing: number;
+  extra: number;
+  content: number;
+  metadata: number;
+  pending: number;
+  duration_ms: number;
+  sample: string;
+}
+
+function auditRow(r: AuditDbRow): AuditRow {
+  let sample: AuditRow['sample'] = [];
+  try {
+    sample = JSON.parse(r.sample) as AuditRow['sample'];
+  } catch {
+    // a damaged sample loses the examples, not the audit
+  }
+  return {
+    target: r.target,
+    at: r.at,
+    checksum: r.checksum === 1,
+    ok: r.ok === 1,
+    error: r.error,
+    counts: { missing: r.missing, extra: r.extra, content: r.content, metadata: r.metadata },
+    pending: r.pending,
+    durationMs: r.duration_ms,
+    sample,
+  };
+}
+
+/**
+ * Read-only access for one-shot commands (audit) while a daemon may be
+ * writing: WAL lets readers in beside the writer. Null when there is no
+ * journal yet (nothing is pending then).
+ */
+export class JournalReader {
+  private constructor(private readonly db: Database.Database) {}
+
+  static open(stateDir: string): JournalReader | null {
+    const file = join(stateDir, JOURNAL_FILE);
+    if (!existsSync(file)) return null;
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    return new JournalReader(db);
+  }
+
+  /** A target's pending changes (path and op). */
+  pending(target: string): Change[] {
+    return (
+      this.db.prepare('SELECT path, op FROM pending WHERE target = ?').all(target) as {
+        path: Buffer;
+        op: Op;
+      }[]
+    ).map((r) => ({ path: r.path.toString('latin1'), op: r.op }));
+  }
+
+  /** Why a full sync is owed to the target, or null. */
+  needsFull(target: string): string | null {
+    const r = this.db.prepare('SELECT needs_full FROM targets WHERE target = ?').get(target) as
+      | { needs_full: string | null }
+      | undefined;
+    return r?.needs_full ?? null;
   }
 
   close(): void {
