@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync, statSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, relative } from 'node:path';
+import { type ApiServer, startApi } from '../api/index.js';
 import {
   type AuditResult,
   auditTarget,
@@ -214,6 +215,7 @@ export class Daemon extends EventEmitter {
   private journal: Journal | null = null;
   private lock: { release(): void } | null = null;
   private control: Server | null = null;
+  private api: ApiServer | null = null;
   private health: NodeJS.Timeout | null = null;
   private config: Config;
   private readonly isRoot = process.getuid?.() === 0;
@@ -266,6 +268,13 @@ export class Daemon extends EventEmitter {
         `control socket unavailable (syncward resume will not reach this daemon): ${(e as Error).message}`,
       );
     }
+    // never throws: an API that cannot listen is logged and the daemon runs on without it
+    this.api = await startApi(this, {
+      listen: this.config.api.listen,
+      tokenFile: this.config.api.tokenFile,
+      stateDir: this.config.stateDir,
+      log: this.log,
+    });
     this.health = setInterval(() => this.checkHealth(), HEALTH_MS);
     this.health.unref();
     this.sources = this.config.sources.map((sc) => this.makeSource(sc));
@@ -776,6 +785,11 @@ export class Daemon extends EventEmitter {
       );
       next = { ...next, stateDir: this.config.stateDir };
     }
+    if (JSON.stringify(next.api) !== JSON.stringify(this.config.api))
+      this.log.warn(
+        { listen: this.config.api.listen, requested: next.api.listen },
+        'reload: api settings cannot change while running (the API keeps its address and token); restart syncward to apply them',
+      );
     const old = new Map(this.sources.map((s) => [s.config.name, s]));
     const added: string[] = [];
     const changed: string[] = [];
@@ -822,6 +836,8 @@ export class Daemon extends EventEmitter {
     if (this.health) clearInterval(this.health);
     this.health = null;
     await Promise.all(this.sources.map((s) => this.stopSource(s, graceMs)));
+    await this.api?.close();
+    this.api = null;
     await new Promise<void>((resolve) => (this.control ? this.control.close(() => resolve()) : resolve()));
     this.control = null;
     try {

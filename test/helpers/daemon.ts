@@ -17,16 +17,25 @@ export interface TargetUnderTest {
   owner?: boolean;
 }
 
-/** YAML for one source mirrored to the given targets. */
+/**
+ * YAML for one source mirrored to the given targets. The API listens on a
+ * free port (state_dir/api.json has it) unless `api` says otherwise, so tests
+ * running in parallel never compete for 8730.
+ */
 export function configYaml(o: {
   stateDir: string;
   source: string;
   targets: TargetUnderTest[];
   exclude?: string[];
   extra?: string;
+  api?: { listen: string; tokenFile?: string };
 }): string {
+  const api = o.api ?? { listen: '127.0.0.1:0' };
   const lines = [
     `state_dir: ${JSON.stringify(o.stateDir)}`,
+    'api:',
+    `  listen: ${JSON.stringify(api.listen)}`,
+    ...(api.tokenFile ? [`  token_file: ${JSON.stringify(api.tokenFile)}`] : []),
     'sources:',
     '  - name: src',
     `    path: ${JSON.stringify(o.source)}`,

@@ -163,6 +163,7 @@ describe('a bad target never stops the others', () => {
     const local = await makeTempDir('syncward-bad-local2-');
     const state = tempStateDir();
     const yaml = `state_dir: ${state.dir}
+api: { listen: "off" }
 sources:
   - name: missing
     path: ${join(src, 'does-not-exist')}

@@ -1,0 +1,13 @@
+export { EVENT_NAMES, type EventName, sseFrame } from './events.js';
+export {
+  API_FILE,
+  type ApiDaemon,
+  type ApiOptions,
+  type ApiServer,
+  type ApiStatus,
+  apiUrl,
+  type RecentError,
+  startApi,
+} from './server.js';
+export { contentType, staticPath, UI_DIR } from './static.js';
+export { presentedToken, readTokenFile, tokenMatches } from './token.js';

@@ -1,0 +1,192 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { BatchEvent, SourceStatus } from '../daemon/daemon.js';
+import type { TransferReport } from '../dispatch/index.js';
+
+const TARGET_STATES = ['starting', 'syncing', 'idle', 'lagging', 'down', 'misconfigured', 'held'] as const;
+const DRIFT_KINDS = ['missing', 'extra', 'content', 'metadata'] as const;
+
+/**
+ * syncward's Prometheus series, in a registry of its own (never prom-client's
+ * global one: two daemons in one process, as in tests, must not share
+ * counters). Counters follow the daemon's events; gauges are read from
+ * `status()` at each scrape, so they can never disagree with /api/status.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly events: Counter<'source' | 'kind'>;
+  private readonly overflows: Counter<'source'>;
+  private readonly transfers: Counter<'source' | 'target' | 'kind' | 'result'>;
+  private readonly duration: Histogram<'source' | 'target' | 'kind'>;
+  private readonly files: Counter<'source' | 'target'>;
+  private readonly bytes: Counter<'source' | 'target'>;
+  private readonly gauges: {
+    watched: Gauge<'source'>;
+    maxWatches: Gauge;
+    pending: Gauge<'source' | 'target'>;
+    oldest: Gauge<'source' | 'target'>;
+    stuck: Gauge<'source' | 'target'>;
+    state: Gauge<'source' | 'target' | 'state'>;
+    canaryLag: Gauge<'source' | 'target'>;
+    drift: Gauge<'source' | 'target' | 'kind'>;
+    lastFull: Gauge<'source' | 'target'>;
+    lastSuccess: Gauge<'source' | 'target'>;
+    lastAudit: Gauge<'source' | 'target'>;
+  };
+
+  constructor(private readonly status: () => SourceStatus[]) {
+    const registers = [this.registry];
+    const st = ['source', 'target'] as const;
+    this.events = new Counter({
+      name: 'syncward_events_total',
+      help: 'Filesystem events accepted from the watcher (after the filter), by kind.',
+      labelNames: ['source', 'kind'],
+      registers,
+    });
+    this.overflows = new Counter({
+      name: 'syncward_overflows_total',
+      help: 'inotify queue overflows (each one triggers a full catch-up sync).',
+      labelNames: ['source'],
+      registers,
+    });
+    this.transfers = new Counter({
+      name: 'syncward_transfers_total',
+      help: 'rsync transfers, by kind (batch, full) and result (the exit class: ok, vanished, partial, transient, misconfigured, ...).',
+      labelNames: ['source', 'target', 'kind', 'result'],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'syncward_transfer_duration_seconds',
+      help: 'Duration of rsync transfers.',
+      labelNames: ['source', 'target', 'kind'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+      registers,
+    });
+    this.files = new Counter({
+      name: 'syncward_files_sent_total',
+      help: 'Files rsync transferred.',
+      labelNames: st,
+      registers,
+    });
+    this.bytes = new Counter({
+      name: 'syncward_bytes_sent_total',
+      help: 'Bytes rsync sent (its "sent N bytes").',
+      labelNames: st,
+      registers,
+    });
+    this.gauges = {
+      watched: new Gauge({
+        name: 'syncward_watched_directories',
+        help: 'Directories with an inotify watch.',
+        labelNames: ['source'],
+        registers,
+      }),
+      maxWatches: new Gauge({
+        name: 'syncward_max_user_watches',
+        help: 'fs.inotify.max_user_watches (the limit the watched directories of all sources share).',
+        registers,
+      }),
+      pending: new Gauge({
+        name: 'syncward_pending_changes',
+        help: 'Changes waiting for a target.',
+        labelNames: st,
+        registers,
+      }),
+      oldest: new Gauge({
+        name: 'syncward_oldest_pending_age_seconds',
+        help: 'Age of the oldest change a target still needs (0 when it needs none).',
+        labelNames: st,
+        registers,
+      }),
+      stuck: new Gauge({
+        name: 'syncward_stuck_paths',
+        help: 'Paths that failed stuck_after transfers in a row.',
+        labelNames: st,
+        registers,
+      }),
+      state: new Gauge({
+        name: 'syncward_target_state',
+        help: "1 for the target's current state, 0 for the others.",
+        labelNames: ['source', 'target', 'state'],
+        registers,
+      }),
+      canaryLag: new Gauge({
+        name: 'syncward_canary_lag_seconds',
+        help: 'End-to-end replication lag of the last canary that arrived (write to confirmed arrival).',
+        labelNames: st,
+        registers,
+      }),
+      drift: new Gauge({
+        name: 'syncward_audit_drift_entries',
+        help: 'Drift entries found by the last audit, by kind (missing, extra, content, metadata).',
+        labelNames: ['source', 'target', 'kind'],
+        registers,
+      }),
+      lastFull: new Gauge({
+        name: 'syncward_last_full_sync_timestamp_seconds',
+        help: 'When the last full sync to a target completed (Unix time).',
+        labelNames: st,
+        registers,
+      }),
+      lastSuccess: new Gauge({
+        name: 'syncward_last_success_timestamp_seconds',
+        help: 'When the last transfer to a target succeeded (Unix time).',
+        labelNames: st,
+        registers,
+      }),
+      lastAudit: new Gauge({
+        name: 'syncward_last_audit_timestamp_seconds',
+        help: 'When a target was last audited (Unix time).',
+        labelNames: st,
+        registers,
+      }),
+    };
+    collectDefaultMetrics({ register: this.registry, prefix: 'syncward_' });
+  }
+
+  onBatch(b: BatchEvent): void {
+    for (const [kind, n] of Object.entries(b.kinds)) if (n) this.events.inc({ source: b.source, kind }, n);
+  }
+
+  onOverflow(source: string): void {
+    this.overflows.inc({ source });
+  }
+
+  onTransfer(r: TransferReport): void {
+    const st = { source: r.source, target: r.target };
+    this.transfers.inc({ ...st, kind: r.kind, result: r.result });
+    this.duration.observe({ ...st, kind: r.kind }, r.durationMs / 1000);
+    if (r.files > 0) this.files.inc(st, r.files);
+    if (r.bytes > 0) this.bytes.inc(st, r.bytes);
+  }
+
+  /** The exposition text, with every gauge read from the daemon's status now. */
+  async render(now = Date.now()): Promise<string> {
+    const g = this.gauges;
+    for (const x of Object.values(g)) x.reset();
+    let maxWatches: number | null = null;
+    for (const s of this.status()) {
+      g.watched.set({ source: s.name }, s.watchedDirs);
+      if (s.maxUserWatches !== null) maxWatches = Math.max(maxWatches ?? 0, s.maxUserWatches);
+      for (const t of s.targets) {
+        const st = { source: s.name, target: t.target };
+        g.pending.set(st, t.pending);
+        g.oldest.set(st, t.oldestPendingAt === null ? 0 : Math.max(0, (now - t.oldestPendingAt) / 1000));
+        g.stuck.set(st, t.stuck);
+        for (const state of TARGET_STATES) g.state.set({ ...st, state }, t.state === state ? 1 : 0);
+        if (t.canary?.lagMs != null) g.canaryLag.set(st, t.canary.lagMs / 1000);
+        if (t.lastFullSyncAt !== null) g.lastFull.set(st, t.lastFullSyncAt / 1000);
+        if (t.lastSuccessAt !== null) g.lastSuccess.set(st, t.lastSuccessAt / 1000);
+        if (t.lastAudit) {
+          g.lastAudit.set(st, t.lastAudit.at / 1000);
+          for (const kind of DRIFT_KINDS) g.drift.set({ ...st, kind }, t.lastAudit.drift[kind]);
+        }
+      }
+    }
+    if (maxWatches !== null) g.maxWatches.set(maxWatches);
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
