@@ -4,6 +4,7 @@ import { type Config, ConfigError, configFromArgs, loadConfig } from '../config/
 import { runAudit } from './audit.js';
 import { runCheck } from './check.js';
 import { EXIT } from './exit.js';
+import { runImportSersync } from './import-sersync.js';
 import { runResume } from './resume.js';
 import { runStart } from './start.js';
 import { runSync } from './sync.js';
@@ -157,6 +158,24 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
     )
     .action(async (target: string, o) => {
       process.exitCode = await runResume(loadConfig(o.config), target, o);
+    });
+
+  program
+    .command('import-sersync')
+    .description('print the syncward YAML equivalent of a sersync confxml.xml (warnings go to stderr)')
+    .argument('<file>', "sersync's confxml.xml")
+    .option('--state-dir <dir>', 'state_dir written into the config', '/var/lib/syncward')
+    .addHelpText(
+      'after',
+      `
+Example:
+  syncward import-sersync /opt/sersync/confxml.xml > /etc/syncward/syncward.yaml
+  syncward check -c /etc/syncward/syncward.yaml
+What converts and what changes: docs/migration.md.
+Exit codes: 0 imported (read the warnings), 2 the file cannot be read or is not a usable sersync config.`,
+    )
+    .action((file: string, o) => {
+      process.exitCode = runImportSersync(file, { stateDir: o.stateDir });
     });
 
   return program;
