@@ -166,6 +166,8 @@ export class Metrics {
     let maxWatches: number | null = null;
     for (const s of this.status()) {
       g.watched.set({ source: s.name }, s.watchedDirs);
+      // a known source shows 0 overflows rather than no series at all
+      this.overflows.inc({ source: s.name }, 0);
       if (s.maxUserWatches !== null) maxWatches = Math.max(maxWatches ?? 0, s.maxUserWatches);
       for (const t of s.targets) {
         const st = { source: s.name, target: t.target };

@@ -7,6 +7,7 @@ import { EXIT } from './exit.js';
 import { runImportSersync } from './import-sersync.js';
 import { runResume } from './resume.js';
 import { runStart } from './start.js';
+import { runStatus } from './status.js';
 import { runSync } from './sync.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
@@ -158,6 +159,24 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
     )
     .action(async (target: string, o) => {
       process.exitCode = await runResume(loadConfig(o.config), target, o);
+    });
+
+  program
+    .command('status')
+    .description(
+      "show the running daemon's state (through its API): every target's state, pending changes, lag, last sync and audit, open alerts",
+    )
+    .requiredOption(
+      '-c, --config <file>',
+      'YAML config file (its api.listen or state_dir locates the daemon)',
+    )
+    .option('--json', "print the daemon's /api/status answer (and the verdict) as JSON on stdout")
+    .addHelpText(
+      'after',
+      '\nExit codes (Nagios): 0 ok; 1 warning (lagging, stuck paths, drift in the last audit, warning alerts);\n2 critical (a target down, misconfigured or on hold, critical alerts, no daemon answering, config error).',
+    )
+    .action(async (o) => {
+      process.exitCode = await runStatus(loadConfig(o.config), { json: o.json === true });
     });
 
   program

@@ -1,0 +1,227 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { API_FILE, type ApiStatus, apiUrl, readTokenFile } from '../api/index.js';
+import { type Config, parseListen } from '../config/index.js';
+import type { TargetStatus } from '../daemon/index.js';
+
+/** Nagios plugin convention: 0 OK, 1 WARNING, 2 CRITICAL. */
+export const STATUS_EXIT = { ok: 0, warning: 1, critical: 2 } as const;
+export type StatusCode = (typeof STATUS_EXIT)[keyof typeof STATUS_EXIT];
+
+export interface StatusProblem {
+  severity: 'warning' | 'critical';
+  message: string;
+}
+
+export interface StatusVerdict {
+  code: StatusCode;
+  problems: StatusProblem[];
+}
+
+/**
+ * What the daemon's status means for a monitoring check. Pure.
+ * Critical: a source not watched, a target down, misconfigured or on hold,
+ * a critical incident. Warning: a target lagging, stuck paths, drift (or a
+ * failed audit) in the last audit, a missing canary, a warning incident.
+ * Everything else (idle, syncing, starting) is ok.
+ */
+export function statusVerdict(s: Pick<ApiStatus, 'now' | 'sources' | 'alerts'>): StatusVerdict {
+  const problems: StatusProblem[] = [];
+  const warn = (message: string) => problems.push({ severity: 'warning', message });
+  const crit = (message: string) => problems.push({ severity: 'critical', message });
+  for (const src of s.sources) {
+    if (src.state === 'missing' || src.state === 'rootGone' || src.state === 'stopped')
+      crit(
+        `source ${src.name} is ${src.state === 'rootGone' ? 'gone (its root vanished or was unmounted)' : src.state} (${src.path})`,
+      );
+    for (const t of src.targets) {
+      const key = `${t.source}/${t.target}`;
+      const why = t.stateReason ? `: ${t.stateReason}` : '';
+      if (t.state === 'down' || t.state === 'misconfigured')
+        crit(`${key} is ${t.state} since ${ago(s.now, t.stateSince)}${why}`);
+      else if (t.state === 'held')
+        crit(`${key} is on hold${t.holdReason ? `: ${t.holdReason}` : why}; lift it with syncward resume`);
+      else if (t.state === 'lagging') warn(`${key} is lagging${why}`);
+      if (t.stuck > 0) warn(`${key} has ${t.stuck} stuck path(s) (they fail every transfer)`);
+      const a = t.lastAudit;
+      if (a?.error) warn(`${key}: the last audit could not run: ${a.error}`);
+      else if (a && !a.ok)
+        warn(`${key}: the last audit (${ago(s.now, a.at)} ago) found drift: ${driftText(a.drift)}`);
+      if (t.canary?.missingSince != null)
+        warn(`${key}: the canary written ${ago(s.now, t.canary.missingSince)} ago has not arrived`);
+    }
+  }
+  for (const i of s.alerts) {
+    if (i.resolvedAt !== null) continue;
+    (i.severity === 'critical' ? crit : warn)(`alert ${i.kind}: ${i.message}`);
+  }
+  const code = problems.some((p) => p.severity === 'critical')
+    ? STATUS_EXIT.critical
+    : problems.length > 0
+      ? STATUS_EXIT.warning
+      : STATUS_EXIT.ok;
+  return { code, problems };
+}
+
+function driftText(d: Record<string, number>): string {
+  const parts = Object.entries(d)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${n} ${k}`);
+  return parts.length > 0 ? parts.join(', ') : 'differences';
+}
+
+/** A duration for people: 45s, 3m12s, 2h05m, 3d04h. Pure. */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return `${Math.floor(s / 86400)}d${String(Math.floor((s % 86400) / 3600)).padStart(2, '0')}h`;
+}
+
+function ago(now: number, at: number): string {
+  return duration(now - at);
+}
+
+function lastAuditCell(now: number, t: TargetStatus): string {
+  const a = t.lastAudit;
+  if (!a) return 'never';
+  const when = `${ago(now, a.at)} ago`;
+  if (a.error) return `failed, ${when}`;
+  if (!a.ok) return `drift: ${driftText(a.drift)}, ${when}`;
+  return `in sync, ${when}`;
+}
+
+/** The human report: one row per target, then open alerts and the verdict line. Pure. */
+export function statusText(s: ApiStatus, v: StatusVerdict): string {
+  const header = ['SOURCE', 'TARGET', 'STATE', 'PENDING', 'LAG', 'LAST SYNC', 'LAST AUDIT'];
+  const rows = s.sources.flatMap((src) =>
+    src.targets.map((t) => [
+      src.state === 'watching' || src.state === 'starting' ? src.name : `${src.name} (${src.state})`,
+      t.target,
+      t.state,
+      String(t.pending),
+      t.oldestPendingAt !== null
+        ? ago(s.now, t.oldestPendingAt)
+        : t.canary?.lagMs != null
+          ? `${duration(t.canary.lagMs)} (canary)`
+          : '-',
+      t.lastSuccessAt !== null ? `${ago(s.now, t.lastSuccessAt)} ago` : 'never',
+      lastAuditCell(s.now, t),
+    ]),
+  );
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
+  const out = [line(header), ...rows.map(line)];
+  const open = s.alerts.filter((i) => i.resolvedAt === null);
+  if (open.length > 0) {
+    out.push('', 'Open alerts:');
+    for (const i of open)
+      out.push(
+        `  ${i.severity.toUpperCase().padEnd(8)} ${i.kind} (for ${ago(s.now, i.firedAt)}): ${i.message}`,
+      );
+  }
+  out.push('');
+  const word = v.code === STATUS_EXIT.ok ? 'OK' : v.code === STATUS_EXIT.warning ? 'WARNING' : 'CRITICAL';
+  const targets = s.sources.reduce((n, src) => n + src.targets.length, 0);
+  if (v.problems.length === 0) out.push(`syncward OK: ${targets} target(s) healthy`);
+  else {
+    out.push(`syncward ${word}: ${v.problems.length} problem(s)`);
+    for (const p of v.problems)
+      out.push(`  ${p.severity === 'critical' ? 'CRITICAL' : 'WARNING '} ${p.message}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** Where the running daemon's API is: api.listen, or state_dir/api.json for port 0. */
+export function apiLocation(config: Config): { url: string } | { error: string } {
+  let addr: ReturnType<typeof parseListen>;
+  try {
+    addr = parseListen(config.api.listen);
+  } catch (e) {
+    return { error: `api.listen ${(e as Error).message}` };
+  }
+  if (addr === null)
+    return {
+      error: `the API is off (api.listen: off in ${config.file ?? 'the config'}); status reads it: set api.listen, e.g. 127.0.0.1:8730, and restart syncward`,
+    };
+  if (addr.port !== 0) return { url: apiUrl(addr.host, addr.port) };
+  const file = join(config.stateDir, API_FILE);
+  try {
+    const { url } = JSON.parse(readFileSync(file, 'utf8')) as { url?: unknown };
+    if (typeof url === 'string') return { url };
+    return { error: `${file} has no url` };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return {
+      error:
+        code === 'ENOENT'
+          ? `no syncward daemon is running on state_dir ${config.stateDir} (no ${file}, which it writes when api.listen has port 0)`
+          : `cannot read ${file}: ${(e as Error).message}`,
+    };
+  }
+}
+
+/**
+ * `syncward status`: asks the running daemon's API for its state, prints a
+ * table (or --json) and exits 0 ok, 1 warning, 2 critical (also: no daemon
+ * answering, or it cannot be asked).
+ */
+export async function runStatus(
+  config: Config,
+  o: { json?: boolean; timeoutS?: number },
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
+  const start = `start it with: syncward start -c ${config.file ?? 'FILE'}`;
+  const critical = (message: string) => {
+    err.write(`syncward CRITICAL: ${message}\n`);
+    return STATUS_EXIT.critical;
+  };
+  const where = apiLocation(config);
+  if ('error' in where)
+    return critical(`${where.error}${where.error.startsWith('no syncward') ? `; ${start}` : ''}`);
+  const headers: Record<string, string> = {};
+  if (config.api.tokenFile) {
+    try {
+      headers.authorization = `Bearer ${readTokenFile(config.api.tokenFile)}`;
+    } catch (e) {
+      return critical((e as Error).message);
+    }
+  }
+  let res: Response;
+  try {
+    res = await fetch(`${where.url}/api/status`, {
+      headers,
+      signal: AbortSignal.timeout((o.timeoutS ?? 10) * 1000),
+    });
+  } catch (e) {
+    const cause = (e as { cause?: NodeJS.ErrnoException }).cause;
+    const code = cause?.code ?? (e as Error).name;
+    if (code === 'TimeoutError')
+      return critical(`the syncward daemon at ${where.url} did not answer within ${o.timeoutS ?? 10} s`);
+    return critical(`no syncward daemon answers at ${where.url} (${code}); ${start}`);
+  }
+  if (res.status === 401)
+    return critical(
+      `the daemon at ${where.url} rejected the token from ${config.api.tokenFile ?? '(no api.token_file)'}`,
+    );
+  if (res.status !== 200)
+    return critical(`the daemon at ${where.url} answered ${res.status}: ${await res.text()}`);
+  let status: ApiStatus;
+  try {
+    status = (await res.json()) as ApiStatus;
+  } catch (e) {
+    return critical(
+      `the answer from ${where.url} is not JSON (${(e as Error).message}): is that a syncward?`,
+    );
+  }
+  const verdict = statusVerdict(status);
+  if (o.json) out.write(`${JSON.stringify({ ...status, verdict }, null, 2)}\n`);
+  else out.write(statusText(status, verdict));
+  return verdict.code;
+}

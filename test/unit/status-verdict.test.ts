@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ApiStatus } from '../../src/api/index.js';
+import { duration, STATUS_EXIT, statusText, statusVerdict } from '../../src/cli/status.js';
+import type { Incident, SourceStatus, TargetStatus } from '../../src/daemon/index.js';
+
+const NOW = 1_800_000_000_000;
+
+function target(o: Partial<TargetStatus> = {}): TargetStatus {
+  return {
+    source: 'www',
+    target: 'web1',
+    url: 'rsync://u@h/www',
+    state: 'idle',
+    stateSince: NOW - 60_000,
+    stateReason: '',
+    pending: 0,
+    oldestPendingAt: null,
+    stuck: 0,
+    holdReason: null,
+    lastSuccessAt: NOW - 5_000,
+    lastFullSyncAt: NOW - 600_000,
+    lastError: null,
+    lastAudit: null,
+    canary: null,
+    ...o,
+  };
+}
+
+function status(targets: TargetStatus[], o: { alerts?: Incident[]; source?: Partial<SourceStatus> } = {}) {
+  const s: ApiStatus = {
+    version: '0.1.0',
+    pid: 1,
+    startedAt: NOW - 3_600_000,
+    now: NOW,
+    sources: [
+      {
+        name: 'www',
+        path: '/srv/www',
+        state: 'watching',
+        watchedDirs: 10,
+        overflows: 0,
+        lastOverflowAt: null,
+        maxUserWatches: 8192,
+        targets,
+        ...o.source,
+      },
+    ],
+    alerts: o.alerts ?? [],
+    recentErrors: [],
+  };
+  return s;
+}
+
+const incident = (severity: Incident['severity'], resolvedAt: number | null = null): Incident => ({
+  id: `lag:www:web1`,
+  kind: 'lag',
+  severity,
+  source: 'www',
+  target: 'web1',
+  message: 'lag is 400 s',
+  firedAt: NOW - 30_000,
+  resolvedAt,
+});
+
+const audit = (o: { error?: string | null; extra?: number } = {}) => ({
+  at: NOW - 120_000,
+  checksum: false,
+  ok: !o.error && !o.extra,
+  error: o.error ?? null,
+  drift: { missing: 0, extra: o.extra ?? 0, content: 0, metadata: 0 },
+  pending: 0,
+});
+
+describe('status exit code (Nagios: 0 ok, 1 warning, 2 critical)', () => {
+  test('idle, syncing and starting targets with nothing wrong are ok', () => {
+    for (const state of ['idle', 'syncing', 'starting'] as const) {
+      const v = statusVerdict(status([target({ state }), target({ target: 'web2', state: 'idle' })]));
+      assert.equal(v.code, STATUS_EXIT.ok, state);
+      assert.deepEqual(v.problems, []);
+    }
+  });
+
+  test('a clean audit and a resolved incident are ok', () => {
+    const v = statusVerdict(
+      status([target({ lastAudit: audit() })], { alerts: [incident('critical', NOW - 1000)] }),
+    );
+    assert.equal(v.code, STATUS_EXIT.ok);
+  });
+
+  test('lagging, stuck paths, drift, a failed audit, a missing canary and warning incidents warn', () => {
+    const cases: [string, ApiStatus, RegExp][] = [
+      ['lagging', status([target({ state: 'lagging', stateReason: 'oldest 90 s' })]), /lagging: oldest 90 s/],
+      ['stuck', status([target({ stuck: 3 })]), /3 stuck path/],
+      ['drift', status([target({ lastAudit: audit({ extra: 2 }) })]), /found drift: 2 extra/],
+      ['audit failed', status([target({ lastAudit: audit({ error: 'target down' }) })]), /could not run/],
+      [
+        'canary',
+        status([
+          target({
+            canary: {
+              lastWrittenAt: NOW - 200_000,
+              lastArrivedAt: null,
+              lagMs: null,
+              missingSince: NOW - 200_000,
+            },
+          }),
+        ]),
+        /canary .* has not arrived/,
+      ],
+      ['incident', status([target()], { alerts: [incident('warning')] }), /alert lag: lag is 400 s/],
+    ];
+    for (const [name, s, message] of cases) {
+      const v = statusVerdict(s);
+      assert.equal(v.code, STATUS_EXIT.warning, name);
+      assert.match(v.problems.map((p) => p.message).join('\n'), message, name);
+    }
+  });
+
+  test('down, misconfigured, held, a source gone and critical incidents are critical, even beside warnings', () => {
+    const cases: [string, ApiStatus, RegExp][] = [
+      [
+        'down',
+        status([target({ state: 'down', stateReason: 'connection refused' })]),
+        /www\/web1 is down since 1m00s: connection refused/,
+      ],
+      [
+        'misconfigured',
+        status([target({ state: 'misconfigured', stateReason: 'auth failed' })]),
+        /misconfigured .*auth failed/,
+      ],
+      [
+        'held',
+        status([target({ state: 'held', holdReason: '1200 deletes > max_delete 1000' })]),
+        /on hold: 1200 deletes.*syncward resume/,
+      ],
+      ['source missing', status([target()], { source: { state: 'missing' } }), /source www is missing/],
+      ['source gone', status([target()], { source: { state: 'rootGone' } }), /source www is gone/],
+      ['incident', status([target({ state: 'lagging' })], { alerts: [incident('critical')] }), /alert lag/],
+    ];
+    for (const [name, s, message] of cases) {
+      const v = statusVerdict(s);
+      assert.equal(v.code, STATUS_EXIT.critical, name);
+      assert.match(v.problems.map((p) => p.message).join('\n'), message, name);
+    }
+  });
+});
+
+describe('status text', () => {
+  test('one row per target with state, pending, lag, last sync and last audit, then alerts and the verdict', () => {
+    const s = status(
+      [
+        target({ lastAudit: audit() }),
+        target({
+          target: 'web2',
+          state: 'down',
+          pending: 7,
+          oldestPendingAt: NOW - 75_000,
+          stateReason: 'refused',
+        }),
+      ],
+      { alerts: [incident('critical')] },
+    );
+    const text = statusText(s, statusVerdict(s));
+    const lines = text.split('\n');
+    assert.match(lines[0] as string, /^SOURCE +TARGET +STATE +PENDING +LAG +LAST SYNC +LAST AUDIT$/);
+    assert.match(lines[1] as string, /^www +web1 +idle +0 +- +5s ago +in sync, 2m00s ago$/);
+    assert.match(lines[2] as string, /^www +web2 +down +7 +1m15s +5s ago +never$/);
+    assert.match(text, /Open alerts:\n {2}CRITICAL lag \(for 30s\): lag is 400 s/);
+    assert.match(text, /syncward CRITICAL: 2 problem\(s\)\n {2}CRITICAL www\/web2 is down/);
+  });
+
+  test('a healthy daemon ends with an OK line', () => {
+    const s = status([target()]);
+    assert.match(statusText(s, statusVerdict(s)), /\nsyncward OK: 1 target\(s\) healthy\n$/);
+  });
+
+  test('durations read as people say them', () => {
+    assert.equal(duration(0), '0s');
+    assert.equal(duration(59_400), '59s');
+    assert.equal(duration(192_000), '3m12s');
+    assert.equal(duration(2 * 3_600_000 + 5 * 60_000), '2h05m');
+    assert.equal(duration(3 * 86_400_000 + 4 * 3_600_000), '3d04h');
+    assert.equal(duration(-5), '0s');
+  });
+});
