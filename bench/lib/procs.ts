@@ -1,0 +1,280 @@
+/**
+ * The processes a benchmark runs side by side, all against the same loopback
+ * rsync daemon (test/helpers/rsyncd.ts: auth on every module, TCP_NODELAY on
+ * the daemon side): syncward as its own process with a generated config,
+ * lsyncd (default.rsync), `inotifywait -r`, and bare rsync calls (the floor).
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { type RsyncDaemon, startRsyncDaemon } from '../../test/helpers/rsyncd.js';
+import { waitFor } from '../../test/helpers/tree.js';
+
+export type { RsyncDaemon };
+export { startRsyncDaemon };
+
+const bin = new URL('../../../bin/syncward', import.meta.url).pathname;
+/** the V8 flag bin/syncward and the systemd unit run with */
+export const SYNCWARD_NODE_FLAGS = ['--max-semi-space-size=4'];
+
+export function which(cmd: string): boolean {
+  return spawnSync('which', [cmd]).status === 0;
+}
+
+/** RSS of a running process in MB (from /proc), or null once it is gone. */
+export function rssMb(pid: number): number | null {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Ends a child and waits for it (SIGTERM, then SIGKILL after graceMs). */
+export async function stopChild(p: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const gone = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  const t = setTimeout(() => p.kill('SIGKILL'), graceMs);
+  await gone;
+  clearTimeout(t);
+}
+
+export interface SyncwardTarget {
+  name: string;
+  url: string;
+  passwordFile?: string;
+}
+
+export interface SyncwardOptions {
+  stateDir: string;
+  source: string;
+  targets: SyncwardTarget[];
+  initialSync?: boolean;
+  /** write a V8 CPU profile of the daemon into this directory when it exits */
+  cpuProfDir?: string;
+}
+
+/** The config a benchmark runs syncward with: defaults, except the API is off (port clashes) . */
+export function syncwardConfig(o: SyncwardOptions): string {
+  const lines = [
+    `state_dir: ${JSON.stringify(o.stateDir)}`,
+    'api:',
+    '  listen: "off"',
+    'log:',
+    '  level: info',
+    '  format: json',
+    'sources:',
+    '  - name: src',
+    `    path: ${JSON.stringify(o.source)}`,
+    ...(o.initialSync === false ? ['    initial_sync: false'] : []),
+    '    targets:',
+  ];
+  for (const t of o.targets) {
+    lines.push(`      - name: ${t.name}`, `        url: ${JSON.stringify(t.url)}`);
+    if (t.passwordFile) lines.push(`        password_file: ${JSON.stringify(t.passwordFile)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export interface SyncwardProcess {
+  proc: ChildProcess;
+  pid: number;
+  config: string;
+  /** performance.now() at spawn */
+  spawnedAt: number;
+  /** resolves with performance.now() when the source is watched ("watching N directories") */
+  watching: Promise<{ at: number; dirs: number; ms: number }>;
+  /** inotify queue overflows the daemon reported so far */
+  overflows(): number;
+  /** the last log lines at warn level and above, for error messages */
+  problems(): string[];
+  stop(): Promise<void>;
+}
+
+/** `syncward start -c <generated config>` as its own process, JSON logs parsed from stderr. */
+export function startSyncward(o: SyncwardOptions): SyncwardProcess {
+  const config = join(o.stateDir, 'bench-syncward.yaml');
+  writeFileSync(config, syncwardConfig(o));
+  const flags = [...SYNCWARD_NODE_FLAGS];
+  if (o.cpuProfDir) flags.push('--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`);
+  const spawnedAt = performance.now();
+  const proc = spawn(process.execPath, [...flags, bin, 'start', '-c', config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let overflows = 0;
+  const problems: string[] = [];
+  let onWatching: (v: { at: number; dirs: number; ms: number }) => void = () => {};
+  let onFail: (e: Error) => void = () => {};
+  const watching = new Promise<{ at: number; dirs: number; ms: number }>((res, rej) => {
+    onWatching = res;
+    onFail = rej;
+  });
+  watching.catch(() => {});
+  const lines = createInterface({ input: proc.stderr as NodeJS.ReadableStream });
+  lines.on('line', (line) => {
+    let rec: { level?: number; msg?: string; dirs?: number; ms?: number };
+    try {
+      rec = JSON.parse(line);
+    } catch {
+      problems.push(line);
+      return;
+    }
+    const msg = rec.msg ?? '';
+    if (/watching \d+ directories/.test(msg))
+      onWatching({ at: performance.now(), dirs: rec.dirs ?? 0, ms: rec.ms ?? 0 });
+    if (/queue overflowed/.test(msg)) overflows++;
+    if ((rec.level ?? 0) >= 40) {
+      problems.push(msg);
+      if (problems.length > 20) problems.shift();
+    }
+  });
+  proc.once('exit', (code, sig) =>
+    onFail(new Error(`syncward exited (${code ?? sig}) before watching: ${problems.slice(-3).join(' / ')}`)),
+  );
+  return {
+    proc,
+    pid: proc.pid as number,
+    config,
+    spawnedAt,
+    watching,
+    overflows: () => overflows,
+    problems: () => [...problems],
+    stop: () => stopChild(proc, 15_000),
+  };
+}
+
+export interface LsyncdOptions {
+  stateDir: string;
+  source: string;
+  targetUrl: string;
+  passwordFile: string;
+  /** an id for the config and log file names */
+  id?: string;
+}
+
+export interface LsyncdProcess {
+  proc: ChildProcess;
+  pid: number;
+  spawnedAt: number;
+  /** performance.now() when lsyncd starts its startup rsync, i.e. its watches are in place */
+  watching: Promise<number>;
+  overflows(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * lsyncd as fairly as we can configure it: default.rsync, delay 0,
+ * --sockopts=TCP_NODELAY like syncward, and archive = true so modes and
+ * owners match (default.rsync otherwise sends only links and times).
+ */
+export function startLsyncd(o: LsyncdOptions): LsyncdProcess {
+  const id = o.id ?? 'lsyncd';
+  const lua = join(o.stateDir, `${id}.lua`);
+  writeFileSync(
+    lua,
+    `settings { nodaemon = true, logfile = "${join(o.stateDir, `${id}.log`)}", maxProcesses = 1 }
+sync { default.rsync, source = "${o.source}", target = "${o.targetUrl}/", delay = 0,
+  rsync = { archive = true, password_file = "${o.passwordFile}", _extra = { "--sockopts=TCP_NODELAY" } } }
+`,
+  );
+  const spawnedAt = performance.now();
+  const proc = spawn('lsyncd', ['-log', 'Normal', lua], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let overflows = 0;
+  let onWatching: (at: number) => void = () => {};
+  const watching = new Promise<number>((res, rej) => {
+    onWatching = res;
+    proc.once('exit', (code) => rej(new Error(`lsyncd exited (${code}) before watching; see ${lua}`)));
+  });
+  watching.catch(() => {});
+  for (const s of [proc.stdout, proc.stderr]) {
+    createInterface({ input: s as NodeJS.ReadableStream }).on('line', (line) => {
+      if (/startup rsync/i.test(line)) onWatching(performance.now());
+      if (/OVERFLOW/.test(line)) overflows++;
+    });
+  }
+  return {
+    proc,
+    pid: proc.pid as number,
+    spawnedAt,
+    watching,
+    overflows: () => overflows,
+    stop: () => stopChild(proc),
+  };
+}
+
+/** `inotifywait -r -m`: resolves when it prints "Watches established." with the time and its RSS then. */
+export function inotifywaitStartup(root: string): Promise<{ ms: number; rssMb: number | null }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const p = spawn('inotifywait', ['-r', '-m', '-e', 'close_write', root], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    p.stderr?.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-2000);
+      if (err.includes('Watches established')) {
+        const ms = performance.now() - t0;
+        const rss = rssMb(p.pid as number);
+        p.kill();
+        resolve({ ms, rssMb: rss });
+      }
+    });
+    p.on('exit', () => reject(new Error(`inotifywait exited before its watches were set: ${err.trim()}`)));
+  });
+}
+
+/** rsync's arguments for the bare floor call: archive, TCP_NODELAY like syncward, the module's password. */
+export function floorArgs(d: RsyncDaemon, extra: string[] = []): string[] {
+  return ['-a', '--sockopts=TCP_NODELAY', `--password-file=${d.passwordFile}`, ...extra];
+}
+
+/** Runs rsync with argv (no shell), resolves with its exit code and wall time. */
+export function runRsync(
+  args: string[],
+  stdin?: Buffer,
+): Promise<{ code: number; ms: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const p = spawn('rsync', args, { stdio: [stdin ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    if (stdin) p.stdin?.end(stdin);
+    p.on('exit', (code) => resolve({ code: code ?? -1, ms: performance.now() - t0, stderr }));
+  });
+}
+
+/** Waits until `cond` holds, polling every `everyMs`; resolves with performance.now() at that moment. */
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+  everyMs = 25,
+): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return performance.now();
+    if (performance.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Starts a process that must come up: writes `probe` into `src` and waits for it in `dstDir`. */
+export async function warmUp(src: string, dstDir: string, what: string, timeoutMs = 60_000): Promise<void> {
+  writeFileSync(join(src, '.bench-warmup'), 'w\n');
+  await waitFor(
+    () => existsSync(join(dstDir, '.bench-warmup')),
+    timeoutMs,
+    `${what} to deliver a first file`,
+  );
+}
+
+export function versionOf(cmd: string, args: string[], re: RegExp): string | null {
+  if (!which(cmd)) return null;
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return `${r.stdout}${r.stderr}`.match(re)?.[1] ?? null;
+}

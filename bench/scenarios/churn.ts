@@ -1,0 +1,156 @@
+/**
+ * Churn: a fixed-seed random mix of create, modify, rename, delete, chmod and
+ * symlinks (test/helpers/churn.ts) for a fixed time; time from the last
+ * operation until the target matches the source byte for byte. The mix runs
+ * in chunks of 300 operations, each in its own subdirectory with seed+k;
+ * lsyncd replays the same chunks. Floor: one bare `rsync -a -H --delete` of
+ * the final tree into an empty module.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { churn as churnOps } from '../../test/helpers/churn.js';
+import { compareTrees } from '../../test/helpers/tree.js';
+import { type Context, NOT_INSTALLED, type Scenario, scratch } from '../lib/context.js';
+import {
+  floorArgs,
+  runRsync,
+  startLsyncd,
+  startRsyncDaemon,
+  startSyncward,
+  until,
+  warmUp,
+} from '../lib/procs.js';
+import { fmtS, fmtX, ratio } from '../lib/stats.js';
+import type { ScenarioResult } from '../lib/types.js';
+
+const SEED = 20261125;
+const CHUNK = 300;
+
+async function runChunks(root: string, chunks: number | null, durationMs: number): Promise<number> {
+  mkdirSync(root, { recursive: true });
+  const t0 = performance.now();
+  let k = 0;
+  while (chunks == null ? performance.now() - t0 < durationMs : k < chunks) {
+    const dir = join(root, `c${k}`);
+    mkdirSync(dir);
+    await churnOps(dir, SEED + k, CHUNK);
+    k++;
+  }
+  return k;
+}
+
+export const churn: Scenario = {
+  name: 'churn',
+  title: 'Churn: random create/modify/rename/delete, convergence after the last operation',
+  async run(ctx: Context): Promise<ScenarioResult> {
+    const durationMs = ctx.size(60_000, 10_000);
+    const rsyncd = await startRsyncDaemon({ modules: ['floor', 'sw', 'ls'] });
+    const tmp = scratch('churn');
+    const dirs = { sw: join(tmp.dir, 'sw'), ls: join(tmp.dir, 'ls') };
+    for (const d of Object.values(dirs)) mkdirSync(d);
+    const sw = startSyncward({
+      stateDir: tmp.dir,
+      source: dirs.sw,
+      targets: [{ name: 'sw', url: rsyncd.url('sw'), passwordFile: rsyncd.passwordFile }],
+      cpuProfDir: ctx.cpuProfDir,
+    });
+    const ls = ctx.lsyncd
+      ? startLsyncd({
+          stateDir: tmp.dir,
+          source: dirs.ls,
+          targetUrl: rsyncd.url('ls'),
+          passwordFile: rsyncd.passwordFile,
+        })
+      : null;
+    const matches = async (a: string, b: string) => (await compareTrees(a, b)).length === 0;
+    try {
+      await warmUp(dirs.sw, rsyncd.modulePath('sw'), 'syncward');
+      if (ls) await warmUp(dirs.ls, rsyncd.modulePath('ls'), 'lsyncd');
+      ctx.log(`churn: syncward, ${durationMs / 1000} s`);
+      const swRoot = join(dirs.sw, 'churn');
+      const chunks = await runChunks(swRoot, null, durationMs);
+      const swEnd = performance.now();
+      const limit = 180_000;
+      let swMs: number | null = null;
+      let swErr: string | undefined;
+      try {
+        swMs =
+          (await until(
+            () => matches(swRoot, join(rsyncd.modulePath('sw'), 'churn')),
+            limit,
+            'syncward target to match',
+            50,
+          )) - swEnd;
+      } catch (e) {
+        swErr = (e as Error).message;
+      }
+      let lsMs: number | null = null;
+      let lsErr: string | undefined;
+      if (ls) {
+        ctx.log(`churn: lsyncd, the same ${chunks} chunks`);
+        const lsRoot = join(dirs.ls, 'churn');
+        await runChunks(lsRoot, chunks, 0);
+        const lsEnd = performance.now();
+        try {
+          lsMs =
+            (await until(
+              () => matches(lsRoot, join(rsyncd.modulePath('ls'), 'churn')),
+              limit,
+              'lsyncd target to match',
+              50,
+            )) - lsEnd;
+        } catch (e) {
+          lsErr = (e as Error).message;
+        }
+      }
+      const floor = await runRsync([
+        ...floorArgs(rsyncd, ['-H', '--delete']),
+        `${swRoot}/`,
+        `${rsyncd.url('floor')}/churn/`,
+      ]);
+      const ops = chunks * CHUNK;
+      return {
+        name: 'churn',
+        title: this.title,
+        params: { seed: SEED, chunk: CHUNK, durationMs },
+        data: {
+          chunks,
+          ops,
+          floorMs: floor.ms,
+          syncwardMs: swMs,
+          lsyncdMs: lsMs,
+          syncwardError: swErr,
+          lsyncdError: lsErr,
+        },
+        tables: [
+          {
+            title: `${ops.toLocaleString('en')} operations (seed ${SEED}) in ${(durationMs / 1000).toFixed(0)} s; seconds from the last operation until the target matches.`,
+            columns: ['', 'seconds', 'syncward / this'],
+            rows: [
+              [
+                'bare rsync -a -H --delete of the final tree (empty target)',
+                fmtS(floor.ms),
+                fmtX(ratio(swMs, floor.ms)),
+              ],
+              ['syncward', swMs == null ? `failed: ${swErr}` : fmtS(swMs), ''],
+              [
+                'lsyncd',
+                !ls ? NOT_INSTALLED : lsMs == null ? `failed: ${lsErr}` : fmtS(lsMs),
+                ls ? fmtX(ratio(swMs, lsMs)) : NOT_INSTALLED,
+              ],
+            ],
+          },
+        ],
+        goals: [],
+        notes: [
+          '"Matches" is a full byte-for-byte comparison of both trees, repeated every 50 ms; its own duration adds to the time.',
+        ],
+      };
+    } finally {
+      await sw.stop();
+      await ls?.stop();
+      await rsyncd.dispose();
+      tmp.dispose();
+    }
+  },
+};

@@ -1,0 +1,112 @@
+/**
+ * Large file: one file of random-looking data (not sparse); time from its
+ * close until it is on the target (rsync renames its temp file into place,
+ * so the name appearing means the whole file is there). Floor: one bare
+ * `rsync -a` of an identical file to an empty module.
+ */
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Context, NOT_INSTALLED, type Scenario, scratch } from '../lib/context.js';
+import { arrival, writeLargeFile } from '../lib/files.js';
+import {
+  floorArgs,
+  runRsync,
+  startLsyncd,
+  startRsyncDaemon,
+  startSyncward,
+  until,
+  warmUp,
+} from '../lib/procs.js';
+import { fmtS, fmtX, ratio } from '../lib/stats.js';
+import type { ScenarioResult } from '../lib/types.js';
+
+export const large: Scenario = {
+  name: 'large',
+  title: 'Large file: one big file, close to on-target',
+  async run(ctx: Context): Promise<ScenarioResult> {
+    const bytes = ctx.size(1 << 30, 100 << 20);
+    const rsyncd = await startRsyncDaemon({ modules: ['floor', 'sw', 'ls'] });
+    const tmp = scratch('large');
+    const dirs = { floor: join(tmp.dir, 'floor'), sw: join(tmp.dir, 'sw'), ls: join(tmp.dir, 'ls') };
+    for (const d of Object.values(dirs)) mkdirSync(d);
+    const sw = startSyncward({
+      stateDir: tmp.dir,
+      source: dirs.sw,
+      targets: [{ name: 'sw', url: rsyncd.url('sw'), passwordFile: rsyncd.passwordFile }],
+      cpuProfDir: ctx.cpuProfDir,
+    });
+    const ls = ctx.lsyncd
+      ? startLsyncd({
+          stateDir: tmp.dir,
+          source: dirs.ls,
+          targetUrl: rsyncd.url('ls'),
+          passwordFile: rsyncd.passwordFile,
+        })
+      : null;
+    const timeout = Math.max(120_000, (bytes / (1 << 20)) * 1000);
+    try {
+      await warmUp(dirs.sw, rsyncd.modulePath('sw'), 'syncward');
+      if (ls) await warmUp(dirs.ls, rsyncd.modulePath('ls'), 'lsyncd');
+      ctx.log(`large file: ${bytes >> 20} MiB, floor`);
+      const writeStart = performance.now();
+      writeLargeFile(join(dirs.floor, 'big'), bytes);
+      const writeMs = performance.now() - writeStart;
+      const floor = await runRsync([
+        ...floorArgs(rsyncd),
+        join(dirs.floor, 'big'),
+        `${rsyncd.url('floor')}/`,
+      ]);
+      if (floor.code !== 0) throw new Error(`bare rsync failed (${floor.code}): ${floor.stderr}`);
+      ctx.log('large file: syncward');
+      const swArrived = arrival(rsyncd.modulePath('sw'), 'big', timeout);
+      const swEnd = writeLargeFile(join(dirs.sw, 'big'), bytes);
+      let swMs = (await swArrived) - swEnd;
+      // an early send of a partial file (max_wait_ms) puts the name there before the end
+      if (statSync(join(rsyncd.modulePath('sw'), 'big')).size !== bytes || swMs < 0) {
+        swMs =
+          (await until(
+            () => statSync(join(rsyncd.modulePath('sw'), 'big')).size === bytes,
+            timeout,
+            'the whole file on the target',
+          )) - swEnd;
+      }
+      let lsMs: number | null = null;
+      if (ls) {
+        ctx.log('large file: lsyncd');
+        const lsArrived = arrival(rsyncd.modulePath('ls'), 'big', timeout);
+        const lsEnd = writeLargeFile(join(dirs.ls, 'big'), bytes);
+        lsMs = (await lsArrived) - lsEnd;
+      }
+      const mib = bytes / (1 << 20);
+      const x = ratio(swMs, floor.ms);
+      return {
+        name: 'large',
+        title: this.title,
+        params: { bytes },
+        data: { writeMs, floorMs: floor.ms, syncwardMs: swMs, lsyncdMs: lsMs },
+        tables: [
+          {
+            title: `One ${mib >= 1024 ? `${mib / 1024} GiB` : `${mib} MiB`} file (writing it took ${fmtS(writeMs)} s); seconds from its close until it is on the target.`,
+            columns: ['', 'seconds', 'MiB/s', 'syncward / this'],
+            rows: [
+              ['bare rsync -a (floor)', fmtS(floor.ms), (mib / (floor.ms / 1000)).toFixed(0), fmtX(x)],
+              ['syncward', fmtS(swMs), (mib / (swMs / 1000)).toFixed(0), ''],
+              ls && lsMs != null
+                ? ['lsyncd', fmtS(lsMs), (mib / (lsMs / 1000)).toFixed(0), fmtX(ratio(swMs, lsMs))]
+                : ['lsyncd', NOT_INSTALLED, '', ''],
+            ],
+          },
+        ],
+        goals: [],
+        notes: [
+          'syncward may start sending while the file is still being written (max_wait_ms 2 s bounds how long a growing file waits); the time counts from the close.',
+        ],
+      };
+    } finally {
+      await sw.stop();
+      await ls?.stop();
+      await rsyncd.dispose();
+      tmp.dispose();
+    }
+  },
+};
