@@ -2,6 +2,7 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { compilePattern } from '../filter/index.js';
 import { parseTargetUrl, type TargetSpec, type TargetUrl } from '../transport/index.js';
 import { configSchema, type RawConfig } from './schema.js';
 
@@ -294,6 +295,13 @@ function resolveConfig(
         for (const t of h.targets)
           if (!s.targets.some((x) => x.name === t))
             at(['sources', si, 'hooks', hi, 'targets'], `no target "${t}" in source "${s.name}"`);
+        h.include.forEach((pattern, pi) => {
+          try {
+            compilePattern(pattern, true);
+          } catch (e) {
+            at(['sources', si, 'hooks', hi, 'include', pi], (e as Error).message);
+          }
+        });
         return {
           name: h.name,
           url: h.url,

@@ -21,7 +21,9 @@ import {
   type WorkerAlert,
 } from '../dispatch/index.js';
 import { Filter } from '../filter/index.js';
+import { Hooks } from '../hooks/index.js';
 import { AUDIT_SAMPLE, type AuditRow, Journal, lockStateDir } from '../journal/index.js';
+import { Monitor, type Incident as MonitorIncident } from '../monitor/index.js';
 import { Scheduler } from '../schedule/index.js';
 import type { SourceSpec, TargetSpec } from '../transport/index.js';
 import { display } from '../util/bytes.js';
@@ -162,17 +164,7 @@ export interface CanaryStatus {
  * An alert as the monitor tracks it: it fires once when its condition starts
  * and resolves once when the condition ends ('incident' event, both times).
  */
-export interface Incident {
-  /** stable per condition: kind + source + target */
-  id: string;
-  kind: string;
-  severity: 'warning' | 'critical';
-  source: string;
-  target?: string;
-  message: string;
-  firedAt: number;
-  resolvedAt: number | null;
-}
+export type Incident = MonitorIncident;
 
 /** A batch of accepted changes from a source's watcher ('batch' event). */
 export interface BatchEvent {
@@ -217,6 +209,8 @@ export class Daemon extends EventEmitter {
   private control: Server | null = null;
   private api: ApiServer | null = null;
   private health: NodeJS.Timeout | null = null;
+  private monitor: Monitor | null = null;
+  private hooks: Hooks | null = null;
   private config: Config;
   private readonly isRoot = process.getuid?.() === 0;
   /** the last audit per target key ("source/target") */
@@ -251,6 +245,15 @@ export class Daemon extends EventEmitter {
       this.lock = null;
       throw new Error(`cannot open the journal in ${this.config.stateDir}: ${(e as Error).message}`);
     }
+    this.monitor = new Monitor({
+      alerts: this.config.alerts,
+      status: () => this.status(),
+      journal: this.journal,
+      log: this.log,
+      onIncident: (incident) => this.emit('incident', incident),
+    });
+    this.monitor.start();
+    this.hooks = new Hooks(this.config.sources, this.log);
     const clean = this.journal.meta('clean_shutdown');
     if (lock.stale || clean === '0') {
       this.raise({
@@ -316,6 +319,7 @@ export class Daemon extends EventEmitter {
       `ALERT ${alert.kind}: ${alert.message}`,
     );
     this.emit('alert', alert);
+    this.monitor?.onAlert(alert);
   }
 
   /** Lag per target, and whether each watched root is still the same filesystem. */
@@ -397,12 +401,16 @@ export class Daemon extends EventEmitter {
         lagThresholdS: sc.lagThresholdS,
       });
       w.on('transfer', (r: TransferReport) => this.emit('transfer', r));
-      w.on('delivered', (d: Delivery) => this.emit('delivered', sc.name, tc.name, d));
+      w.on('delivered', (d: Delivery) => {
+        this.emit('delivered', sc.name, tc.name, d);
+        this.hooks?.delivered(sc.name, tc.name, d);
+      });
       w.on('alert', (a: WorkerAlert) => this.raise({ ...a, source: sc.name, target: tc.name }));
 
-      w.on('state', (state: TargetState, _prev: TargetState, reason: string) =>
-        this.emit('state', sc.name, tc.name, state, reason),
-      );
+      w.on('state', (state: TargetState, _prev: TargetState, reason: string) => {
+        this.emit('state', sc.name, tc.name, state, reason);
+        this.monitor?.poke();
+      });
       return w;
     });
     return runtime;
@@ -529,6 +537,16 @@ export class Daemon extends EventEmitter {
       if (needsFull) w.requestFullSync(`left from the last run: ${needsFull}`);
     }
     if (s.config.initialSync) for (const w of s.workers) w.requestFullSync('startup');
+  }
+
+  /** The alert incidents firing now (the monitor's view). */
+  incidents(): Incident[] {
+    return this.monitor?.incidents() ?? [];
+  }
+
+  /** Waits until queued alert messages and hook calls were sent or given up (tests, shutdown). */
+  async flushNotifications(): Promise<void> {
+    await Promise.all([this.monitor?.flush(), this.hooks?.idle()]);
   }
 
   /** Names ("source/target") of the targets on hold. */
@@ -819,9 +837,17 @@ export class Daemon extends EventEmitter {
     }
     for (const prev of this.sources)
       for (const w of prev.workers) if (!keepKeys.has(w.key)) this.journal?.forget(w.key);
+    const hooksChanged =
+      JSON.stringify(this.config.sources.map((s) => [s.name, s.hooks])) !==
+      JSON.stringify(next.sources.map((s) => [s.name, s.hooks]));
     this.config = next;
     this.sources = sources;
     this.schedule();
+    this.monitor?.reconfigure(next.alerts);
+    if (hooksChanged && this.hooks) {
+      this.hooks.stop();
+      this.hooks = new Hooks(next.sources, this.log);
+    }
     this.log.info(
       { added, changed, removed },
       `config reloaded: ${added.length} source(s) added, ${changed.length} changed, ${removed.length} removed`,
@@ -833,9 +859,21 @@ export class Daemon extends EventEmitter {
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
     this.scheduler.stop();
+    // first: stopping sources and targets must not read as incidents resolving
+    this.monitor?.stop();
+    this.monitor = null;
     if (this.health) clearInterval(this.health);
     this.health = null;
     await Promise.all(this.sources.map((s) => this.stopSource(s, graceMs)));
+    // hooks get a moment for what the last transfers delivered
+    const hooks = this.hooks;
+    this.hooks = null;
+    if (hooks) {
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([hooks.idle(), new Promise((r) => (t = setTimeout(r, Math.min(graceMs, 2000))))]);
+      clearTimeout(t);
+      hooks.stop();
+    }
     await this.api?.close();
     this.api = null;
     await new Promise<void>((resolve) => (this.control ? this.control.close(() => resolve()) : resolve()));

@@ -1,1 +1,2 @@
 export { Filter, FilterError, type FilterOptions } from './filter.js';
+export { type CompiledPattern, compilePattern, PatternSyntaxError } from './pattern.js';

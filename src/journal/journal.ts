@@ -54,6 +54,18 @@ CREATE TABLE IF NOT EXISTS transfers (
   message TEXT
 );
 CREATE INDEX IF NOT EXISTS transfers_target ON transfers (target, id);
+CREATE TABLE IF NOT EXISTS incidents (
+  id TEXT NOT NULL,
+  fired_at INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  source TEXT NOT NULL,
+  target TEXT,
+  message TEXT NOT NULL,
+  resolved_at INTEGER,
+  PRIMARY KEY (id, fired_at)
+);
+CREATE INDEX IF NOT EXISTS incidents_open ON incidents (resolved_at);
 CREATE TABLE IF NOT EXISTS state_log (
   id INTEGER PRIMARY KEY,
   target TEXT NOT NULL,
@@ -134,6 +146,42 @@ export interface AuditRow {
 /** Entries kept with each stored audit. */
 export const AUDIT_SAMPLE = 20;
 
+/** An alert incident, as stored (the monitor's Incident). */
+export interface IncidentRow {
+  id: string;
+  kind: string;
+  severity: 'warning' | 'critical';
+  source: string;
+  target?: string;
+  message: string;
+  firedAt: number;
+  resolvedAt: number | null;
+}
+
+interface IncidentDbRow {
+  id: string;
+  fired_at: number;
+  kind: string;
+  severity: 'warning' | 'critical';
+  source: string;
+  target: string | null;
+  message: string;
+  resolved_at: number | null;
+}
+
+function incidentRow(r: IncidentDbRow): IncidentRow {
+  return {
+    id: r.id,
+    kind: r.kind,
+    severity: r.severity,
+    source: r.source,
+    ...(r.target === null ? {} : { target: r.target }),
+    message: r.message,
+    firedAt: r.fired_at,
+    resolvedAt: r.resolved_at,
+  };
+}
+
 /** How many transfer and state rows to keep per target. */
 const HISTORY_ROWS = 1000;
 
@@ -193,6 +241,17 @@ export class Journal {
       getTarget: this.db.prepare('SELECT * FROM targets WHERE target = ?'),
       logState: this.db.prepare(
         'INSERT INTO state_log (target, at, state, previous, reason) VALUES (?, ?, ?, ?, ?)',
+      ),
+      putIncident: this.db.prepare(
+        `INSERT INTO incidents (id, fired_at, kind, severity, source, target, message, resolved_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id, fired_at) DO UPDATE SET resolved_at = excluded.resolved_at`,
+      ),
+      openIncidents: this.db.prepare('SELECT * FROM incidents WHERE resolved_at IS NULL ORDER BY fired_at'),
+      recentIncidents: this.db.prepare('SELECT * FROM incidents ORDER BY fired_at DESC LIMIT ?'),
+      trimIncidents: this.db.prepare(
+        `DELETE FROM incidents WHERE resolved_at IS NOT NULL AND rowid <= (
+           SELECT rowid FROM incidents WHERE resolved_at IS NOT NULL ORDER BY rowid DESC LIMIT 1 OFFSET ?)`,
       ),
       addTransfer: this.db.prepare(
         `INSERT INTO transfers (target, kind, started, duration_ms, changes, files, bytes, result, code, message)
@@ -302,6 +361,33 @@ export class Journal {
       this.st.putTarget.run(target, state, now, reason);
       this.st.logState.run(target, now, state, previous, reason);
     })();
+  }
+
+  /** Stores an incident when it fires, and again when it resolves (resolvedAt set). */
+  recordIncident(i: IncidentRow): void {
+    this.db.transaction(() => {
+      this.st.putIncident.run(
+        i.id,
+        i.firedAt,
+        i.kind,
+        i.severity,
+        i.source,
+        i.target ?? null,
+        i.message,
+        i.resolvedAt,
+      );
+      if (i.resolvedAt !== null) this.st.trimIncidents.run(HISTORY_ROWS);
+    })();
+  }
+
+  /** Incidents that fired and have not resolved (also those left open by the previous run). */
+  openIncidents(): IncidentRow[] {
+    return (this.st.openIncidents.all() as IncidentDbRow[]).map(incidentRow);
+  }
+
+  /** The newest incidents, open or resolved, newest first. */
+  recentIncidents(limit = 50): IncidentRow[] {
+    return (this.st.recentIncidents.all(limit) as IncidentDbRow[]).map(incidentRow);
   }
 
   /** Remembers that a target needs a full sync (survives a restart); null clears it. */

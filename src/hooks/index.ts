@@ -1,0 +1,1 @@
+export { type HookMessage, Hooks, hookMatcher, hookPayload, mergePending, toMessage } from './hooks.js';

@@ -1,0 +1,296 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { AlertsConfig } from '../config/index.js';
+import type { Journal } from '../journal/index.js';
+import type { Logger } from '../util/log.js';
+import { postJson, runCommand, Sink } from './deliver.js';
+import { type Condition, evaluate, type RuleAudit, type RuleSource, type Snapshot } from './rules.js';
+
+/** How often the rules are evaluated (state changes and raw alerts evaluate sooner). */
+const EVALUATE_MS = 2000;
+/** After a restart, incidents that were open are kept this long at least before they may resolve. */
+const RESTORE_GRACE_MS = 15_000;
+/** A webhook or alert command that takes longer is abandoned. */
+const SEND_TIMEOUT_MS = 10_000;
+
+/** An alert as tracked from firing to resolving (the daemon's Incident). */
+export interface Incident {
+  id: string;
+  kind: string;
+  severity: 'warning' | 'critical';
+  source: string;
+  target?: string;
+  message: string;
+  firedAt: number;
+  resolvedAt: number | null;
+}
+
+/** What webhooks receive as JSON and commands on stdin. */
+export interface AlertMessage {
+  event: 'firing' | 'resolved';
+  /** one line for humans (chat, mail subject) */
+  text: string;
+  incident: Incident;
+  host: string;
+  syncward: string;
+}
+
+/** A raw alert from the daemon (Daemon.raise): the monitor latches the ones that are events, not states. */
+export interface RawAlert {
+  kind: string;
+  source: string;
+  target?: string;
+  message: string;
+  at: number;
+}
+
+export interface MonitorOptions {
+  alerts: AlertsConfig;
+  /** the daemon's status() */
+  status: () => RuleSource[];
+  journal: Journal | null;
+  log: Logger;
+  /** called at fire and at resolve */
+  onIncident: (incident: Incident) => void;
+  startedAt?: number;
+}
+
+let version = 'unknown';
+try {
+  version = (
+    JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+  ).version;
+} catch {
+  // a copy without its package.json still runs
+}
+
+/**
+ * Turns the daemon's state into incidents: every EVALUATE_MS (and right
+ * after state changes and raw alerts) it evaluates the rules and compares
+ * with the open incidents: a new condition fires once, a condition gone
+ * resolves once. Both go to the log, the daemon ('incident'), the journal,
+ * and every webhook and alert command.
+ */
+export class Monitor {
+  private readonly open = new Map<string, Incident>();
+  /** incidents open when the previous run stopped, not yet seen again */
+  private readonly restored = new Map<string, Incident>();
+  private readonly startedAt: number;
+  private uncleanRestartAt: number | null = null;
+  private readonly noSpaceAt: Record<string, number> = {};
+  private readonly watchLimit: Record<string, { at: number; message: string }> = {};
+  private readonly lastCompletedAudit: Record<string, RuleAudit> = {};
+  private alerts: AlertsConfig;
+  private sinks: Sink<AlertMessage>[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private soon: NodeJS.Immediate | null = null;
+  private stopped = false;
+  private readonly host = hostname();
+
+  constructor(private readonly o: MonitorOptions) {
+    this.startedAt = o.startedAt ?? Date.now();
+    this.alerts = o.alerts;
+    this.sinks = this.makeSinks(o.alerts);
+    try {
+      for (const inc of o.journal?.openIncidents() ?? []) this.restored.set(inc.id, inc);
+    } catch (e) {
+      o.log.error(
+        { err: (e as Error).message },
+        `journal: cannot read open incidents (${(e as Error).message}); alerts that were firing before the restart may fire again`,
+      );
+    }
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.evaluateNow(), EVALUATE_MS);
+    this.timer.unref();
+  }
+
+  /** Stops evaluating; waiting alert messages are dropped (open incidents stay open in the journal). */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (this.soon) clearImmediate(this.soon);
+    this.soon = null;
+    for (const s of this.sinks) s.close();
+  }
+
+  /** New thresholds and destinations (SIGHUP). Open incidents stay open. */
+  reconfigure(alerts: AlertsConfig): void {
+    const sinksChanged =
+      JSON.stringify([alerts.webhooks, alerts.commands]) !==
+      JSON.stringify([this.alerts.webhooks, this.alerts.commands]);
+    this.alerts = alerts;
+    if (sinksChanged) {
+      for (const s of this.sinks) s.close();
+      this.sinks = this.makeSinks(alerts);
+    }
+    this.poke();
+  }
+
+  /** The incidents firing now. */
+  incidents(): Incident[] {
+    return [...this.open.values(), ...this.restored.values()].map((i) => ({ ...i }));
+  }
+
+  /** Waits until every alert message queued so far was sent or given up (tests, shutdown). */
+  async flush(): Promise<void> {
+    await Promise.all(this.sinks.map((s) => s.idle()));
+  }
+
+  /** Latches the raw alerts that are events rather than states, then evaluates soon. */
+  onAlert(a: RawAlert): void {
+    if (a.kind === 'uncleanRestart') this.uncleanRestartAt = a.at;
+    else if (a.kind === 'noSpace' && a.target !== undefined) this.noSpaceAt[`${a.source}/${a.target}`] = a.at;
+    else if (a.kind === 'watchLimit') this.watchLimit[a.source] = { at: a.at, message: a.message };
+    this.poke();
+  }
+
+  /** Something changed (a target's state, a raw alert): evaluate on the next turn of the event loop. */
+  poke(): void {
+    if (this.stopped || this.soon) return;
+    this.soon = setImmediate(() => {
+      this.soon = null;
+      this.evaluateNow();
+    });
+  }
+
+  /** Evaluates the rules now and fires / resolves what changed. Returns the conditions. */
+  evaluateNow(now = Date.now()): Condition[] {
+    if (this.stopped) return [];
+    let sources: RuleSource[];
+    try {
+      sources = this.o.status();
+    } catch (e) {
+      this.o.log.error({ err: (e as Error).message }, `monitor: cannot read status: ${(e as Error).message}`);
+      return [];
+    }
+    for (const s of sources)
+      for (const t of s.targets)
+        if (t.lastAudit && t.lastAudit.error === null)
+          this.lastCompletedAudit[`${s.name}/${t.target}`] = t.lastAudit;
+    const snap: Snapshot = {
+      startedAt: this.startedAt,
+      uncleanRestartAt: this.uncleanRestartAt,
+      sources,
+      noSpaceAt: this.noSpaceAt,
+      watchLimit: this.watchLimit,
+      lastCompletedAudit: this.lastCompletedAudit,
+    };
+    const conditions = evaluate(snap, this.alerts, now);
+    const current = new Map(conditions.map((c) => [c.id, c]));
+    for (const c of conditions) {
+      if (this.open.has(c.id)) continue;
+      const before = this.restored.get(c.id);
+      if (before) {
+        // it was firing before the restart and still is: no second firing
+        this.restored.delete(c.id);
+        this.open.set(c.id, before);
+        continue;
+      }
+      this.fire(c, now);
+    }
+    for (const [id, inc] of this.open) if (!current.has(id)) this.resolve(inc, now);
+    if (this.restored.size > 0) this.settleRestored(snap, sources, now);
+    return conditions;
+  }
+
+  /**
+   * Incidents open before a restart resolve only once the daemon had a
+   * chance to see their cause again: not during the first RESTORE_GRACE_MS,
+   * not while their source's targets are starting, and not while the cause
+   * holds below its time threshold (a target down again, but not yet for
+   * down_after_s).
+   */
+  private settleRestored(snap: Snapshot, sources: RuleSource[], now: number): void {
+    if (now - this.startedAt < RESTORE_GRACE_MS) return;
+    const early = new Set(
+      evaluate(snap, { ...this.alerts, downAfterS: 0, misconfiguredAfterS: 0, lagAboveS: 0 }, now).map(
+        (c) => c.id,
+      ),
+    );
+    for (const [id, inc] of this.restored) {
+      const mine = sources.filter((s) => inc.source === '*' || s.name === inc.source);
+      const starting = mine.some(
+        (s) => s.state === 'starting' || s.targets.some((t) => t.state === 'starting'),
+      );
+      if (starting || early.has(id)) continue;
+      this.restored.delete(id);
+      this.resolve(inc, now);
+    }
+  }
+
+  private fire(c: Condition, now: number): void {
+    const inc: Incident = {
+      id: c.id,
+      kind: c.kind,
+      severity: c.severity,
+      source: c.source,
+      target: c.target,
+      message: c.message,
+      firedAt: now,
+      resolvedAt: null,
+    };
+    this.open.set(c.id, inc);
+    this.o.log.error(
+      { incident: inc.id, alert: inc.kind, severity: inc.severity, source: inc.source, target: inc.target },
+      `ALERT firing ${inc.kind}: ${inc.message}`,
+    );
+    this.publish('firing', inc, `[${inc.severity}] ${inc.kind}: ${inc.message}`);
+  }
+
+  private resolve(inc: Incident, now: number): void {
+    this.open.delete(inc.id);
+    const done: Incident = { ...inc, resolvedAt: now };
+    const what = inc.target ? `${inc.source}/${inc.target}` : inc.source === '*' ? 'syncward' : inc.source;
+    const text = `resolved ${inc.kind} on ${what} after ${Math.max(0, Math.round((now - inc.firedAt) / 1000))} s`;
+    this.o.log.info(
+      { incident: inc.id, alert: inc.kind, source: inc.source, target: inc.target, firedAt: inc.firedAt },
+      `ALERT resolved ${inc.kind}: ${text}`,
+    );
+    this.publish('resolved', done, text);
+  }
+
+  private publish(event: 'firing' | 'resolved', inc: Incident, text: string): void {
+    try {
+      this.o.journal?.recordIncident(inc);
+    } catch (e) {
+      this.o.log.error(
+        { err: (e as Error).message },
+        `journal: cannot record incident ${inc.id}: ${(e as Error).message}`,
+      );
+    }
+    try {
+      this.o.onIncident({ ...inc });
+    } catch (e) {
+      this.o.log.error({ err: (e as Error).message }, `incident listener failed: ${(e as Error).message}`);
+    }
+    const msg: AlertMessage = { event, text, incident: { ...inc }, host: this.host, syncward: version };
+    for (const s of this.sinks) s.push(msg);
+  }
+
+  private makeSinks(alerts: AlertsConfig): Sink<AlertMessage>[] {
+    const describe = (m: AlertMessage) => `alert ${m.event} ${m.incident.id}`;
+    return [
+      ...alerts.webhooks.map(
+        (w) =>
+          new Sink<AlertMessage>({
+            name: `alert webhook ${w.url}`,
+            log: this.o.log,
+            describe,
+            send: (m) => postJson(w.url, m, { timeoutMs: SEND_TIMEOUT_MS, tokenFile: w.tokenFile }),
+          }),
+      ),
+      ...alerts.commands.map(
+        (argv) =>
+          new Sink<AlertMessage>({
+            name: `alert command ${argv[0]}`,
+            log: this.o.log,
+            describe,
+            send: (m) => runCommand(argv, m, { timeoutMs: SEND_TIMEOUT_MS }),
+          }),
+      ),
+    ];
+  }
+}

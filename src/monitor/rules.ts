@@ -1,0 +1,306 @@
+/**
+ * Alert rules: which conditions hold right now, as a pure function of a
+ * snapshot of the daemon's state. The monitor turns the difference between
+ * two evaluations into incidents (fire once, resolve once).
+ *
+ * Facts that are events rather than states (an unclean restart, a full
+ * disk, a watch that could not be added, the last audit that completed) are
+ * latched by the monitor and come in as data, so this stays pure.
+ */
+
+export type Severity = 'warning' | 'critical';
+
+export type ConditionKind =
+  | 'down'
+  | 'misconfigured'
+  | 'lag'
+  | 'canaryMissing'
+  | 'drift'
+  | 'auditFailed'
+  | 'overflow'
+  | 'watchUsage'
+  | 'watchLimit'
+  | 'stuck'
+  | 'held'
+  | 'uncleanRestart'
+  | 'rootGone'
+  | 'noSpace';
+
+export interface Condition {
+  /** stable while the condition lasts: kind + source + target */
+  id: string;
+  kind: ConditionKind;
+  severity: Severity;
+  source: string;
+  target?: string;
+  /** what is wrong and what to do */
+  message: string;
+}
+
+/** The thresholds of config `alerts` (seconds; watch usage as a share of the limit). */
+export interface RulesConfig {
+  downAfterS: number;
+  misconfiguredAfterS: number;
+  lagAboveS: number;
+  watchUsageAbove: number;
+}
+
+/** The parts of an audit result the rules read (daemon AuditSummary). */
+export interface RuleAudit {
+  at: number;
+  checksum: boolean;
+  error: string | null;
+  drift: { missing: number; extra: number; content: number; metadata: number };
+}
+
+/** The parts of a target's status the rules read (daemon TargetStatus fits). */
+export interface RuleTarget {
+  target: string;
+  state: string;
+  stateSince: number;
+  stateReason: string;
+  pending: number;
+  oldestPendingAt: number | null;
+  stuck: number;
+  holdReason: string | null;
+  lastSuccessAt: number | null;
+  lastFullSyncAt: number | null;
+  lastError: string | null;
+  lastAudit: RuleAudit | null;
+  canary: { lagMs: number | null; missingSince: number | null } | null;
+}
+
+/** The parts of a source's status the rules read (daemon SourceStatus fits). */
+export interface RuleSource {
+  name: string;
+  path: string;
+  state: string;
+  watchedDirs: number;
+  maxUserWatches: number | null;
+  lastOverflowAt: number | null;
+  targets: RuleTarget[];
+}
+
+/** What the rules see: the daemon's status plus the facts the monitor latched. */
+export interface Snapshot {
+  /** when this daemon started */
+  startedAt: number;
+  /** set when this run started after an unclean stop; latched until every target had a full sync after startedAt */
+  uncleanRestartAt: number | null;
+  sources: RuleSource[];
+  /** "source/target" -> when the target reported a full disk; latched until it next succeeds */
+  noSpaceAt: Record<string, number>;
+  /** source -> the watch-limit message; latched until the source is watched again from scratch */
+  watchLimit: Record<string, { at: number; message: string }>;
+  /** "source/target" -> the last audit that ran to completion (an audit that failed does not clear drift) */
+  lastCompletedAudit: Record<string, RuleAudit>;
+}
+
+export const conditionId = (kind: string, source: string, target?: string): string =>
+  `${kind}:${source}${target === undefined ? '' : `/${target}`}`;
+
+const secs = (ms: number) => `${Math.max(0, Math.round(ms / 1000))} s`;
+
+function cond(
+  kind: ConditionKind,
+  severity: Severity,
+  source: string,
+  target: string | undefined,
+  message: string,
+): Condition {
+  return { id: conditionId(kind, source, target), kind, severity, source, target, message };
+}
+
+/** Every condition that holds at `now`, in a stable order. */
+export function evaluate(snap: Snapshot, rules: RulesConfig, now: number): Condition[] {
+  const out: Condition[] = [];
+  if (snap.uncleanRestartAt !== null) {
+    const behind = snap.sources.flatMap((s) =>
+      s.targets
+        .filter((t) => t.lastFullSyncAt === null || t.lastFullSyncAt < snap.startedAt)
+        .map((t) => `${s.name}/${t.target}`),
+    );
+    if (behind.length > 0)
+      out.push(
+        cond(
+          'uncleanRestart',
+          'warning',
+          '*',
+          undefined,
+          `syncward restarted after an unclean stop (crash, kill -9, power loss); ${behind.length} target(s) still wait for their catch-up full sync (${behind.slice(0, 5).join(', ')}${behind.length > 5 ? ', ...' : ''}); nothing to do unless this stays: then check those targets`,
+        ),
+      );
+  }
+  for (const s of snap.sources) sourceRules(s, snap, rules, now, out);
+  return out;
+}
+
+function sourceRules(s: RuleSource, snap: Snapshot, rules: RulesConfig, now: number, out: Condition[]): void {
+  const src = s.name;
+  if (s.state === 'rootGone')
+    out.push(
+      cond(
+        'rootGone',
+        'critical',
+        src,
+        undefined,
+        `source ${src}: the source root ${s.path} vanished, was unmounted or replaced; every target is on hold so nothing is deleted on them; restore or remount it, then send syncward SIGHUP (or restart it)`,
+      ),
+    );
+  const wl = snap.watchLimit[src];
+  if (wl)
+    out.push(
+      cond(
+        'watchLimit',
+        'critical',
+        src,
+        undefined,
+        `source ${src}: ${wl.message}; changes in unwatched directories are only caught by full syncs: raise fs.inotify.max_user_watches (sysctl -w fs.inotify.max_user_watches=N), then restart syncward`,
+      ),
+    );
+  if (s.maxUserWatches !== null && s.maxUserWatches > 0) {
+    const share = s.watchedDirs / s.maxUserWatches;
+    if (share > rules.watchUsageAbove)
+      out.push(
+        cond(
+          'watchUsage',
+          'warning',
+          src,
+          undefined,
+          `source ${src}: ${s.watchedDirs} watched directories use ${Math.round(share * 100)}% of fs.inotify.max_user_watches (${s.maxUserWatches}), above ${Math.round(rules.watchUsageAbove * 100)}%; raise it before new directories go unwatched: sysctl -w fs.inotify.max_user_watches=${s.maxUserWatches * 2} (and persist it in /etc/sysctl.d)`,
+        ),
+      );
+  }
+  if (s.lastOverflowAt !== null) {
+    const overflowAt = s.lastOverflowAt;
+    const behind = s.targets.filter((t) => t.lastFullSyncAt === null || t.lastFullSyncAt <= overflowAt);
+    if (behind.length > 0)
+      out.push(
+        cond(
+          'overflow',
+          'warning',
+          src,
+          undefined,
+          `source ${src}: the kernel's inotify queue overflowed and events were lost; a catch-up full sync is still due on ${behind.map((t) => t.target).join(', ')}; if this repeats, raise fs.inotify.max_queued_events`,
+        ),
+      );
+  }
+  for (const t of s.targets) targetRules(src, t, snap, rules, now, out);
+}
+
+function targetRules(
+  src: string,
+  t: RuleTarget,
+  snap: Snapshot,
+  rules: RulesConfig,
+  now: number,
+  out: Condition[],
+): void {
+  const tg = t.target;
+  const key = `${src}/${tg}`;
+  const why = t.lastError ?? t.stateReason;
+  if (t.state === 'down' && now - t.stateSince >= rules.downAfterS * 1000)
+    out.push(
+      cond(
+        'down',
+        'critical',
+        src,
+        tg,
+        `target ${key} has been down for ${secs(now - t.stateSince)}: ${why}; syncward keeps retrying and keeps its changes; check that the host and its rsync daemon or sshd are up and reachable`,
+      ),
+    );
+  if (t.state === 'misconfigured' && now - t.stateSince >= rules.misconfiguredAfterS * 1000)
+    out.push(
+      cond(
+        'misconfigured',
+        'critical',
+        src,
+        tg,
+        `target ${key} is misconfigured: ${why}; fix the URL, module, user or password file in the config (syncward doctor shows the details), then send SIGHUP`,
+      ),
+    );
+  if (t.holdReason !== null)
+    out.push(
+      cond(
+        'held',
+        'critical',
+        src,
+        tg,
+        `target ${key} is on hold: ${t.holdReason}; nothing is sent to it until an operator checks and runs: syncward resume ${tg}`,
+      ),
+    );
+  const limit = rules.lagAboveS * 1000;
+  const pendingLag = t.oldestPendingAt === null ? null : now - t.oldestPendingAt;
+  const canaryLag = t.canary?.lagMs ?? null;
+  if ((pendingLag !== null && pendingLag > limit) || (canaryLag !== null && canaryLag > limit)) {
+    const parts: string[] = [];
+    if (pendingLag !== null && pendingLag > limit)
+      parts.push(`its oldest pending change is ${secs(pendingLag)} old (${t.pending} pending)`);
+    if (canaryLag !== null && canaryLag > limit) parts.push(`the canary took ${secs(canaryLag)} to arrive`);
+    out.push(
+      cond(
+        'lag',
+        'warning',
+        src,
+        tg,
+        `target ${key} lags: ${parts.join(' and ')}, above ${rules.lagAboveS} s; check its bandwidth and load (syncward status shows its queue)`,
+      ),
+    );
+  }
+  if (t.canary?.missingSince != null)
+    out.push(
+      cond(
+        'canaryMissing',
+        'critical',
+        src,
+        tg,
+        `target ${key}: the canary written ${secs(now - t.canary.missingSince)} ago has not arrived although transfers may look fine: the watcher or the transfer path is dead; check the logs, run syncward audit, restart syncward if it persists`,
+      ),
+    );
+  const audit = snap.lastCompletedAudit[key];
+  if (audit) {
+    const d = audit.drift;
+    const total = d.missing + d.extra + d.content + d.metadata;
+    if (total > 0)
+      out.push(
+        cond(
+          'drift',
+          'warning',
+          src,
+          tg,
+          `target ${key} differs from the source (${audit.checksum ? 'checksum ' : ''}audit at ${new Date(audit.at).toISOString()}): ${d.missing} missing, ${d.extra} extra, ${d.content} content, ${d.metadata} metadata; someone may have changed the target by hand: see syncward audit --source ${src} --target ${tg}, fix with --repair`,
+        ),
+      );
+  }
+  if (t.lastAudit?.error)
+    out.push(
+      cond(
+        'auditFailed',
+        'warning',
+        src,
+        tg,
+        `target ${key}: the audit could not run: ${t.lastAudit.error}; drift cannot be checked until it can`,
+      ),
+    );
+  if (t.stuck > 0)
+    out.push(
+      cond(
+        'stuck',
+        'warning',
+        src,
+        tg,
+        `target ${key}: ${t.stuck} path(s) keep failing and are stuck (see the log for the paths and rsync's message, often permissions or a vanished parent); fix the cause, they are retried when they change and at the next full sync`,
+      ),
+    );
+  const noSpace = snap.noSpaceAt[key];
+  if (noSpace !== undefined && (t.lastSuccessAt === null || t.lastSuccessAt <= noSpace))
+    out.push(
+      cond(
+        'noSpace',
+        'critical',
+        src,
+        tg,
+        `target ${key} is out of disk space (or quota) since ${new Date(noSpace).toISOString()}; free space on the target, syncward retries by itself`,
+      ),
+    );
+}

@@ -1,0 +1,252 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Incident } from '../../src/daemon/index.js';
+import type { AlertMessage } from '../../src/monitor/index.js';
+import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
+import { startRsyncDaemon } from '../helpers/rsyncd.js';
+import { makeTempDir, waitFor } from '../helpers/tree.js';
+
+interface Received {
+  body: AlertMessage;
+  status: number;
+  auth: string | undefined;
+}
+
+/** A real HTTP server on 127.0.0.1 that records alert POSTs; `answer` picks each response status. */
+async function alertReceiver(answer: (n: number) => number = () => 200) {
+  const got: Received[] = [];
+  const server: Server = createServer((req, res) => {
+    let data = '';
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => {
+      data += d;
+    });
+    req.on('end', () => {
+      const status = answer(got.length);
+      got.push({ body: JSON.parse(data) as AlertMessage, status, auth: req.headers.authorization });
+      res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'try later');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/alerts`,
+    got,
+    /** what was accepted (2xx) */
+    accepted: () => got.filter((g) => g.status === 200).map((g) => g.body),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** A program of the test's own: appends the JSON it reads on stdin to a file, one line per run. */
+function stdinRecorder(dir: string): { argv: string[]; lines: () => AlertMessage[] } {
+  const script = join(dir, 'record-alert.cjs');
+  const out = join(dir, 'alerts.jsonl');
+  writeFileSync(
+    script,
+    `const fs = require('node:fs');
+let s = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (d) => { s += d; });
+process.stdin.on('end', () => { fs.appendFileSync(process.argv[2], JSON.stringify(JSON.parse(s)) + '\\n'); });
+`,
+  );
+  return {
+    argv: [process.execPath, script, out],
+    lines: () =>
+      existsSync(out)
+        ? readFileSync(out, 'utf8')
+            .split('\n')
+            .filter((l) => l !== '')
+            .map((l) => JSON.parse(l) as AlertMessage)
+        : [],
+  };
+}
+
+const downOf = (ms: AlertMessage[], target: string) =>
+  ms.filter((m) => m.incident.kind === 'down' && m.incident.target === target);
+
+test('a target down longer than down_after_s fires one webhook and command alert, and one resolve when it is back; a failing webhook is retried', async () => {
+  const rsyncd = await startRsyncDaemon({ modules: ['m'] });
+  const src = await makeTempDir('syncward-alerts-src-');
+  const work = await makeTempDir('syncward-alerts-work-');
+  const state = tempStateDir();
+  const good = await alertReceiver();
+  // the first request fails with 500, every later one succeeds
+  const flaky = await alertReceiver((n) => (n === 0 ? 500 : 200));
+  const cmd = stdinRecorder(work);
+  const tokenFile = join(work, 'token');
+  writeFileSync(tokenFile, 's3cret-token\n', { mode: 0o600 });
+  const target: TargetUnderTest = {
+    name: 'daemon',
+    url: rsyncd.url('m'),
+    dir: rsyncd.modulePath('m'),
+    passwordFile: rsyncd.passwordFile,
+  };
+  const yaml = `${configYaml({ stateDir: state.dir, source: src, targets: [target] })}alerts:
+  down_after_s: 1
+  webhooks:
+    - url: ${JSON.stringify(good.url)}
+      token_file: ${JSON.stringify(tokenFile)}
+    - url: ${JSON.stringify(flaky.url)}
+  commands:
+    - ${JSON.stringify(cmd.argv)}
+`;
+  const d = await startDaemon(yaml);
+  const events: Incident[] = [];
+  d.daemon.on('incident', (i: Incident) => events.push(i));
+  try {
+    writeFileSync(join(src, 'before'), 'x');
+    await converged(src, [target], 30_000, 'initial sync');
+
+    await rsyncd.stop();
+    writeFileSync(join(src, 'during-outage'), 'y');
+    await waitFor(
+      () => downOf(good.accepted(), 'daemon').length > 0,
+      30_000,
+      'the down alert at the webhook',
+    );
+    const firing = downOf(good.accepted(), 'daemon')[0] as AlertMessage;
+    assert.equal(firing.event, 'firing');
+    assert.equal(firing.incident.id, 'down:src/daemon');
+    assert.equal(firing.incident.severity, 'critical');
+    assert.equal(firing.incident.resolvedAt, null);
+    assert.match(firing.incident.message, /target src\/daemon has been down for \d+ s/);
+    assert.ok(firing.host.length > 0, 'the payload names the host');
+    assert.match(firing.syncward, /^\d+\.\d+\.\d+/);
+    assert.equal(good.got[0]?.auth, 'Bearer s3cret-token', 'the token file is sent as a Bearer token');
+    assert.deepEqual(
+      d.daemon.incidents().map((i) => i.id),
+      ['down:src/daemon'],
+      'the daemon lists the open incident',
+    );
+    // stay down for a few more evaluations: a firing incident must not fire again
+    await sleep(5000);
+
+    await rsyncd.restart();
+    await waitFor(
+      () =>
+        downOf(good.accepted(), 'daemon').some((m) => m.event === 'resolved') &&
+        downOf(flaky.accepted(), 'daemon').some((m) => m.event === 'resolved') &&
+        downOf(cmd.lines(), 'daemon').some((m) => m.event === 'resolved'),
+      60_000,
+      'the resolve message at both webhooks and the command',
+    );
+    await converged(src, [target], 30_000, 'the target caught up');
+    await d.daemon.flushNotifications();
+
+    for (const [name, ms] of [
+      ['webhook', good.accepted()],
+      ['flaky webhook', flaky.accepted()],
+      ['command', cmd.lines()],
+    ] as const) {
+      const down = downOf(ms, 'daemon');
+      assert.deepEqual(
+        down.map((m) => m.event),
+        ['firing', 'resolved'],
+        `${name}: one firing, then one resolve, for the down incident`,
+      );
+      const [f, r] = down as [AlertMessage, AlertMessage];
+      assert.equal(r.incident.id, f.incident.id);
+      assert.equal(r.incident.firedAt, f.incident.firedAt);
+      assert.ok(r.incident.resolvedAt !== null && r.incident.resolvedAt >= f.incident.firedAt);
+      assert.match(r.text, /resolved down on src\/daemon after \d+ s/);
+      const ids = ms.filter((m) => m.event === 'firing').map((m) => m.incident.id);
+      assert.equal(new Set(ids).size, ids.length, `${name}: no incident fired twice (${ids.join(', ')})`);
+    }
+    // the flaky receiver refused the first message and got it again
+    assert.equal(flaky.got[0]?.status, 500);
+    assert.deepEqual(flaky.got[1]?.body, flaky.got[0]?.body, 'the refused message was sent again as it was');
+    assert.deepEqual(d.daemon.incidents(), [], 'nothing is open any more');
+    const downEvents = events.filter((e) => e.kind === 'down');
+    assert.deepEqual(
+      downEvents.map((e) => e.resolvedAt === null),
+      [true, false],
+      "the daemon emitted 'incident' at fire and at resolve",
+    );
+  } finally {
+    await d.dispose();
+    await good.close();
+    await flaky.close();
+    await rsyncd.dispose();
+    rmSync(src, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+    state.dispose();
+  }
+});
+
+test('an incident firing when syncward stops does not fire again after the restart, and resolves once', async () => {
+  const rsyncd = await startRsyncDaemon({ modules: ['m'] });
+  const src = await makeTempDir('syncward-alerts-restart-src-');
+  const state = tempStateDir();
+  const hook = await alertReceiver();
+  const target: TargetUnderTest = {
+    name: 'daemon',
+    url: rsyncd.url('m'),
+    dir: rsyncd.modulePath('m'),
+    passwordFile: rsyncd.passwordFile,
+  };
+  const yaml = `${configYaml({ stateDir: state.dir, source: src, targets: [target] })}alerts:
+  down_after_s: 1
+  webhooks:
+    - url: ${JSON.stringify(hook.url)}
+`;
+  let d = await startDaemon(yaml);
+  try {
+    await converged(src, [target], 30_000, 'initial sync');
+    await rsyncd.stop();
+    writeFileSync(join(src, 'during-outage'), 'y');
+    await waitFor(() => downOf(hook.accepted(), 'daemon').length === 1, 30_000, 'the down alert');
+    await d.daemon.flushNotifications();
+    await d.dispose();
+
+    // the same state dir, the target still down
+    d = await startDaemon(yaml);
+    await waitFor(
+      () => d.daemon.incidents().some((i) => i.id === 'down:src/daemon'),
+      10_000,
+      'the restarted daemon to list the open incident',
+    );
+    await waitFor(
+      () => d.daemon.status()[0]?.targets[0]?.state === 'down',
+      30_000,
+      'the target to be down again after the restart',
+    );
+    // long enough for down_after_s to pass and the monitor to evaluate twice
+    await sleep(5000);
+    assert.deepEqual(
+      downOf(hook.accepted(), 'daemon').map((m) => m.event),
+      ['firing'],
+      'no second firing after the restart',
+    );
+
+    await rsyncd.restart();
+    await waitFor(
+      () => downOf(hook.accepted(), 'daemon').some((m) => m.event === 'resolved'),
+      90_000,
+      'the resolve after the restart',
+    );
+    await d.daemon.flushNotifications();
+    const down = downOf(hook.accepted(), 'daemon');
+    assert.deepEqual(
+      down.map((m) => m.event),
+      ['firing', 'resolved'],
+    );
+    assert.equal(down[1]?.incident.firedAt, down[0]?.incident.firedAt, 'the same incident resolved');
+  } finally {
+    await d.dispose();
+    await hook.close();
+    await rsyncd.dispose();
+    rmSync(src, { recursive: true, force: true });
+    state.dispose();
+  }
+});

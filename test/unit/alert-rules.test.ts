@@ -1,0 +1,288 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  type Condition,
+  evaluate,
+  type RuleAudit,
+  type RuleSource,
+  type RulesConfig,
+  type RuleTarget,
+  type Snapshot,
+} from '../../src/monitor/rules.js';
+
+const T0 = 1_800_000_000_000;
+const rules: RulesConfig = { downAfterS: 60, misconfiguredAfterS: 0, lagAboveS: 300, watchUsageAbove: 0.9 };
+
+function target(o: Partial<RuleTarget> = {}): RuleTarget {
+  return {
+    target: 'web1',
+    state: 'idle',
+    stateSince: T0,
+    stateReason: '',
+    pending: 0,
+    oldestPendingAt: null,
+    stuck: 0,
+    holdReason: null,
+    lastSuccessAt: T0,
+    lastFullSyncAt: T0,
+    lastError: null,
+    lastAudit: null,
+    canary: null,
+    ...o,
+  };
+}
+
+function source(targets: RuleTarget[] = [target()], o: Partial<RuleSource> = {}): RuleSource {
+  return {
+    name: 'www',
+    path: '/srv/www',
+    state: 'watching',
+    watchedDirs: 100,
+    maxUserWatches: 8192,
+    lastOverflowAt: null,
+    targets,
+    ...o,
+  };
+}
+
+function snap(sources: RuleSource[], o: Partial<Snapshot> = {}): Snapshot {
+  return {
+    startedAt: T0 - 1000,
+    uncleanRestartAt: null,
+    sources,
+    noSpaceAt: {},
+    watchLimit: {},
+    lastCompletedAudit: {},
+    ...o,
+  };
+}
+
+const kinds = (cs: Condition[]) => cs.map((c) => c.kind);
+const one = (cs: Condition[], kind: string): Condition => {
+  const found = cs.filter((c) => c.kind === kind);
+  assert.equal(found.length, 1, `exactly one ${kind} in ${JSON.stringify(kinds(cs))}`);
+  return found[0] as Condition;
+};
+
+const audit = (o: Partial<RuleAudit> = {}): RuleAudit => ({
+  at: T0,
+  checksum: false,
+  error: null,
+  drift: { missing: 0, extra: 0, content: 0, metadata: 0 },
+  ...o,
+});
+
+test('a healthy daemon has no conditions', () => {
+  assert.deepEqual(evaluate(snap([source()]), rules, T0 + 10_000), []);
+});
+
+test('a down target is a condition only once it has been down for down_after_s', () => {
+  const s = snap([source([target({ state: 'down', stateSince: T0, lastError: 'connection refused' })])]);
+  assert.deepEqual(kinds(evaluate(s, rules, T0 + 59_999)), []);
+  const c = one(evaluate(s, rules, T0 + 60_000), 'down');
+  assert.equal(c.id, 'down:www/web1');
+  assert.equal(c.severity, 'critical');
+  assert.equal(c.target, 'web1');
+  assert.match(c.message, /down for 60 s: connection refused/);
+  assert.match(c.message, /check that the host/);
+});
+
+test('the condition id stays the same while the condition lasts, whatever its message says', () => {
+  const s = snap([source([target({ state: 'down', stateSince: T0 })])]);
+  const a = one(evaluate(s, rules, T0 + 61_000), 'down');
+  const b = one(evaluate(s, rules, T0 + 600_000), 'down');
+  assert.equal(a.id, b.id);
+  assert.notEqual(a.message, b.message);
+});
+
+test('misconfigured fires after misconfigured_after_s (0: at once) and names the fix', () => {
+  const t = target({ state: 'misconfigured', stateSince: T0, lastError: '@ERROR: auth failed on module m' });
+  const c = one(evaluate(snap([source([t])]), rules, T0), 'misconfigured');
+  assert.match(c.message, /auth failed on module m/);
+  assert.match(c.message, /doctor/);
+  assert.deepEqual(
+    kinds(evaluate(snap([source([t])]), { ...rules, misconfiguredAfterS: 30 }, T0 + 29_000)),
+    [],
+  );
+  assert.deepEqual(kinds(evaluate(snap([source([t])]), { ...rules, misconfiguredAfterS: 30 }, T0 + 30_000)), [
+    'misconfigured',
+  ]);
+});
+
+test('lag fires on the oldest pending change above lag_above_s, not at it', () => {
+  const t = target({ state: 'lagging', pending: 12, oldestPendingAt: T0 });
+  assert.deepEqual(kinds(evaluate(snap([source([t])]), rules, T0 + 300_000)), []);
+  const c = one(evaluate(snap([source([t])]), rules, T0 + 300_001), 'lag');
+  assert.equal(c.severity, 'warning');
+  assert.match(c.message, /300 s old \(12 pending\)/);
+});
+
+test('lag fires on the canary lag too, and says which', () => {
+  const t = target({ canary: { lagMs: 301_000, missingSince: null } });
+  const c = one(evaluate(snap([source([t])]), rules, T0), 'lag');
+  assert.match(c.message, /canary took 301 s/);
+  assert.doesNotMatch(c.message, /pending/);
+  assert.deepEqual(
+    kinds(evaluate(snap([source([target({ canary: { lagMs: 2000, missingSince: null } })])]), rules, T0)),
+    [],
+  );
+});
+
+test('a missing canary is critical while missingSince is set', () => {
+  const t = target({ canary: { lagMs: 50, missingSince: T0 - 180_000 } });
+  const c = one(evaluate(snap([source([t])]), rules, T0), 'canaryMissing');
+  assert.equal(c.severity, 'critical');
+  assert.match(c.message, /180 s ago/);
+  assert.match(c.message, /watcher or the transfer path/);
+});
+
+test('drift from the last completed audit fires, and a later clean audit resolves it', () => {
+  const drifted = audit({ drift: { missing: 2, extra: 1, content: 0, metadata: 3 } });
+  const s = snap([source()], { lastCompletedAudit: { 'www/web1': drifted } });
+  const c = one(evaluate(s, rules, T0), 'drift');
+  assert.match(c.message, /2 missing, 1 extra, 0 content, 3 metadata/);
+  assert.match(c.message, /--repair/);
+  const clean = snap([source()], { lastCompletedAudit: { 'www/web1': audit({ at: T0 + 1 }) } });
+  assert.deepEqual(kinds(evaluate(clean, rules, T0 + 2)), []);
+});
+
+test('an audit that could not run is its own warning and does not clear drift', () => {
+  const drifted = audit({ drift: { missing: 1, extra: 0, content: 0, metadata: 0 } });
+  const failed = audit({ at: T0 + 5, error: 'target is down: not audited' });
+  const s = snap([source([target({ lastAudit: failed })])], { lastCompletedAudit: { 'www/web1': drifted } });
+  const cs = evaluate(s, rules, T0 + 10);
+  assert.deepEqual(kinds(cs).sort(), ['auditFailed', 'drift']);
+  assert.match(one(cs, 'auditFailed').message, /target is down: not audited/);
+});
+
+test('an overflow stays until every target of the source had a full sync after it', () => {
+  const at = T0 + 1000;
+  const a = target({ target: 'a', lastFullSyncAt: T0 });
+  const b = target({ target: 'b', lastFullSyncAt: T0 });
+  const c = one(evaluate(snap([source([a, b], { lastOverflowAt: at })]), rules, at + 1), 'overflow');
+  assert.equal(c.id, 'overflow:www');
+  assert.equal(c.target, undefined);
+  assert.match(c.message, /due on a, b/);
+  const half = [target({ target: 'a', lastFullSyncAt: at + 500 }), b];
+  assert.match(
+    one(evaluate(snap([source(half, { lastOverflowAt: at })]), rules, at + 600), 'overflow').message,
+    /due on b$|due on b;/,
+  );
+  const both = [
+    target({ target: 'a', lastFullSyncAt: at + 500 }),
+    target({ target: 'b', lastFullSyncAt: at + 900 }),
+  ];
+  assert.deepEqual(kinds(evaluate(snap([source(both, { lastOverflowAt: at })]), rules, at + 1000)), []);
+});
+
+test('a target that never had a full sync keeps an overflow open', () => {
+  const t = target({ lastFullSyncAt: null });
+  assert.deepEqual(kinds(evaluate(snap([source([t], { lastOverflowAt: T0 })]), rules, T0 + 1)), ['overflow']);
+});
+
+test('watch usage above the share of max_user_watches fires, at or below it does not', () => {
+  const at = (dirs: number) =>
+    kinds(evaluate(snap([source([target()], { watchedDirs: dirs, maxUserWatches: 1000 })]), rules, T0));
+  assert.deepEqual(at(900), []);
+  assert.deepEqual(at(901), ['watchUsage']);
+  const c = one(
+    evaluate(snap([source([target()], { watchedDirs: 950, maxUserWatches: 1000 })]), rules, T0),
+    'watchUsage',
+  );
+  assert.match(c.message, /95% of fs.inotify.max_user_watches \(1000\)/);
+  assert.match(c.message, /sysctl -w fs.inotify.max_user_watches=2000/);
+  // an unreadable limit is not a reason to alert
+  assert.deepEqual(
+    kinds(evaluate(snap([source([target()], { watchedDirs: 10 ** 9, maxUserWatches: null })]), rules, T0)),
+    [],
+  );
+});
+
+test('a watch limit that was hit stays an incident (latched by the monitor)', () => {
+  const s = snap([source()], {
+    watchLimit: { www: { at: T0, message: 'cannot watch /srv/www/x: no inotify watches left' } },
+  });
+  const c = one(evaluate(s, rules, T0 + 1), 'watchLimit');
+  assert.equal(c.severity, 'critical');
+  assert.match(c.message, /no inotify watches left/);
+});
+
+test('stuck paths and a held target are conditions for as long as they last', () => {
+  const cs = evaluate(
+    snap([
+      source([target({ stuck: 3, holdReason: 'would delete 5000 entries, more than max_delete 1000' })]),
+    ]),
+    rules,
+    T0,
+  );
+  assert.deepEqual(kinds(cs).sort(), ['held', 'stuck']);
+  assert.match(one(cs, 'held').message, /syncward resume web1/);
+  assert.match(one(cs, 'held').message, /max_delete 1000/);
+  assert.match(one(cs, 'stuck').message, /3 path\(s\)/);
+});
+
+test('an unclean restart stays until every target had a full sync after the start', () => {
+  const startedAt = T0;
+  const s = (a: number | null, b: number | null) =>
+    snap([source([target({ target: 'a', lastFullSyncAt: a }), target({ target: 'b', lastFullSyncAt: b })])], {
+      startedAt,
+      uncleanRestartAt: startedAt,
+    });
+  const c = one(evaluate(s(null, null), rules, T0 + 1), 'uncleanRestart');
+  assert.equal(c.id, 'uncleanRestart:*');
+  assert.equal(c.source, '*');
+  assert.match(c.message, /2 target\(s\)/);
+  // a full sync from before the start does not count
+  assert.deepEqual(kinds(evaluate(s(T0 - 5, T0 + 10), rules, T0 + 20)), ['uncleanRestart']);
+  assert.deepEqual(kinds(evaluate(s(T0 + 5, T0 + 10), rules, T0 + 20)), []);
+  // a clean start has none
+  assert.deepEqual(kinds(evaluate({ ...s(null, null), uncleanRestartAt: null }, rules, T0 + 1)), []);
+});
+
+test('a vanished source root is critical and says how to bring the source back', () => {
+  const cs = evaluate(
+    snap([
+      source([target({ state: 'held', holdReason: 'source root /srv/www was removed' })], {
+        state: 'rootGone',
+      }),
+    ]),
+    rules,
+    T0,
+  );
+  assert.deepEqual(kinds(cs).sort(), ['held', 'rootGone']);
+  assert.match(one(cs, 'rootGone').message, /SIGHUP/);
+  assert.equal(one(cs, 'rootGone').id, 'rootGone:www');
+});
+
+test('no space is latched from the raw alert until the target next succeeds', () => {
+  const at = T0 + 100;
+  const s = (lastSuccessAt: number | null) =>
+    snap([source([target({ state: 'down', stateSince: at, lastSuccessAt })])], {
+      noSpaceAt: { 'www/web1': at },
+    });
+  assert.deepEqual(kinds(evaluate(s(T0), rules, at + 1)), ['noSpace']);
+  assert.deepEqual(kinds(evaluate(s(null), rules, at + 1)), ['noSpace']);
+  assert.deepEqual(kinds(evaluate(s(at + 50), rules, at + 60)), []);
+});
+
+test('conditions of different targets and sources are separate, with their own ids', () => {
+  const down = (name: string) => target({ target: name, state: 'down', stateSince: T0 });
+  const cs = evaluate(
+    snap([source([down('a'), down('b')]), source([down('a')], { name: 'img', path: '/srv/img' })]),
+    rules,
+    T0 + 120_000,
+  );
+  assert.deepEqual(
+    cs.map((c) => c.id),
+    ['down:www/a', 'down:www/b', 'down:img/a'],
+  );
+});
+
+test('evaluate is pure: the same snapshot and time give the same conditions, the input is untouched', () => {
+  const s = snap([source([target({ state: 'down', stateSince: T0, stuck: 1 })], { lastOverflowAt: T0 })], {
+    noSpaceAt: { 'www/web1': T0 },
+  });
+  const before = JSON.stringify(s);
+  assert.deepEqual(evaluate(s, rules, T0 + 90_000), evaluate(s, rules, T0 + 90_000));
+  assert.equal(JSON.stringify(s), before);
+});
