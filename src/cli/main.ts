@@ -3,9 +3,12 @@ import { Command, CommanderError, Option } from 'commander';
 import { type Config, ConfigError, configFromArgs, loadConfig } from '../config/index.js';
 import { runAudit } from './audit.js';
 import { runCheck } from './check.js';
+import { runDoctor } from './doctor.js';
 import { EXIT } from './exit.js';
 import { runImportSersync } from './import-sersync.js';
+import { runInit } from './init.js';
 import { runResume } from './resume.js';
+import { runRsyncdConfig } from './rsyncd-config.js';
 import { runStart } from './start.js';
 import { runStatus } from './status.js';
 import { runSync } from './sync.js';
@@ -177,6 +180,68 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
     )
     .action(async (o) => {
       process.exitCode = await runStatus(loadConfig(o.config), { json: o.json === true });
+    });
+
+  program
+    .command('doctor')
+    .description(
+      'check what syncward depends on: rsync, inotify limits against the directory count, password and key files, each target reachable and logging in, state_dir',
+    )
+    .requiredOption('-c, --config <file>', 'YAML config file')
+    .option('--json', 'print the checks as JSON on stdout')
+    .option('--timeout <s>', 'seconds each target probe may take', '15')
+    .addHelpText(
+      'after',
+      '\nEach problem comes with the command that fixes it. Changes nothing.\nExit codes: 0 all ok, 1 warnings only, 2 a check failed (or an invalid config).',
+    )
+    .action(async (o) => {
+      const timeoutS = Number(o.timeout);
+      if (!Number.isFinite(timeoutS) || timeoutS <= 0) usage('--timeout needs a number of seconds');
+      process.exitCode = await runDoctor(loadConfig(o.config), { json: o.json === true, timeoutS });
+    });
+
+  program
+    .command('init')
+    .description('write a commented starter config (default ./syncward.yaml); "-" or --stdout prints it')
+    .argument('[file]', 'where to write it')
+    .option('--force', 'replace an existing file')
+    .option('--stdout', 'print the config instead of writing a file')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 written, 1 the file exists (without --force) or cannot be written.',
+    )
+    .action((file: string | undefined, o) => {
+      process.exitCode = runInit(file, o);
+    });
+
+  program
+    .command('rsyncd-config')
+    .description(
+      "print an rsyncd.conf module for a syncward target, and write the daemon's secrets file and syncward's password file (mode 600)",
+    )
+    .requiredOption('--module <name>', 'module name (the URL is rsync://USER@HOST/NAME)')
+    .requiredOption('--path <dir>', 'absolute directory behind the module')
+    .requiredOption('--user <user>', 'auth user syncward logs in as')
+    .option('--secrets <file>', "daemon's secrets file to write (default /etc/rsyncd.NAME.secrets)")
+    .option('--password-file <file>', "syncward's password file to write (default ./NAME.pass)")
+    .option(
+      '--hosts-allow <hosts>',
+      'only these clients (addresses, CIDRs, names; comma-separated, repeatable)',
+      collect,
+    )
+    .option('--uid <user>', 'user the daemon writes files as (default root: owners are kept)')
+    .option('--gid <group>', 'group the daemon writes files as (default root)')
+    .option('--no-chroot', '"use chroot = no", for a daemon not running as root')
+    .option('--force', 'replace existing secrets and password files')
+    .addHelpText(
+      'after',
+      `
+The password is RSYNC_PASSWORD when set, else generated. The module goes to stdout:
+  syncward rsyncd-config --module www --path /srv/www --user syncward >> /etc/rsyncd.conf
+Exit codes: 0 done, 1 a file could not be written, 2 bad options or a file exists (without --force).`,
+    )
+    .action((o) => {
+      process.exitCode = runRsyncdConfig(o);
     });
 
   program

@@ -133,6 +133,28 @@ export function buildFullSyncCall(src: SourceSpec, tgt: TargetSpec, o: FullSyncO
   return { argv, env: {}, ...roots(src, tgt) };
 }
 
+/**
+ * A reachability and login probe: `rsync --list-only` of the target
+ * directory, with the same connection options (password file, ssh command,
+ * timeouts, the operator's rsync_args) as a real transfer. Lists one level;
+ * changes nothing.
+ */
+export function buildListCall(tgt: TargetSpec): RsyncCall {
+  const args = [`--timeout=${tgt.timeoutS}`];
+  switch (tgt.url.kind) {
+    case 'daemon':
+      args.push('--no-motd', '--sockopts=TCP_NODELAY', `--contimeout=${tgt.contimeoutS}`);
+      if (tgt.passwordFile) args.push(`--password-file=${tgt.passwordFile}`);
+      break;
+    case 'ssh':
+      args.push('-e', sshCommand(tgt));
+      break;
+    case 'local':
+      break;
+  }
+  return { argv: ['rsync', '--list-only', ...args, ...tgt.rsyncArgs, rsyncDestination(tgt.url)], env: {} };
+}
+
 const NUL = Buffer.from([0]);
 
 function roots(src: SourceSpec, tgt: TargetSpec): { sourceRoot: string; destRoot?: string } {

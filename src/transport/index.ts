@@ -3,6 +3,7 @@ export {
   backupDay,
   buildBatchCall,
   buildFullSyncCall,
+  buildListCall,
   buildPruneCall,
   type CallOptions,
   type FullSyncOptions,

@@ -1,0 +1,406 @@
+/**
+ * `syncward doctor`: the decisions, as plain functions of what was measured.
+ * doctor.ts gathers the facts (processes, /proc, the file system) and hands
+ * them here; each rule returns a check with a status and, for a problem, the
+ * exact command that fixes it.
+ */
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface Check {
+  /** what was checked, e.g. "rsync", "inotify watches", "target www/web1" */
+  name: string;
+  status: CheckStatus;
+  /** one sentence: what was found, and for a problem what is wrong */
+  message: string;
+  /** commands (or config edits) that fix the problem, in order */
+  fix?: string[];
+  /** the tool's own words, verbatim (rsync's stderr) */
+  detail?: string;
+}
+
+// ---- rsync -----------------------------------------------------------------
+
+export interface RsyncVersion {
+  version: string;
+  protocol?: number;
+}
+
+/** "rsync  version 3.2.7  protocol version 31" (the first line of rsync --version). */
+export function parseRsyncVersion(text: string): RsyncVersion | null {
+  const m = /rsync\s+version\s+v?(\d+\.\d+(?:\.\d+)?)\S*(?:\s+protocol version (\d+))?/.exec(text);
+  if (!m?.[1]) return null;
+  return { version: m[1], ...(m[2] ? { protocol: Number(m[2]) } : {}) };
+}
+
+/** Compares dotted versions numerically: negative when a < b. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/**
+ * Options syncward passes that an older rsync rejects ("unknown option"),
+ * which would fail every transfer (see src/transport/argv.ts).
+ */
+export const RSYNC_FEATURES: readonly { option: string; since: string; use: string }[] = [
+  { option: '--mkpath', since: '3.2.3', use: 'every call (creates a missing target directory)' },
+  { option: '--delete-missing-args', since: '3.1.0', use: 'every batch with a delete' },
+  { option: '--info=progress2', since: '3.1.0', use: 'sync progress' },
+];
+
+const INSTALL_RSYNC = 'apt-get install rsync   (or your distribution’s package manager)';
+
+/** The rsync found on PATH (null: none) against what syncward needs. */
+export function rsyncCheck(found: { path: string; version: RsyncVersion | null } | null): Check {
+  const name = 'rsync';
+  if (!found) {
+    return {
+      name,
+      status: 'fail',
+      message: 'rsync is not on PATH; syncward moves every byte with it',
+      fix: [INSTALL_RSYNC],
+    };
+  }
+  if (!found.version) {
+    return {
+      name,
+      status: 'warn',
+      message: `${found.path} did not say its version (rsync --version); syncward needs rsync >= 3.2.3`,
+    };
+  }
+  const v = found.version.version;
+  const missing = RSYNC_FEATURES.filter((f) => compareVersions(v, f.since) < 0);
+  if (missing.length > 0) {
+    return {
+      name,
+      status: 'fail',
+      message: `${found.path} is rsync ${v}, too old: ${missing.map((f) => `${f.option} (used in ${f.use}) needs ${f.since}`).join('; ')}`,
+      fix: ['install rsync 3.2.3 or newer (Debian 11+, Ubuntu 22.04+, RHEL 9+ ship it)'],
+    };
+  }
+  return {
+    name,
+    status: 'ok',
+    message: `${found.path}, rsync ${v}${found.version.protocol ? ` (protocol ${found.version.protocol})` : ''}; has ${RSYNC_FEATURES.map((f) => f.option).join(', ')}`,
+  };
+}
+
+// ---- inotify ---------------------------------------------------------------
+
+export interface InotifyLimits {
+  /** fs.inotify.max_user_watches as this process sees it (its user namespace) */
+  maxUserWatches: number | null;
+  maxUserInstances: number | null;
+  maxQueuedEvents: number | null;
+}
+
+export interface SourceDirCount {
+  source: string;
+  /** directories to watch, the root included, excludes honoured; null when the walk failed */
+  dirs: number | null;
+}
+
+/** What to set a limit to: twice what is needed, at least `floor`, rounded up to a power of two. */
+export function suggestLimit(needed: number, floor: number): number {
+  let n = 1;
+  while (n < Math.max(needed * 2, floor)) n *= 2;
+  return n;
+}
+
+export const SYSCTL_FILE = '/etc/sysctl.d/90-syncward.conf';
+
+function sysctlFix(key: string, value: number): string[] {
+  return [
+    `sysctl -w ${key}=${value}`,
+    `echo '${key} = ${value}' >> ${SYSCTL_FILE}   # keeps it after a reboot`,
+  ];
+}
+
+/**
+ * Watches: one per directory of every source, and the limit is shared by
+ * every inotify user of this uid. Fail when they cannot all be watched, warn
+ * above `warnShare` of the limit (the daemon's watchUsage alert threshold).
+ */
+export function watchesCheck(limits: InotifyLimits, counts: SourceDirCount[], warnShare: number): Check {
+  const name = 'inotify watches';
+  const total = counts.reduce((n, c) => n + (c.dirs ?? 0), 0);
+  const per = counts.map((c) => `${c.source} ${c.dirs ?? '?'}`).join(', ');
+  const max = limits.maxUserWatches;
+  if (max === null) {
+    return {
+      name,
+      status: 'warn',
+      message: `${total} directories to watch (${per}); fs.inotify.max_user_watches could not be read from /proc`,
+    };
+  }
+  const fix = sysctlFix('fs.inotify.max_user_watches', suggestLimit(total, 524288));
+  const usage = `${total} directories to watch (${per}) against fs.inotify.max_user_watches = ${max}`;
+  if (total > max) {
+    return {
+      name,
+      status: 'fail',
+      message: `${usage}: ${total - max} would go unwatched and their changes would only reach the targets at full syncs`,
+      fix: [...fix, 'then restart syncward'],
+    };
+  }
+  if (total > max * warnShare) {
+    return {
+      name,
+      status: 'warn',
+      message: `${usage} (${Math.round((total / max) * 100)}%); the limit is shared with every other inotify user of this uid, and the tree grows`,
+      fix,
+    };
+  }
+  return {
+    name,
+    status: 'ok',
+    message: `${usage} (${((total / max) * 100).toFixed(1)}%; shared with other inotify users of this uid)`,
+  };
+}
+
+/** One inotify instance per source. */
+export function instancesCheck(limits: InotifyLimits, sources: number): Check {
+  const name = 'inotify instances';
+  const max = limits.maxUserInstances;
+  if (max === null)
+    return { name, status: 'warn', message: 'fs.inotify.max_user_instances could not be read from /proc' };
+  const usage = `${sources} needed (one per source) against fs.inotify.max_user_instances = ${max}`;
+  if (sources > max)
+    return {
+      name,
+      status: 'fail',
+      message: `${usage}: some sources cannot be watched`,
+      fix: sysctlFix('fs.inotify.max_user_instances', suggestLimit(sources, 1024)),
+    };
+  if (sources > max / 2)
+    return {
+      name,
+      status: 'warn',
+      message: `${usage}; other programs of this uid (editors, tail -f, systemd) use instances too`,
+      fix: sysctlFix('fs.inotify.max_user_instances', suggestLimit(sources, 1024)),
+    };
+  return { name, status: 'ok', message: `${usage} (shared with other programs of this uid)` };
+}
+
+/** The kernel default is 16384: enough, since an overflow costs a full sync and never a change. */
+export function queueCheck(limits: InotifyLimits): Check {
+  const name = 'inotify queue';
+  const max = limits.maxQueuedEvents;
+  if (max === null)
+    return { name, status: 'warn', message: 'fs.inotify.max_queued_events could not be read from /proc' };
+  const note = 'a burst above it overflows the queue, which syncward answers with a full sync';
+  if (max < 16384)
+    return {
+      name,
+      status: 'warn',
+      message: `fs.inotify.max_queued_events = ${max}, below the kernel default 16384; ${note}`,
+      fix: sysctlFix('fs.inotify.max_queued_events', 1048576),
+    };
+  return {
+    name,
+    status: 'ok',
+    message: `fs.inotify.max_queued_events = ${max}; ${note} (raise it to 1048576 to make that rarer)`,
+  };
+}
+
+// ---- files -----------------------------------------------------------------
+
+export type FileFacts =
+  | { exists: false; error: string }
+  | { exists: true; isFile: boolean; mode: number; readable: boolean; uid: number };
+
+/**
+ * A client password file. rsync refuses one that others can access
+ * ("password file must not be other-accessible"), and as root one not owned
+ * by root; group access works but is looser than needed.
+ */
+export function passwordFileCheck(target: string, file: string, f: FileFacts, euid: number): Check {
+  const name = `password file ${target}`;
+  if (!f.exists)
+    return {
+      name,
+      status: 'fail',
+      message: `${file}: ${f.error}`,
+      fix: [`printf '%s\\n' 'PASSWORD' > ${file} && chmod 600 ${file}   # the password of the URL's user`],
+    };
+  if (!f.isFile) return { name, status: 'fail', message: `${file} is not a regular file` };
+  if (!f.readable)
+    return {
+      name,
+      status: 'fail',
+      message: `${file} is not readable by this user (uid ${euid})`,
+      fix: [`chown ${euid} ${file}`],
+    };
+  const mode = (f.mode & 0o777).toString(8).padStart(3, '0');
+  // rsync's test is exactly this: mode & 06 (authenticate.c)
+  if ((f.mode & 0o006) !== 0)
+    return {
+      name,
+      status: 'fail',
+      message: `${file} has mode ${mode}: other users can read it, and rsync refuses it ("password file must not be other-accessible")`,
+      fix: [`chmod 600 ${file}`],
+    };
+  if (euid === 0 && f.uid !== 0)
+    return {
+      name,
+      status: 'fail',
+      message: `${file} is owned by uid ${f.uid}; rsync running as root refuses a password file not owned by root`,
+      fix: [`chown root ${file}`],
+    };
+  if ((f.mode & 0o071) !== 0)
+    return {
+      name,
+      status: 'warn',
+      message: `${file} has mode ${mode}: looser than 600 (rsync accepts it, but its group can read the password)`,
+      fix: [`chmod 600 ${file}`],
+    };
+  return { name, status: 'ok', message: `${file}, mode ${mode}` };
+}
+
+/** An ssh private key: ssh ignores one that group or others can read ("UNPROTECTED PRIVATE KEY FILE"). */
+export function identityFileCheck(target: string, file: string, f: FileFacts, euid: number): Check {
+  const name = `identity file ${target}`;
+  if (!f.exists)
+    return {
+      name,
+      status: 'fail',
+      message: `${file}: ${f.error}`,
+      fix: [
+        `ssh-keygen -t ed25519 -N '' -f ${file}   # then add ${file}.pub to the target's authorized_keys`,
+      ],
+    };
+  if (!f.isFile) return { name, status: 'fail', message: `${file} is not a regular file` };
+  if (!f.readable)
+    return {
+      name,
+      status: 'fail',
+      message: `${file} is not readable by this user (uid ${euid})`,
+      fix: [`chown ${euid} ${file}`],
+    };
+  const mode = (f.mode & 0o777).toString(8).padStart(3, '0');
+  if ((f.mode & 0o077) !== 0)
+    return {
+      name,
+      status: 'fail',
+      message: `${file} has mode ${mode}; ssh ignores a private key that others can read`,
+      fix: [`chmod 600 ${file}`],
+    };
+  return { name, status: 'ok', message: `${file}, mode ${mode}` };
+}
+
+// ---- targets ---------------------------------------------------------------
+
+/** What the `rsync --list-only` probe of a target ended with (transport's ExitInfo, and the call). */
+export interface ProbeOutcome {
+  class: string;
+  code: number | null;
+  message: string;
+  rsyncMessage: string;
+  durationMs: number;
+  /** the probe's argv, to retry by hand */
+  argv: string[];
+}
+
+/** A word as a shell would need it, for commands shown to the operator (never run through a shell). */
+export function shellWord(w: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * A daemon or ssh target, judged by the probe. A target directory that does
+ * not exist yet is fine: every sync passes --mkpath and creates it.
+ */
+export function targetProbeCheck(
+  target: string,
+  url: string,
+  kind: 'daemon' | 'ssh',
+  p: ProbeOutcome,
+): Check {
+  const name = `target ${target}`;
+  const retry = `${p.argv.map(shellWord).join(' ')}   # the same probe by hand`;
+  const detail = p.rsyncMessage === '' ? undefined : p.rsyncMessage;
+  if (p.class === 'ok' || p.class === 'vanished')
+    return {
+      name,
+      status: 'ok',
+      message: `${url}: reachable, ${kind === 'daemon' ? 'logged in to the module' : 'logged in over ssh'}, listed in ${p.durationMs} ms`,
+    };
+  if (p.code === 23 && /(change_dir|link_stat) .* failed: No such file or directory/.test(p.rsyncMessage))
+    return {
+      name,
+      status: 'ok',
+      message: `${url}: reachable and logged in; the target directory does not exist yet, the first sync creates it (--mkpath)`,
+    };
+  const fix: string[] = [];
+  if (/auth failed/.test(p.rsyncMessage))
+    fix.push(
+      "put the password of the URL's user (its line user:password in the daemon's secrets file) in password_file",
+    );
+  else if (/Unknown module/.test(p.rsyncMessage))
+    fix.push(
+      'fix the module name in the URL (rsync://host/MODULE), or add the module to the daemon (syncward rsyncd-config)',
+    );
+  else if (/password file must not be other-accessible/.test(p.rsyncMessage))
+    fix.push('chmod 600 the password file');
+  else if (p.class === 'transient')
+    fix.push(
+      kind === 'daemon'
+        ? 'start the rsync daemon on the target (systemctl enable --now rsync), and check the host, the port and the firewall'
+        : 'check that sshd runs on the target, the host and port, and the firewall',
+    );
+  fix.push(retry);
+  const what =
+    p.class === 'transient'
+      ? 'unreachable'
+      : p.class === 'misconfigured'
+        ? kind === 'ssh' && /ssh login failed/.test(p.message)
+          ? 'ssh login failed'
+          : /refused the login/.test(p.message)
+            ? 'authentication failed'
+            : 'misconfigured'
+        : 'probe failed';
+  return {
+    name,
+    status: 'fail',
+    // the daemon retries on its own; doctor does not
+    message: `${url}: ${what} (rsync exit ${p.code ?? 'none'}): ${p.message.replace(/;? retrying$/, '')}`,
+    fix,
+    detail,
+  };
+}
+
+// ---- summary ---------------------------------------------------------------
+
+/** 0 all ok, 1 warnings only, 2 any failure. */
+export function doctorExitCode(checks: readonly Check[]): 0 | 1 | 2 {
+  if (checks.some((c) => c.status === 'fail')) return 2;
+  if (checks.some((c) => c.status === 'warn')) return 1;
+  return 0;
+}
+
+const LABEL: Record<CheckStatus, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' };
+
+/** The report for a terminal: one line per check, fixes and rsync's words indented under it. */
+export function formatChecks(checks: readonly Check[]): string {
+  const lines: string[] = [];
+  for (const c of checks) {
+    lines.push(`${LABEL[c.status]}  ${c.name}: ${c.message}`);
+    if (c.detail) for (const l of c.detail.split('\n')) lines.push(`        | ${l}`);
+    for (const f of c.fix ?? []) lines.push(`        fix: ${f}`);
+  }
+  const n = (s: CheckStatus) => checks.filter((c) => c.status === s).length;
+  const fails = n('fail');
+  const warns = n('warn');
+  lines.push(
+    fails + warns === 0
+      ? `\nall ${checks.length} checks ok`
+      : `\n${fails} failure(s), ${warns} warning(s), ${n('ok')} ok`,
+  );
+  return `${lines.join('\n')}\n`;
+}

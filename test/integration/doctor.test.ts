@@ -1,0 +1,269 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { bin } from '../helpers/cli-daemon.js';
+import { freePort } from '../helpers/ports.js';
+import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
+import { makeTempDir } from '../helpers/tree.js';
+
+interface Check {
+  name: string;
+  status: 'ok' | 'warn' | 'fail';
+  message: string;
+  fix?: string[];
+  detail?: string;
+}
+
+let daemon: RsyncDaemon;
+const dirs: string[] = [];
+
+before(async () => {
+  daemon = await startRsyncDaemon({ modules: ['www'] });
+});
+
+after(async () => {
+  await daemon.dispose();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function tempDir(): Promise<string> {
+  const d = await makeTempDir('syncward-doctor-');
+  dirs.push(d);
+  return d;
+}
+
+interface Setup {
+  base: string;
+  source: string;
+  file: string;
+}
+
+/** A source of 21 directories (10 x d/sub + root) and 5 more under an excluded .git/. */
+async function setup(
+  targets: object[] | ((base: string) => object[]),
+  o: { stateDir?: string } = {},
+): Promise<Setup> {
+  const base = await tempDir();
+  const source = join(base, 'src');
+  for (let i = 0; i < 10; i++) mkdirSync(join(source, `d${i}`, 'sub'), { recursive: true });
+  for (let i = 0; i < 5; i++) mkdirSync(join(source, '.git', `o${i}`), { recursive: true });
+  writeFileSync(join(source, 'd0', 'f'), 'x');
+  const file = join(base, 'syncward.yaml');
+  const config = {
+    state_dir: o.stateDir ?? join(base, 'state'),
+    sources: [
+      {
+        name: 'www',
+        path: source,
+        exclude: ['.git/'],
+        targets: typeof targets === 'function' ? targets(base) : targets,
+      },
+    ],
+  };
+  // YAML is a superset of JSON
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return { base, source, file };
+}
+
+function doctor(file: string, wrap: string[] = []): { code: number | null; checks: Check[]; out: string } {
+  const argv = [process.execPath, bin, 'doctor', '-c', file, '--json', '--timeout', '10'];
+  const [cmd, ...args] = [...wrap, ...argv];
+  const r = spawnSync(cmd as string, args, { encoding: 'utf8', timeout: 60_000 });
+  let checks: Check[] = [];
+  try {
+    checks = (JSON.parse(r.stdout) as { checks: Check[] }).checks;
+  } catch {
+    assert.fail(`doctor printed no JSON (exit ${r.status}): ${r.stdout}\n${r.stderr}`);
+  }
+  return { code: r.status, checks, out: `${r.stdout}\n${r.stderr}` };
+}
+
+function find(checks: Check[], name: string): Check {
+  const c = checks.find((x) => x.name === name);
+  assert.ok(c, `no check "${name}" in ${checks.map((x) => x.name).join(', ')}`);
+  return c;
+}
+
+test('a healthy config (rsync daemon with auth, local target) passes every check: exit 0', async () => {
+  const { file } = await setup((base) => [
+    { name: 'web1', url: daemon.url('www'), password_file: daemon.passwordFile },
+    { name: 'backup', url: join(base, 'mirror') },
+  ]);
+  const r = doctor(file);
+  assert.equal(r.code, 0, r.out);
+  assert.deepEqual(
+    r.checks.filter((c) => c.status !== 'ok'),
+    [],
+  );
+  assert.match(find(r.checks, 'target www/web1').message, /reachable, logged in to the module/);
+  assert.match(find(r.checks, 'rsync').message, /rsync \d+\.\d+/);
+  // the excluded .git/ tree is not counted: 10 x 2 + the root
+  assert.match(find(r.checks, 'inotify watches').message, /^21 directories to watch/);
+  assert.match(find(r.checks, 'target www/backup').message, /does not exist yet; the first sync creates it/);
+  // the text report says the same for a terminal
+  const text = spawnSync(process.execPath, [bin, 'doctor', '-c', file], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /^ok +target www\/web1: /m);
+  assert.match(text.stdout, /all \d+ checks ok/);
+});
+
+test('a password file with mode 644 is a failure that names chmod 600 FILE', async () => {
+  const base = await tempDir();
+  const pass = join(base, 'web1.pass');
+  copyFileSync(daemon.passwordFile, pass);
+  chmodSync(pass, 0o644);
+  const { file } = await setup([{ name: 'web1', url: daemon.url('www'), password_file: pass }]);
+  const r = doctor(file);
+  assert.equal(r.code, 2, r.out);
+  const c = find(r.checks, 'password file www/web1');
+  assert.equal(c.status, 'fail');
+  assert.match(c.message, /mode 644/);
+  assert.deepEqual(c.fix, [`chmod 600 ${pass}`]);
+  // and rsync itself refuses it when it tries to log in
+  const t = find(r.checks, 'target www/web1');
+  assert.equal(t.status, 'fail');
+  assert.match(t.detail ?? '', /password file must not be other-accessible/);
+});
+
+test('a wrong password fails the target check, naming authentication and showing rsync’s words', async () => {
+  const base = await tempDir();
+  const pass = join(base, 'wrong.pass');
+  writeFileSync(pass, 'not-the-password\n', { mode: 0o600 });
+  const { file } = await setup([{ name: 'web1', url: daemon.url('www'), password_file: pass }]);
+  const r = doctor(file);
+  assert.equal(r.code, 2, r.out);
+  assert.equal(find(r.checks, 'password file www/web1').status, 'ok');
+  const t = find(r.checks, 'target www/web1');
+  assert.equal(t.status, 'fail');
+  assert.match(t.message, /authentication failed \(rsync exit 5\)/);
+  assert.match(t.detail ?? '', /@ERROR: auth failed on module www/);
+  assert.ok(
+    t.fix?.some((f) => f.startsWith('rsync --list-only ')),
+    JSON.stringify(t.fix),
+  );
+});
+
+test('an unknown module fails the target check and says to fix the module name', async () => {
+  const { file } = await setup([
+    {
+      name: 'web1',
+      url: `rsync://${daemon.user}@127.0.0.1:${daemon.port}/nosuch`,
+      password_file: daemon.passwordFile,
+    },
+  ]);
+  const r = doctor(file);
+  assert.equal(r.code, 2, r.out);
+  const t = find(r.checks, 'target www/web1');
+  assert.match(t.detail ?? '', /Unknown module/);
+  assert.match(t.fix?.[0] ?? '', /module name/);
+});
+
+test('a host with nothing listening (a closed port) fails as unreachable', async () => {
+  const port = await freePort();
+  const { file } = await setup([
+    { name: 'web1', url: `rsync://syncward@127.0.0.1:${port}/www`, password_file: daemon.passwordFile },
+  ]);
+  const r = doctor(file);
+  assert.equal(r.code, 2, r.out);
+  const t = find(r.checks, 'target www/web1');
+  assert.equal(t.status, 'fail');
+  assert.match(t.message, /unreachable \(rsync exit 10\)/);
+  assert.match(t.message, /Connection refused/);
+  assert.doesNotMatch(t.message, /retrying/);
+});
+
+/**
+ * Runs doctor in a user namespace whose watch limit is `limit`
+ * (/proc/sys/user/max_inotify_watches is per user namespace), so the test
+ * never touches the machine's own limit.
+ */
+function doctorWithWatchLimit(file: string, limit: number) {
+  return doctor(file, [
+    'unshare',
+    '--user',
+    '--map-root-user',
+    'sh',
+    '-c',
+    `echo ${limit} > /proc/sys/user/max_inotify_watches && exec "$@"`,
+    'sh',
+  ]);
+}
+
+test('a watch limit below the directory count fails with the sysctl command and the sysctl.d line', async () => {
+  const { file } = await setup((base) => [{ name: 'backup', url: join(base, 'mirror') }]);
+  const r = doctorWithWatchLimit(file, 5);
+  assert.equal(r.code, 2, r.out);
+  const c = find(r.checks, 'inotify watches');
+  assert.equal(c.status, 'fail');
+  assert.match(
+    c.message,
+    /^21 directories to watch \(www 21\) against fs\.inotify\.max_user_watches = 5: 16 would go unwatched/,
+  );
+  assert.equal(c.fix?.[0], 'sysctl -w fs.inotify.max_user_watches=524288');
+  assert.match(
+    c.fix?.[1] ?? '',
+    /fs\.inotify\.max_user_watches = 524288' >> \/etc\/sysctl\.d\/90-syncward\.conf/,
+  );
+});
+
+test('a watch limit the directories nearly fill is a warning: exit 1', async () => {
+  const { file } = await setup((base) => [{ name: 'backup', url: join(base, 'mirror') }]);
+  // 21 of 22 is above the default alert share of 90%
+  const r = doctorWithWatchLimit(file, 22);
+  assert.equal(r.code, 1, r.out);
+  const c = find(r.checks, 'inotify watches');
+  assert.equal(c.status, 'warn');
+  assert.match(c.message, /\(95%\)/);
+  assert.deepEqual(
+    r.checks.filter((x) => x.status !== 'ok').map((x) => x.name),
+    ['inotify watches'],
+  );
+});
+
+test('a state_dir this user cannot write fails with the chown that fixes it', async (t) => {
+  if (spawnSync('setpriv', ['--version']).status !== 0) {
+    t.skip('setpriv (util-linux) is not installed');
+    return;
+  }
+  // root may write anywhere: run doctor as nobody against a root-owned state_dir
+  const stateDir = join(await tempDir(), 'state');
+  mkdirSync(stateDir, { mode: 0o755 });
+  const { file, base } = await setup([{ name: 'backup', url: join(await tempDir(), 'mirror') }], {
+    stateDir,
+  });
+  for (const d of [base, join(stateDir, '..')]) chmodSync(d, 0o755);
+  const r = doctor(file, ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--']);
+  assert.equal(r.code, 2, r.out);
+  const c = find(r.checks, 'state_dir');
+  assert.equal(c.status, 'fail');
+  assert.match(c.message, /is not writable by this user \(uid 65534\): EACCES/);
+  assert.deepEqual(c.fix, [`chown -R 65534 ${stateDir} && chmod 700 ${stateDir}`]);
+});
+
+test('a state_dir that cannot be created (its parent is a file) fails', async () => {
+  const base = await tempDir();
+  writeFileSync(join(base, 'plain-file'), '');
+  const { file } = await setup([{ name: 'backup', url: join(base, 'mirror') }], {
+    stateDir: join(base, 'plain-file', 'state'),
+  });
+  const r = doctor(file);
+  assert.equal(r.code, 2, r.out);
+  const c = find(r.checks, 'state_dir');
+  assert.equal(c.status, 'fail');
+  assert.match(c.message, /cannot be created: .*plain-file is not a directory/);
+});
+
+test('a missing source directory fails with mkdir -p', async () => {
+  const { file, source } = await setup([{ name: 'backup', url: '/nonexistent-syncward-doctor/mirror' }]);
+  rmSync(source, { recursive: true });
+  const r = doctor(file);
+  assert.equal(r.code, 2, r.out);
+  const c = find(r.checks, 'source www');
+  assert.equal(c.status, 'fail');
+  assert.match(c.fix?.[0] ?? '', new RegExp(`^mkdir -p ${source}`));
+});
