@@ -206,7 +206,7 @@ function targetRules(
         'critical',
         src,
         tg,
-        `target ${key} has been down for ${secs(now - t.stateSince)}: ${why}; syncward keeps retrying and keeps its changes; check that the host and its rsync daemon or sshd are up and reachable`,
+        `target ${key} has been down for ${secs(now - t.stateSince)}: ${why}; its changes wait in the journal until it is back; check that the host and its rsync daemon or sshd are up and reachable`,
       ),
     );
   if (t.state === 'misconfigured' && now - t.stateSince >= rules.misconfiguredAfterS * 1000)
