@@ -1,9 +1,22 @@
 // The page's only I/O: the JSON API and the event stream, with the API token.
+import type { EventName } from '../../src/api/index.js';
 
 const TOKEN_KEY = 'syncward.token';
 
-export const EVENT_NAMES = ['batch', 'transfer', 'state', 'alert', 'incident', 'audit', 'canary'] as const;
-export type EventName = (typeof EVENT_NAMES)[number];
+export type { EventName };
+
+/** The stream's event names, checked against the server's list both ways by the type check. */
+export const EVENT_NAMES = [
+  'batch',
+  'transfer',
+  'state',
+  'alert',
+  'incident',
+  'audit',
+  'canary',
+] as const satisfies readonly EventName[];
+const allListed: Exclude<EventName, (typeof EVENT_NAMES)[number]> extends never ? true : never = true;
+void allListed;
 
 /** The server said the token is missing or wrong. */
 export class AuthError extends Error {}

@@ -1,21 +1,11 @@
 // What the dashboard shows, derived from the API's data. Pure: no DOM, no fetch.
 // The types come from the daemon itself, so a change to its status contract
 // breaks the UI's type check instead of the page.
+import type { ApiStatus } from '../../src/api/index.js';
 import type { AuditSummary, Incident, SourceStatus, TargetStatus } from '../../src/daemon/index.js';
 import type { TransferReport } from '../../src/dispatch/index.js';
 
-export type { Incident, SourceStatus, TargetStatus, TransferReport };
-
-/** GET /api/status */
-export interface ApiStatus {
-  version: string;
-  pid: number;
-  startedAt: number;
-  sources: SourceStatus[];
-  /** open incidents */
-  alerts: Incident[];
-  recentErrors?: unknown[];
-}
+export type { ApiStatus, Incident, SourceStatus, TargetStatus, TransferReport };
 
 export type DriftKind = 'missing' | 'extra' | 'content' | 'metadata';
 export const DRIFT_KINDS: DriftKind[] = ['missing', 'extra', 'content', 'metadata'];
