@@ -232,7 +232,7 @@ export const sourceSchema = z.strictObject({
     .array(hookSchema)
     .default([])
     .describe(
-      "After-sync hooks (sersync's plugins, done safely): after a batch reached a target, POST it to a URL or give it to a command as JSON ({source, target, kind, paths: [{path, op}]}).",
+      'After-sync hooks (sersync\'s plugins, done safely): after a batch reached a target, POST it to a URL or give it to a command as JSON ({source, target, kind, at, paths: [{path, op}]}). A full sync has kind "full" and no paths. Retried with backoff; a hook that falls behind gets waiting batches merged, never dropped.',
     ),
   targets: z
     .array(targetSchema)
@@ -291,12 +291,14 @@ export const configSchema = z.strictObject({
           }),
         )
         .default([])
-        .describe('Webhooks: a JSON POST per alert firing and per alert resolving, retried with backoff.'),
+        .describe(
+          'Webhooks: a JSON POST ({event: "firing" | "resolved", text, incident, host, syncward}) per alert firing and per alert resolving; 10 s timeout, up to 5 tries with backoff.',
+        ),
       commands: z
         .array(argv)
         .default([])
         .describe(
-          'Programs run per alert firing and resolving (argv list, no shell), the alert as JSON on stdin.',
+          'Programs run per alert firing and resolving (argv list, no shell), the same JSON as webhooks on stdin; killed after 10 s, retried like webhooks on a non-zero exit.',
         ),
     })
     .default({
