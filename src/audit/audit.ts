@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { buildFullSyncCall, runRsync, type SourceSpec, type TargetSpec } from '../transport/index.js';
 import { DRIFT_KINDS, type DriftEntry, type DriftKind, parseItemizeLine } from './itemize.js';
 import { isPending, NOTHING_PENDING, type PendingIndex, unionPending } from './pending.js';
@@ -19,6 +20,12 @@ export interface AuditOptions {
    * either snapshot is reported as pending, not drift.
    */
   pending?: () => PendingIndex;
+  /**
+   * How long to wait after the dry run before the second snapshot, so that
+   * a file written (and closed) while rsync compared is in the journal by
+   * then (default 300 ms; only with `pending`)
+   */
+  settleMs?: number;
   /** paths left out of the comparison (rsync patterns, e.g. the canary "/.syncward-canary") */
   exclude?: string[];
 }
@@ -54,7 +61,7 @@ export async function auditTarget(src: SourceSpec, tgt: TargetSpec, o: AuditOpti
   // excludes first: rsync's first matching rule wins, and an excluded path on the
   // target is not deleted either (no --delete-excluded), so it is never "extra"
   const from: SourceSpec = o.exclude?.length
-    ? { ...src, filterArgs: [...o.exclude.map((x) => `--exclude=${x}`), ...src.filterArgs] }
+    ? { ...src, filterArgs: [...o.exclude.map((x) => `--filter=- ${x}`), ...src.filterArgs] }
     : src;
   const call = buildFullSyncCall(from, spec, { isRoot: o.isRoot, dryRun: true, itemize: true });
   const max = o.maxEntries ?? 100_000;
@@ -81,6 +88,7 @@ export async function auditTarget(src: SourceSpec, tgt: TargetSpec, o: AuditOpti
     },
   });
   // a change that arrived while rsync compared is pending too
+  if (o.pending) await sleep(o.settleMs ?? 300);
   const both = o.pending ? unionPending(before, o.pending()) : before;
   const entries: DriftEntry[] = [];
   for (const e of candidates) {

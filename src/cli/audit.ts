@@ -1,11 +1,16 @@
+import { relative } from 'node:path';
 import {
   type AuditResult,
   auditTarget,
   DRIFT_KINDS,
   type DriftEntry,
+  NOTHING_PENDING,
+  type PendingIndex,
+  pendingIndex,
   repairChanges,
 } from '../audit/index.js';
-import type { Config } from '../config/index.js';
+import type { Config, SourceConfig } from '../config/index.js';
+import { JournalReader } from '../journal/index.js';
 import { buildBatchCall, runRsync } from '../transport/index.js';
 import { display } from '../util/bytes.js';
 import { EXIT } from './exit.js';
@@ -22,6 +27,7 @@ export interface AuditCliOptions {
 
 /** Entries shown per target in the text report; --json has them all. */
 const SHOWN = 50;
+const PENDING_SHOWN = 10;
 
 interface TargetReport extends Omit<AuditResult, 'entries'> {
   source: string;
@@ -52,9 +58,33 @@ export async function runAudit(
     err.write(noMatch('audit', o));
     return EXIT.usage;
   }
+  // the daemon may be running and writing it: read-only, beside it (WAL)
+  let journal: JournalReader | null = null;
+  try {
+    journal = JournalReader.open(config.stateDir);
+  } catch (e) {
+    err.write(
+      `syncward audit: cannot read the journal in ${config.stateDir} (${(e as Error).message}); pending changes are not known, so differences on their way count as drift\n`,
+    );
+  }
+  const pendingOf = (key: string) => (): PendingIndex => {
+    if (!journal) return NOTHING_PENDING;
+    try {
+      return pendingIndex(journal.pending(key), journal.needsFull(key));
+    } catch {
+      // a journal from before a table existed, or one being replaced: nothing known pending
+      return NOTHING_PENDING;
+    }
+  };
   const reports = await Promise.all(
     pairs.map(async ({ source, target, src, tgt }): Promise<TargetReport> => {
-      const r = await auditTarget(src, tgt, { isRoot, checksum });
+      const opts = {
+        isRoot,
+        checksum,
+        exclude: auditExcludes(config, source),
+        pending: pendingOf(`${source.name}/${target.name}`),
+      };
+      const r = await auditTarget(src, tgt, opts);
       const report: TargetReport = {
         source: source.name,
         target: target.name,
@@ -70,7 +100,7 @@ export async function runAudit(
         { timeoutMs: (tgt.timeoutS * 4 + 3600) * 1000 },
       );
       const sentOk = sent.exit.class === 'ok' || sent.exit.class === 'vanished';
-      const after = await auditTarget(src, tgt, { isRoot, checksum });
+      const after = await auditTarget(src, tgt, opts);
       return {
         ...report,
         ...after,
@@ -83,11 +113,13 @@ export async function runAudit(
       };
     }),
   );
+  journal?.close();
   if (o.json) {
     const results = reports.map((r) => ({
       ...r,
       inSync: r.ok && r.entries.length === 0 && !r.truncated,
       entries: r.entries.map((e) => ({ ...e, path: shown(e.path) })),
+      pending: r.pending.map((e) => ({ ...e, path: shown(e.path) })),
     }));
     out.write(`${JSON.stringify({ results }, null, 2)}\n`);
   } else {
@@ -109,7 +141,8 @@ function textReport(r: TargetReport): string {
     ? ''
     : '      (contents compared by size and mtime only; --checksum reads every file)\n';
   const fixed = r.repaired ? ` after repairing ${r.repaired.paths} path(s)` : '';
-  if (total === 0) return `ok    ${head}: in sync${fixed} (${took})\n${note}`;
+  const onTheirWay = pendingLines(r);
+  if (total === 0) return `ok    ${head}: in sync${fixed} (${took})\n${onTheirWay}${note}`;
   const counts = DRIFT_KINDS.filter((k) => r.counts[k] > 0)
     .map((k) => `${r.counts[k]} ${k}`)
     .join(', ');
@@ -120,7 +153,34 @@ function textReport(r: TargetReport): string {
   for (const e of r.entries.slice(0, SHOWN))
     lines.push(`      ${e.kind.padEnd(8)} ${printable(shown(e.path))}  (${e.detail})`);
   if (total > SHOWN) lines.push(`      ... and ${total - SHOWN} more (--json lists ${r.entries.length})`);
-  return `${lines.join('\n')}\n${note}`;
+  return `${lines.join('\n')}\n${onTheirWay}${note}`;
+}
+
+/** Pending differences: shown apart from drift, a few by name. */
+function pendingLines(r: TargetReport): string {
+  if (r.pendingCount === 0) return '';
+  const why = r.fullSyncOwed
+    ? `a full sync is owed to this target (${r.fullSyncOwed})`
+    : 'still pending in the journal';
+  const lines = [`      pending: ${r.pendingCount} difference(s) on their way, not drift (${why})`];
+  for (const e of r.pending.slice(0, PENDING_SHOWN))
+    lines.push(`      pending  ${printable(shown(e.path))}  (${e.kind}: ${e.detail})`);
+  if (r.pendingCount > PENDING_SHOWN)
+    lines.push(`      ... and ${r.pendingCount - PENDING_SHOWN} more pending`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * What every audit leaves out: the canary file (it changes all the time and
+ * is checked on its own), and syncward's state_dir when it lies in the source
+ * (the daemon never mirrors it).
+ */
+export function auditExcludes(config: Config, source: SourceConfig): string[] {
+  const out: string[] = [];
+  if (source.canary) out.push(`/${source.canary.path}`);
+  const rel = relative(source.path, config.stateDir);
+  if (rel !== '' && !rel.startsWith('..') && !rel.startsWith('/')) out.push(`/${rel}/`);
+  return out;
 }
 
 /** A name on one line: control characters (a newline in a file name) as \xNN. */

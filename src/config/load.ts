@@ -2,8 +2,9 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { compilePattern } from '../filter/index.js';
+import { compilePattern, Filter } from '../filter/index.js';
 import { parseTargetUrl, type TargetSpec, type TargetUrl } from '../transport/index.js';
+import { fromText } from '../util/bytes.js';
 import { configSchema, type RawConfig } from './schema.js';
 
 export interface TargetConfig {
@@ -273,6 +274,23 @@ function resolveConfig(
         backup: t.backup ? { dir: t.backup.dir, keepDays: t.backup.keep_days } : undefined,
       };
     });
+    if (s.canary) {
+      // the canary must travel the normal pipeline: an exclude that drops it would make it "missing" forever
+      let blocked = false;
+      try {
+        blocked = new Filter({ exclude: s.exclude, include: s.include }).excludes(
+          fromText(s.canary.path),
+          false,
+        );
+      } catch {
+        // an invalid pattern is reported on its own key
+      }
+      if (blocked)
+        at(
+          ['sources', si, 'canary', 'path'],
+          `the canary ${s.canary.path} is excluded by this source's exclude patterns, so it would never reach a target; change canary.path or the excludes (a canary must be synced; audits leave it out on their own)`,
+        );
+    }
     return {
       name: s.name,
       path: resolve(s.path),

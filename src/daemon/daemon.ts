@@ -24,7 +24,7 @@ import { Filter } from '../filter/index.js';
 import { Hooks } from '../hooks/index.js';
 import { AUDIT_SAMPLE, type AuditRow, Journal, lockStateDir } from '../journal/index.js';
 import { Monitor, type Incident as MonitorIncident } from '../monitor/index.js';
-import { Scheduler } from '../schedule/index.js';
+import { Canary, type CanaryEvent, Scheduler } from '../schedule/index.js';
 import type { SourceSpec, TargetSpec } from '../transport/index.js';
 import { display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
@@ -44,7 +44,8 @@ export type AlertKind =
   | 'overflow'
   | 'rootGone'
   | 'watchLimit'
-  | 'drift';
+  | 'drift'
+  | 'canaryMissing';
 
 export interface Alert {
   kind: AlertKind;
@@ -75,6 +76,8 @@ interface SourceRuntime {
   targetSpecs: TargetSpec[];
   /** audits in progress: the changes the watcher accepts meanwhile are pending for them */
   auditWatch: Set<Change[]>;
+  /** writes and reads back the canary, when the source has one */
+  canary: Canary | null;
 }
 
 export interface TargetStatus {
@@ -377,7 +380,22 @@ export class Daemon extends EventEmitter {
       spec: source,
       targetSpecs,
       auditWatch: new Set(),
+      canary: null,
     };
+    if (sc.canary) {
+      const cc = sc.canary;
+      runtime.canary = new Canary({
+        source: sc.name,
+        root: sc.path,
+        path: cc.path,
+        intervalMs: cc.intervalS * 1000,
+        timeoutMs: cc.timeoutS * 1000,
+        targets: targetSpecs,
+        log: this.log,
+        active: () => runtime.state === 'watching',
+        onEvent: (e) => this.canaryEvent(e, cc.timeoutS),
+      });
+    }
     runtime.workers = sc.targets.map((tc, i) => {
       const key = `${sc.name}/${tc.name}`;
       if (!this.lastAudits.has(key)) {
@@ -401,6 +419,8 @@ export class Daemon extends EventEmitter {
         lagThresholdS: sc.lagThresholdS,
       });
       w.on('transfer', (r: TransferReport) => this.emit('transfer', r));
+      // the canary is read back right after something reached the target: its lag is not rounded up to a poll
+      w.on('delivered', () => runtime.canary?.delivered(tc.name));
       w.on('delivered', (d: Delivery) => {
         this.emit('delivered', sc.name, tc.name, d);
         this.hooks?.delivered(sc.name, tc.name, d);
@@ -537,6 +557,20 @@ export class Daemon extends EventEmitter {
       if (needsFull) w.requestFullSync(`left from the last run: ${needsFull}`);
     }
     if (s.config.initialSync) for (const w of s.workers) w.requestFullSync('startup');
+    s.canary?.start();
+  }
+
+  /** A canary arrived on a target, or is missing there ('canary' event; missing raises canaryMissing). */
+  private canaryEvent(e: CanaryEvent, timeoutS: number): void {
+    this.emit('canary', e);
+    if (!e.missing) return;
+    const since = new Date(e.missingSince ?? e.at).toISOString();
+    this.raise({
+      kind: 'canaryMissing',
+      source: e.source,
+      target: e.target,
+      message: `the canary of source ${e.source} written at ${since} has not arrived on target ${e.target} within ${timeoutS} s (watcher or transfer path dead); check the target's state and this log for rsync errors; it clears when a later canary arrives`,
+    });
   }
 
   /** The alert incidents firing now (the monitor's view). */
@@ -766,7 +800,7 @@ export class Daemon extends EventEmitter {
         lastFullSyncAt: w.lastFullSyncAt,
         lastError: w.lastError,
         lastAudit: this.lastAudits.get(w.key) ?? null,
-        canary: null,
+        canary: s.canary?.status(w.name) ?? null,
       })),
     }));
   }
@@ -783,6 +817,7 @@ export class Daemon extends EventEmitter {
     s.watcher?.close();
     s.watcher = null;
     s.state = 'stopped';
+    s.canary?.stop();
     await Promise.all(s.workers.map((w) => w.stop(graceMs)));
   }
 

@@ -24,6 +24,7 @@ export {
   parseFailedPaths,
   unescapeRsync,
 } from './exit-codes.js';
+export { buildFetchCall } from './fetch.js';
 export {
   assertTransferred,
   parseStatsLine,

@@ -1,0 +1,333 @@
+import { randomBytes } from 'node:crypto';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { buildFetchCall, runRsync, type TargetSpec } from '../transport/index.js';
+import type { Logger } from '../util/log.js';
+
+/** End-to-end replication lag measured by the canary, per target (as Daemon.status() shows it). */
+export interface CanaryState {
+  lastWrittenAt: number | null;
+  lastArrivedAt: number | null;
+  /** write-to-confirmed-arrival time of the last canary that arrived */
+  lagMs: number | null;
+  /** epoch ms of the oldest canary write not seen on the target within the timeout, or null */
+  missingSince: number | null;
+}
+
+/** One canary written into the source. */
+export interface CanaryWrite {
+  nonce: string;
+  writtenAt: number;
+}
+
+const MAGIC = 'syncward canary';
+
+/** The canary file's text: the nonce and the write time (pure). */
+export function canaryText(w: CanaryWrite): string {
+  return `${MAGIC} (written by syncward to measure replication lag; do not edit)\nnonce ${w.nonce}\nwritten ${w.writtenAt} ${new Date(w.writtenAt).toISOString()}\n`;
+}
+
+/** The nonce and write time of a canary file's text, or null if it is not one (pure). */
+export function parseCanary(text: string): CanaryWrite | null {
+  if (!text.startsWith(MAGIC)) return null;
+  const nonce = /^nonce ([0-9a-f]+)$/m.exec(text)?.[1];
+  const written = /^written (\d+)\b/m.exec(text)?.[1];
+  if (!nonce || !written) return null;
+  return { nonce, writtenAt: Number(written) };
+}
+
+/** Canaries remembered per target while not yet seen; older ones are forgotten (a later arrival covers them). */
+const OUTSTANDING_MAX = 64;
+
+/**
+ * What one target has seen of the canaries (pure: times are passed in).
+ * A canary seen on the target also accounts for every older one: the file
+ * holds only the newest write that got through.
+ */
+export class CanaryTracker {
+  private outstanding: CanaryWrite[] = [];
+  /** oldest write not yet accounted for (also when forgotten from the list) */
+  private oldestUnseen: number | null = null;
+  private state: CanaryState = { lastWrittenAt: null, lastArrivedAt: null, lagMs: null, missingSince: null };
+
+  constructor(private readonly timeoutMs: number) {}
+
+  written(w: CanaryWrite): void {
+    this.outstanding.push(w);
+    if (this.outstanding.length > OUTSTANDING_MAX) this.outstanding.shift();
+    if (this.oldestUnseen === null) this.oldestUnseen = w.writtenAt;
+    this.state.lastWrittenAt = w.writtenAt;
+  }
+
+  /** True while a written canary has not been seen: keep reading the target. */
+  get waiting(): boolean {
+    return this.outstanding.length > 0;
+  }
+
+  /**
+   * The target holds the canary with this nonce, read at `at`. Returns the
+   * lag when it is one we wrote and were waiting for, and whether this ends
+   * a missing period; null for an old or foreign nonce.
+   */
+  seen(nonce: string, at: number): { lagMs: number; recovered: boolean } | null {
+    const i = this.outstanding.findIndex((w) => w.nonce === nonce);
+    if (i < 0) return null;
+    const w = this.outstanding[i] as CanaryWrite;
+    this.outstanding = this.outstanding.slice(i + 1);
+    this.oldestUnseen = this.outstanding[0]?.writtenAt ?? null;
+    const lagMs = Math.max(0, at - w.writtenAt);
+    this.state.lagMs = lagMs;
+    this.state.lastArrivedAt = at;
+    const recovered = this.state.missingSince !== null;
+    this.state.missingSince = null;
+    // a newer canary may already be overdue on its own
+    this.check(at);
+    return { lagMs, recovered };
+  }
+
+  /** Marks the target missing once a canary is overdue. True when it just became missing. */
+  check(now: number): boolean {
+    if (this.state.missingSince !== null || this.oldestUnseen === null) return false;
+    if (now - this.oldestUnseen <= this.timeoutMs) return false;
+    this.state.missingSince = this.oldestUnseen;
+    return true;
+  }
+
+  status(): CanaryState {
+    return { ...this.state };
+  }
+}
+
+/** The 'canary' event: a canary arrived on a target (lagMs), or is missing there. */
+export interface CanaryEvent {
+  source: string;
+  target: string;
+  at: number;
+  /** write-to-arrival time of the canary that arrived, or null when it is missing */
+  lagMs: number | null;
+  missing: boolean;
+  /** when missing: epoch ms of the oldest write not seen */
+  missingSince?: number;
+}
+
+export interface CanaryOptions {
+  source: string;
+  /** the source root */
+  root: string;
+  /** relative to the root */
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  targets: TargetSpec[];
+  log: Logger;
+  /** write only while this says so (the source is watched) */
+  active: () => boolean;
+  /** an arrival or a missing canary */
+  onEvent: (e: CanaryEvent) => void;
+  /** how often a waiting target is read back when nothing was delivered (default 1000 ms) */
+  pollMs?: number;
+}
+
+interface Probe {
+  spec: TargetSpec;
+  tracker: CanaryTracker;
+  dir: string;
+  busy: boolean;
+  /** read again once the read in flight ends (a delivery came meanwhile) */
+  again: boolean;
+  timer: NodeJS.Timeout | null;
+  /** consecutive failed reads: the poll backs off (a target that is down) */
+  failures: number;
+}
+
+/**
+ * The canary of one source: every interval it writes a small file with a
+ * nonce into the source (in place, so the watcher's IN_CLOSE_WRITE sends it
+ * through the normal pipeline), then reads it back from each target with an
+ * rsync fetch until the nonce is there or the timeout passes. Never blocks
+ * anything: writes are tiny, reads are one rsync per target at a time, and
+ * every failure is logged and retried.
+ */
+export class Canary {
+  private readonly probes = new Map<string, Probe>();
+  private readonly tmp: string;
+  private tick: NodeJS.Timeout | null = null;
+  /** finds overdue canaries even while a slow read is in flight */
+  private watchdog: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(private readonly o: CanaryOptions) {
+    this.tmp = mkdtempSync(join(tmpdir(), 'syncward-canary-'));
+    o.targets.forEach((spec, i) => {
+      const dir = join(this.tmp, String(i));
+      mkdirSync(dir);
+      this.probes.set(spec.name, {
+        spec,
+        tracker: new CanaryTracker(o.timeoutMs),
+        dir,
+        busy: false,
+        again: false,
+        timer: null,
+        failures: 0,
+      });
+    });
+  }
+
+  start(): void {
+    if (this.tick || this.stopped) return;
+    this.write();
+    this.tick = setInterval(() => this.write(), this.o.intervalMs);
+    this.tick.unref();
+    this.watchdog = setInterval(
+      () => {
+        const now = Date.now();
+        for (const p of this.probes.values()) this.checkMissing(p, now);
+      },
+      Math.min(1000, this.o.timeoutMs),
+    );
+    this.watchdog.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.tick) clearInterval(this.tick);
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.tick = null;
+    this.watchdog = null;
+    for (const p of this.probes.values()) if (p.timer) clearTimeout(p.timer);
+    rmSync(this.tmp, { recursive: true, force: true });
+  }
+
+  status(target: string): CanaryState | null {
+    return this.probes.get(target)?.tracker.status() ?? null;
+  }
+
+  /** Something reached this target: read the canary back now rather than at the next poll. */
+  delivered(target: string): void {
+    const p = this.probes.get(target);
+    if (p?.tracker.waiting) this.read(p);
+  }
+
+  /** Writes a new canary, then starts reading it back from every target. */
+  private write(): void {
+    if (this.stopped || !this.o.active()) return;
+    const file = join(this.o.root, this.o.path);
+    try {
+      // an emptied source stays empty: no canary may make it look alive (and keep its targets from being held)
+      if (readdirSync(this.o.root).filter((n) => n !== this.o.path.split('/')[0]).length === 0) return;
+      mkdirSync(dirname(file), { recursive: true });
+      const w: CanaryWrite = { nonce: randomBytes(8).toString('hex'), writtenAt: Date.now() };
+      // in place, closed at once: IN_CLOSE_WRITE sends it (a temp file + rename would be synced too)
+      writeFileSync(file, canaryText(w), { mode: 0o644 });
+      for (const p of this.probes.values()) {
+        p.tracker.written(w);
+        this.schedule(p, this.o.pollMs ?? 1000);
+      }
+    } catch (e) {
+      this.o.log.warn(
+        { source: this.o.source, path: file, err: (e as Error).message },
+        `canary of source ${this.o.source}: cannot write ${file} (${(e as Error).message}); lag is not measured until it can`,
+      );
+    }
+  }
+
+  /** Emits 'missing' once when the target's oldest unseen canary is past the timeout. */
+  private checkMissing(p: Probe, now: number): void {
+    if (!p.tracker.check(now)) return;
+    this.o.onEvent({
+      source: this.o.source,
+      target: p.spec.name,
+      at: now,
+      lagMs: null,
+      missing: true,
+      missingSince: p.tracker.status().missingSince ?? now,
+    });
+  }
+
+  private schedule(p: Probe, ms: number): void {
+    if (this.stopped || p.timer) return;
+    p.timer = setTimeout(() => {
+      p.timer = null;
+      this.read(p);
+    }, ms);
+    p.timer.unref();
+  }
+
+  /** One rsync fetch of the canary from the target; then compare nonces. */
+  private read(p: Probe): void {
+    if (this.stopped) return;
+    if (p.busy) {
+      p.again = true;
+      return;
+    }
+    if (p.timer) clearTimeout(p.timer);
+    p.timer = null;
+    p.busy = true;
+    p.again = false;
+    const local = join(p.dir, basename(this.o.path));
+    try {
+      unlinkSync(local);
+    } catch {
+      // nothing left from the last read
+    }
+    const call = buildFetchCall(p.spec, this.o.path, p.dir);
+    void runRsync(call, { timeoutMs: (p.spec.timeoutS + p.spec.contimeoutS) * 1000 + 5000 })
+      .then((r) => {
+        const at = Date.now();
+        let nonce: string | null = null;
+        if (r.exit.class === 'ok') {
+          try {
+            nonce = parseCanary(readFileSync(local, 'utf8'))?.nonce ?? null;
+          } catch {
+            nonce = null;
+          }
+          p.failures = 0;
+        } else {
+          // not there yet (23: no such file), or the target is down: both just mean "not seen"
+          p.failures++;
+          this.o.log.debug(
+            { source: this.o.source, target: p.spec.name, code: r.code, err: r.exit.message },
+            'canary: read back failed',
+          );
+        }
+        const arrived = nonce === null ? null : p.tracker.seen(nonce, at);
+        if (arrived) {
+          this.o.log.info(
+            { source: this.o.source, target: p.spec.name, lagMs: arrived.lagMs },
+            `canary of source ${this.o.source} arrived on target ${p.spec.name} after ${arrived.lagMs} ms${arrived.recovered ? ' (it had been missing; the path works again)' : ''}`,
+          );
+          this.o.onEvent({
+            source: this.o.source,
+            target: p.spec.name,
+            at,
+            lagMs: arrived.lagMs,
+            missing: false,
+          });
+        }
+        this.checkMissing(p, at);
+      })
+      .catch((e: unknown) => {
+        this.o.log.warn(
+          { source: this.o.source, target: p.spec.name, err: (e as Error).message },
+          `canary: cannot read back from ${p.spec.name}: ${(e as Error).message}`,
+        );
+      })
+      .finally(() => {
+        p.busy = false;
+        if (this.stopped || !p.tracker.waiting) return;
+        if (p.again) return this.read(p);
+        // a target that keeps failing is asked less often, at most once per interval
+        const base = this.o.pollMs ?? 1000;
+        this.schedule(p, Math.min(base * 2 ** Math.min(p.failures, 10), this.o.intervalMs));
+      });
+  }
+}
