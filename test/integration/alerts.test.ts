@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Incident } from '../../src/daemon/index.js';
-import type { AlertMessage } from '../../src/monitor/index.js';
+import { type AlertMessage, postJson, runCommand } from '../../src/monitor/index.js';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
+import { freePort } from '../helpers/ports.js';
 import { startRsyncDaemon } from '../helpers/rsyncd.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
 
@@ -249,4 +250,40 @@ test('an incident firing when syncward stops does not fire again after the resta
     rmSync(src, { recursive: true, force: true });
     state.dispose();
   }
+});
+
+test('delivery edges: a hanging command is killed, an exit code and stderr are reported, a silent webhook times out', async () => {
+  const node = process.execPath;
+  await assert.rejects(
+    runCommand([node, '-e', 'setTimeout(() => {}, 60_000)'], { x: 1 }, { timeoutMs: 300 }),
+    /killed after 0.3 s/,
+  );
+  await assert.rejects(
+    runCommand(
+      [node, '-e', 'process.stderr.write("no route to pager\\n"); process.exit(3)'],
+      {},
+      { timeoutMs: 10_000 },
+    ),
+    /exit 3; stderr: no route to pager/,
+  );
+  await assert.rejects(runCommand(['/nonexistent/alert-program'], {}, { timeoutMs: 1000 }), /cannot run/);
+  // a program that never reads its stdin is fine when it exits 0
+  await runCommand([node, '-e', 'process.exit(0)'], { big: 'x'.repeat(1 << 20) }, { timeoutMs: 10_000 });
+
+  const server: Server = createServer(() => {
+    // never answers
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  try {
+    await assert.rejects(
+      postJson(`http://127.0.0.1:${port}/`, {}, { timeoutMs: 300 }),
+      /no answer within 0.3 s/,
+    );
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+  const closed = await freePort();
+  await assert.rejects(postJson(`http://127.0.0.1:${closed}/`, {}, { timeoutMs: 5000 }), /ECONNREFUSED/);
 });
