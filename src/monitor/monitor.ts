@@ -10,6 +10,8 @@ import { type Condition, evaluate, type RuleAudit, type RuleSource, type Snapsho
 const EVALUATE_MS = 2000;
 /** After a restart, incidents that were open are kept this long at least before they may resolve. */
 const RESTORE_GRACE_MS = 15_000;
+/** Evaluations triggered by state changes are at least this far apart (a busy target changes state per transfer). */
+const MIN_GAP_MS = 250;
 /** A webhook or alert command that takes longer is abandoned. */
 const SEND_TIMEOUT_MS = 10_000;
 
@@ -83,7 +85,8 @@ export class Monitor {
   private alerts: AlertsConfig;
   private sinks: Sink<AlertMessage>[] = [];
   private timer: NodeJS.Timeout | null = null;
-  private soon: NodeJS.Immediate | null = null;
+  private soon: NodeJS.Timeout | null = null;
+  private lastEvaluation = 0;
   private stopped = false;
   private readonly host = hostname();
 
@@ -111,7 +114,7 @@ export class Monitor {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    if (this.soon) clearImmediate(this.soon);
+    if (this.soon) clearTimeout(this.soon);
     this.soon = null;
     for (const s of this.sinks) s.close();
   }
@@ -147,18 +150,21 @@ export class Monitor {
     this.poke();
   }
 
-  /** Something changed (a target's state, a raw alert): evaluate on the next turn of the event loop. */
+  /** Something changed (a target's state, a raw alert): evaluate right away, but not more often than MIN_GAP_MS. */
   poke(): void {
     if (this.stopped || this.soon) return;
-    this.soon = setImmediate(() => {
+    const wait = Math.max(0, this.lastEvaluation + MIN_GAP_MS - Date.now());
+    this.soon = setTimeout(() => {
       this.soon = null;
       this.evaluateNow();
-    });
+    }, wait);
+    this.soon.unref();
   }
 
   /** Evaluates the rules now and fires / resolves what changed. Returns the conditions. */
   evaluateNow(now = Date.now()): Condition[] {
     if (this.stopped) return [];
+    this.lastEvaluation = Date.now();
     let sources: RuleSource[];
     try {
       sources = this.o.status();

@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { AlertsConfig } from '../../src/config/index.js';
+import { Journal } from '../../src/journal/index.js';
+import { type Incident, Monitor } from '../../src/monitor/index.js';
+import type { RuleSource, RuleTarget } from '../../src/monitor/rules.js';
+import { silentLogger } from '../../src/util/log.js';
+
+const T0 = 1_800_000_000_000;
+const alerts: AlertsConfig = {
+  downAfterS: 10,
+  misconfiguredAfterS: 0,
+  lagAboveS: 300,
+  watchUsageAbove: 0.9,
+  webhooks: [],
+  commands: [],
+};
+
+function world() {
+  const t: RuleTarget = {
+    target: 'web1',
+    state: 'idle',
+    stateSince: T0,
+    stateReason: '',
+    pending: 0,
+    oldestPendingAt: null,
+    stuck: 0,
+    holdReason: null,
+    lastSuccessAt: T0,
+    lastFullSyncAt: T0,
+    lastError: null,
+    lastAudit: null,
+    canary: null,
+  };
+  const s: RuleSource = {
+    name: 'www',
+    path: '/srv/www',
+    state: 'watching',
+    watchedDirs: 1,
+    maxUserWatches: 8192,
+    lastOverflowAt: null,
+    targets: [t],
+  };
+  return { t, s };
+}
+
+function withJournal(fn: (j: Journal) => void): () => void {
+  return () => {
+    const dir = mkdtempSync(join(tmpdir(), 'syncward-monitor-'));
+    const j = Journal.open(dir);
+    try {
+      fn(j);
+    } finally {
+      j.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+test(
+  'a condition fires once while it lasts and resolves once when it ends',
+  withJournal((journal) => {
+    const { t, s } = world();
+    const seen: Incident[] = [];
+    const m = new Monitor({
+      alerts,
+      status: () => [s],
+      journal,
+      log: silentLogger(),
+      onIncident: (i) => seen.push(i),
+      startedAt: T0,
+    });
+    Object.assign(t, { state: 'down', stateSince: T0, lastError: 'connection refused' });
+    m.evaluateNow(T0 + 5000);
+    assert.equal(seen.length, 0, 'not before down_after_s');
+    for (let k = 10; k < 60; k += 2) m.evaluateNow(T0 + k * 1000);
+    assert.deepEqual(
+      seen.map((i) => [i.id, i.resolvedAt]),
+      [['down:www/web1', null]],
+    );
+    assert.equal(m.incidents().length, 1);
+    assert.deepEqual(
+      journal.openIncidents().map((i) => i.id),
+      ['down:www/web1'],
+    );
+    Object.assign(t, { state: 'idle', stateSince: T0 + 61_000, lastError: null });
+    m.evaluateNow(T0 + 62_000);
+    m.evaluateNow(T0 + 64_000);
+    assert.deepEqual(
+      seen.map((i) => [i.id, i.resolvedAt]),
+      [
+        ['down:www/web1', null],
+        ['down:www/web1', T0 + 62_000],
+      ],
+    );
+    assert.equal(seen[1]?.firedAt, seen[0]?.firedAt);
+    assert.deepEqual(m.incidents(), []);
+    assert.deepEqual(journal.openIncidents(), []);
+    m.stop();
+  }),
+);
+
+test(
+  'a full disk is latched from the raw alert until the target succeeds again',
+  withJournal((journal) => {
+    const { t, s } = world();
+    const seen: Incident[] = [];
+    const m = new Monitor({
+      alerts,
+      status: () => [s],
+      journal,
+      log: silentLogger(),
+      onIncident: (i) => seen.push(i),
+    });
+    m.onAlert({ kind: 'noSpace', source: 'www', target: 'web1', message: 'no space', at: T0 + 100 });
+    m.evaluateNow(T0 + 200);
+    assert.deepEqual(
+      seen.map((i) => i.kind),
+      ['noSpace'],
+    );
+    t.lastSuccessAt = T0 + 300;
+    m.evaluateNow(T0 + 400);
+    assert.deepEqual(
+      seen.map((i) => [i.kind, i.resolvedAt !== null]),
+      [
+        ['noSpace', false],
+        ['noSpace', true],
+      ],
+    );
+    m.stop();
+  }),
+);
+
+test(
+  'after a restart an incident still open is adopted, not fired again; one whose cause is gone resolves after the grace',
+  withJournal((journal) => {
+    const before = {
+      id: 'down:www/web1',
+      kind: 'down',
+      severity: 'critical' as const,
+      source: 'www',
+      target: 'web1',
+      message: 'down',
+      firedAt: T0 - 100_000,
+      resolvedAt: null,
+    };
+    const stuck = { ...before, id: 'stuck:www/web1', kind: 'stuck', severity: 'warning' as const };
+    journal.recordIncident(before);
+    journal.recordIncident(stuck);
+    const { t, s } = world();
+    const seen: Incident[] = [];
+    const m = new Monitor({
+      alerts,
+      status: () => [s],
+      journal,
+      log: silentLogger(),
+      onIncident: (i) => seen.push(i),
+      startedAt: T0,
+    });
+    assert.deepEqual(
+      m
+        .incidents()
+        .map((i) => i.id)
+        .sort(),
+      ['down:www/web1', 'stuck:www/web1'],
+    );
+    // starting: nothing is decided yet
+    t.state = 'starting';
+    m.evaluateNow(T0 + 60_000);
+    assert.equal(seen.length, 0);
+    // down again, not yet for down_after_s: the old incident is kept quietly; nothing is stuck: that one resolves
+    Object.assign(t, { state: 'down', stateSince: T0 + 60_000 });
+    m.evaluateNow(T0 + 61_000);
+    assert.deepEqual(
+      seen.map((i) => [i.id, i.resolvedAt]),
+      [['stuck:www/web1', T0 + 61_000]],
+    );
+    assert.deepEqual(
+      m.incidents().map((i) => i.id),
+      ['down:www/web1'],
+    );
+    // down long enough: the same incident, adopted without a second firing
+    m.evaluateNow(T0 + 75_000);
+    assert.equal(seen.length, 1);
+    assert.deepEqual(
+      m.incidents().map((i) => [i.id, i.firedAt]),
+      [['down:www/web1', T0 - 100_000]],
+    );
+    Object.assign(t, { state: 'idle', stateSince: T0 + 80_000 });
+    m.evaluateNow(T0 + 81_000);
+    assert.deepEqual(
+      seen.map((i) => [i.id, i.firedAt, i.resolvedAt]),
+      [
+        ['stuck:www/web1', T0 - 100_000, T0 + 61_000],
+        ['down:www/web1', T0 - 100_000, T0 + 81_000],
+      ],
+    );
+    assert.deepEqual(journal.openIncidents(), []);
+    m.stop();
+  }),
+);
