@@ -19,6 +19,6 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
-for (const f of ['index.html', 'favicon.svg']) copyFileSync(`${root}ui/${f}`, `${out}/${f}`);
+copyFileSync(`${root}ui/index.html`, `${out}/index.html`);
 const size = (f) => `${(statSync(`${out}/${f}`).size / 1024).toFixed(1)} KiB`;
 console.log(`build:ui: dist/ui/app.js ${size('app.js')}, app.css ${size('app.css')}`);

@@ -21,13 +21,20 @@ void allListed;
 /** The server said the token is missing or wrong. */
 export class AuthError extends Error {}
 
-/** A `#token=...` in the address wins (and leaves the address bar); otherwise the one kept for this tab. */
+/**
+ * The token from the address, else the one kept for this tab. `#token=` is
+ * never sent to the server and leaves the address bar at once; `?token=`
+ * stays, since a daemon that wants its token on every request needs it to
+ * serve this page again on a reload.
+ */
 export function initialToken(): string | null {
-  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
-  if (m?.[1]) {
-    const t = decodeURIComponent(m[1]);
+  const hash = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  const query = /[?&]token=([^&#]+)/.exec(location.search);
+  const found = hash?.[1] ?? query?.[1];
+  if (hash) history.replaceState(null, '', location.pathname + location.search);
+  if (found) {
+    const t = decodeURIComponent(found);
     setToken(t);
-    history.replaceState(null, '', location.pathname + location.search);
     return t;
   }
   return sessionStorage.getItem(TOKEN_KEY);

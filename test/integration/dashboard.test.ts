@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { rm, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { configYaml, startDaemon, tempStateDir } from '../helpers/daemon.js';
+import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
+import { makeTempDir, waitFor } from '../helpers/tree.js';
+
+/** Debian's chromium, installed by scripts/setup.sh. */
+const CHROMIUM = '/usr/bin/chromium';
+const ROOT = new URL('../../../', import.meta.url).pathname;
+const SCREENSHOT = join(ROOT, 'docs', 'dashboard.png');
+/** Long enough for a retry after backoff on a loaded 2-core machine; a condition, not a timing claim. */
+const WAIT = 60_000;
+
+function requireBrowserAndBuild(): void {
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `${CHROMIUM} is missing: the dashboard test drives Debian's chromium; run \`bash scripts/setup.sh\` (it installs it with apt)`,
+    );
+  if (!existsSync(join(ROOT, 'dist', 'ui', 'index.html')))
+    throw new Error('dist/ui/index.html is missing: run `npm run build:ui` (npm test does it first)');
+}
+
+function launch(): Promise<Browser> {
+  // --no-sandbox: CI runs as root, where chromium's sandbox refuses to start
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+}
+
+/** Console errors and uncaught exceptions of a page, collected for the end of the test. */
+function collectErrors(page: Page, allow: RegExp[] = []): string[] {
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !allow.some((re) => re.test(m.text())))
+      errors.push(`console: ${m.text()} (${m.location().url})`);
+  });
+  page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  return errors;
+}
+
+/** The address a daemon listening on port 0 wrote to state_dir/api.json. */
+async function apiUrl(stateDir: string): Promise<string> {
+  const file = join(stateDir, 'api.json');
+  await waitFor(() => existsSync(file), 10_000, `${file} (the API's address)`);
+  return (JSON.parse(readFileSync(file, 'utf8')) as { url: string }).url;
+}
+
+const cell = (key: string, state?: string) =>
+  `.cell[data-target="${key}"]${state ? `[data-state="${state}"]` : ''}`;
+
+describe('dashboard in a real browser against a running daemon', () => {
+  let browser: Browser;
+
+  before(async () => {
+    requireBrowserAndBuild();
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  test('shows both targets, a target going down and coming back, and an audit’s drift list', async () => {
+    const rsyncd: RsyncDaemon = await startRsyncDaemon({ modules: ['t1'] });
+    const source = await makeTempDir('syncward-dash-src-');
+    const local = await makeTempDir('syncward-dash-local-');
+    const state = tempStateDir();
+    await writeFile(join(source, 'index.html'), '<h1>hello</h1>\n');
+    await writeFile(join(source, 'keep.txt'), 'kept\n');
+    const yaml = `${configYaml({
+      stateDir: state.dir,
+      source,
+      targets: [
+        {
+          name: 't1',
+          url: rsyncd.url('t1'),
+          dir: rsyncd.modulePath('t1'),
+          passwordFile: rsyncd.passwordFile,
+        },
+        { name: 'local', url: local, dir: local },
+      ],
+      api: { listen: '127.0.0.1:0' },
+    })}alerts:\n  down_after_s: 1\n`;
+    const d = await startDaemon(yaml);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors = collectErrors(page);
+    try {
+      const url = await apiUrl(state.dir);
+      await page.goto(url);
+      await page.waitForSelector(cell('src/t1', 'idle'), { timeout: WAIT });
+      await page.waitForSelector(cell('src/local', 'idle'), { timeout: WAIT });
+      await page.waitForSelector('#link[data-state="live"]', { timeout: WAIT });
+
+      // a change flows: its transfer shows in the panel of the selected target (t1, the first)
+      await page.click(cell('src/t1'));
+      await writeFile(join(source, 'news.html'), '<p>fresh</p>\n');
+      await page.waitForSelector('#detail[data-target="src/t1"] #transfers tr[data-result="ok"]', {
+        timeout: WAIT,
+      });
+      assert.match((await page.textContent('#transfers tbody')) ?? '', /news\.html/);
+
+      // the target's rsync daemon stops: a change cannot reach it, its cell turns down
+      await rsyncd.stop();
+      await writeFile(join(source, 'during-outage.txt'), 'written while t1 was down\n');
+      await page.waitForSelector(cell('src/t1', 'down'), { timeout: WAIT });
+      await page.waitForSelector('#alerts li[data-kind="down"]', { timeout: WAIT });
+      assert.equal(await page.getAttribute(cell('src/local'), 'data-state'), 'idle');
+
+      // it comes back: the change arrives and the cell is in sync again
+      await rsyncd.restart();
+      await page.waitForSelector(cell('src/t1', 'idle'), { timeout: WAIT });
+      await waitFor(
+        () => existsSync(join(rsyncd.modulePath('t1'), 'during-outage.txt')),
+        WAIT,
+        'the change made during the outage on t1',
+      );
+
+      // drift planted on the local target by hand; Audit lists it
+      await writeFile(join(local, 'planted.txt'), 'nobody sent me\n');
+      await unlink(join(local, 'keep.txt'));
+      await page.click(cell('src/local'));
+      await page.waitForSelector('#detail[data-target="src/local"]');
+      await page.click('#detail [data-action="audit"]');
+      await page.waitForSelector('#action-result[data-action="audit"][data-ok="true"]', { timeout: WAIT });
+      await page.waitForSelector('#drift li[data-kind="extra"][data-path="planted.txt"]', { timeout: WAIT });
+      await page.waitForSelector('#drift li[data-kind="missing"][data-path="keep.txt"]', { timeout: WAIT });
+      assert.equal(await page.getAttribute('#audit .counts li[data-kind="extra"]', 'data-count'), '1');
+      assert.equal(await page.getAttribute('#audit .counts li[data-kind="missing"]', 'data-count'), '1');
+
+      mkdirSync(join(ROOT, 'docs'), { recursive: true });
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      assert.deepEqual(errors, [], 'the page logged errors');
+    } finally {
+      await page.close();
+      await d.dispose();
+      await rsyncd.dispose();
+      state.dispose();
+      await rm(source, { recursive: true, force: true });
+      await rm(local, { recursive: true, force: true });
+    }
+  });
+
+  test('with api.token_file set, the dashboard opened as /?token= works live and stays open across a reload', async () => {
+    const source = await makeTempDir('syncward-dash-src-');
+    const local = await makeTempDir('syncward-dash-local-');
+    const state = tempStateDir();
+    const token = randomBytes(18).toString('base64url');
+    const tokenFile = join(state.dir, 'api.token');
+    await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
+    const d = await startDaemon(
+      configYaml({
+        stateDir: state.dir,
+        source,
+        targets: [{ name: 'local', url: local, dir: local }],
+        api: { listen: '127.0.0.1:0', tokenFile },
+      }),
+    );
+    const page = await browser.newPage();
+    const errors = collectErrors(page);
+    try {
+      const url = await apiUrl(state.dir);
+      // without the token nothing of the daemon's state is shown
+      const stranger = await browser.newPage();
+      try {
+        await stranger.goto(url);
+        await stranger.waitForLoadState('networkidle');
+        assert.equal(await stranger.$(cell('src/local')), null);
+      } finally {
+        await stranger.close();
+      }
+
+      await page.goto(`${url}/?token=${encodeURIComponent(token)}`);
+      await page.waitForSelector(cell('src/local', 'idle'), { timeout: WAIT });
+      await page.waitForSelector('#link[data-state="live"]', { timeout: WAIT });
+      assert.equal(await page.$('#token-form'), null);
+
+      // live with the token: a change shows as a transfer (the event stream took ?token=)
+      await writeFile(join(source, 'after-token.txt'), 'x\n');
+      await page.waitForSelector('#detail[data-target="src/local"] #transfers tr[data-result="ok"]', {
+        timeout: WAIT,
+      });
+
+      // a reload keeps working
+      await page.reload();
+      await page.waitForSelector(cell('src/local', 'idle'), { timeout: WAIT });
+      assert.equal(await page.$('#token-form'), null);
+
+      assert.deepEqual(errors, [], 'the page logged errors');
+    } finally {
+      await page.close();
+      await d.dispose();
+      state.dispose();
+      await rm(source, { recursive: true, force: true });
+      await rm(local, { recursive: true, force: true });
+    }
+  });
+});
