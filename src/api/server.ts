@@ -33,8 +33,10 @@ export interface ApiDaemon extends EventEmitter {
   fullSync(sourceName: string, reason?: string): boolean;
   resume(name: string): number;
   heldTargets(): string[];
-  audit?(sourceName: string, opts?: { checksum?: boolean }): Promise<unknown>;
-  incidents?(): Incident[];
+  /** resolves with the result (the API keeps it for GET /api/audits/:id) */
+  audit(sourceName: string, opts?: { checksum?: boolean }): Promise<unknown>;
+  /** the incidents open now */
+  incidents(): Incident[];
 }
 
 export interface ApiOptions {
@@ -64,7 +66,7 @@ export interface ApiStatus {
   startedAt: number;
   now: number;
   sources: SourceStatus[];
-  /** open incidents (empty when the daemon has no monitor) */
+  /** the alert incidents open now */
   alerts: Incident[];
   recentErrors: RecentError[];
 }
@@ -334,7 +336,7 @@ class Api {
       startedAt: this.startedAt,
       now: Date.now(),
       sources: this.daemon.status(),
-      alerts: typeof this.daemon.incidents === 'function' ? this.daemon.incidents() : [],
+      alerts: this.daemon.incidents(),
       recentErrors: [...this.recentErrors].reverse(),
     };
   }
@@ -384,8 +386,6 @@ class Api {
       }
     }
     const daemon = this.daemon;
-    if (typeof daemon.audit !== 'function')
-      throw new HttpError(501, 'this syncward cannot audit from the API');
     for (const j of this.audits.values())
       if (j.source === s.name && j.state === 'running')
         throw new HttpError(409, `an audit of ${s.name} is already running`, { id: j.id });

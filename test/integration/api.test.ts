@@ -330,6 +330,8 @@ describe('dashboard hook', () => {
     fullSync: () => false,
     resume: () => 0,
     heldTargets: () => [],
+    audit: async () => null,
+    incidents: () => [],
   });
   let ui: string;
   let state: ReturnType<typeof tempStateDir>;

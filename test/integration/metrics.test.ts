@@ -43,11 +43,18 @@ test('/metrics parses as Prometheus text and carries the right values after writ
   const targets: TargetUnderTest[] = [
     { name: 'web', url: rsyncd.url('www'), dir: rsyncd.modulePath('www'), passwordFile: rsyncd.passwordFile },
   ];
-  const d = await startDaemon(configYaml({ stateDir: state.dir, source: src, targets }));
+  // one canary, written at start (the next would come after 600 s); never into an empty source
+  writeFileSync(join(src, 'seed.txt'), 'seed\n');
+  const extra = '    canary: { interval_s: 600, timeout_s: 60 }';
+  const d = await startDaemon(configYaml({ stateDir: state.dir, source: src, targets, extra }));
   try {
     const url = apiUrlOf(state.dir);
     const status = () => d.daemon.status()[0];
     await waitFor(() => status()?.targets[0]?.state === 'idle', 20_000, 'the initial sync');
+    await waitFor(() => status()?.targets[0]?.canary?.lagMs != null, 30_000, 'the canary read back');
+    const baseline = parsePrometheus(await (await fetch(`${url}/metrics`)).text());
+    const events = (f: Family[], kind: string) =>
+      sum(values(f, 'syncward_events_total', { source: 'src', kind }));
     // directories first, so that each file's write is seen as one IN_CLOSE_WRITE
     mkdirSync(join(src, 'a'));
     mkdirSync(join(src, 'b'));
@@ -73,8 +80,13 @@ test('/metrics parses as Prometheus text and carries the right values after writ
     let m = parsePrometheus(text);
     const st = { source: 'src', target: 'web' };
 
-    assert.equal(value(m, 'syncward_events_total', { source: 'src', kind: 'upsert' }), N);
-    assert.equal(value(m, 'syncward_events_total', { source: 'src', kind: 'upsertTree' }), 2);
+    assert.equal(events(m, 'upsert') - events(baseline, 'upsert'), N);
+    assert.equal(events(m, 'upsertTree') - events(baseline, 'upsertTree'), 2);
+    assert.equal(
+      value(m, 'syncward_canary_lag_seconds', st),
+      (status()?.targets[0]?.canary?.lagMs as number) / 1000,
+      'the canary lag is the one status shows',
+    );
     assert.equal(value(m, 'syncward_overflows_total', { source: 'src' }), 0);
     assert.equal(value(m, 'syncward_watched_directories', { source: 'src' }), 3);
     assert.equal(
