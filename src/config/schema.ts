@@ -143,10 +143,12 @@ export const canarySchema = z
         'must be a relative file path inside the source, e.g. .syncward-canary',
       )
       .default('.syncward-canary')
-      .describe('File the canary is written to, relative to the source root; excluded from audits.'),
+      .describe(
+        "File the canary is written to, relative to the source root. Left out of audits, but it must be synced: the source's excludes must not match it.",
+      ),
   })
   .describe(
-    'Canary: a small file with a nonce written into the source, sent through the normal pipeline, and read back from every target. Its round trip is the true replication lag.',
+    'Canary: a small file with a nonce written into the source every interval_s, sent through the normal pipeline, and read back from every target (an rsync fetch of that one file). Write-to-arrival is the true replication lag (status: canary.lagMs); one not back within timeout_s raises canaryMissing (watcher or transfer path dead), cleared when a later one arrives.',
   );
 
 export const sourceSchema = z.strictObject({
@@ -225,7 +227,7 @@ export const sourceSchema = z.strictObject({
   audit: cron
     .optional()
     .describe(
-      'Cron expression for a periodic audit of this source against each target; results go to the journal, status and metrics, and drift raises an alert.',
+      'Cron expression (5 fields, or 6 with seconds) for a periodic audit of this source against each target (rsync --dry-run --itemize-changes). Results go to the journal, status and metrics; drift raises a drift alert. Paths still pending for a target are counted as pending, not drift; an unreachable target records an error, not drift; a target is never audited twice at once.',
     ),
   canary: canarySchema.optional(),
   hooks: z

@@ -417,6 +417,7 @@ export class Daemon extends EventEmitter {
         fullSyncThreshold: sc.fullSyncThreshold,
         stuckAfter: sc.stuckAfter,
         lagThresholdS: sc.lagThresholdS,
+        rootIgnore: sc.canary ? [sc.canary.path.split('/')[0] as string] : [],
       });
       w.on('transfer', (r: TransferReport) => this.emit('transfer', r));
       // the canary is read back right after something reached the target: its lag is not rounded up to a poll

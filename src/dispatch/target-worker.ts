@@ -84,6 +84,8 @@ export interface TargetWorkerOptions {
   backoff?: BackoffPolicy;
   /** hard bound on one rsync call, on top of rsync's own --timeout */
   callTimeoutMs?: number;
+  /** names in the source root that do not make it "not empty" (the canary's file or directory) */
+  rootIgnore?: string[];
 }
 
 /** Deletes sent within this window count together against max_delete (a slow rm -rf arrives in many batches). */
@@ -500,7 +502,9 @@ export class TargetWorker extends EventEmitter {
     if (!this.o.source.delete || this.allowDeletes) return null;
     let empty = false;
     try {
-      empty = readdirSync(this.o.source.root).length === 0;
+      const ignore = this.o.rootIgnore ?? [];
+      // the canary survives `rm -rf src/*` (a dotfile): it must not make an emptied root look alive
+      empty = readdirSync(this.o.source.root).every((n) => ignore.includes(n));
     } catch {
       empty = true;
     }

@@ -551,6 +551,17 @@ export class JournalReader {
     return r?.needs_full ?? null;
   }
 
+  /** The newest stored audits of a target, newest first (none in a journal from before audits were stored). */
+  audits(target: string, limit = 20): AuditRow[] {
+    const has = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audits'").get();
+    if (!has) return [];
+    return (
+      this.db
+        .prepare('SELECT * FROM audits WHERE target = ? ORDER BY id DESC LIMIT ?')
+        .all(target, limit) as AuditDbRow[]
+    ).map(auditRow);
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
