@@ -11,6 +11,8 @@ export type StatusCode = (typeof STATUS_EXIT)[keyof typeof STATUS_EXIT];
 export interface StatusProblem {
   severity: 'warning' | 'critical';
   message: string;
+  /** an open alert incident (the text report lists those apart) */
+  alert?: boolean;
 }
 
 export interface StatusVerdict {
@@ -53,7 +55,7 @@ export function statusVerdict(s: Pick<ApiStatus, 'now' | 'sources' | 'alerts'>):
   }
   for (const i of s.alerts) {
     if (i.resolvedAt !== null) continue;
-    (i.severity === 'critical' ? crit : warn)(`alert ${i.kind}: ${i.message}`);
+    problems.push({ severity: i.severity, message: `alert ${i.kind}: ${i.message}`, alert: true });
   }
   const code = problems.some((p) => p.severity === 'critical')
     ? STATUS_EXIT.critical
@@ -128,11 +130,12 @@ export function statusText(s: ApiStatus, v: StatusVerdict): string {
   out.push('');
   const word = v.code === STATUS_EXIT.ok ? 'OK' : v.code === STATUS_EXIT.warning ? 'WARNING' : 'CRITICAL';
   const targets = s.sources.reduce((n, src) => n + src.targets.length, 0);
+  const found = v.problems.filter((p) => !p.alert);
   if (v.problems.length === 0) out.push(`syncward OK: ${targets} target(s) healthy`);
   else {
-    out.push(`syncward ${word}: ${v.problems.length} problem(s)`);
-    for (const p of v.problems)
-      out.push(`  ${p.severity === 'critical' ? 'CRITICAL' : 'WARNING '} ${p.message}`);
+    const alerts = open.length > 0 ? `${found.length > 0 ? ', ' : ''}${open.length} open alert(s)` : '';
+    out.push(`syncward ${word}: ${found.length > 0 ? `${found.length} problem(s)` : ''}${alerts}`);
+    for (const p of found) out.push(`  ${p.severity === 'critical' ? 'CRITICAL' : 'WARNING '} ${p.message}`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -167,7 +167,15 @@ describe('status text', () => {
     assert.match(lines[1] as string, /^www +web1 +idle +0 +- +5s ago +in sync, 2m00s ago$/);
     assert.match(lines[2] as string, /^www +web2 +down +7 +1m15s +5s ago +never$/);
     assert.match(text, /Open alerts:\n {2}CRITICAL lag \(for 30s\): lag is 400 s/);
-    assert.match(text, /syncward CRITICAL: 2 problem\(s\)\n {2}CRITICAL www\/web2 is down/);
+    assert.match(
+      text,
+      /syncward CRITICAL: 1 problem\(s\), 1 open alert\(s\)\n {2}CRITICAL www\/web2 is down/,
+    );
+    assert.doesNotMatch(
+      text.split('syncward CRITICAL')[1] as string,
+      /lag is 400 s/,
+      'alerts are listed once',
+    );
   });
 
   test('a healthy daemon ends with an OK line', () => {
