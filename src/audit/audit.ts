@@ -1,5 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildFullSyncCall, runRsync, type SourceSpec, type TargetSpec } from '../transport/index.js';
+import {
+  buildFullSyncCall,
+  parseProgress2Line,
+  type RsyncProgress,
+  runRsync,
+  type SourceSpec,
+  type TargetSpec,
+} from '../transport/index.js';
 import { DRIFT_KINDS, type DriftEntry, type DriftKind, parseItemizeLine } from './itemize.js';
 import { isPending, NOTHING_PENDING, type PendingIndex, unionPending } from './pending.js';
 
@@ -28,6 +35,8 @@ export interface AuditOptions {
   settleMs?: number;
   /** paths left out of the comparison (rsync patterns, e.g. the canary "/.syncward-canary") */
   exclude?: string[];
+  /** gets each --info=progress2 line of the dry run (rsync prints them only when this is set) */
+  onProgress?: (p: RsyncProgress) => void;
 }
 
 export interface AuditResult {
@@ -63,7 +72,12 @@ export async function auditTarget(src: SourceSpec, tgt: TargetSpec, o: AuditOpti
   const from: SourceSpec = o.exclude?.length
     ? { ...src, filterArgs: [...o.exclude.map((x) => `--filter=- ${x}`), ...src.filterArgs] }
     : src;
-  const call = buildFullSyncCall(from, spec, { isRoot: o.isRoot, dryRun: true, itemize: true });
+  const call = buildFullSyncCall(from, spec, {
+    isRoot: o.isRoot,
+    dryRun: true,
+    itemize: true,
+    progress: o.onProgress !== undefined,
+  });
   const max = o.maxEntries ?? 100_000;
   const before = o.pending?.() ?? NOTHING_PENDING;
   const candidates: DriftEntry[] = [];
@@ -75,6 +89,11 @@ export async function auditTarget(src: SourceSpec, tgt: TargetSpec, o: AuditOpti
     timeoutMs: o.timeoutMs ?? (tgt.timeoutS * 4 + 3600) * 1000,
     signal: o.signal,
     onStdoutLine: (line) => {
+      const p = o.onProgress ? parseProgress2Line(line) : undefined;
+      if (p) {
+        o.onProgress?.(p);
+        return;
+      }
       const e = parseItemizeLine(line, { checksum: o.checksum, dirMtime: o.dirMtime });
       if (!e) return;
       if (isPending(e, before)) {

@@ -11,10 +11,11 @@ import {
 } from '../audit/index.js';
 import type { Config, SourceConfig } from '../config/index.js';
 import { JournalReader } from '../journal/index.js';
-import { buildBatchCall, runRsync } from '../transport/index.js';
+import { buildBatchCall, type RsyncProgress, runRsync } from '../transport/index.js';
 import { display } from '../util/bytes.js';
 import { EXIT } from './exit.js';
 import { noMatch, selectPairs } from './pairs.js';
+import { ProgressReporter } from './progress.js';
 
 export interface AuditCliOptions {
   source?: string;
@@ -23,6 +24,8 @@ export interface AuditCliOptions {
   json?: boolean;
   /** send exactly the drifted paths, then audit again */
   repair?: boolean;
+  /** without a terminal: time between progress log lines (default 5 s) */
+  progressIntervalMs?: number;
 }
 
 /** Entries shown per target in the text report; --json has them all. */
@@ -76,15 +79,28 @@ export async function runAudit(
       return NOTHING_PENDING;
     }
   };
+  // --json is for programs: the report and nothing else
+  const progress = o.json
+    ? undefined
+    : new ProgressReporter(err, {
+        mode: 'audit',
+        tty: (err as { isTTY?: boolean }).isTTY === true,
+        columns: (err as { columns?: number }).columns,
+        intervalMs: o.progressIntervalMs,
+      });
   const reports = await Promise.all(
     pairs.map(async ({ source, target, src, tgt }): Promise<TargetReport> => {
+      const key = `${source.name}/${target.name}`;
+      progress?.start(key, key);
+      const onProgress = progress ? (p: RsyncProgress) => progress.update(key, p) : undefined;
       const opts = {
         isRoot,
         checksum,
         exclude: auditExcludes(config, source),
         pending: pendingOf(`${source.name}/${target.name}`),
       };
-      const r = await auditTarget(src, tgt, opts);
+      const r = await auditTarget(src, tgt, { ...opts, onProgress });
+      progress?.finish(key);
       const report: TargetReport = {
         source: source.name,
         target: target.name,
@@ -113,6 +129,7 @@ export async function runAudit(
       };
     }),
   );
+  progress?.stop();
   journal?.close();
   if (o.json) {
     const results = reports.map((r) => ({

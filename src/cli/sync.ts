@@ -1,13 +1,16 @@
 import type { Config } from '../config/index.js';
-import { buildFullSyncCall, runRsync } from '../transport/index.js';
+import { buildFullSyncCall, parseProgress2Line, runRsync } from '../transport/index.js';
 import { EXIT } from './exit.js';
 import { noMatch, selectPairs } from './pairs.js';
+import { ProgressReporter } from './progress.js';
 
 export interface SyncOptions {
   source?: string;
   target?: string;
   dryRun?: boolean;
   json?: boolean;
+  /** without a terminal: time between progress log lines (default 5 s) */
+  progressIntervalMs?: number;
 }
 
 interface SyncResult {
@@ -35,11 +38,32 @@ export async function runSync(
 ): Promise<number> {
   const isRoot = process.getuid?.() === 0;
   const jobs: Promise<SyncResult>[] = [];
-  for (const { source: s, target: t, src: source, tgt: spec } of selectPairs(config, o)) {
-    const call = buildFullSyncCall(source, spec, { isRoot, dryRun: o.dryRun });
-    if (!o.json) err.write(`sync ${s.name} -> ${t.name} (${t.url}) ...\n`);
+  const pairs = selectPairs(config, o);
+  // --json is for programs: the summary and nothing else
+  const progress = o.json
+    ? undefined
+    : new ProgressReporter(err, {
+        mode: 'sync',
+        tty: (err as { isTTY?: boolean }).isTTY === true,
+        columns: (err as { columns?: number }).columns,
+        intervalMs: o.progressIntervalMs,
+      });
+  for (const { source: s, target: t, src: source, tgt: spec } of pairs) {
+    const key = `${s.name}/${t.name}`;
+    const call = buildFullSyncCall(source, spec, { isRoot, dryRun: o.dryRun, progress: !!progress });
+    progress?.log(`sync ${s.name} -> ${t.name} (${t.url}) ...\n`);
+    progress?.start(key, key);
     jobs.push(
-      runRsync(call, { timeoutMs: (t.timeoutS * 4 + 3600) * 1000 }).then((r) => {
+      runRsync(call, {
+        timeoutMs: (t.timeoutS * 4 + 3600) * 1000,
+        onStdoutLine: progress
+          ? (line) => {
+              const p = parseProgress2Line(line);
+              if (p) progress.update(key, p);
+            }
+          : undefined,
+      }).then((r) => {
+        progress?.finish(key);
         const ok = r.exit.class === 'ok' || r.exit.class === 'vanished';
         const res: SyncResult = {
           source: s.name,
@@ -52,8 +76,8 @@ export async function runSync(
           durationMs: r.durationMs,
           message: ok ? undefined : r.exit.message,
         };
-        if (!o.json) {
-          err.write(
+        if (progress) {
+          progress.log(
             ok
               ? `ok   ${s.name} -> ${t.name}: ${r.files} file(s), ${r.bytes} byte(s) sent in ${(r.durationMs / 1000).toFixed(1)} s${o.dryRun ? ' (dry run)' : ''}\n`
               : `FAIL ${s.name} -> ${t.name}: rsync exit ${r.code ?? r.signal} (${r.exit.class}): ${r.exit.message}\n${indent(r.exit.rsyncMessage)}`,
@@ -64,10 +88,12 @@ export async function runSync(
     );
   }
   if (jobs.length === 0) {
+    progress?.stop();
     err.write(noMatch('sync', o));
     return EXIT.usage;
   }
   const results = await Promise.all(jobs);
+  progress?.stop();
   if (o.json) out.write(`${JSON.stringify({ results }, null, 2)}\n`);
   return results.every((r) => r.ok) ? EXIT.ok : EXIT.failure;
 }

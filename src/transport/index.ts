@@ -25,6 +25,7 @@ export {
   unescapeRsync,
 } from './exit-codes.js';
 export { buildFetchCall } from './fetch.js';
+export { parseProgress2Line, type RsyncProgress } from './progress.js';
 export {
   assertTransferred,
   parseStatsLine,
