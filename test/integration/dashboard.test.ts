@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { configYaml, startDaemon, tempStateDir } from '../helpers/daemon.js';
 import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
@@ -52,17 +52,19 @@ const cell = (key: string, state?: string) =>
   `.cell[data-target="${key}"]${state ? `[data-state="${state}"]` : ''}`;
 
 describe('dashboard in a real browser against a running daemon', () => {
-  let browser: Browser;
-
-  before(async () => {
+  let shared: Browser | null = null;
+  // checked inside each test, so a missing chromium fails the tests themselves
+  const theBrowser = async (): Promise<Browser> => {
     requireBrowserAndBuild();
-    browser = await launch();
-  });
+    shared ??= await launch();
+    return shared;
+  };
   after(async () => {
-    await browser?.close();
+    await shared?.close();
   });
 
-  test('shows both targets, a target going down and coming back, and an audit’s drift list', async () => {
+  test('shows both targets, a target going down and coming back, an audit’s drift list, full sync and resume', async () => {
+    const browser = await theBrowser();
     const rsyncd: RsyncDaemon = await startRsyncDaemon({ modules: ['t1'] });
     const source = await makeTempDir('syncward-dash-src-');
     const local = await makeTempDir('syncward-dash-local-');
@@ -82,6 +84,7 @@ describe('dashboard in a real browser against a running daemon', () => {
         { name: 'local', url: local, dir: local },
       ],
       api: { listen: '127.0.0.1:0' },
+      extra: '    max_delete: 1',
     })}alerts:\n  down_after_s: 1\n`;
     const d = await startDaemon(yaml);
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
@@ -131,6 +134,39 @@ describe('dashboard in a real browser against a running daemon', () => {
 
       mkdirSync(join(ROOT, 'docs'), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+      // Full sync repairs the local target
+      await page.click('#detail [data-action="sync"]');
+      await page.waitForSelector('#action-result[data-action="sync"][data-ok="true"]', { timeout: WAIT });
+      await page.waitForSelector(
+        '#detail[data-target="src/local"] #transfers tr[data-kind="full"][data-result="ok"]',
+        {
+          timeout: WAIT,
+        },
+      );
+      await waitFor(
+        () => existsSync(join(local, 'keep.txt')) && !existsSync(join(local, 'planted.txt')),
+        WAIT,
+        'the full sync to repair the local target',
+      );
+
+      // more deletes than max_delete: both targets held; Resume on t1 lets its deletes go, local stays held
+      await unlink(join(source, 'index.html'));
+      await unlink(join(source, 'news.html'));
+      await page.waitForSelector(cell('src/t1', 'held'), { timeout: WAIT });
+      await page.waitForSelector(cell('src/local', 'held'), { timeout: WAIT });
+      await page.click(cell('src/t1'));
+      await page.click('#detail[data-target="src/t1"] [data-action="resume"]');
+      await page.waitForSelector('#action-result[data-action="resume"][data-ok="true"]', { timeout: WAIT });
+      await page.waitForSelector(cell('src/t1', 'idle'), { timeout: WAIT });
+      await waitFor(
+        () => !existsSync(join(rsyncd.modulePath('t1'), 'index.html')),
+        WAIT,
+        'the held deletes to reach t1 after Resume',
+      );
+      assert.equal(await page.getAttribute(cell('src/local'), 'data-state'), 'held');
+      assert.ok(existsSync(join(local, 'index.html')), 'local is still held: nothing deleted there');
+
       assert.deepEqual(errors, [], 'the page logged errors');
     } finally {
       await page.close();
@@ -143,6 +179,7 @@ describe('dashboard in a real browser against a running daemon', () => {
   });
 
   test('with api.token_file set, the dashboard opened as /?token= works live and stays open across a reload', async () => {
+    const browser = await theBrowser();
     const source = await makeTempDir('syncward-dash-src-');
     const local = await makeTempDir('syncward-dash-local-');
     const state = tempStateDir();
