@@ -324,6 +324,43 @@ describe('API lifecycle', () => {
   });
 });
 
+describe('SSE reconnects and heartbeats', () => {
+  test('a client reconnecting with Last-Event-ID gets the events it missed, then new ones; heartbeats keep it alive', async () => {
+    const stream = new EventStream({ heartbeatMs: 50 });
+    const server = createHttpServer((req, res: ServerResponse) => {
+      const last = req.headers['last-event-id'];
+      stream.attach(res, typeof last === 'string' ? Number(last) : null);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    try {
+      for (const i of [1, 2, 3]) stream.publish('state', { i });
+      const fresh = await openEvents(url);
+      const back = await openEvents(url, { 'last-event-id': '1' });
+      try {
+        await waitFor(() => back.events.length === 2, 5000, 'the two missed events');
+        assert.deepEqual(
+          back.events.map((e) => [e.id, e.data.i]),
+          [
+            [2, 2],
+            [3, 3],
+          ],
+        );
+        stream.publish('state', { i: 4 });
+        await waitFor(() => back.events.length === 3 && fresh.events.length === 1, 5000, 'event 4 at both');
+        assert.equal(fresh.events[0]?.id, 4, 'a new client gets no replay');
+        await waitFor(() => fresh.comments.includes('heartbeat'), 5000, 'a heartbeat comment');
+      } finally {
+        fresh.close();
+        back.close();
+      }
+    } finally {
+      stream.close();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
 describe('dashboard hook', () => {
   const stub = Object.assign(new EventEmitter(), {
     status: () => [],
