@@ -162,7 +162,7 @@ export function runRsyncdConfig(
     [
       `wrote ${m.secretsFile} (mode 600): the daemon's secrets file, "${m.user}:<password>"`,
       `wrote ${passwordFile} (mode 600): the password alone, for syncward; copy it to the syncward host (keep mode 600)`,
-      'Add the module above to /etc/rsyncd.conf (the socket options line to its global section), restart rsyncd, then',
+      'Add the module above to /etc/rsyncd.conf (the socket options line to its global section; rsyncd reads the file at each connection), then',
       `in syncward's config:  url: rsync://${m.user}@THIS_HOST/${m.module}   password_file: /etc/syncward/${m.module}.pass`,
       '',
     ].join('\n'),
