@@ -19,6 +19,11 @@ export interface RsyncDaemon {
   stop(): Promise<void>;
   /** starts again on the same port, same modules */
   restart(): Promise<void>;
+  /**
+   * Replaces the extra lines of a module's section ("post-xfer exec = ...").
+   * rsyncd reads its config at every connection: the next call sees them.
+   */
+  setModuleOptions(name: string, lines: string[]): Promise<void>;
   /** stop and remove every temp directory */
   dispose(): Promise<void>;
 }
@@ -58,11 +63,21 @@ export async function startRsyncDaemon(o: RsyncDaemonOptions): Promise<RsyncDaem
     ...(o.nodelay === false ? [] : ['socket options = TCP_NODELAY']),
     `log file = ${join(base, 'rsyncd.log')}`,
   ];
-  for (const m of o.modules) {
-    await mkdir(modulePath(m), { recursive: true });
-    lines.push(`[${m}]`, `path = ${modulePath(m)}`, `auth users = ${user}`, `secrets file = ${secrets}`);
-  }
-  await writeFile(conf, `${lines.join('\n')}\n`);
+  const extra = new Map<string, string[]>();
+  const writeConf = () => {
+    const all = [...lines];
+    for (const m of o.modules)
+      all.push(
+        `[${m}]`,
+        `path = ${modulePath(m)}`,
+        `auth users = ${user}`,
+        `secrets file = ${secrets}`,
+        ...(extra.get(m) ?? []),
+      );
+    return writeFile(conf, `${all.join('\n')}\n`);
+  };
+  for (const m of o.modules) await mkdir(modulePath(m), { recursive: true });
+  await writeConf();
 
   let proc: ChildProcess | null = null;
   let stderr = '';
@@ -109,6 +124,10 @@ export async function startRsyncDaemon(o: RsyncDaemonOptions): Promise<RsyncDaem
     restart: async () => {
       await stop();
       await start();
+    },
+    setModuleOptions: async (name, more) => {
+      extra.set(name, more);
+      await writeConf();
     },
     dispose: async () => {
       await stop();

@@ -39,7 +39,7 @@ function killWatcher(daemon: Daemon): void {
   w.close();
 }
 
-test('the canary measures end-to-end lag to a daemon and a local target; a dead watcher raises canaryMissing; a full sync brings it back', async () => {
+test('the canary measures end-to-end lag to a daemon and a local target; a dead watcher raises canaryMissing; a full sync brings it back', async (ctx) => {
   const src = await makeTempDir('syncward-canary-src-');
   const local = await makeTempDir('syncward-canary-dst-');
   const state = tempStateDir();
@@ -87,6 +87,9 @@ test('the canary measures end-to-end lag to a daemon and a local target; a dead 
       // it travelled the normal pipeline: the file on the target is a canary we wrote
       assert.ok(parseCanary(readFileSync(join(t.dir, CANARY), 'utf8')), `${t.name} holds a canary file`);
     }
+    ctx.diagnostic(
+      `canary lag: ${targets.map((x) => `${x.name} ${canaryOf(daemon, x.name)?.lagMs} ms`).join(', ')}`,
+    );
     await converged(src, targets);
 
     // the canary is left out of audits (it changes every second), daemon and CLI alike
@@ -101,6 +104,12 @@ test('the canary measures end-to-end lag to a daemon and a local target; a dead 
     const cli = await syncward(['audit', '-c', config, '--target', 'local', '--json']);
     assert.equal(cli.code, 0, cli.out + cli.err);
 
+    ctx.diagnostic(
+      `canary lags so far: ${events
+        .filter((e) => !e.missing)
+        .map((e) => `${e.target} ${e.lagMs}`)
+        .join(', ')}`,
+    );
     // kill the watcher: rsync reports nothing wrong, yet nothing arrives any more
     killWatcher(daemon);
     await waitFor(
@@ -169,6 +178,85 @@ test('a source emptied but for its canary still holds its targets: the canary ne
     );
   } finally {
     await dispose?.();
+    rmSync(src, { recursive: true, force: true });
+    rmSync(local, { recursive: true, force: true });
+    state.dispose();
+  }
+});
+
+test('a target that loses files behind rsync exit 0 raises canaryMissing for that target only; the other keeps arriving', async () => {
+  const src = await makeTempDir('syncward-canary-lose-src-');
+  const local = await makeTempDir('syncward-canary-lose-dst-');
+  const state = tempStateDir();
+  const rsyncd = await startRsyncDaemon({ modules: ['m'] });
+  let dispose: (() => Promise<void>) | null = null;
+  try {
+    writeFileSync(join(src, 'keep.txt'), 'keep\n');
+    const targets: TargetUnderTest[] = [
+      {
+        name: 'daemon',
+        url: rsyncd.url('m'),
+        dir: rsyncd.modulePath('m'),
+        passwordFile: rsyncd.passwordFile,
+      },
+      { name: 'local', url: local, dir: local },
+    ];
+    const d = await startDaemon(
+      configYaml({
+        stateDir: state.dir,
+        source: src,
+        targets,
+        extra: '    canary: { interval_s: 1, timeout_s: 4 }',
+      }),
+    );
+    dispose = d.dispose;
+    const daemon = d.daemon;
+    const events: CanaryEvent[] = [];
+    const alerts: Alert[] = [];
+    const transfers: { target: string; result: string }[] = [];
+    daemon.on('canary', (e: CanaryEvent) => events.push(e));
+    daemon.on('alert', (a: Alert) => alerts.push(a));
+    daemon.on('transfer', (r: { target: string; result: string }) => transfers.push(r));
+    await waitFor(
+      () => targets.every((t) => (canaryOf(daemon, t.name)?.lagMs ?? null) !== null),
+      30_000,
+      'a canary lag on both targets',
+    );
+
+    // Something on the target removes what arrives (a cleanup job, a broken
+    // mount): rsync delivers, exits 0, and the file is gone after it.
+    await rsyncd.setModuleOptions('m', [
+      `post-xfer exec = /bin/rm -f ${join(rsyncd.modulePath('m'), CANARY)}`,
+    ]);
+    const mark = events.length;
+    await waitFor(
+      () => alerts.some((a) => a.kind === 'canaryMissing' && a.target === 'daemon'),
+      30_000,
+      'canaryMissing on the daemon target',
+    );
+    assert.ok(
+      !alerts.some((a) => a.kind === 'canaryMissing' && a.target === 'local'),
+      'the local target is not affected',
+    );
+    assert.ok(
+      events.slice(mark).some((e) => e.target === 'local' && !e.missing),
+      'canaries kept arriving on the local target meanwhile',
+    );
+    assert.ok(
+      !transfers.some((t) => t.target === 'daemon' && t.result !== 'ok'),
+      `every transfer to the daemon target looked fine: ${JSON.stringify(transfers.filter((t) => t.result !== 'ok'))}`,
+    );
+
+    // the target behaves again: the next canary arrives and the missing state clears
+    await rsyncd.setModuleOptions('m', []);
+    await waitFor(
+      () => canaryOf(daemon, 'daemon')?.missingSince === null,
+      30_000,
+      'the daemon target canary arriving again',
+    );
+  } finally {
+    await dispose?.();
+    await rsyncd.dispose();
     rmSync(src, { recursive: true, force: true });
     rmSync(local, { recursive: true, force: true });
     state.dispose();
