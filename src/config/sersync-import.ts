@@ -1,5 +1,6 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { Document, isMap, isPair, isScalar, type YAMLMap } from 'yaml';
+import { ConfigError, formatProblem, parseConfig } from './load.js';
 
 /**
  * `syncward import-sersync`: a sersync 2.5.x confxml.xml turned into
@@ -238,7 +239,7 @@ export function importSersync(xml: string, o: ImportOptions = {}): ImportResult 
           `ssh target ${ip}:${module}: sersync passed "${module}" to ssh, relative to the remote user's home; syncward's ssh:// path is absolute, so this is ${dir}: make it the full path (e.g. /home/USER/${module})`,
         );
     } else {
-      t.url = `rsync://${user ? `${encodeUser(user)}@` : ''}${host}${port ? `:${port}` : ''}/${module}`;
+      t.url = `rsync://${user ? `${user}@` : ''}${host}${port ? `:${port}` : ''}/${module}`;
       if (passwordFile) t.password_file = passwordFile;
     }
     if (timeout !== undefined) t.timeout_s = timeout;
@@ -446,6 +447,17 @@ export function importSersync(xml: string, o: ImportOptions = {}): ImportResult 
       pair.key.commentBefore = [block.join('\n\n'), pair.key.commentBefore].filter(Boolean).join('\n');
     }
   }
+  // what sersync accepted and syncward does not (a user name, a module, a path): said, not hidden
+  try {
+    parseConfig(doc.toString());
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    for (const p of e.problems)
+      warnings.push({
+        message: `the imported config does not validate yet, fix it by hand: ${formatProblem({ ...p, line: undefined, column: undefined })}`,
+      });
+    doc.commentBefore = header(o.file, warnings);
+  }
   const yaml = doc.toString({ lineWidth: 0 });
   return { yaml: yaml.endsWith('\n') ? yaml : `${yaml}\n`, warnings };
 }
@@ -549,10 +561,6 @@ function words(s: string): string[] {
 function nameFrom(s: string, fallback: string): string {
   const n = s.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '');
   return n === '' ? fallback : n;
-}
-
-function encodeUser(user: string): string {
-  return user.replace(/[@/:%\s]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 
 // ------------------------------------------------------------- regex → rsync

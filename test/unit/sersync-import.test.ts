@@ -403,3 +403,14 @@ test('a sersync config without <localpath> or without remotes is refused with th
   );
   assert.equal(importError(noModule).line, lineOf('192.168.4.205'));
 });
+
+test('what syncward does not accept (here a user name with a space) is imported and warned about, not hidden', () => {
+  const { warnings } = run(variant('users="home_www.zhang.com_user"', 'users="web user"'));
+  const w = warningAbout(
+    warnings,
+    /the imported config does not validate yet, fix it by hand: sources\[0\]\.targets\[0\]\.url: /,
+  );
+  assert.equal(w.line, undefined);
+  // the fixture itself validates: no such warning
+  assert.ok(!run(FIXTURE).warnings.some((x) => /does not validate/.test(x.message)));
+});
