@@ -13,6 +13,7 @@ import { Daemon } from '../../src/daemon/index.js';
 import { silentLogger } from '../../src/util/log.js';
 import { apiUrlOf, openEvents, rawRequest } from '../helpers/api.js';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
+import { freePort } from '../helpers/ports.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
 
 /** A daemon mirroring a temp tree to a local directory (real rsync), its API on a free port. */
@@ -190,6 +191,47 @@ describe('HTTP API', () => {
     assert.deepEqual(await r.json(), { error: 'src/local is not on hold', resumed: 0, held: [] });
     r = await fetch(`${url}/api/targets/local/resume`, { method: 'PUT' });
     assert.equal(r.status, 405);
+  });
+});
+
+describe('alerts through the API', () => {
+  test('a target that goes down shows as an incident event on the stream and an open alert in /api/status', async () => {
+    const src = await makeTempDir('syncward-api-src-');
+    const state = tempStateDir();
+    // nothing listens on this port: every transfer fails, the target is down
+    const port = await freePort();
+    const targets: TargetUnderTest[] = [
+      { name: 'gone', url: `rsync://u@127.0.0.1:${port}/m`, dir: '/nonexistent' },
+    ];
+    const yaml = `alerts:\n  down_after_s: 0\n${configYaml({ stateDir: state.dir, source: src, targets })}`;
+    const d = await startDaemon(yaml);
+    const sse = await openEvents(`${apiUrlOf(state.dir)}/api/events`);
+    try {
+      const fired = await sse.next(
+        (e) => e.event === 'incident' && e.data.kind === 'down' && e.data.resolvedAt === null,
+        0,
+        30_000,
+        'the down incident',
+      );
+      assert.equal(sse.events[fired]?.data.target, 'gone');
+      const body = (await (await fetch(`${apiUrlOf(state.dir)}/api/status`)).json()) as {
+        alerts: { kind: string; target: string }[];
+        recentErrors: { kind: string; target: string; message: string }[];
+      };
+      assert.ok(
+        body.alerts.some((a) => a.kind === 'down' && a.target === 'gone'),
+        JSON.stringify(body.alerts),
+      );
+      assert.ok(
+        body.recentErrors.some((e) => e.target === 'gone' && /^transfer /.test(e.kind)),
+        `the failed transfer is a recent error: ${JSON.stringify(body.recentErrors)}`,
+      );
+    } finally {
+      sse.close();
+      await d.dispose();
+      rmSync(src, { recursive: true, force: true });
+      state.dispose();
+    }
   });
 });
 
