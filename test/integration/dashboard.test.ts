@@ -178,7 +178,7 @@ describe('dashboard in a real browser against a running daemon', () => {
     }
   });
 
-  test('with api.token_file set, the dashboard opened as /?token= works live and stays open across a reload', async () => {
+  test('with api.token_file set, the dashboard opened as /?token= works live (canary lag charted) and across a reload', async () => {
     const browser = await theBrowser();
     const source = await makeTempDir('syncward-dash-src-');
     const local = await makeTempDir('syncward-dash-local-');
@@ -192,6 +192,7 @@ describe('dashboard in a real browser against a running daemon', () => {
         source,
         targets: [{ name: 'local', url: local, dir: local }],
         api: { listen: '127.0.0.1:0', tokenFile },
+        extra: '    canary: { interval_s: 1 }',
       }),
     );
     const page = await browser.newPage();
@@ -218,6 +219,12 @@ describe('dashboard in a real browser against a running daemon', () => {
       await page.waitForSelector('#detail[data-target="src/local"] #transfers tr[data-result="ok"]', {
         timeout: WAIT,
       });
+
+      // the source has a canary: its end-to-end lag is shown and charted
+      await page.waitForSelector('#detail dt:has-text("canary lag") + dd:not(:has-text("—"))', {
+        timeout: WAIT,
+      });
+      await page.waitForSelector('#lag-chart .u-legend :text("canary lag")', { timeout: WAIT });
 
       // a reload keeps working
       await page.reload();

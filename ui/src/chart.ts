@@ -3,14 +3,16 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import { clock, type LagSample } from './model.js';
 
-type Data = [number[], (number | null)[], (number | null)[]];
-
-function toData(samples: LagSample[]): Data {
-  return [samples.map((s) => s.t / 1000), samples.map((s) => s.lag), samples.map((s) => s.canary)];
+function toData(samples: LagSample[], canary: boolean): uPlot.AlignedData {
+  const t = samples.map((s) => s.t / 1000);
+  const lag = samples.map((s) => s.lag);
+  return canary ? [t, lag, samples.map((s) => s.canary)] : [t, lag];
 }
 
 /** Lag over the last hour: pending age, and the canary's end-to-end lag when there is one. */
 export function LagChart(props: { samples: LagSample[]; version: number }) {
+  // the canary's series only for a source that has one
+  const canary = props.samples.some((s) => s.canary !== null);
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
 
@@ -36,10 +38,12 @@ export function LagChart(props: { samples: LagSample[]; version: number }) {
         series: [
           {},
           { label: 'pending lag', stroke: '#b7791f', fill: 'rgba(214,158,46,0.15)', width: 2 },
-          { label: 'canary lag', stroke: '#2b6cb0', width: 2, points: { show: true, size: 4 } },
+          ...(canary
+            ? [{ label: 'canary lag', stroke: '#2b6cb0', width: 2, points: { show: true, size: 4 } }]
+            : []),
         ],
       },
-      toData(props.samples),
+      toData(props.samples, canary),
       el,
     );
     plot.current = u;
@@ -50,11 +54,11 @@ export function LagChart(props: { samples: LagSample[]; version: number }) {
       u.destroy();
       plot.current = null;
     };
-  }, []);
+  }, [canary]);
 
   useEffect(() => {
-    plot.current?.setData(toData(props.samples));
-  }, [props.version, props.samples]);
+    plot.current?.setData(toData(props.samples, canary));
+  }, [props.version, props.samples, canary]);
 
   return html`<div id="lag-chart" class="chart" ref=${box}></div>`;
 }
