@@ -128,6 +128,12 @@ function machine(): Record<string, unknown> {
   };
 }
 
+/** The command as the report shows it: --note texts left out (they are printed as notes). */
+export function commandLine(args: string[]): string {
+  const shown = args.filter((a, i) => a !== '--note' && args[i - 1] !== '--note');
+  return `npm run bench${shown.length ? ` -- ${shown.join(' ')}` : ''}`;
+}
+
 /** The chart's data from whichever of latency and burst ran. */
 export function chartInput(results: ScenarioResult[]): ChartInput {
   const c: ChartInput = {};
@@ -223,7 +229,7 @@ async function main(): Promise<void> {
       notes: [`Profiles in ${relative(process.cwd(), profDir)}/, one per syncward process.`],
     });
   }
-  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+  const command = commandLine(process.argv.slice(2));
   const notes = [...o.notes, ...tools.notes];
   writeFileSync(
     join(out, 'latest.json'),

@@ -6,6 +6,8 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildFullSyncCall } from '../../src/transport/argv.js';
+import { parseTargetUrl } from '../../src/transport/target-url.js';
 import { type Context, type Scenario, scratch } from '../lib/context.js';
 import { writeBurst } from '../lib/files.js';
 import { floorArgs, runRsync, SYNCWARD_NODE_FLAGS, startRsyncDaemon, syncwardConfig } from '../lib/procs.js';
@@ -14,10 +16,10 @@ import type { ScenarioResult } from '../lib/types.js';
 
 const bin = new URL('../../../bin/syncward', import.meta.url).pathname;
 
-function runAudit(config: string): Promise<{ code: number; ms: number; out: string }> {
+function runCli(args: string[]): Promise<{ code: number; ms: number; out: string }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const p = spawn(process.execPath, [...SYNCWARD_NODE_FLAGS, bin, 'audit', '-c', config], {
+    const p = spawn(process.execPath, [...SYNCWARD_NODE_FLAGS, bin, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -58,11 +60,27 @@ export const audit: Scenario = {
           targets: [{ name: 'a', url: rsyncd.url('a'), passwordFile: rsyncd.passwordFile }],
         }),
       );
+      // the argv syncward's audit runs, as a bare rsync: what rsync costs with our flags
+      const auditArgv = buildFullSyncCall(
+        { root: src, filterArgs: [], delete: true },
+        {
+          name: 'a',
+          url: parseTargetUrl(rsyncd.url('a')),
+          passwordFile: rsyncd.passwordFile,
+          sshOptions: [],
+          rsyncArgs: [],
+          timeoutS: 30,
+          contimeoutS: 10,
+        },
+        { isRoot: process.getuid?.() === 0, dryRun: true, itemize: true },
+      ).argv.slice(1);
       const sw: number[] = [];
       const bare: number[] = [];
+      const ours: number[] = [];
+      const cli: number[] = [];
       for (let i = 0; i < 3; i++) {
         ctx.log(`audit: round ${i + 1} of 3`);
-        const a = await runAudit(config);
+        const a = await runCli(['audit', '-c', config]);
         if (a.code !== 0)
           throw new Error(`syncward audit exited ${a.code} on a tree in sync: ${a.out.trim()}`);
         sw.push(a.ms);
@@ -73,6 +91,10 @@ export const audit: Scenario = {
         ]);
         if (b.code !== 0) throw new Error(`rsync -an failed (${b.code}): ${b.stderr}`);
         bare.push(b.ms);
+        const c = await runRsync(auditArgv);
+        if (c.code !== 0) throw new Error(`rsync with the audit argv failed (${c.code}): ${c.stderr}`);
+        ours.push(c.ms);
+        cli.push((await runCli(['--version'])).ms);
       }
       const s = median(sw);
       const b = median(bare);
@@ -81,13 +103,25 @@ export const audit: Scenario = {
         name: 'audit',
         title: this.title,
         params: { files: n, rounds: 3 },
-        data: { syncwardMs: sw, bareMs: bare },
+        data: {
+          syncwardMs: sw,
+          bareMs: bare,
+          auditArgvMs: ours,
+          cliStartMs: cli,
+          auditArgv: auditArgv.slice(0, -3),
+        },
         tables: [
           {
             title: `${n.toLocaleString('en')} files in sync; median of 3 rounds, seconds.`,
             columns: ['', 'seconds', 'syncward / this'],
             rows: [
               ['bare rsync -an --delete', fmtS(b), fmtX(x)],
+              [
+                'bare rsync with the argv syncward audit runs',
+                fmtS(median(ours)),
+                fmtX(ratio(s, median(ours))),
+              ],
+              ['`syncward --version` (Node start, no audit)', fmtS(median(cli)), ''],
               ['syncward audit (whole CLI run)', fmtS(s), ''],
             ],
           },
@@ -99,7 +133,9 @@ export const audit: Scenario = {
             detail: `${fmtX(x)}: ${fmtS(s)} vs ${fmtS(b)} s`,
           },
         ],
-        notes: [],
+        notes: [
+          `syncward audit's rsync argv: \`rsync ${auditArgv.filter((a) => !a.startsWith('--password-file') && !a.startsWith('/') && !a.startsWith('rsync://')).join(' ')} SRC/ DEST/\`.`,
+        ],
       };
     } finally {
       await rsyncd.dispose();

@@ -39,6 +39,12 @@ async function runChunks(root: string, chunks: number | null, durationMs: number
   return k;
 }
 
+/** What still differs when a target never matched, for the report. */
+async function leftover(e: unknown, a: string, b: string): Promise<string> {
+  const diffs = await compareTrees(a, b);
+  return `${(e as Error).message}; ${diffs.length} difference(s) left, e.g. ${diffs.slice(0, 3).join('; ')}`;
+}
+
 export const churn: Scenario = {
   name: 'churn',
   title: 'Churn: random create/modify/rename/delete, convergence after the last operation',
@@ -70,7 +76,7 @@ export const churn: Scenario = {
       const swRoot = join(dirs.sw, 'churn');
       const chunks = await runChunks(swRoot, null, durationMs);
       const swEnd = performance.now();
-      const limit = 180_000;
+      const limit = ctx.size(180_000, 60_000);
       let swMs: number | null = null;
       let swErr: string | undefined;
       try {
@@ -82,7 +88,7 @@ export const churn: Scenario = {
             50,
           )) - swEnd;
       } catch (e) {
-        swErr = (e as Error).message;
+        swErr = await leftover(e, swRoot, join(rsyncd.modulePath('sw'), 'churn'));
       }
       let lsMs: number | null = null;
       let lsErr: string | undefined;
@@ -100,7 +106,7 @@ export const churn: Scenario = {
               50,
             )) - lsEnd;
         } catch (e) {
-          lsErr = (e as Error).message;
+          lsErr = await leftover(e, lsRoot, join(rsyncd.modulePath('ls'), 'churn'));
         }
       }
       const floor = await runRsync([

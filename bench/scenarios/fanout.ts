@@ -95,7 +95,7 @@ export const fanout: Scenario = {
             {
               goal: `fan-out to ${FAN} targets within 2x of one target`,
               status: x != null && x <= 2 ? 'met' : 'missed',
-              detail: `${fmtX(x)}: ${fmtS(ten)} vs ${fmtS(one)} s`,
+              detail: `${fmtX(x)}: ${fmtS(ten)} vs ${fmtS(one)} s; ${FAN} bare rsync calls at once took ${fmtX(ratio(floor10, floor1.ms))} one call, and syncward to ${FAN} targets ${fmtX(ratio(ten, floor10))} those ${FAN} calls`,
             },
           ],
           notes: [

@@ -115,7 +115,7 @@ export const flags: Scenario = {
         data: { variants: variants.map((v, i) => ({ label: v.label, ...sums[i], samples: samples[i] })) },
         tables: [
           {
-            title: `${trials} trials each, interleaved; ms until the file is on the target. syncward's argv: \`rsync ${full.join(' ')}\``,
+            title: `${trials} trials each, interleaved; ms until the file is on the target. syncward's argv: \`rsync ${shown.join(' ')}\``,
             columns: ['rsync call', 'p50 ms', 'p90 ms', 'p50 / floor', 'p50 / full argv'],
             rows: variants.map((v, i) => {
               const s = sums[i] as (typeof sums)[number];

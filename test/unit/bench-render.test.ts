@@ -106,3 +106,17 @@ test('the SVG has one CDF line per latency series, one bar per burst result, esc
   assert.match(empty, /no latency data in this run/);
   assert.match(empty, /no burst data in this run/);
 });
+
+test('the report shows the bench command without the --note texts', async () => {
+  const { commandLine, parseArgs } = await import('../../bench/run.js');
+  assert.equal(commandLine([]), 'npm run bench');
+  assert.equal(
+    commandLine(['burst', '--scale', 'quick', '--note', 'shared box']),
+    'npm run bench -- burst --scale quick',
+  );
+  const o = parseArgs(['latency', 'burst', '--scale', 'quick', '--sizes', '10000']);
+  assert.deepEqual(
+    [o.names, o.scale, o.sizes, o.out],
+    [['latency', 'burst'], 'quick', [10000], 'bench/results'],
+  );
+});
