@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   mkdirSync,
   mkdtempSync,
-  readdirSync,
+  opendirSync,
   readFileSync,
   rmSync,
   unlinkSync,
@@ -140,6 +140,7 @@ export interface CanaryOptions {
 interface Probe {
   spec: TargetSpec;
   tracker: CanaryTracker;
+  /** its read-back directory's name under the temp directory */
   dir: string;
   busy: boolean;
   /** read again once the read in flight ends (a delivery came meanwhile) */
@@ -159,21 +160,21 @@ interface Probe {
  */
 export class Canary {
   private readonly probes = new Map<string, Probe>();
-  private readonly tmp: string;
+  /** where read-back copies land, one directory per target; made at the first read */
+  private tmp: string | null = null;
+  /** the last write failed: the next failure is not logged again */
+  private writeFailing = false;
   private tick: NodeJS.Timeout | null = null;
   /** finds overdue canaries even while a slow read is in flight */
   private watchdog: NodeJS.Timeout | null = null;
   private stopped = false;
 
   constructor(private readonly o: CanaryOptions) {
-    this.tmp = mkdtempSync(join(tmpdir(), 'syncward-canary-'));
     o.targets.forEach((spec, i) => {
-      const dir = join(this.tmp, String(i));
-      mkdirSync(dir);
       this.probes.set(spec.name, {
         spec,
         tracker: new CanaryTracker(o.timeoutMs),
-        dir,
+        dir: String(i),
         busy: false,
         again: false,
         timer: null,
@@ -204,7 +205,8 @@ export class Canary {
     this.tick = null;
     this.watchdog = null;
     for (const p of this.probes.values()) if (p.timer) clearTimeout(p.timer);
-    rmSync(this.tmp, { recursive: true, force: true });
+    if (this.tmp) rmSync(this.tmp, { recursive: true, force: true });
+    this.tmp = null;
   }
 
   status(target: string): CanaryState | null {
@@ -223,7 +225,7 @@ export class Canary {
     const file = join(this.o.root, this.o.path);
     try {
       // an emptied source stays empty: no canary may make it look alive (and keep its targets from being held)
-      if (readdirSync(this.o.root).filter((n) => n !== this.o.path.split('/')[0]).length === 0) return;
+      if (!this.rootHasOthers()) return;
       mkdirSync(dirname(file), { recursive: true });
       const w: CanaryWrite = { nonce: randomBytes(8).toString('hex'), writtenAt: Date.now() };
       // in place, closed at once: IN_CLOSE_WRITE sends it (a temp file + rename would be synced too)
@@ -232,7 +234,10 @@ export class Canary {
         p.tracker.written(w);
         this.schedule(p, this.o.pollMs ?? 1000);
       }
+      this.writeFailing = false;
     } catch (e) {
+      if (this.writeFailing) return;
+      this.writeFailing = true;
       this.o.log.warn(
         { source: this.o.source, path: file, err: (e as Error).message },
         `canary of source ${this.o.source}: cannot write ${file} (${(e as Error).message}); lag is not measured until it can`,
@@ -253,6 +258,26 @@ export class Canary {
     });
   }
 
+  /** Whether the source root holds anything besides the canary (stops at the first such entry). */
+  private rootHasOthers(): boolean {
+    const own = this.o.path.split('/')[0];
+    const dir = opendirSync(this.o.root);
+    try {
+      for (let e = dir.readSync(); e !== null; e = dir.readSync()) if (e.name !== own) return true;
+      return false;
+    } finally {
+      dir.closeSync();
+    }
+  }
+
+  /** The read-back directory of a target, made (with the temp directory) when first needed. */
+  private localDir(p: Probe): string {
+    if (!this.tmp) this.tmp = mkdtempSync(join(tmpdir(), 'syncward-canary-'));
+    const dir = join(this.tmp, p.dir);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
   private schedule(p: Probe, ms: number): void {
     if (this.stopped || p.timer) return;
     p.timer = setTimeout(() => {
@@ -271,15 +296,26 @@ export class Canary {
     }
     if (p.timer) clearTimeout(p.timer);
     p.timer = null;
+    let dir: string;
+    try {
+      dir = this.localDir(p);
+    } catch (e) {
+      this.o.log.warn(
+        { source: this.o.source, err: (e as Error).message },
+        `canary of source ${this.o.source}: cannot make a temporary directory to read it back (${(e as Error).message}); check the free space and permissions of ${tmpdir()}`,
+      );
+      this.schedule(p, this.o.intervalMs);
+      return;
+    }
     p.busy = true;
     p.again = false;
-    const local = join(p.dir, basename(this.o.path));
+    const local = join(dir, basename(this.o.path));
     try {
       unlinkSync(local);
     } catch {
       // nothing left from the last read
     }
-    const call = buildFetchCall(p.spec, this.o.path, p.dir);
+    const call = buildFetchCall(p.spec, this.o.path, dir);
     void runRsync(call, { timeoutMs: (p.spec.timeoutS + p.spec.contimeoutS) * 1000 + 5000 })
       .then((r) => {
         const at = Date.now();
