@@ -60,406 +60,483 @@ export function importSersync(xml: string, o: ImportOptions = {}): ImportResult 
     parseTagValue: false,
     isArray: (_name, _jpath, _leaf, isAttribute) => !isAttribute,
   });
-  const root = parser.parse(xml) as XmlNode;
-  const lines = lineStarts(xml);
-  const lineOf = (n: XmlNode | undefined): number | undefined => {
+  return new SersyncImport(parser.parse(xml) as XmlNode, lineStarts(xml), o).run();
+}
+
+type Json = Record<string, unknown>;
+
+/** How the rsync calls of sersync were set up, for every target. */
+interface RsyncSettings {
+  params: ParamAnalysis;
+  /** the <commonParams> element, for warnings */
+  common?: XmlNode;
+  auth?: XmlNode;
+  authOn: boolean;
+  user?: string;
+  passwordFile?: string;
+  portNode?: XmlNode;
+  port?: number;
+  timeout?: number;
+  ssh: boolean;
+}
+
+/** One import: reads each part of confxml.xml in turn, collecting the YAML, warnings and comments. */
+class SersyncImport {
+  private readonly warnings: ImportWarning[] = [];
+  private readonly comments = new Comments();
+  private readonly head: XmlNode;
+  private readonly sersync: XmlNode;
+  private readonly localpath: XmlNode;
+  private readonly source: Json = {};
+  private readonly exclude: string[] = [];
+  private readonly hooks: Json[] = [];
+  private readonly disabledHooks: { hook: Json; why: string }[] = [];
+
+  constructor(
+    root: XmlNode,
+    private readonly lines: number[],
+    private readonly o: ImportOptions,
+  ) {
+    const head = child(root, 'head');
+    if (!head) {
+      throw new SersyncImportError(
+        'no <head> element: this is not a sersync confxml.xml (its root element is <head version="2.5">)',
+        1,
+      );
+    }
+    const sersync = child(head, 'sersync');
+    if (!sersync) throw new SersyncImportError('no <sersync> element inside <head>', this.lineOf(head));
+    const localpath = child(sersync, 'localpath');
+    if (!localpath) {
+      throw new SersyncImportError(
+        'no <localpath watch="..."> inside <sersync>: sersync needs the directory to watch',
+        this.lineOf(sersync),
+      );
+    }
+    this.head = head;
+    this.sersync = sersync;
+    this.localpath = localpath;
+  }
+
+  run(): ImportResult {
+    this.watchDir();
+    this.filter();
+    this.inotify();
+    const rsync = this.rsyncSettings();
+    if (this.exclude.length > 0) this.source.exclude = this.exclude;
+    if (rsync.params.include.length > 0) this.source.include = rsync.params.include;
+    const targets = this.targets(rsync);
+    this.failLog();
+    this.crontab();
+    this.plugins(targets[0]?.name as string);
+    this.fileSystem();
+    // behaviours that change, whatever the file says
+    this.warnings.push(
+      {
+        message:
+          'dotfiles now sync: sersync silently skipped every file whose name starts with "." or ends with "~" (so .htaccess never synced); to keep skipping some, list them in exclude (e.g. "*~", ".*.swp")',
+      },
+      {
+        message:
+          'rsync exit 23 (partial transfer) is no longer success: sersync counted it as done and files went missing; syncward retries the failed paths and alerts on those that keep failing',
+      },
+    );
+    this.source.targets = targets;
+    return this.render();
+  }
+
+  private lineOf(n: XmlNode | undefined): number | undefined {
     const start = (n as Record<symbol, { startIndex?: number }> | undefined)?.[META]?.startIndex;
-    return start === undefined ? undefined : lineAt(lines, start);
-  };
-  const head = child(root, 'head');
-  if (!head) {
-    throw new SersyncImportError(
-      'no <head> element: this is not a sersync confxml.xml (its root element is <head version="2.5">)',
-      1,
-    );
-  }
-  const sersync = child(head, 'sersync');
-  if (!sersync) throw new SersyncImportError('no <sersync> element inside <head>', lineOf(head));
-  const localpaths = children(sersync, 'localpath');
-  const localpath = localpaths[0];
-  if (!localpath) {
-    throw new SersyncImportError(
-      'no <localpath watch="..."> inside <sersync>: sersync needs the directory to watch',
-      lineOf(sersync),
-    );
-  }
-  const watch = attr(localpath, 'watch')?.trim();
-  if (!watch) throw new SersyncImportError('<localpath> has no watch="DIR" attribute', lineOf(localpath));
-
-  const warnings: ImportWarning[] = [];
-  const warn = (node: XmlNode | undefined, message: string) => warnings.push({ line: lineOf(node), message });
-  const comments = new Comments();
-  for (const extra of localpaths.slice(1)) {
-    warn(
-      extra,
-      `sersync used only the first <localpath>; this one (${attr(extra, 'watch') ?? '?'}) was ignored by sersync and is not imported: add it as another source if it should be mirrored`,
-    );
+    return start === undefined ? undefined : lineAt(this.lines, start);
   }
 
-  // ---- source
-  const path = watch.length > 1 ? watch.replace(/\/+$/, '') : watch;
-  const source: Record<string, unknown> = { name: nameFrom(path.split('/').pop() ?? '', 'source') };
-  source.path = path;
-  if (!path.startsWith('/'))
-    warn(localpath, `watch="${watch}" is not an absolute path: syncward needs one; fix sources[0].path`);
+  private warn(node: XmlNode | undefined, message: string): void {
+    this.warnings.push({ line: this.lineOf(node), message });
+  }
 
-  // ---- filter: regexes to rsync patterns
-  const exclude: string[] = [];
-  const filter = child(head, 'filter');
-  if (filter && isOn(filter)) {
+  /** a comment above a key of the source */
+  private note(key: string, text: string): void {
+    this.comments.key(['sources', 0], key, text);
+  }
+
+  /** <localpath watch="DIR">: the source */
+  private watchDir(): void {
+    const watch = attr(this.localpath, 'watch')?.trim();
+    if (!watch)
+      throw new SersyncImportError('<localpath> has no watch="DIR" attribute', this.lineOf(this.localpath));
+    for (const extra of children(this.sersync, 'localpath').slice(1)) {
+      this.warn(
+        extra,
+        `sersync used only the first <localpath>; this one (${attr(extra, 'watch') ?? '?'}) was ignored by sersync and is not imported: add it as another source if it should be mirrored`,
+      );
+    }
+    const path = watch.length > 1 ? watch.replace(/\/+$/, '') : watch;
+    this.source.name = nameFrom(path.split('/').pop() ?? '', 'source');
+    this.source.path = path;
+    if (!path.startsWith('/'))
+      this.warn(
+        this.localpath,
+        `watch="${watch}" is not an absolute path: syncward needs one; fix sources[0].path`,
+      );
+  }
+
+  /** <filter>: regexes to rsync patterns */
+  private filter(): void {
+    const filter = child(this.head, 'filter');
+    if (!filter) return;
+    if (!isOn(filter)) {
+      if (children(filter, 'exclude').length > 0)
+        this.note('path', `sersync's <filter> was off (start="false"): its regexes are not imported`);
+      return;
+    }
     for (const ex of children(filter, 'exclude')) {
       const expr = attr(ex, 'expression') ?? '';
       const pattern = regexToPattern(expr);
-      if (pattern) exclude.push(pattern);
+      if (pattern) this.exclude.push(pattern);
       else
-        warn(
+        this.warn(
           ex,
           `filter regex "${expr}" has no faithful rsync pattern and was not imported: add an rsync pattern to exclude by hand (e.g. "*.tmp", "/cache/", "**/tmp/")`,
         );
     }
-    if (exclude.length > 0)
-      comments.key(
-        ['sources', 0],
+    if (this.exclude.length > 0)
+      this.note(
         'exclude',
-        `sersync's <filter> regexes (line ${lineOf(filter)}), as rsync patterns: they apply to events and to every rsync call`,
-      );
-  } else if (filter && children(filter, 'exclude').length > 0) {
-    comments.key(
-      ['sources', 0],
-      'path',
-      `sersync's <filter> was off (start="false"): its regexes are not imported`,
-    );
-  }
-
-  // ---- inotify switches
-  const inotify = child(head, 'inotify');
-  const ev = (name: string): { on: boolean | undefined; node: XmlNode | undefined } => {
-    const n = inotify ? child(inotify, name) : undefined;
-    return { on: n ? isOn(n) : undefined, node: n };
-  };
-  const del = ev('delete');
-  source.delete = del.on !== false;
-  if (del.on === false)
-    comments.key(['sources', 0], 'delete', 'sersync <delete start="false">: deletions are not mirrored');
-  const createFolder = ev('createFolder');
-  if (createFolder.on === false)
-    warn(
-      createFolder.node,
-      'createFolder start="false": sersync neither watched nor sent new directories; syncward always watches a new directory and sends it whole',
-    );
-  const createFile = ev('createFile');
-  if (createFile.on === true)
-    warn(
-      createFile.node,
-      'createFile start="true": syncward does not send a regular file when it is created, only when it is closed after writing (IN_CLOSE_WRITE), so half-written files are never sent',
-    );
-  for (const name of ['closeWrite', 'moveFrom', 'moveTo'] as const) {
-    const e = ev(name);
-    if (e.on === false)
-      warn(
-        e.node,
-        `${name} start="false": syncward always acts on ${name === 'closeWrite' ? 'files closed after writing' : 'moves'}; this switch has no equivalent`,
+        `sersync's <filter> regexes (line ${this.lineOf(filter)}), as rsync patterns: they apply to events and to every rsync call`,
       );
   }
-  const attrib = ev('attrib');
-  if (attrib.on !== true)
-    warn(
-      attrib.node ?? inotify,
-      'attrib is off in sersync: syncward always sends metadata changes (chmod, chown, touch), so they now reach the targets',
-    );
-  const modify = ev('modify');
-  if (modify.on === true)
-    warn(
-      modify.node,
-      'modify start="true": syncward sends a file when it is closed, and a file written for longer than max_wait_ms (default 2000) is sent anyway; there is no per-write sync',
-    );
 
-  // ---- rsync settings
-  const rsync = child(sersync, 'rsync');
-  const common = rsync ? child(rsync, 'commonParams') : undefined;
-  const params = analyzeParams(attr(common, 'params') ?? '');
-  for (const w of params.warnings) warn(common, w);
-  if (params.exclude.length > 0) exclude.push(...params.exclude);
-  if (exclude.length > 0) source.exclude = exclude;
-  if (params.include.length > 0) source.include = params.include;
-
-  const auth = rsync ? child(rsync, 'auth') : undefined;
-  const authOn = auth !== undefined && isOn(auth);
-  const user = authOn ? attr(auth, 'users')?.trim() || undefined : undefined;
-  let passwordFile = authOn ? attr(auth, 'passwordfile')?.trim() || undefined : undefined;
-  passwordFile ??= params.passwordFile;
-  const portNode = rsync ? child(rsync, 'userDefinedPort') : undefined;
-  let port = portNode && isOn(portNode) ? Number(attr(portNode, 'port')) : params.port;
-  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) {
-    warn(portNode, `userDefinedPort port="${attr(portNode, 'port')}" is not a TCP port; not imported`);
-    port = undefined;
-  }
-  const timeoutNode = rsync ? child(rsync, 'timeout') : undefined;
-  let timeout = timeoutNode && isOn(timeoutNode) ? Number(attr(timeoutNode, 'time')) : params.timeout;
-  if (timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0)) {
-    warn(
-      timeoutNode,
-      `timeout time="${attr(timeoutNode, 'time')}" is not a whole number of seconds; not imported`,
-    );
-    timeout = undefined;
-  }
-  const sshNode = rsync ? child(rsync, 'ssh') : undefined;
-  const ssh = sshNode !== undefined && isOn(sshNode);
-
-  // ---- targets
-  const remotes = children(localpath, 'remote');
-  if (remotes.length === 0)
-    throw new SersyncImportError(
-      '<localpath> has no <remote ip="..." name="..."/>: nothing to mirror to',
-      lineOf(localpath),
-    );
-  const targets: Record<string, unknown>[] = [];
-  const names = new Set<string>();
-  for (const r of remotes) {
-    const ip = attr(r, 'ip')?.trim();
-    const module = attr(r, 'name')?.trim();
-    if (!ip || !module)
-      throw new SersyncImportError(
-        '<remote> needs both ip="HOST" and name="MODULE" (sersync stops on this too)',
-        lineOf(r),
+  /** <inotify> switches: syncward's events are fixed; say where sersync's differed */
+  private inotify(): void {
+    const inotify = child(this.head, 'inotify');
+    const ev = (name: string): { on: boolean | undefined; node: XmlNode | undefined } => {
+      const n = inotify ? child(inotify, name) : undefined;
+      return { on: n ? isOn(n) : undefined, node: n };
+    };
+    const del = ev('delete');
+    this.source.delete = del.on !== false;
+    if (del.on === false) this.note('delete', 'sersync <delete start="false">: deletions are not mirrored');
+    const createFolder = ev('createFolder');
+    if (createFolder.on === false)
+      this.warn(
+        createFolder.node,
+        'createFolder start="false": sersync neither watched nor sent new directories; syncward always watches a new directory and sends it whole',
       );
-    let name = nameFrom(ip, 'target');
-    if (names.has(name)) name = nameFrom(`${ip}-${module}`, 'target');
-    for (let i = 2; names.has(name); i++) name = `${nameFrom(ip, 'target')}-${i}`;
-    names.add(name);
-    const host = ip.includes(':') ? `[${ip}]` : ip;
-    const t: Record<string, unknown> = { name };
-    if (ssh) {
-      // sersync ran `rsync -e ssh ... [user@]ip:module`: a path relative to the remote user's home
-      const dir = module.startsWith('/') ? module : `/${module}`;
-      t.url = `ssh://${user ? `${user}@` : ''}${host}${dir}`;
-      if (!module.startsWith('/'))
-        warn(
-          r,
-          `ssh target ${ip}:${module}: sersync passed "${module}" to ssh, relative to the remote user's home; syncward's ssh:// path is absolute, so this is ${dir}: make it the full path (e.g. /home/USER/${module})`,
+    const createFile = ev('createFile');
+    if (createFile.on === true)
+      this.warn(
+        createFile.node,
+        'createFile start="true": syncward does not send a regular file when it is created, only when it is closed after writing (IN_CLOSE_WRITE), so half-written files are never sent',
+      );
+    for (const name of ['closeWrite', 'moveFrom', 'moveTo'] as const) {
+      const e = ev(name);
+      if (e.on === false)
+        this.warn(
+          e.node,
+          `${name} start="false": syncward always acts on ${name === 'closeWrite' ? 'files closed after writing' : 'moves'}; this switch has no equivalent`,
         );
-    } else {
-      t.url = `rsync://${user ? `${user}@` : ''}${host}${port ? `:${port}` : ''}/${module}`;
-      if (passwordFile) t.password_file = passwordFile;
     }
-    if (timeout !== undefined) t.timeout_s = timeout;
-    if (params.carry.length > 0) t.rsync_args = [...params.carry];
-    targets.push(t);
+    const attrib = ev('attrib');
+    if (attrib.on !== true)
+      this.warn(
+        attrib.node ?? inotify,
+        'attrib is off in sersync: syncward always sends metadata changes (chmod, chown, touch), so they now reach the targets',
+      );
+    const modify = ev('modify');
+    if (modify.on === true)
+      this.warn(
+        modify.node,
+        'modify start="true": syncward sends a file when it is closed, and a file written for longer than max_wait_ms (default 2000) is sent anyway; there is no per-write sync',
+      );
   }
-  if (ssh && port !== undefined)
-    warn(
-      portNode,
-      `userDefinedPort ${port} with ssh: rsync ignores --port over ssh, so sersync did too; not imported (an ssh port goes in the URL: ssh://host:PORT/path)`,
-    );
-  if (ssh && passwordFile)
-    warn(
-      auth,
-      'the rsync password file does not apply over ssh (rsync ignored it in sersync too); use ssh keys (identity_file)',
-    );
-  if (authOn && !user) warn(auth, '<auth start="true"> without users="...": the URL has no user');
-  comments.key(
-    ['sources', 0],
-    'targets',
-    targetComment(remotes.length, ssh, params, timeout, lineOf(common)),
-  );
 
-  // ---- failLog: syncward retries by itself
-  const failLog = child(sersync, 'failLog');
-  if (failLog) {
-    warn(
+  /** <sersync><rsync>: commonParams, auth, userDefinedPort, timeout, ssh */
+  private rsyncSettings(): RsyncSettings {
+    const rsync = child(this.sersync, 'rsync');
+    const common = child(rsync, 'commonParams');
+    const params = analyzeParams(attr(common, 'params') ?? '');
+    for (const w of params.warnings) this.warn(common, w);
+    this.exclude.push(...params.exclude);
+
+    const auth = child(rsync, 'auth');
+    const authOn = auth !== undefined && isOn(auth);
+    const user = authOn ? attr(auth, 'users')?.trim() || undefined : undefined;
+    const passwordFile =
+      (authOn ? attr(auth, 'passwordfile')?.trim() || undefined : undefined) ?? params.passwordFile;
+    if (authOn && !user) this.warn(auth, '<auth start="true"> without users="...": the URL has no user');
+
+    const portNode = child(rsync, 'userDefinedPort');
+    let port = portNode && isOn(portNode) ? Number(attr(portNode, 'port')) : params.port;
+    if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) {
+      this.warn(portNode, `userDefinedPort port="${attr(portNode, 'port')}" is not a TCP port; not imported`);
+      port = undefined;
+    }
+    const timeoutNode = child(rsync, 'timeout');
+    let timeout = timeoutNode && isOn(timeoutNode) ? Number(attr(timeoutNode, 'time')) : params.timeout;
+    if (timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0)) {
+      this.warn(
+        timeoutNode,
+        `timeout time="${attr(timeoutNode, 'time')}" is not a whole number of seconds; not imported`,
+      );
+      timeout = undefined;
+    }
+    const sshNode = child(rsync, 'ssh');
+    const ssh = sshNode !== undefined && isOn(sshNode);
+    if (ssh && port !== undefined)
+      this.warn(
+        portNode,
+        `userDefinedPort ${port} with ssh: rsync ignores --port over ssh, so sersync did too; not imported (an ssh port goes in the URL: ssh://host:PORT/path)`,
+      );
+    if (ssh && passwordFile)
+      this.warn(
+        auth,
+        'the rsync password file does not apply over ssh (rsync ignored it in sersync too); use ssh keys (identity_file)',
+      );
+    return { params, common, auth, authOn, user, passwordFile, portNode, port, timeout, ssh };
+  }
+
+  /** <remote ip="..." name="..."/>: one target each */
+  private targets(rs: RsyncSettings): Json[] {
+    const remotes = children(this.localpath, 'remote');
+    if (remotes.length === 0)
+      throw new SersyncImportError(
+        '<localpath> has no <remote ip="..." name="..."/>: nothing to mirror to',
+        this.lineOf(this.localpath),
+      );
+    const targets: Json[] = [];
+    const names = new Set<string>();
+    const userAt = rs.user ? `${rs.user}@` : '';
+    for (const r of remotes) {
+      const ip = attr(r, 'ip')?.trim();
+      const module = attr(r, 'name')?.trim();
+      if (!ip || !module)
+        throw new SersyncImportError(
+          '<remote> needs both ip="HOST" and name="MODULE" (sersync stops on this too)',
+          this.lineOf(r),
+        );
+      let name = nameFrom(ip, 'target');
+      if (names.has(name)) name = nameFrom(`${ip}-${module}`, 'target');
+      for (let i = 2; names.has(name); i++) name = `${nameFrom(ip, 'target')}-${i}`;
+      names.add(name);
+      const host = ip.includes(':') ? `[${ip}]` : ip;
+      const t: Json = { name };
+      if (rs.ssh) {
+        // sersync ran `rsync -e ssh ... [user@]ip:module`: a path relative to the remote user's home
+        const dir = module.startsWith('/') ? module : `/${module}`;
+        t.url = `ssh://${userAt}${host}${dir}`;
+        if (!module.startsWith('/'))
+          this.warn(
+            r,
+            `ssh target ${ip}:${module}: sersync passed "${module}" to ssh, relative to the remote user's home; syncward's ssh:// path is absolute, so this is ${dir}: make it the full path (e.g. /home/USER/${module})`,
+          );
+      } else {
+        t.url = `rsync://${userAt}${host}${rs.port ? `:${rs.port}` : ''}/${module}`;
+        if (rs.passwordFile) t.password_file = rs.passwordFile;
+      }
+      if (rs.timeout !== undefined) t.timeout_s = rs.timeout;
+      if (rs.params.carry.length > 0) t.rsync_args = [...rs.params.carry];
+      targets.push(t);
+    }
+    this.note(
+      'targets',
+      targetComment(remotes.length, rs.ssh, rs.params, rs.timeout, this.lineOf(rs.common)),
+    );
+    return targets;
+  }
+
+  /** <failLog>: syncward retries by itself */
+  private failLog(): void {
+    const failLog = child(this.sersync, 'failLog');
+    if (!failLog) return;
+    this.warn(
       failLog,
       `failLog (${attr(failLog, 'path') ?? '?'}, every ${attr(failLog, 'timeToExecute') ?? '?'} min) is not needed: syncward keeps every failed change in its journal and retries it with backoff until the target has it; remove any cron job that ran the fail log script`,
     );
   }
 
-  // ---- crontab: periodic full sync
-  const crontab = child(sersync, 'crontab');
-  if (crontab && isOn(crontab)) {
+  /** <crontab schedule="MINUTES">: a periodic full sync */
+  private crontab(): void {
+    const crontab = child(this.sersync, 'crontab');
+    if (!crontab || !isOn(crontab)) return;
     let minutes = Number.parseInt(attr(crontab, 'schedule') ?? '', 10);
     if (!(minutes > 0)) minutes = 600; // sersync's own fallback
     const cron = minutesToCron(minutes);
-    source.full_sync = cron.expr;
-    comments.key(
-      ['sources', 0],
+    this.source.full_sync = cron.expr;
+    this.note(
       'full_sync',
       `sersync <crontab schedule="${minutes}">: a full sync every ${minutes} minutes${cron.note ? ` (${cron.note})` : ''}; it uses the same excludes`,
     );
     if (!cron.exact)
-      warn(
+      this.warn(
         crontab,
         `crontab schedule="${minutes}": every ${minutes} minutes has no exact cron expression; full_sync is "${cron.expr}" (${cron.note}): edit it if another time suits better`,
       );
+    const filter = child(this.head, 'filter');
     const cfilter = child(crontab, 'crontabfilter');
     const cfOn = cfilter !== undefined && isOn(cfilter);
     if (filter && isOn(filter) && children(filter, 'exclude').length > 0 && !cfOn)
-      warn(
+      this.warn(
         crontab,
         "sersync silently turned this crontab off, because <filter> is on and <crontabfilter> is not; syncward's full sync uses the same excludes as real-time sync, so full_sync is set: remove it if you do not want a periodic full sync",
       );
     if (cfOn) {
       const extra = children(cfilter, 'exclude')
         .map((e) => attr(e, 'expression') ?? '')
-        .filter((p) => p !== '' && !exclude.includes(p));
+        .filter((p) => p !== '' && !this.exclude.includes(p));
       if (extra.length > 0)
-        warn(
+        this.warn(
           cfilter,
           `crontabfilter patterns ${extra.map((p) => `"${p}"`).join(', ')} applied to sersync's full sync only; syncward has one exclude list for every sync: add them to exclude if they should stay excluded`,
         );
     }
   }
 
-  // ---- plugins
-  const hooks: Record<string, unknown>[] = [];
-  const disabledHooks: { hook: Record<string, unknown>; why: string }[] = [];
-  const enabled = child(sersync, 'plugin');
-  const enabledName = enabled && isOn(enabled) ? attr(enabled, 'name') : undefined;
-  const firstTarget = targets[0]?.name as string;
-  for (const p of children(head, 'plugin')) {
-    const kind = attr(p, 'name');
-    if (kind === 'command') {
-      const param = child(p, 'param');
-      const prefix = words(attr(param, 'prefix') ?? '/bin/sh');
-      const suffix = words(attr(param, 'suffix') ?? '');
-      const include: string[] = [];
-      const pf = child(p, 'filter');
-      if (pf && isOn(pf)) {
-        for (const inc of children(pf, 'include')) {
-          const expr = attr(inc, 'expression') ?? '';
-          const pattern = regexToPattern(expr);
-          if (pattern) include.push(pattern);
-          else
-            warn(
-              inc,
-              `command plugin filter regex "${expr}" has no faithful rsync pattern and was not imported: add it to the hook's include by hand`,
-            );
-        }
-      }
-      const hook: Record<string, unknown> = { name: 'command', command: [...prefix, ...suffix] };
-      if (include.length > 0) hook.include = include;
-      hook.targets = [firstTarget];
-      const shell = /(^|\/)(ba|da|z|k)?sh$/.test(prefix[0] ?? '');
-      if (prefix.length === 0) {
-        warn(param, 'command plugin has an empty prefix: no hook imported');
-        continue;
-      }
-      const how = `sersync ran \`${[...prefix, 'PATH', ...suffix].join(' ')}\` through a shell once per changed file; a syncward hook runs ${JSON.stringify(hook.command)} as an argv list (no shell) once per delivered batch, with the paths as JSON on stdin ({source, target, kind, paths: [{path, op}]}), not as arguments`;
-      if (enabledName !== 'command') {
-        disabledHooks.push({
-          hook,
-          why: 'the command plugin is defined but not enabled in <sersync><plugin>',
-        });
-        warn(
+  /** <plugin name="...">: command and http become after-sync hooks; socket and refreshCDN have none */
+  private plugins(firstTarget: string): void {
+    const enabled = child(this.sersync, 'plugin');
+    const enabledName = enabled && isOn(enabled) ? attr(enabled, 'name') : undefined;
+    const sections = children(this.head, 'plugin');
+    for (const p of sections) {
+      const kind = attr(p, 'name');
+      if (kind === 'command') this.commandPlugin(p, enabledName === 'command', firstTarget);
+      else if (kind === 'http') this.httpPlugin(p, firstTarget);
+      else if (kind === 'socket') {
+        const dest = child(child(p, 'localpath'), 'deshost');
+        this.warn(
           p,
-          `the command plugin is not enabled (<sersync><plugin start="true" name="command"/>); its hook is written commented out. ${how}`,
+          `socket plugin (${attr(dest, 'ip') ?? '?'}:${attr(dest, 'port') ?? '?'}) has no equivalent: subscribe to the daemon's Server-Sent Events stream GET /api/events on api.listen instead (batches, transfers, state changes as JSON), or use an http hook`,
         );
-      } else if (shell) {
-        disabledHooks.push({
-          hook,
-          why: `its program is a shell (${prefix[0]}), which would run the JSON on stdin as a script`,
-        });
-        warn(
+      } else if (kind === 'refreshCDN') {
+        this.warn(
           p,
-          `${how}. The prefix ${prefix[0]} is a shell: it would execute that JSON, so the hook is written commented out; point it at a program that reads the JSON`,
+          "refreshCDN plugin has no equivalent (it sent the CDN password in a URL): call your CDN's purge API from a command hook that reads the delivered paths from stdin",
         );
       } else {
-        hooks.push(hook);
-        warn(p, `${how}: adapt the program`);
+        this.warn(p, `plugin "${kind ?? '?'}" is unknown; not imported`);
       }
-    } else if (kind === 'http') {
-      const lp = child(p, 'localpath');
-      const dest = lp ? child(lp, 'deshost') : undefined;
-      let url = attr(dest, 'url')?.trim();
-      if (!url) {
-        warn(p, 'http plugin without <deshost url="...">: no hook imported');
-        continue;
+    }
+    if (enabledName && !sections.some((p) => attr(p, 'name') === enabledName))
+      this.warn(
+        enabled,
+        `<sersync><plugin name="${enabledName}"> is enabled but no <plugin name="${enabledName}"> section defines it`,
+      );
+    if (this.hooks.length > 0) {
+      this.source.hooks = this.hooks;
+      this.note(
+        'hooks',
+        `sersync's plugins as after-sync hooks (targets: run once per batch, after ${firstTarget}; an empty list runs after each target)`,
+      );
+    }
+  }
+
+  private commandPlugin(p: XmlNode, enabled: boolean, firstTarget: string): void {
+    const param = child(p, 'param');
+    const prefix = words(attr(param, 'prefix') ?? '/bin/sh');
+    const suffix = words(attr(param, 'suffix') ?? '');
+    if (prefix.length === 0) {
+      this.warn(param, 'command plugin has an empty prefix: no hook imported');
+      return;
+    }
+    const include: string[] = [];
+    const pf = child(p, 'filter');
+    if (pf && isOn(pf)) {
+      for (const inc of children(pf, 'include')) {
+        const expr = attr(inc, 'expression') ?? '';
+        const pattern = regexToPattern(expr);
+        if (pattern) include.push(pattern);
+        else
+          this.warn(
+            inc,
+            `command plugin filter regex "${expr}" has no faithful rsync pattern and was not imported: add it to the hook's include by hand`,
+          );
       }
-      if (!/^https?:\/\//i.test(url)) url = `http://${url}`;
-      hooks.push({ name: 'http', url, targets: [firstTarget] });
-      const pw = attr(lp, 'watch');
-      warn(
+    }
+    // sersync ran the plugin once per change, after all remotes: once per batch, after the first target
+    const hook: Json = { name: 'command', command: [...prefix, ...suffix] };
+    if (include.length > 0) hook.include = include;
+    hook.targets = [firstTarget];
+    const how = `sersync ran \`${[...prefix, 'PATH', ...suffix].join(' ')}\` through a shell once per changed file; a syncward hook runs ${JSON.stringify(hook.command)} as an argv list (no shell) once per delivered batch, with the paths as JSON on stdin ({source, target, kind, paths: [{path, op}]}), not as arguments`;
+    if (!enabled) {
+      this.disabledHooks.push({
+        hook,
+        why: 'the command plugin is defined but not enabled in <sersync><plugin>',
+      });
+      this.warn(
         p,
-        `http plugin: sersync POSTed form fields (watchroot, isdir, inotifyPath, mask) per inotify event; the hook POSTs JSON {source, target, kind, paths: [{path, op}]} after each batch reached ${firstTarget}: adapt the receiver${pw && pw.replace(/\/+$/, '') !== path ? `. It watched ${pw}, not ${path}: hooks run only for what a source syncs` : ''}`,
+        `the command plugin is not enabled (<sersync><plugin start="true" name="command"/>); its hook is written commented out. ${how}`,
       );
-    } else if (kind === 'socket') {
-      const lp = child(p, 'localpath');
-      const dest = lp ? child(lp, 'deshost') : undefined;
-      warn(
+    } else if (/(^|\/)(ba|da|z|k)?sh$/.test(prefix[0] as string)) {
+      this.disabledHooks.push({
+        hook,
+        why: `its program is a shell (${prefix[0]}), which would run the JSON on stdin as a script`,
+      });
+      this.warn(
         p,
-        `socket plugin (${attr(dest, 'ip') ?? '?'}:${attr(dest, 'port') ?? '?'}) has no equivalent: subscribe to the daemon's Server-Sent Events stream GET /api/events on api.listen instead (batches, transfers, state changes as JSON), or use an http hook`,
-      );
-    } else if (kind === 'refreshCDN') {
-      warn(
-        p,
-        "refreshCDN plugin has no equivalent (it sent the CDN password in a URL): call your CDN's purge API from a command hook that reads the delivered paths from stdin",
+        `${how}. The prefix ${prefix[0]} is a shell: it would execute that JSON, so the hook is written commented out; point it at a program that reads the JSON`,
       );
     } else {
-      warn(p, `plugin "${kind ?? '?'}" is unknown; not imported`);
+      this.hooks.push(hook);
+      this.warn(p, `${how}: adapt the program`);
     }
   }
-  if (enabledName && !children(head, 'plugin').some((p) => attr(p, 'name') === enabledName))
-    warn(
-      enabled,
-      `<sersync><plugin name="${enabledName}"> is enabled but no <plugin name="${enabledName}"> section defines it`,
-    );
-  if (hooks.length > 0) {
-    source.hooks = hooks;
-    comments.key(
-      ['sources', 0],
-      'hooks',
-      `sersync's plugins as after-sync hooks (targets: run once per batch, after ${firstTarget}; an empty list runs after each target)`,
-    );
-  }
 
-  const fs = child(head, 'fileSystem');
-  if (fs && attr(fs, 'xfs') === 'true')
-    warn(
-      fs,
-      'fileSystem xfs="true" is not needed: syncward checks the type of every entry a filesystem does not report',
-    );
-
-  // ---- behaviours that change, whatever the file says
-  warnings.push(
-    {
-      message:
-        'dotfiles now sync: sersync silently skipped every file whose name starts with "." or ends with "~" (so .htaccess never synced); to keep skipping some, list them in exclude (e.g. "*~", ".*.swp")',
-    },
-    {
-      message:
-        'rsync exit 23 (partial transfer) is no longer success: sersync counted it as done and files went missing; syncward retries the failed paths and alerts on those that keep failing',
-    },
-  );
-  source.targets = targets;
-
-  const config = { state_dir: o.stateDir ?? '/var/lib/syncward', sources: [source] };
-  const doc = new Document(config);
-  doc.commentBefore = header(o.file, warnings);
-  comments.apply(doc);
-  if (disabledHooks.length > 0) {
-    const block = disabledHooks.map(({ hook, why }) => {
-      const body = new Document(hooks.length > 0 ? [hook] : { hooks: [hook] }).toString().trimEnd();
-      return [`Not enabled: ${why}.`, 'Uncomment and adapt to use it:', ...body.split('\n')]
-        .map((l) => ` ${l}`)
-        .join('\n');
-    });
-    const map = doc.getIn(['sources', 0]) as YAMLMap;
-    const pair = map.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === 'targets');
-    if (pair && isScalar(pair.key)) {
-      pair.key.commentBefore = [block.join('\n\n'), pair.key.commentBefore].filter(Boolean).join('\n');
+  private httpPlugin(p: XmlNode, firstTarget: string): void {
+    const lp = child(p, 'localpath');
+    let url = attr(child(lp, 'deshost'), 'url')?.trim();
+    if (!url) {
+      this.warn(p, 'http plugin without <deshost url="...">: no hook imported');
+      return;
     }
+    if (!/^https?:\/\//i.test(url)) url = `http://${url}`;
+    this.hooks.push({ name: 'http', url, targets: [firstTarget] });
+    const watched = attr(lp, 'watch')?.replace(/\/+$/, '');
+    const other = watched && watched !== this.source.path;
+    this.warn(
+      p,
+      `http plugin: sersync POSTed form fields (watchroot, isdir, inotifyPath, mask) per inotify event; the hook POSTs JSON {source, target, kind, paths: [{path, op}]} after each batch reached ${firstTarget}: adapt the receiver${other ? `. It watched ${watched}, not ${this.source.path}: hooks run only for what a source syncs` : ''}`,
+    );
   }
-  // what sersync accepted and syncward does not (a user name, a module, a path): said, not hidden
-  try {
-    parseConfig(doc.toString());
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    for (const p of e.problems)
-      warnings.push({
-        message: `the imported config does not validate yet, fix it by hand: ${formatProblem({ ...p, line: undefined, column: undefined })}`,
+
+  private fileSystem(): void {
+    const fs = child(this.head, 'fileSystem');
+    if (fs && attr(fs, 'xfs') === 'true')
+      this.warn(
+        fs,
+        'fileSystem xfs="true" is not needed: syncward checks the type of every entry a filesystem does not report',
+      );
+  }
+
+  /** The YAML: header with the warnings, comments on the keys, hooks not enabled as commented-out YAML. */
+  private render(): ImportResult {
+    const doc = new Document({ state_dir: this.o.stateDir ?? '/var/lib/syncward', sources: [this.source] });
+    doc.commentBefore = header(this.o.file, this.warnings);
+    this.comments.apply(doc);
+    if (this.disabledHooks.length > 0) {
+      const block = this.disabledHooks.map(({ hook, why }) => {
+        const body = new Document(this.hooks.length > 0 ? [hook] : { hooks: [hook] }).toString().trimEnd();
+        return [`Not enabled: ${why}.`, 'Uncomment and adapt to use it:', ...body.split('\n')]
+          .map((l) => ` ${l}`)
+          .join('\n');
       });
-    doc.commentBefore = header(o.file, warnings);
+      const map = doc.getIn(['sources', 0]) as YAMLMap;
+      const pair = map.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === 'targets');
+      if (pair && isScalar(pair.key))
+        pair.key.commentBefore = [block.join('\n\n'), pair.key.commentBefore].filter(Boolean).join('\n');
+    }
+    // what sersync accepted and syncward does not (a user name, a module, a path): said, not hidden
+    try {
+      parseConfig(doc.toString());
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      for (const p of e.problems)
+        this.warnings.push({
+          message: `the imported config does not validate yet, fix it by hand: ${formatProblem({ ...p, line: undefined, column: undefined })}`,
+        });
+      doc.commentBefore = header(this.o.file, this.warnings);
+    }
+    const yaml = doc.toString({ lineWidth: 0 });
+    return { yaml: yaml.endsWith('\n') ? yaml : `${yaml}\n`, warnings: this.warnings };
   }
-  const yaml = doc.toString({ lineWidth: 0 });
-  return { yaml: yaml.endsWith('\n') ? yaml : `${yaml}\n`, warnings };
 }
 
 function header(file: string | undefined, warnings: ImportWarning[]): string {
