@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { bin } from '../helpers/cli-daemon.js';
+import { bin, spawnSyncward } from '../helpers/cli-daemon.js';
 import { freePort } from '../helpers/ports.js';
 import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
-import { makeTempDir } from '../helpers/tree.js';
+import { startSshd } from '../helpers/sshd.js';
+import { makeTempDir, waitFor } from '../helpers/tree.js';
 
 interface Check {
   name: string;
@@ -266,4 +267,46 @@ test('a missing source directory fails with mkdir -p', async () => {
   const c = find(r.checks, 'source www');
   assert.equal(c.status, 'fail');
   assert.match(c.fix?.[0] ?? '', new RegExp(`^mkdir -p ${source}`));
+});
+
+test('ssh targets: the configured key logs in; a key the target does not know fails as an ssh login', async () => {
+  const sshd = await startSshd();
+  try {
+    const base = await tempDir();
+    const stranger = join(base, 'stranger_ed25519');
+    const kg = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger]);
+    assert.equal(kg.status, 0, String(kg.stderr));
+    const dir = await sshd.targetDir();
+    const { file } = await setup([
+      { name: 'web2', url: sshd.url(dir), identity_file: sshd.identityFile, ssh_options: sshd.sshOptions },
+      { name: 'web3', url: sshd.url(dir), identity_file: stranger, ssh_options: sshd.sshOptions },
+    ]);
+    const r = doctor(file);
+    assert.equal(r.code, 2, r.out);
+    assert.equal(find(r.checks, 'identity file www/web2').status, 'ok');
+    assert.match(find(r.checks, 'target www/web2').message, /reachable, logged in over ssh/);
+    const bad = find(r.checks, 'target www/web3');
+    assert.equal(bad.status, 'fail');
+    assert.match(bad.message, /ssh login failed \(rsync exit 255\)/);
+    assert.match(bad.detail ?? '', /Permission denied/);
+  } finally {
+    await sshd.dispose();
+  }
+});
+
+test('doctor names the pid of a daemon running on the state_dir', async () => {
+  const { file, base } = await setup((b) => [{ name: 'backup', url: join(b, 'mirror') }]);
+  const d = spawnSyncward(['start', '-c', file]);
+  try {
+    await waitFor(
+      () => existsSync(join(base, 'state', 'syncward.pid')),
+      20_000,
+      'the daemon to take its lock',
+    );
+    const r = doctor(file);
+    assert.equal(r.code, 0, r.out);
+    assert.match(find(r.checks, 'daemon').message, new RegExp(`runs on .* \\(pid ${d.pid}\\)`));
+  } finally {
+    await d.stop();
+  }
 });
