@@ -108,7 +108,10 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
     .option('--target <name>', 'only this target')
     .option('--dry-run', 'show what would change, change nothing')
     .option('--json', 'print a JSON summary on stdout')
-    .addHelpText('after', '\nExit codes: 0 every target in sync, 1 a target failed, 2 usage or config error.')
+    .addHelpText(
+      'after',
+      "\nProgress (from rsync's --info=progress2) goes to stderr: a bar per target on a terminal, a line every 5 s otherwise, nothing with --json.\nExit codes: 0 every target in sync, 1 a target failed, 2 usage or config error.",
+    )
     .action(async (o) => {
       process.exitCode = await runSync(loadConfig(o.config), o);
     });
@@ -129,7 +132,7 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
     )
     .addHelpText(
       'after',
-      '\nKinds: missing (not on the target), extra (only on the target), content, metadata (mode, owner, mtime, symlink target).\nExit codes: 0 every target in sync, 1 drift found, 2 a target could not be audited, usage or config error.',
+      '\nKinds: missing (not on the target), extra (only on the target), content, metadata (mode, owner, mtime, symlink target).\nProgress (entries checked) goes to stderr: a bar per target on a terminal, a line every 5 s otherwise, nothing with --json.\nExit codes: 0 every target in sync, 1 drift found, 2 a target could not be audited, usage or config error.',
     )
     .action(async (o) => {
       process.exitCode = await runAudit(loadConfig(o.config), o);
