@@ -58,7 +58,18 @@ export class ProgressReporter {
     const row = this.rows.get(key);
     if (!row) return;
     const first = row.last === undefined;
-    row.last = p;
+    // rsync prints the counts only when a file completes; lines in between (a big file) carry bytes alone
+    const prev = row.last;
+    row.last =
+      p.total === undefined && prev?.total !== undefined
+        ? {
+            ...p,
+            transferred: prev.transferred,
+            toCheck: prev.toCheck,
+            total: prev.total,
+            listComplete: prev.listComplete,
+          }
+        : p;
     // the first numbers at once (a small job may end within one redraw period), then at most 10 redraws a second
     if (this.o.tty && (first || this.now() - this.lastDraw >= REDRAW_MS)) this.draw(false);
   }

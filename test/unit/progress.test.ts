@@ -144,3 +144,17 @@ test('without a terminal, one log line per running target every interval, and no
   assert.ok(!out.text.includes('src/b'), 'a finished target gets no more lines');
   assert.ok(!out.text.includes('\x1b'));
 });
+
+test('a line without counts (inside a big file) keeps the counts of the last completed file', () => {
+  const out = new Capture();
+  const r = new ProgressReporter(out, { mode: 'sync', tty: true, columns: 200, now: () => 0 });
+  r.start('a', 'src/a');
+  r.update('a', parseProgress2Line(REAL.mid) ?? assert.fail());
+  r.update('a', parseProgress2Line('      4,131,072  51%    4.30MB/s    0:00:01  ') ?? assert.fail());
+  r.finish('a');
+  assert.match(
+    out.text,
+    /51% {2}21\/71 files checked {2}20 sent {2}3\.9 MiB {2}4\.3 MiB\/s {2}0:00:01 left\n$/,
+  );
+  r.stop();
+});
