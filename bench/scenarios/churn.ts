@@ -149,6 +149,11 @@ export const churn: Scenario = {
         ],
         goals: [],
         notes: [
+          ...(lsErr?.includes('content differs')
+            ? [
+                'lsyncd never matched: a file rewritten with the same size within the same second keeps its old content on the target (checked: same size, mtimes apart by less than a second), because its rsync calls compare mtimes in whole seconds; syncward passes --modify-window=-1.',
+              ]
+            : []),
           '"Matches" is a full byte-for-byte comparison of both trees, repeated every 50 ms; its own duration adds to the time.',
         ],
       };
