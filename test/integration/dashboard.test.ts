@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { configYaml, startDaemon, tempStateDir } from '../helpers/daemon.js';
+import { freePort } from '../helpers/ports.js';
 import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
 
@@ -88,6 +89,7 @@ describe('dashboard in a real browser against a running daemon', () => {
     })}alerts:\n  down_after_s: 1\n`;
     const d = await startDaemon(yaml);
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    page.setDefaultTimeout(WAIT);
     const errors = collectErrors(page);
     try {
       const url = await apiUrl(state.dir);
@@ -178,6 +180,57 @@ describe('dashboard in a real browser against a running daemon', () => {
     }
   });
 
+  test('the page follows a daemon restart by itself, without reloading', async () => {
+    const browser = await theBrowser();
+    const source = await makeTempDir('syncward-dash-src-');
+    const local = await makeTempDir('syncward-dash-local-');
+    const state = tempStateDir();
+    // a fixed port, so the restarted daemon is where the page looks for it
+    const port = await freePort();
+    const yaml = configYaml({
+      stateDir: state.dir,
+      source,
+      targets: [{ name: 'local', url: local, dir: local }],
+      api: { listen: `127.0.0.1:${port}` },
+    });
+    let d: Awaited<ReturnType<typeof startDaemon>> | null = await startDaemon(yaml);
+    const page = await browser.newPage();
+    page.setDefaultTimeout(WAIT);
+    // while the daemon is away its requests fail, which chromium logs
+    const errors = collectErrors(page, [/ERR_CONNECTION_REFUSED/]);
+    try {
+      await page.goto(`http://127.0.0.1:${port}/`);
+      await page.waitForSelector(cell('src/local', 'idle'), { timeout: WAIT });
+      await page.waitForSelector('#link[data-state="live"]', { timeout: WAIT });
+      await page.evaluate(() => {
+        (window as unknown as { sameDocument: boolean }).sameDocument = true;
+      });
+
+      await d.dispose();
+      d = null;
+      await page.waitForSelector('#link:not([data-state="live"])', { timeout: WAIT });
+      await page.waitForSelector('#status-error', { timeout: WAIT });
+
+      d = await startDaemon(yaml);
+      await page.waitForSelector('#link[data-state="live"]', { timeout: WAIT });
+      await page.waitForSelector('#status-error', { state: 'detached', timeout: WAIT });
+      await writeFile(join(source, 'after-restart.txt'), 'x\n');
+      await page.waitForSelector('#transfers td.paths:has-text("after-restart.txt")', { timeout: WAIT });
+      assert.equal(
+        await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument),
+        true,
+        'the page was not reloaded',
+      );
+      assert.deepEqual(errors, [], 'the page logged errors');
+    } finally {
+      await page.close();
+      await d?.dispose();
+      state.dispose();
+      await rm(source, { recursive: true, force: true });
+      await rm(local, { recursive: true, force: true });
+    }
+  });
+
   test('with api.token_file set, the dashboard opened as /?token= works live (canary lag charted) and across a reload', async () => {
     const browser = await theBrowser();
     const source = await makeTempDir('syncward-dash-src-');
@@ -196,6 +249,7 @@ describe('dashboard in a real browser against a running daemon', () => {
       }),
     );
     const page = await browser.newPage();
+    page.setDefaultTimeout(WAIT);
     const errors = collectErrors(page);
     try {
       const url = await apiUrl(state.dir);
