@@ -249,8 +249,10 @@ Exit codes: 0 done, 1 a file could not be written, 2 bad options or a file exist
 
   program
     .command('import-sersync')
-    .description('print the syncward YAML equivalent of a sersync confxml.xml (warnings go to stderr)')
-    .argument('<file>', "sersync's confxml.xml")
+    .description(
+      'print the syncward YAML equivalent of sersync confxml.xml files, one source each (warnings go to stderr)',
+    )
+    .argument('<file...>', "sersync's confxml.xml (one per sersync process)")
     .option('--state-dir <dir>', 'state_dir written into the config', '/var/lib/syncward')
     .addHelpText(
       'after',
@@ -258,11 +260,12 @@ Exit codes: 0 done, 1 a file could not be written, 2 bad options or a file exist
 Example:
   syncward import-sersync /opt/sersync/confxml.xml > /etc/syncward/syncward.yaml
   syncward check -c /etc/syncward/syncward.yaml
+  syncward import-sersync /opt/sersync/www.xml /opt/sersync/img.xml > syncward.yaml   # one config for both
 What converts and what changes: docs/migration.md.
 Exit codes: 0 imported (read the warnings), 2 the file cannot be read or is not a usable sersync config.`,
     )
-    .action((file: string, o) => {
-      process.exitCode = runImportSersync(file, { stateDir: o.stateDir });
+    .action((files: string[], o) => {
+      process.exitCode = runImportSersync(files, { stateDir: o.stateDir });
     });
 
   return program;

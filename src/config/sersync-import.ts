@@ -11,6 +11,8 @@ import { ConfigError, formatProblem, parseConfig } from './load.js';
  */
 
 export interface ImportWarning {
+  /** the XML file it is about (when known and the warning is about one file) */
+  file?: string;
   /** line in the XML file, when the warning is about one element */
   line?: number;
   message: string;
@@ -22,10 +24,16 @@ export interface ImportResult {
 }
 
 export interface ImportOptions {
-  /** the XML file's name, for the header comment */
+  /** the XML file's name, for the header comment and the warnings */
   file?: string;
   /** state_dir written into the config */
   stateDir?: string;
+}
+
+/** One confxml.xml: its text and name. */
+export interface SersyncFile {
+  xml: string;
+  file?: string;
 }
 
 /** The XML is not well-formed, or lacks what sersync itself requires. */
@@ -34,6 +42,8 @@ export class SersyncImportError extends Error {
     message: string,
     readonly line?: number,
     readonly column?: number,
+    /** which file, when several were given */
+    readonly file?: string,
   ) {
     super(message);
     this.name = 'SersyncImportError';
@@ -46,6 +56,56 @@ const META = XMLParser.getMetaDataSymbol() as unknown as symbol;
 
 /** Converts a sersync confxml.xml into syncward YAML. Throws SersyncImportError for input sersync could not run. */
 export function importSersync(xml: string, o: ImportOptions = {}): ImportResult {
+  return importSersyncFiles([{ xml, file: o.file }], o);
+}
+
+/**
+ * Several confxml.xml as one config, a source each: sersync needed one
+ * process (and one file) per watched directory, syncward runs them all.
+ */
+export function importSersyncFiles(
+  files: SersyncFile[],
+  o: Pick<ImportOptions, 'stateDir'> = {},
+): ImportResult {
+  const parts = files.map((f, i) => {
+    try {
+      return new SersyncImport(parseXml(f.xml), lineStarts(f.xml), i, f.file).collect();
+    } catch (e) {
+      if (e instanceof SersyncImportError && files.length > 1 && e.file === undefined)
+        throw new SersyncImportError(e.message, e.line, e.column, f.file);
+      throw e;
+    }
+  });
+  const warnings = parts.flatMap((p) => p.warnings);
+  const seen = new Map<string, number>();
+  for (const [i, p] of parts.entries()) {
+    const base = p.source.name as string;
+    let name = base;
+    for (let n = 2; seen.has(name); n++) name = `${base}-${n}`;
+    seen.set(name, i);
+    p.source.name = name;
+    const same = parts.slice(0, i).find((q) => q.source.path === p.source.path);
+    if (same)
+      warnings.push({
+        file: p.file,
+        message: `${p.source.path} is also watched by ${same.file ?? 'another file'}: two sources would watch and send it twice; merge their targets into one source`,
+      });
+  }
+  // behaviours that change, whatever the files say
+  warnings.push(
+    {
+      message:
+        'dotfiles now sync: sersync silently skipped every file whose name starts with "." or ends with "~" (so .htaccess never synced); to keep skipping some, list them in exclude (e.g. "*~", ".*.swp")',
+    },
+    {
+      message:
+        'rsync exit 23 (partial transfer) is no longer success: sersync counted it as done and files went missing; syncward retries the failed paths and alerts on those that keep failing',
+    },
+  );
+  return render(parts, warnings, files, o.stateDir ?? '/var/lib/syncward');
+}
+
+function parseXml(xml: string): XmlNode {
   if (xml.trim() === '') throw new SersyncImportError('the file is empty; expected a sersync confxml.xml');
   const valid = XMLValidator.validate(xml);
   if (valid !== true) {
@@ -60,7 +120,59 @@ export function importSersync(xml: string, o: ImportOptions = {}): ImportResult 
     parseTagValue: false,
     isArray: (_name, _jpath, _leaf, isAttribute) => !isAttribute,
   });
-  return new SersyncImport(parser.parse(xml) as XmlNode, lineStarts(xml), o).run();
+  return parser.parse(xml) as XmlNode;
+}
+
+/** What one confxml.xml became: a source, and what to say about it. */
+interface ImportedSource {
+  file?: string;
+  index: number;
+  source: Json;
+  warnings: ImportWarning[];
+  comments: Comments;
+  /** active hooks (already in source.hooks) */
+  hooks: Json[];
+  /** hooks written commented out, with the reason */
+  disabledHooks: { hook: Json; why: string }[];
+}
+
+/** The YAML: header with the warnings, comments on the keys, hooks not enabled as commented-out YAML. */
+function render(
+  parts: ImportedSource[],
+  warnings: ImportWarning[],
+  files: SersyncFile[],
+  stateDir: string,
+): ImportResult {
+  const doc = new Document({ state_dir: stateDir, sources: parts.map((p) => p.source) });
+  const names = files.map((f) => f.file ?? '(stdin)');
+  doc.commentBefore = header(names, warnings);
+  for (const p of parts) {
+    p.comments.apply(doc);
+    if (p.disabledHooks.length === 0) continue;
+    const block = p.disabledHooks.map(({ hook, why }) => {
+      const body = new Document(p.hooks.length > 0 ? [hook] : { hooks: [hook] }).toString().trimEnd();
+      return [`Not enabled: ${why}.`, 'Uncomment and adapt to use it:', ...body.split('\n')]
+        .map((l) => ` ${l}`)
+        .join('\n');
+    });
+    const map = doc.getIn(['sources', p.index]) as YAMLMap;
+    const pair = map.items.find((x) => isPair(x) && isScalar(x.key) && x.key.value === 'targets');
+    if (pair && isScalar(pair.key))
+      pair.key.commentBefore = [block.join('\n\n'), pair.key.commentBefore].filter(Boolean).join('\n');
+  }
+  // what sersync accepted and syncward does not (a user name, a module, a path): said, not hidden
+  try {
+    parseConfig(doc.toString());
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    for (const p of e.problems)
+      warnings.push({
+        message: `the imported config does not validate yet, fix it by hand: ${formatProblem({ ...p, line: undefined, column: undefined })}`,
+      });
+    doc.commentBefore = header(names, warnings);
+  }
+  const yaml = doc.toString({ lineWidth: 0 });
+  return { yaml: yaml.endsWith('\n') ? yaml : `${yaml}\n`, warnings };
 }
 
 type Json = Record<string, unknown>;
@@ -80,7 +192,7 @@ interface RsyncSettings {
   ssh: boolean;
 }
 
-/** One import: reads each part of confxml.xml in turn, collecting the YAML, warnings and comments. */
+/** One confxml.xml: reads each part in turn, collecting the source, warnings and comments. */
 class SersyncImport {
   private readonly warnings: ImportWarning[] = [];
   private readonly comments = new Comments();
@@ -95,7 +207,9 @@ class SersyncImport {
   constructor(
     root: XmlNode,
     private readonly lines: number[],
-    private readonly o: ImportOptions,
+    /** position among the sources */
+    private readonly index: number,
+    private readonly file: string | undefined,
   ) {
     const head = child(root, 'head');
     if (!head) {
@@ -118,7 +232,7 @@ class SersyncImport {
     this.localpath = localpath;
   }
 
-  run(): ImportResult {
+  collect(): ImportedSource {
     this.watchDir();
     this.filter();
     this.inotify();
@@ -130,19 +244,16 @@ class SersyncImport {
     this.crontab();
     this.plugins(targets[0]?.name as string);
     this.fileSystem();
-    // behaviours that change, whatever the file says
-    this.warnings.push(
-      {
-        message:
-          'dotfiles now sync: sersync silently skipped every file whose name starts with "." or ends with "~" (so .htaccess never synced); to keep skipping some, list them in exclude (e.g. "*~", ".*.swp")',
-      },
-      {
-        message:
-          'rsync exit 23 (partial transfer) is no longer success: sersync counted it as done and files went missing; syncward retries the failed paths and alerts on those that keep failing',
-      },
-    );
     this.source.targets = targets;
-    return this.render();
+    return {
+      file: this.file,
+      index: this.index,
+      source: this.source,
+      warnings: this.warnings,
+      comments: this.comments,
+      hooks: this.hooks,
+      disabledHooks: this.disabledHooks,
+    };
   }
 
   private lineOf(n: XmlNode | undefined): number | undefined {
@@ -151,12 +262,12 @@ class SersyncImport {
   }
 
   private warn(node: XmlNode | undefined, message: string): void {
-    this.warnings.push({ line: this.lineOf(node), message });
+    this.warnings.push({ file: this.file, line: this.lineOf(node), message });
   }
 
   /** a comment above a key of the source */
   private note(key: string, text: string): void {
-    this.comments.key(['sources', 0], key, text);
+    this.comments.key(['sources', this.index], key, text);
   }
 
   /** <localpath watch="DIR">: the source */
@@ -505,50 +616,25 @@ class SersyncImport {
         'fileSystem xfs="true" is not needed: syncward checks the type of every entry a filesystem does not report',
       );
   }
-
-  /** The YAML: header with the warnings, comments on the keys, hooks not enabled as commented-out YAML. */
-  private render(): ImportResult {
-    const doc = new Document({ state_dir: this.o.stateDir ?? '/var/lib/syncward', sources: [this.source] });
-    doc.commentBefore = header(this.o.file, this.warnings);
-    this.comments.apply(doc);
-    if (this.disabledHooks.length > 0) {
-      const block = this.disabledHooks.map(({ hook, why }) => {
-        const body = new Document(this.hooks.length > 0 ? [hook] : { hooks: [hook] }).toString().trimEnd();
-        return [`Not enabled: ${why}.`, 'Uncomment and adapt to use it:', ...body.split('\n')]
-          .map((l) => ` ${l}`)
-          .join('\n');
-      });
-      const map = doc.getIn(['sources', 0]) as YAMLMap;
-      const pair = map.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === 'targets');
-      if (pair && isScalar(pair.key))
-        pair.key.commentBefore = [block.join('\n\n'), pair.key.commentBefore].filter(Boolean).join('\n');
-    }
-    // what sersync accepted and syncward does not (a user name, a module, a path): said, not hidden
-    try {
-      parseConfig(doc.toString());
-    } catch (e) {
-      if (!(e instanceof ConfigError)) throw e;
-      for (const p of e.problems)
-        this.warnings.push({
-          message: `the imported config does not validate yet, fix it by hand: ${formatProblem({ ...p, line: undefined, column: undefined })}`,
-        });
-      doc.commentBefore = header(this.o.file, this.warnings);
-    }
-    const yaml = doc.toString({ lineWidth: 0 });
-    return { yaml: yaml.endsWith('\n') ? yaml : `${yaml}\n`, warnings: this.warnings };
-  }
 }
 
-function header(file: string | undefined, warnings: ImportWarning[]): string {
+function header(files: string[], warnings: ImportWarning[]): string {
+  const several = files.length > 1;
   const lines = [
-    ` syncward config imported from the sersync config ${file ?? '(stdin)'} by \`syncward import-sersync\`.`,
+    ` syncward config imported from the sersync config${several ? 's' : ''} ${files.join(', ')} by \`syncward import-sersync\`.`,
     ' Review the warnings below, then check it: syncward check -c THIS_FILE',
     ' Reference: docs/configuration.md; what changes from sersync: docs/migration.md',
     '',
     ` ${warnings.length} warning(s):`,
-    ...warnings.map((w) => ` - ${w.line ? `line ${w.line}: ` : ''}${w.message}`),
+    ...warnings.map((w) => ` - ${where(w, several)}${w.message}`),
   ];
   return lines.join('\n');
+}
+
+/** "line 9: ", or with several files "confxml-www.xml:9: " */
+export function where(w: ImportWarning, withFile: boolean): string {
+  if (withFile && w.file) return `${w.file}${w.line ? `:${w.line}` : ''}: `;
+  return w.line ? `line ${w.line}: ` : '';
 }
 
 function targetComment(

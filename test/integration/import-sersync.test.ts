@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
@@ -59,6 +59,34 @@ test('syncward import-sersync: malformed XML and a missing file exit 2 with the 
     const missing = await syncward(['import-sersync', join(state.dir, 'nope.xml')]);
     assert.equal(missing.code, 2);
     assert.match(missing.err, /cannot read .*nope\.xml: no such file/);
+  } finally {
+    state.dispose();
+  }
+});
+
+test('syncward import-sersync with two files prints one config with two sources', async () => {
+  const state = tempStateDir();
+  try {
+    const second = join(state.dir, 'img.xml');
+    writeFileSync(
+      second,
+      readFileSync(FIXTURE, 'latin1').replace('/home/www.zhang.com"', '/srv/img"'),
+      'latin1',
+    );
+    const r = await syncward(['import-sersync', FIXTURE, second]);
+    assert.equal(r.code, 0, r.err);
+    const config = parse(r.out) as { sources: { name: string; path: string }[] };
+    assert.deepEqual(
+      config.sources.map((s) => [s.name, s.path]),
+      [
+        ['www.zhang.com', '/home/www.zhang.com'],
+        ['img', '/srv/img'],
+      ],
+    );
+    assert.match(
+      r.err,
+      new RegExp(`^warning: ${second.replaceAll('.', '\\.')}:\\d+: commonParams -u is dropped`, 'm'),
+    );
   } finally {
     state.dispose();
   }

@@ -9,6 +9,7 @@ import {
   analyzeParams,
   type ImportWarning,
   importSersync,
+  importSersyncFiles,
   minutesToCron,
   regexToPattern,
   SersyncImportError,
@@ -413,4 +414,56 @@ test('what syncward does not accept (here a user name with a space) is imported 
   assert.equal(w.line, undefined);
   // the fixture itself validates: no such warning
   assert.ok(!run(FIXTURE).warnings.some((x) => /does not validate/.test(x.message)));
+});
+
+test('several confxml.xml (one per sersync process) become one config with a source each', () => {
+  const img = FIXTURE.replace('/home/www.zhang.com"', '/srv/img/www.zhang.com"').replace(
+    /<remote ip="192\.168\.4\.205"[^>]*\/>/,
+    '',
+  );
+  const r = importSersyncFiles([
+    { xml: FIXTURE, file: 'www.xml' },
+    { xml: img, file: 'img.xml' },
+  ]);
+  const c = parseConfig(r.yaml);
+  assert.deepEqual(
+    c.sources.map((s) => [s.name, s.path, s.targets.length]),
+    [
+      ['www.zhang.com', '/home/www.zhang.com', 2],
+      ['www.zhang.com-2', '/srv/img/www.zhang.com', 1],
+    ],
+  );
+  assert.match(r.yaml.split('\n')[0] ?? '', /from the sersync configs www\.xml, img\.xml/);
+  assert.match(r.yaml, /# - img\.xml:\d+: commonParams -u is dropped/);
+  const u = r.warnings.filter((w) => /-u is dropped/.test(w.message));
+  assert.deepEqual(
+    u.map((w) => [w.file, w.line]),
+    [
+      ['www.xml', lineOf('commonParams')],
+      ['img.xml', lineOf('commonParams')],
+    ],
+  );
+  // said once, not per file
+  assert.equal(r.warnings.filter((w) => /dotfiles now sync/.test(w.message)).length, 1);
+  // the same directory twice is a mistake to point out
+  const twice = importSersyncFiles([
+    { xml: FIXTURE, file: 'a.xml' },
+    { xml: FIXTURE, file: 'b.xml' },
+  ]);
+  const w = warningAbout(twice.warnings, /\/home\/www\.zhang\.com is also watched by a\.xml/);
+  assert.equal(w.file, 'b.xml');
+});
+
+test('with several files, an error names the file it is in', () => {
+  try {
+    importSersyncFiles([
+      { xml: FIXTURE, file: 'good.xml' },
+      { xml: '<head><sersync></sersync></head>', file: 'bad.xml' },
+    ]);
+    assert.fail('accepted');
+  } catch (e) {
+    assert.ok(e instanceof SersyncImportError);
+    assert.equal(e.file, 'bad.xml');
+    assert.match(e.message, /no <localpath/);
+  }
 });
