@@ -231,7 +231,7 @@ describe('dashboard in a real browser against a running daemon', () => {
     }
   });
 
-  test('with api.token_file set, the dashboard opened as /?token= works live (canary lag charted) and across a reload', async () => {
+  test('with api.token_file set: opened as /?token= it works live (canary lag charted); a new token is asked for once', async () => {
     const browser = await theBrowser();
     const source = await makeTempDir('syncward-dash-src-');
     const local = await makeTempDir('syncward-dash-local-');
@@ -239,20 +239,21 @@ describe('dashboard in a real browser against a running daemon', () => {
     const token = randomBytes(18).toString('base64url');
     const tokenFile = join(state.dir, 'api.token');
     await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
-    const d = await startDaemon(
-      configYaml({
-        stateDir: state.dir,
-        source,
-        targets: [{ name: 'local', url: local, dir: local }],
-        api: { listen: '127.0.0.1:0', tokenFile },
-        extra: '    canary: { interval_s: 1 }',
-      }),
-    );
+    // a fixed port: the daemon is restarted with a new token below
+    const port = await freePort();
+    const yaml = configYaml({
+      stateDir: state.dir,
+      source,
+      targets: [{ name: 'local', url: local, dir: local }],
+      api: { listen: `127.0.0.1:${port}`, tokenFile },
+      extra: '    canary: { interval_s: 1 }',
+    });
+    let d: Awaited<ReturnType<typeof startDaemon>> | null = await startDaemon(yaml);
     const page = await browser.newPage();
     page.setDefaultTimeout(WAIT);
     const errors = collectErrors(page);
     try {
-      const url = await apiUrl(state.dir);
+      const url = `http://127.0.0.1:${port}`;
       // without the token nothing of the daemon's state is shown
       const stranger = await browser.newPage();
       try {
@@ -284,11 +285,32 @@ describe('dashboard in a real browser against a running daemon', () => {
       await page.reload();
       await page.waitForSelector(cell('src/local', 'idle'), { timeout: WAIT });
       assert.equal(await page.$('#token-form'), null);
-
       assert.deepEqual(errors, [], 'the page logged errors');
+
+      // the token is changed and the daemon restarted: the open page asks for the new one
+      await d.dispose();
+      d = null;
+      const rotated = randomBytes(18).toString('base64url');
+      await writeFile(tokenFile, `${rotated}\n`, { mode: 0o600 });
+      d = await startDaemon(yaml);
+      await page.waitForSelector('#token-form:has-text("not accepted")', { timeout: WAIT });
+      assert.equal(await page.$(cell('src/local')), null, 'nothing is shown without an accepted token');
+      await page.fill('#token-input', token);
+      await page.click('#token-form button[type="submit"]');
+      await page.waitForSelector('#token-form:has-text("not accepted")', { timeout: WAIT });
+      await page.fill('#token-input', rotated);
+      await page.click('#token-form button[type="submit"]');
+      await page.waitForSelector(cell('src/local', 'idle'), { timeout: WAIT });
+      await page.waitForSelector('#link[data-state="live"]', { timeout: WAIT });
+      assert.equal(await page.$('#token-form'), null);
+      await writeFile(join(source, 'after-new-token.txt'), 'x\n');
+      await page.waitForSelector('#transfers td.paths:has-text("after-new-token.txt")', { timeout: WAIT });
+      // what chromium logs while the daemon was away and before the new token was given
+      const unexpected = errors.filter((e) => !/ERR_CONNECTION_REFUSED|status of 401/.test(e));
+      assert.deepEqual(unexpected, [], 'the page logged errors');
     } finally {
       await page.close();
-      await d.dispose();
+      await d?.dispose();
       state.dispose();
       await rm(source, { recursive: true, force: true });
       await rm(local, { recursive: true, force: true });

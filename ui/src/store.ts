@@ -137,6 +137,8 @@ export class Store {
       if (e instanceof AuthError) {
         this.tokenRejected = this.token !== null;
         this.needToken = true;
+        // what this page saw with a token that no longer counts is not shown any more
+        this.status = null;
         this.closeStream?.();
         this.closeStream = null;
         this.link = 'offline';
