@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { parseConfig } from '../../src/config/index.js';
 import { configReference } from '../../src/config/reference.js';
 
 test('docs/configuration.md is the reference generated from the schema', () => {
@@ -18,4 +19,15 @@ test('docs/configuration.md is the reference generated from the schema', () => {
   ]) {
     assert.ok(doc.includes(`\`${key}\``), `${key} documented`);
   }
+});
+
+test("the README's configuration example is a valid config", () => {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const section = readme.split('\n## Configuration\n')[1] ?? '';
+  const yaml = section.split('```yaml\n')[1]?.split('```')[0];
+  assert.ok(yaml, 'README has a yaml block under ## Configuration');
+  const config = parseConfig(yaml);
+  assert.equal(config.sources[0]?.targets.length, 3);
+  assert.equal(config.sources[0]?.hooks[0]?.name, 'purge-cdn');
+  assert.equal(config.alerts.webhooks.length, 1);
 });
