@@ -8,6 +8,7 @@ import { type CanaryEvent, parseCanary } from '../../src/schedule/index.js';
 import { bin } from '../helpers/cli-daemon.js';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { startRsyncDaemon } from '../helpers/rsyncd.js';
+import { type Sshd, startSshd } from '../helpers/sshd.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
 
 const CANARY = '.syncward-canary';
@@ -39,13 +40,16 @@ function killWatcher(daemon: Daemon): void {
   w.close();
 }
 
-test('the canary measures end-to-end lag to a daemon and a local target; a dead watcher raises canaryMissing; a full sync brings it back', async (ctx) => {
+test('the canary measures end-to-end lag to a daemon, an ssh and a local target; a dead watcher raises canaryMissing; a full sync brings it back', async (ctx) => {
   const src = await makeTempDir('syncward-canary-src-');
   const local = await makeTempDir('syncward-canary-dst-');
   const state = tempStateDir();
   const rsyncd = await startRsyncDaemon({ modules: ['m'] });
+  let sshd: Sshd | null = null;
   let dispose: (() => Promise<void>) | null = null;
   try {
+    sshd = await startSshd();
+    const sshDir = await sshd.targetDir();
     writeFileSync(join(src, 'keep.txt'), 'keep\n');
     const targets: TargetUnderTest[] = [
       {
@@ -53,6 +57,13 @@ test('the canary measures end-to-end lag to a daemon and a local target; a dead 
         url: rsyncd.url('m'),
         dir: rsyncd.modulePath('m'),
         passwordFile: rsyncd.passwordFile,
+      },
+      {
+        name: 'ssh',
+        url: sshd.url(sshDir),
+        dir: sshDir,
+        identityFile: sshd.identityFile,
+        sshOptions: sshd.sshOptions,
       },
       { name: 'local', url: local, dir: local },
     ];
@@ -76,7 +87,7 @@ test('the canary measures end-to-end lag to a daemon and a local target; a dead 
     await waitFor(
       () => targets.every((t) => (canaryOf(daemon, t.name)?.lagMs ?? null) !== null),
       30_000,
-      'a canary lag on both targets',
+      'a canary lag on every target',
     );
     for (const t of targets) {
       const c = canaryOf(daemon, t.name);
@@ -115,7 +126,7 @@ test('the canary measures end-to-end lag to a daemon and a local target; a dead 
     await waitFor(
       () => targets.every((t) => alerts.some((a) => a.kind === 'canaryMissing' && a.target === t.name)),
       30_000,
-      'canaryMissing on both targets',
+      'canaryMissing on every target',
     );
     for (const t of targets) {
       const a = alerts.filter((x) => x.kind === 'canaryMissing' && x.target === t.name);
@@ -131,7 +142,7 @@ test('the canary measures end-to-end lag to a daemon and a local target; a dead 
     await waitFor(
       () => targets.every((t) => events.slice(seenBefore).some((e) => e.target === t.name && !e.missing)),
       30_000,
-      'a canary arriving on both targets after the full sync',
+      'a canary arriving on every target after the full sync',
     );
     for (const t of targets) {
       const arrived = events.slice(seenBefore).find((e) => e.target === t.name && !e.missing);
@@ -140,6 +151,7 @@ test('the canary measures end-to-end lag to a daemon and a local target; a dead 
   } finally {
     await dispose?.();
     await rsyncd.dispose();
+    await sshd?.dispose();
     rmSync(src, { recursive: true, force: true });
     rmSync(local, { recursive: true, force: true });
     state.dispose();
