@@ -201,7 +201,8 @@ export interface SourceStatus {
  * 'transfer' (TransferReport), 'delivered' (source, target, Delivery) after a
  * transfer reached a target, 'state' (source, target, state, reason),
  * 'alert' (Alert), 'overflow' (source), 'ready' (source) when a source is watched,
- * 'audit' (AuditEvent) when an audit of a target finished.
+ * 'audit' (AuditEvent) when an audit of a target finished, 'canary' (CanaryEvent)
+ * when a canary arrived on a target or went missing there.
  */
 export class Daemon extends EventEmitter {
   private sources: SourceRuntime[] = [];
