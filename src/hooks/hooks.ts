@@ -2,7 +2,7 @@ import type { Change, Op } from '../coalesce/types.js';
 import type { HookConfig, SourceConfig } from '../config/index.js';
 import { type CompiledPattern, compilePattern } from '../filter/index.js';
 import { postJson, runCommand, Sink } from '../monitor/deliver.js';
-import { type BytePath, display, parentOf } from '../util/bytes.js';
+import { type BytePath, display, fromText, parentOf } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
 
 /**
@@ -37,8 +37,20 @@ interface Pending {
   paths: Map<BytePath, Op>;
 }
 
-/** One hook's include patterns: a path matches when it or one of its parent directories does. */
-export function hookMatcher(include: readonly string[]): (path: BytePath, op: Op) => boolean {
+/**
+ * One hook's include patterns: a path matches when it or one of its parent
+ * directories does. The source's canary file never matches: it changes every
+ * canary interval and is syncward's own, not the operator's content.
+ */
+export function hookMatcher(
+  include: readonly string[],
+  canaryPath?: string,
+): (path: BytePath, op: Op) => boolean {
+  if (canaryPath !== undefined) {
+    const canary = fromText(canaryPath);
+    const rest = hookMatcher(include);
+    return (path, op) => path !== canary && rest(path, op);
+  }
   if (include.length === 0) return () => true;
   const patterns: CompiledPattern[] = include.map((p) => compilePattern(p, true));
   return (path, op) => {
@@ -112,7 +124,7 @@ export class Hooks {
       for (const h of s.hooks) {
         let match: (path: BytePath, op: Op) => boolean;
         try {
-          match = hookMatcher(h.include);
+          match = hookMatcher(h.include, s.canary?.path);
         } catch (e) {
           log.error(
             { source: s.name, hook: h.name },

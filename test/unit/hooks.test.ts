@@ -18,6 +18,22 @@ test('include patterns follow rsync: by name, anchored, and everything beneath a
   assert.ok(hookMatcher([])('anything', 'delete'), 'no patterns: every path');
 });
 
+test("the source's canary file never reaches a hook, with or without include patterns", () => {
+  const all = hookMatcher([], '.syncward-canary');
+  assert.ok(!all('.syncward-canary', 'upsert'));
+  assert.ok(all('sub/.syncward-canary', 'upsert'), 'only the canary path itself');
+  assert.ok(all('index.html', 'upsert'));
+  const dot = hookMatcher(['.*'], 'probe/canary');
+  assert.ok(!dot('probe/canary', 'upsert'));
+  assert.ok(dot('.htaccess', 'upsert'));
+  const batch = { kind: 'batch' as const, changes: [{ path: '.syncward-canary', op: 'upsert' as const }] };
+  assert.equal(
+    hookPayload({ include: [], targets: [] }, all, 's', 't', batch, 1),
+    null,
+    'a canary-only batch runs no hook',
+  );
+});
+
 test('an invalid include pattern is refused when the hook is built', () => {
   assert.throws(() => hookMatcher(['- *.tmp']), /rule prefix/);
 });
