@@ -23,5 +23,12 @@ if (files.length === 0) {
   console.error(`no test files matched ${wanted.join(' ') || '(all)'} under ${root}`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// A hung test fails after 10 minutes, and the whole run after 60, instead of
+// holding CI until its own limit: the report then names what hung.
+const r = spawnSync(
+  process.execPath,
+  ['--test', '--test-concurrency=2', '--test-timeout=600000', ...files],
+  { stdio: 'inherit', timeout: 60 * 60_000, killSignal: 'SIGKILL' },
+);
+if (r.error) console.error(`test run stopped: ${r.error.message}`);
 process.exit(r.status ?? 1);
