@@ -27,13 +27,18 @@ CONF
 rsync --daemon --no-detach --config="$root/rsyncd/rsyncd.conf" --port="$port" --address=127.0.0.1 &
 rsyncd_pid=$!
 trap 'kill $rsyncd_pid 2>/dev/null || true' EXIT
+api_port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 cat > "$root/syncward.yaml" <<CONF
 # Demo config written by scripts/demo.sh
 state_dir: $root/state
+api:
+  listen: 127.0.0.1:$api_port
 sources:
   - name: demo
     path: $root/source
     exclude: ["*.swp", "*~"]
+    audit: "*/5 * * * *"
+    canary: { interval_s: 10, timeout_s: 30 }
     targets:
       - name: daemon
         url: rsync://$user@127.0.0.1:$port/www
@@ -57,6 +62,12 @@ cat <<MSG
     mv source/x source/renamed; rm source/a.txt
     ls -R mirror-daemon mirror-local
     diff -r source mirror-daemon && diff -r source mirror-local && echo identical
+
+  Watch it and ask it questions:
+    dashboard: http://127.0.0.1:$api_port/   (metrics: /metrics, events: /api/events)
+    node bin/syncward status -c $root/syncward.yaml
+    node bin/syncward audit  -c $root/syncward.yaml
+    node bin/syncward doctor -c $root/syncward.yaml
 
   Ctrl-C stops syncward and the demo rsync daemon.
 
