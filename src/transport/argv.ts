@@ -140,19 +140,40 @@ export function buildFullSyncCall(src: SourceSpec, tgt: TargetSpec, o: FullSyncO
  * changes nothing.
  */
 export function buildListCall(tgt: TargetSpec): RsyncCall {
-  const args = [`--timeout=${tgt.timeoutS}`];
+  return {
+    argv: ['rsync', '--list-only', ...readArgs(tgt), ...tgt.rsyncArgs, rsyncDestination(tgt.url)],
+    env: {},
+  };
+}
+
+/**
+ * The timeout and connection options of a call that only reads from the
+ * target (the doctor's listing, the canary's fetch): like a transfer's, with
+ * --no-motd so a daemon's greeting does not mix into the output.
+ */
+export function readArgs(tgt: TargetSpec): string[] {
+  return [`--timeout=${tgt.timeoutS}`, ...connectionArgs(tgt, { noMotd: true })];
+}
+
+/**
+ * How rsync reaches the target, for every kind of call: a daemon's socket
+ * options, connect timeout and password file; an ssh target's -e command;
+ * nothing for a local directory.
+ */
+function connectionArgs(tgt: TargetSpec, o: { noMotd?: boolean } = {}): string[] {
   switch (tgt.url.kind) {
-    case 'daemon':
-      args.push('--no-motd', '--sockopts=TCP_NODELAY', `--contimeout=${tgt.contimeoutS}`);
+    case 'daemon': {
+      const args = o.noMotd ? ['--no-motd'] : [];
+      // without TCP_NODELAY, Nagle's algorithm stalls the protocol's small writes (~40 ms each round trip)
+      args.push('--sockopts=TCP_NODELAY', `--contimeout=${tgt.contimeoutS}`);
       if (tgt.passwordFile) args.push(`--password-file=${tgt.passwordFile}`);
-      break;
+      return args;
+    }
     case 'ssh':
-      args.push('-e', sshCommand(tgt));
-      break;
+      return ['-e', sshCommand(tgt)];
     case 'local':
-      break;
+      return [];
   }
-  return { argv: ['rsync', '--list-only', ...args, ...tgt.rsyncArgs, rsyncDestination(tgt.url)], env: {} };
 }
 
 const NUL = Buffer.from([0]);
@@ -207,7 +228,7 @@ export function buildPruneCall(tgt: TargetSpec, emptyDir: string, o: CallOptions
 }
 
 function commonArgs(tgt: TargetSpec, o: CallOptions): string[] {
-  const args = [
+  return [
     `--timeout=${tgt.timeoutS}`,
     // creates a missing destination directory (rsync >= 3.2.3)
     '--mkpath',
@@ -218,20 +239,8 @@ function commonArgs(tgt: TargetSpec, o: CallOptions): string[] {
     // --stats on stdout is how the runner counts files and bytes (see run.ts)
     '--stats',
     ...(o.isRoot ? ['--numeric-ids'] : ['--no-o', '--no-g']),
+    ...connectionArgs(tgt),
   ];
-  switch (tgt.url.kind) {
-    case 'daemon':
-      // without TCP_NODELAY, Nagle's algorithm stalls the protocol's small writes (~40 ms each round trip)
-      args.push('--sockopts=TCP_NODELAY', `--contimeout=${tgt.contimeoutS}`);
-      if (tgt.passwordFile) args.push(`--password-file=${tgt.passwordFile}`);
-      break;
-    case 'ssh':
-      args.push('-e', sshCommand(tgt));
-      break;
-    case 'local':
-      break;
-  }
-  return args;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { RsyncCall, TargetSpec } from './argv.js';
-import { sshCommand } from './argv.js';
+import { readArgs } from './argv.js';
 import { rsyncDestination } from './target-url.js';
 
 /**
@@ -10,19 +10,7 @@ import { rsyncDestination } from './target-url.js';
  * check says about a file left from the last read.
  */
 export function buildFetchCall(tgt: TargetSpec, relPath: string, intoDir: string): RsyncCall {
-  const args = ['--ignore-times', `--timeout=${tgt.timeoutS}`];
-  switch (tgt.url.kind) {
-    case 'daemon':
-      args.push('--no-motd', '--sockopts=TCP_NODELAY', `--contimeout=${tgt.contimeoutS}`);
-      if (tgt.passwordFile) args.push(`--password-file=${tgt.passwordFile}`);
-      break;
-    case 'ssh':
-      args.push('-e', sshCommand(tgt));
-      break;
-    case 'local':
-      break;
-  }
   const from = `${rsyncDestination(tgt.url)}${relPath.replace(/^\/+/, '')}`;
   const into = intoDir.endsWith('/') ? intoDir : `${intoDir}/`;
-  return { argv: ['rsync', ...args, ...tgt.rsyncArgs, from, into], env: {} };
+  return { argv: ['rsync', '--ignore-times', ...readArgs(tgt), ...tgt.rsyncArgs, from, into], env: {} };
 }
