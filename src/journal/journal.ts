@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Change, Op } from '../coalesce/types.js';
+import type { Incident } from '../monitor/monitor.js';
 import type { BytePath } from '../util/bytes.js';
 
 /**
@@ -146,18 +147,6 @@ export interface AuditRow {
 /** Entries kept with each stored audit. */
 export const AUDIT_SAMPLE = 20;
 
-/** An alert incident, as stored (the monitor's Incident). */
-export interface IncidentRow {
-  id: string;
-  kind: string;
-  severity: 'warning' | 'critical';
-  source: string;
-  target?: string;
-  message: string;
-  firedAt: number;
-  resolvedAt: number | null;
-}
-
 interface IncidentDbRow {
   id: string;
   fired_at: number;
@@ -169,7 +158,7 @@ interface IncidentDbRow {
   resolved_at: number | null;
 }
 
-function incidentRow(r: IncidentDbRow): IncidentRow {
+function incidentRow(r: IncidentDbRow): Incident {
   return {
     id: r.id,
     kind: r.kind,
@@ -364,7 +353,7 @@ export class Journal {
   }
 
   /** Stores an incident when it fires, and again when it resolves (resolvedAt set). */
-  recordIncident(i: IncidentRow): void {
+  recordIncident(i: Incident): void {
     this.db.transaction(() => {
       this.st.putIncident.run(
         i.id,
@@ -381,12 +370,12 @@ export class Journal {
   }
 
   /** Incidents that fired and have not resolved (also those left open by the previous run). */
-  openIncidents(): IncidentRow[] {
+  openIncidents(): Incident[] {
     return (this.st.openIncidents.all() as IncidentDbRow[]).map(incidentRow);
   }
 
   /** The newest incidents, open or resolved, newest first. */
-  recentIncidents(limit = 50): IncidentRow[] {
+  recentIncidents(limit = 50): Incident[] {
     return (this.st.recentIncidents.all(limit) as IncidentDbRow[]).map(incidentRow);
   }
 

@@ -15,7 +15,7 @@ const MIN_GAP_MS = 250;
 /** A webhook or alert command that takes longer is abandoned. */
 const SEND_TIMEOUT_MS = 10_000;
 
-/** An alert as tracked from firing to resolving (the daemon's Incident). */
+/** An alert as tracked from firing to resolving (the daemon's Incident), and as the journal stores it. */
 export interface Incident {
   id: string;
   kind: string;
