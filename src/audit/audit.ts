@@ -58,6 +58,20 @@ export interface AuditResult {
   durationMs: number;
 }
 
+/** The result of an audit that could not run (skipped, or it threw): nothing compared, error says why. */
+export function failedAudit(error: string, durationMs: number): AuditResult {
+  return {
+    ok: false,
+    entries: [],
+    counts: { missing: 0, extra: 0, content: 0, metadata: 0 },
+    truncated: false,
+    pending: [],
+    pendingCount: 0,
+    error,
+    durationMs,
+  };
+}
+
 /**
  * Drift between a source and one target: a full sync run with --dry-run
  * --itemize-changes (and --delete when the source mirrors deletions), parsed

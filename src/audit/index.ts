@@ -1,4 +1,4 @@
-export { type AuditOptions, type AuditResult, auditTarget } from './audit.js';
+export { type AuditOptions, type AuditResult, auditTarget, failedAudit } from './audit.js';
 export {
   DRIFT_KINDS,
   type DriftEntry,

@@ -7,6 +7,7 @@ import {
   type AuditResult,
   auditTarget,
   type DriftEntry,
+  failedAudit,
   type PendingIndex,
   pendingIndex,
 } from '../audit/index.js';
@@ -662,16 +663,7 @@ export class Daemon extends EventEmitter {
           ? `target is ${w.state}${w.stateReason ? ` (${w.stateReason})` : ''}: not audited`
           : null;
     if (skip) {
-      r = {
-        ok: false,
-        entries: [],
-        counts: { missing: 0, extra: 0, content: 0, metadata: 0 },
-        truncated: false,
-        pending: [],
-        pendingCount: 0,
-        error: skip,
-        durationMs: 0,
-      };
+      r = failedAudit(skip, 0);
     } else {
       const seen: Change[] = [];
       s.auditWatch.add(seen);
@@ -683,16 +675,7 @@ export class Daemon extends EventEmitter {
           pending: () => this.pendingFor(w.key, seen),
         });
       } catch (e) {
-        r = {
-          ok: false,
-          entries: [],
-          counts: { missing: 0, extra: 0, content: 0, metadata: 0 },
-          truncated: false,
-          pending: [],
-          pendingCount: 0,
-          error: `audit failed: ${(e as Error).message}`,
-          durationMs: Date.now() - at,
-        };
+        r = failedAudit(`audit failed: ${(e as Error).message}`, Date.now() - at);
       } finally {
         s.auditWatch.delete(seen);
       }
