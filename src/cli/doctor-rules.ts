@@ -222,59 +222,64 @@ export type FileFacts =
  */
 export function passwordFileCheck(target: string, file: string, f: FileFacts, euid: number): Check {
   const name = `password file ${target}`;
-  if (!f.exists)
-    return {
-      name,
-      status: 'fail',
-      message: `${file}: ${f.error}`,
-      fix: [`printf '%s\\n' 'PASSWORD' > ${file} && chmod 600 ${file}   # the password of the URL's user`],
-    };
-  if (!f.isFile) return { name, status: 'fail', message: `${file} is not a regular file` };
-  if (!f.readable)
-    return {
-      name,
-      status: 'fail',
-      message: `${file} is not readable by this user (uid ${euid})`,
-      fix: [`chown ${euid} ${file}`],
-    };
-  const mode = (f.mode & 0o777).toString(8).padStart(3, '0');
-  // rsync's test is exactly this: mode & 06 (authenticate.c)
-  if ((f.mode & 0o006) !== 0)
-    return {
-      name,
-      status: 'fail',
-      message: `${file} has mode ${mode}: other users can read it, and rsync refuses it ("password file must not be other-accessible")`,
-      fix: [`chmod 600 ${file}`],
-    };
-  if (euid === 0 && f.uid !== 0)
-    return {
-      name,
-      status: 'fail',
-      message: `${file} is owned by uid ${f.uid}; rsync running as root refuses a password file not owned by root`,
-      fix: [`chown root ${file}`],
-    };
-  if ((f.mode & 0o071) !== 0)
-    return {
-      name,
-      status: 'warn',
-      message: `${file} has mode ${mode}: looser than 600 (rsync accepts it, but its group can read the password)`,
-      fix: [`chmod 600 ${file}`],
-    };
-  return { name, status: 'ok', message: `${file}, mode ${mode}` };
+  const create = `printf '%s\\n' 'PASSWORD' > ${file} && chmod 600 ${file}   # the password of the URL's user`;
+  return secretFileCheck(name, file, f, euid, [create], (f, mode) => {
+    // rsync's test is exactly this: mode & 06 (authenticate.c)
+    if ((f.mode & 0o006) !== 0)
+      return {
+        name,
+        status: 'fail',
+        message: `${file} has mode ${mode}: other users can read it, and rsync refuses it ("password file must not be other-accessible")`,
+        fix: [`chmod 600 ${file}`],
+      };
+    if (euid === 0 && f.uid !== 0)
+      return {
+        name,
+        status: 'fail',
+        message: `${file} is owned by uid ${f.uid}; rsync running as root refuses a password file not owned by root`,
+        fix: [`chown root ${file}`],
+      };
+    if ((f.mode & 0o071) !== 0)
+      return {
+        name,
+        status: 'warn',
+        message: `${file} has mode ${mode}: looser than 600 (rsync accepts it, but its group can read the password)`,
+        fix: [`chmod 600 ${file}`],
+      };
+    return { name, status: 'ok', message: `${file}, mode ${mode}` };
+  });
 }
 
 /** An ssh private key: ssh ignores one that group or others can read ("UNPROTECTED PRIVATE KEY FILE"). */
 export function identityFileCheck(target: string, file: string, f: FileFacts, euid: number): Check {
   const name = `identity file ${target}`;
-  if (!f.exists)
-    return {
-      name,
-      status: 'fail',
-      message: `${file}: ${f.error}`,
-      fix: [
-        `ssh-keygen -t ed25519 -N '' -f ${file}   # then add ${file}.pub to the target's authorized_keys`,
-      ],
-    };
+  const create = `ssh-keygen -t ed25519 -N '' -f ${file}   # then add ${file}.pub to the target's authorized_keys`;
+  return secretFileCheck(name, file, f, euid, [create], (f, mode) => {
+    if ((f.mode & 0o077) !== 0)
+      return {
+        name,
+        status: 'fail',
+        message: `${file} has mode ${mode}; ssh ignores a private key that others can read`,
+        fix: [`chmod 600 ${file}`],
+      };
+    return { name, status: 'ok', message: `${file}, mode ${mode}` };
+  });
+}
+
+/**
+ * What a password file and an identity file are checked for alike: missing
+ * (with the fix that creates one), not a regular file, not readable by this
+ * user. A file that passes goes to byMode, with its mode as three octal digits.
+ */
+function secretFileCheck(
+  name: string,
+  file: string,
+  f: FileFacts,
+  euid: number,
+  createFix: string[],
+  byMode: (f: Extract<FileFacts, { exists: true }>, mode: string) => Check,
+): Check {
+  if (!f.exists) return { name, status: 'fail', message: `${file}: ${f.error}`, fix: createFix };
   if (!f.isFile) return { name, status: 'fail', message: `${file} is not a regular file` };
   if (!f.readable)
     return {
@@ -283,15 +288,7 @@ export function identityFileCheck(target: string, file: string, f: FileFacts, eu
       message: `${file} is not readable by this user (uid ${euid})`,
       fix: [`chown ${euid} ${file}`],
     };
-  const mode = (f.mode & 0o777).toString(8).padStart(3, '0');
-  if ((f.mode & 0o077) !== 0)
-    return {
-      name,
-      status: 'fail',
-      message: `${file} has mode ${mode}; ssh ignores a private key that others can read`,
-      fix: [`chmod 600 ${file}`],
-    };
-  return { name, status: 'ok', message: `${file}, mode ${mode}` };
+  return byMode(f, (f.mode & 0o777).toString(8).padStart(3, '0'));
 }
 
 // ---- targets ---------------------------------------------------------------
