@@ -15,7 +15,7 @@ import { buildBatchCall, type RsyncProgress, runRsync } from '../transport/index
 import { display } from '../util/bytes.js';
 import { EXIT } from './exit.js';
 import { noMatch, selectPairs } from './pairs.js';
-import { ProgressReporter } from './progress.js';
+import { stderrProgress } from './progress.js';
 
 export interface AuditCliOptions {
   source?: string;
@@ -79,15 +79,7 @@ export async function runAudit(
       return NOTHING_PENDING;
     }
   };
-  // --json is for programs: the report and nothing else
-  const progress = o.json
-    ? undefined
-    : new ProgressReporter(err, {
-        mode: 'audit',
-        tty: (err as { isTTY?: boolean }).isTTY === true,
-        columns: (err as { columns?: number }).columns,
-        intervalMs: o.progressIntervalMs,
-      });
+  const progress = stderrProgress(err, 'audit', o);
   const reports = await Promise.all(
     pairs.map(async ({ source, target, src, tgt }): Promise<TargetReport> => {
       const key = `${source.name}/${target.name}`;

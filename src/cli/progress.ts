@@ -26,6 +26,25 @@ export interface ProgressRow {
   done: boolean;
 }
 
+/**
+ * The progress a one-shot command shows on its stderr: bars when stderr is a
+ * terminal (as wide as it is), log lines otherwise, none with --json (the
+ * output is for programs: the report and nothing else).
+ */
+export function stderrProgress(
+  err: NodeJS.WritableStream,
+  mode: ProgressOptions['mode'],
+  o: { json?: boolean; progressIntervalMs?: number },
+): ProgressReporter | undefined {
+  if (o.json) return undefined;
+  return new ProgressReporter(err, {
+    mode,
+    tty: (err as { isTTY?: boolean }).isTTY === true,
+    columns: (err as { columns?: number }).columns,
+    intervalMs: o.progressIntervalMs,
+  });
+}
+
 const REDRAW_MS = 100;
 const BAR = 20;
 

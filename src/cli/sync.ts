@@ -2,7 +2,7 @@ import type { Config } from '../config/index.js';
 import { buildFullSyncCall, parseProgress2Line, runRsync } from '../transport/index.js';
 import { EXIT } from './exit.js';
 import { noMatch, selectPairs } from './pairs.js';
-import { ProgressReporter } from './progress.js';
+import { stderrProgress } from './progress.js';
 
 export interface SyncOptions {
   source?: string;
@@ -39,15 +39,7 @@ export async function runSync(
   const isRoot = process.getuid?.() === 0;
   const jobs: Promise<SyncResult>[] = [];
   const pairs = selectPairs(config, o);
-  // --json is for programs: the summary and nothing else
-  const progress = o.json
-    ? undefined
-    : new ProgressReporter(err, {
-        mode: 'sync',
-        tty: (err as { isTTY?: boolean }).isTTY === true,
-        columns: (err as { columns?: number }).columns,
-        intervalMs: o.progressIntervalMs,
-      });
+  const progress = stderrProgress(err, 'sync', o);
   for (const { source: s, target: t, src: source, tgt: spec } of pairs) {
     const key = `${s.name}/${t.name}`;
     const call = buildFullSyncCall(source, spec, { isRoot, dryRun: o.dryRun, progress: !!progress });
