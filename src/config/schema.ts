@@ -88,6 +88,12 @@ export const targetSchema = z
   })
   .describe('One mirror of the source.');
 
+/** Where a webhook or hook POSTs to. */
+const httpUrl = z.url({
+  protocol: /^https?$/,
+  error: 'must be an http:// or https:// URL, e.g. "https://hooks.example/syncward"',
+});
+
 /** A program run without a shell: argv[0] is an absolute path or a name on PATH. */
 const argv = z
   .array(z.string().min(1))
@@ -96,8 +102,7 @@ const argv = z
 export const hookSchema = z
   .strictObject({
     name: name.describe('Name of this hook (in logs).'),
-    url: z
-      .url({ protocol: /^https?$/ })
+    url: httpUrl
       .optional()
       .describe('POST the delivered batch as JSON to this http(s) URL.'),
     command: argv
@@ -288,7 +293,7 @@ export const configSchema = z.strictObject({
       webhooks: z
         .array(
           z.strictObject({
-            url: z.url({ protocol: /^https?$/ }).describe('Receives each alert as a JSON POST.'),
+            url: httpUrl.describe('Receives each alert as a JSON POST.'),
             token_file: z.string().optional().describe('Sent as "Authorization: Bearer <contents>".'),
           }),
         )
