@@ -102,9 +102,7 @@ const argv = z
 export const hookSchema = z
   .strictObject({
     name: name.describe('Name of this hook (in logs).'),
-    url: httpUrl
-      .optional()
-      .describe('POST the delivered batch as JSON to this http(s) URL.'),
+    url: httpUrl.optional().describe('POST the delivered batch as JSON to this http(s) URL.'),
     command: argv
       .optional()
       .describe('Run this program (argv list, no shell) with the delivered batch as JSON on stdin.'),
