@@ -7,9 +7,10 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Incident } from '../../src/daemon/index.js';
 import { type AlertMessage, postJson, runCommand } from '../../src/monitor/index.js';
-import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
+import { configYaml, converged, startDaemon, tempStateDir } from '../helpers/daemon.js';
 import { freePort } from '../helpers/ports.js';
 import { startRsyncDaemon } from '../helpers/rsyncd.js';
+import { rsyncdTarget } from '../helpers/targets.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
 
 interface Received {
@@ -87,12 +88,7 @@ test('a target down longer than down_after_s fires one webhook and command alert
   const cmd = stdinRecorder(work);
   const tokenFile = join(work, 'token');
   writeFileSync(tokenFile, 's3cret-token\n', { mode: 0o600 });
-  const target: TargetUnderTest = {
-    name: 'daemon',
-    url: rsyncd.url('m'),
-    dir: rsyncd.modulePath('m'),
-    passwordFile: rsyncd.passwordFile,
-  };
+  const target = rsyncdTarget(rsyncd);
   const yaml = `${configYaml({ stateDir: state.dir, source: src, targets: [target] })}alerts:
   down_after_s: 1
   webhooks:
@@ -190,12 +186,7 @@ test('an incident firing when syncward stops does not fire again after the resta
   const src = await makeTempDir('syncward-alerts-restart-src-');
   const state = tempStateDir();
   const hook = await alertReceiver();
-  const target: TargetUnderTest = {
-    name: 'daemon',
-    url: rsyncd.url('m'),
-    dir: rsyncd.modulePath('m'),
-    passwordFile: rsyncd.passwordFile,
-  };
+  const target = rsyncdTarget(rsyncd);
   const yaml = `${configYaml({ stateDir: state.dir, source: src, targets: [target] })}alerts:
   down_after_s: 1
   webhooks:

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Daemon } from '../../src/daemon/index.js';
 import { bin } from '../helpers/cli-daemon.js';
-import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
-import { startRsyncDaemon } from '../helpers/rsyncd.js';
-import { makeTempDir, waitFor } from '../helpers/tree.js';
+import { configYaml, converged, startDaemon } from '../helpers/daemon.js';
+import { rsyncdAndLocalTargets } from '../helpers/targets.js';
+import { waitFor } from '../helpers/tree.js';
 
 const BURST = 3000;
 
@@ -60,24 +60,13 @@ function held(daemon: Daemon, name: string): boolean {
 }
 
 test('an audit during a burst reports pending paths as pending, not drift (CLI beside the daemon, daemon audit, CLI after it stopped)', async () => {
-  const src = await makeTempDir('syncward-auditp-src-');
-  const local = await makeTempDir('syncward-auditp-dst-');
-  const state = tempStateDir();
-  const rsyncd = await startRsyncDaemon({ modules: ['m'] });
+  const env = await rsyncdAndLocalTargets('syncward-auditp');
+  const { src, local, state, rsyncd, targets } = env;
   let stopDaemon: (() => Promise<void>) | null = null;
   try {
     writeFileSync(join(src, 'keep.txt'), 'keep\n');
     mkdirSync(join(src, 'old'));
     for (let i = 0; i < 10; i++) writeFileSync(join(src, 'old', `o${i}`), `old ${i}\n`);
-    const targets: TargetUnderTest[] = [
-      {
-        name: 'daemon',
-        url: rsyncd.url('m'),
-        dir: rsyncd.modulePath('m'),
-        passwordFile: rsyncd.passwordFile,
-      },
-      { name: 'local', url: local, dir: local },
-    ];
     const yaml = configYaml({ stateDir: state.dir, source: src, targets, extra: '    max_delete: 5' });
     const config = join(state.dir, 'syncward.yaml');
     writeFileSync(config, yaml);
@@ -160,9 +149,6 @@ test('an audit during a burst reports pending paths as pending, not drift (CLI b
     assert.ok(offline.report.results.every((r) => r.inSync && r.pendingCount >= BURST));
   } finally {
     await stopDaemon?.();
-    await rsyncd.dispose();
-    rmSync(src, { recursive: true, force: true });
-    rmSync(local, { recursive: true, force: true });
-    state.dispose();
+    await env.dispose();
   }
 });

@@ -4,28 +4,17 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Alert, AuditEvent } from '../../src/daemon/index.js';
 import { JournalReader } from '../../src/journal/index.js';
-import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
-import { startRsyncDaemon } from '../helpers/rsyncd.js';
-import { makeTempDir, waitFor } from '../helpers/tree.js';
+import { configYaml, converged, startDaemon } from '../helpers/daemon.js';
+import { rsyncdAndLocalTargets } from '../helpers/targets.js';
+import { waitFor } from '../helpers/tree.js';
 
 test('a scheduled audit stores its result in the journal and status, alerts on drift, and status keeps it across a restart', async () => {
-  const src = await makeTempDir('syncward-audits-src-');
-  const local = await makeTempDir('syncward-audits-dst-');
-  const state = tempStateDir();
-  const rsyncd = await startRsyncDaemon({ modules: ['m'] });
+  const env = await rsyncdAndLocalTargets('syncward-audits');
+  const { src, local, state, targets } = env;
   let dispose: (() => Promise<void>) | null = null;
   try {
     writeFileSync(join(src, 'keep.txt'), 'keep\n');
     writeFileSync(join(src, 'mode.txt'), 'mode\n');
-    const targets: TargetUnderTest[] = [
-      {
-        name: 'daemon',
-        url: rsyncd.url('m'),
-        dir: rsyncd.modulePath('m'),
-        passwordFile: rsyncd.passwordFile,
-      },
-      { name: 'local', url: local, dir: local },
-    ];
     const base = { stateDir: state.dir, source: src, targets };
     // every second (croner's seconds field)
     const d = await startDaemon(configYaml({ ...base, extra: '    audit: "* * * * * *"' }));
@@ -98,9 +87,6 @@ test('a scheduled audit stores its result in the journal and status, alerts on d
     assert.deepEqual(reloaded.drift, { missing: 0, extra: 1, content: 0, metadata: 1 });
   } finally {
     await dispose?.();
-    await rsyncd.dispose();
-    rmSync(src, { recursive: true, force: true });
-    rmSync(local, { recursive: true, force: true });
-    state.dispose();
+    await env.dispose();
   }
 });

@@ -4,9 +4,9 @@ import { chmodSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { bin } from '../helpers/cli-daemon.js';
-import { configYaml, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
+import { configYaml, tempStateDir } from '../helpers/daemon.js';
 import { freePort } from '../helpers/ports.js';
-import { startRsyncDaemon } from '../helpers/rsyncd.js';
+import { rsyncdAndLocalTargets } from '../helpers/targets.js';
 import { makeTempDir } from '../helpers/tree.js';
 
 interface Entry {
@@ -45,10 +45,8 @@ function kinds(report: Report, target: string): Record<string, string> {
 }
 
 test('audit finds hand-made drift on a daemon and a local target, each with its kind; --checksum finds same size and mtime', async () => {
-  const src = await makeTempDir('syncward-audit-src-');
-  const local = await makeTempDir('syncward-audit-dst-');
-  const state = tempStateDir();
-  const rsyncd = await startRsyncDaemon({ modules: ['m'] });
+  const env = await rsyncdAndLocalTargets('syncward-audit');
+  const { src, local, state, rsyncd, targets } = env;
   try {
     writeFileSync(join(src, 'keep.txt'), 'keep\n');
     writeFileSync(join(src, 'same.txt'), 'aaaa\n');
@@ -56,15 +54,6 @@ test('audit finds hand-made drift on a daemon and a local target, each with its 
     writeFileSync(join(src, 'with space.txt'), 'space\n');
     mkdirSync(join(src, 'sub'));
     writeFileSync(join(src, 'sub', 'deep.txt'), 'deep\n');
-    const targets: TargetUnderTest[] = [
-      {
-        name: 'daemon',
-        url: rsyncd.url('m'),
-        dir: rsyncd.modulePath('m'),
-        passwordFile: rsyncd.passwordFile,
-      },
-      { name: 'local', url: local, dir: local },
-    ];
     const config = join(state.dir, 'syncward.yaml');
     writeFileSync(config, configYaml({ stateDir: state.dir, source: src, targets }));
 
@@ -138,10 +127,7 @@ test('audit finds hand-made drift on a daemon and a local target, each with its 
     const verified = await audit(config, '--checksum');
     assert.equal(verified.code, 0, JSON.stringify(verified.report));
   } finally {
-    await rsyncd.dispose();
-    rmSync(src, { recursive: true, force: true });
-    rmSync(local, { recursive: true, force: true });
-    state.dispose();
+    await env.dispose();
   }
 });
 

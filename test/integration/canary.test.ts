@@ -7,8 +7,8 @@ import type { Alert, Daemon } from '../../src/daemon/index.js';
 import { type CanaryEvent, parseCanary } from '../../src/schedule/index.js';
 import { bin } from '../helpers/cli-daemon.js';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
-import { startRsyncDaemon } from '../helpers/rsyncd.js';
 import { type Sshd, startSshd } from '../helpers/sshd.js';
+import { rsyncdAndLocalTargets, rsyncdTarget } from '../helpers/targets.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
 
 const CANARY = '.syncward-canary';
@@ -41,10 +41,8 @@ function killWatcher(daemon: Daemon): void {
 }
 
 test('the canary measures end-to-end lag to a daemon, an ssh and a local target; a dead watcher raises canaryMissing; a full sync brings it back', async (ctx) => {
-  const src = await makeTempDir('syncward-canary-src-');
-  const local = await makeTempDir('syncward-canary-dst-');
-  const state = tempStateDir();
-  const rsyncd = await startRsyncDaemon({ modules: ['m'] });
+  const env = await rsyncdAndLocalTargets('syncward-canary');
+  const { src, local, state, rsyncd } = env;
   let sshd: Sshd | null = null;
   let dispose: (() => Promise<void>) | null = null;
   try {
@@ -52,12 +50,7 @@ test('the canary measures end-to-end lag to a daemon, an ssh and a local target;
     const sshDir = await sshd.targetDir();
     writeFileSync(join(src, 'keep.txt'), 'keep\n');
     const targets: TargetUnderTest[] = [
-      {
-        name: 'daemon',
-        url: rsyncd.url('m'),
-        dir: rsyncd.modulePath('m'),
-        passwordFile: rsyncd.passwordFile,
-      },
+      rsyncdTarget(rsyncd),
       {
         name: 'ssh',
         url: sshd.url(sshDir),
@@ -150,11 +143,8 @@ test('the canary measures end-to-end lag to a daemon, an ssh and a local target;
     }
   } finally {
     await dispose?.();
-    await rsyncd.dispose();
     await sshd?.dispose();
-    rmSync(src, { recursive: true, force: true });
-    rmSync(local, { recursive: true, force: true });
-    state.dispose();
+    await env.dispose();
   }
 });
 
@@ -197,22 +187,11 @@ test('a source emptied but for its canary still holds its targets: the canary ne
 });
 
 test('a target that loses files behind rsync exit 0 raises canaryMissing for that target only; the other keeps arriving', async () => {
-  const src = await makeTempDir('syncward-canary-lose-src-');
-  const local = await makeTempDir('syncward-canary-lose-dst-');
-  const state = tempStateDir();
-  const rsyncd = await startRsyncDaemon({ modules: ['m'] });
+  const env = await rsyncdAndLocalTargets('syncward-canary-lose');
+  const { src, local, state, rsyncd, targets } = env;
   let dispose: (() => Promise<void>) | null = null;
   try {
     writeFileSync(join(src, 'keep.txt'), 'keep\n');
-    const targets: TargetUnderTest[] = [
-      {
-        name: 'daemon',
-        url: rsyncd.url('m'),
-        dir: rsyncd.modulePath('m'),
-        passwordFile: rsyncd.passwordFile,
-      },
-      { name: 'local', url: local, dir: local },
-    ];
     const d = await startDaemon(
       configYaml({
         stateDir: state.dir,
@@ -268,9 +247,6 @@ test('a target that loses files behind rsync exit 0 raises canaryMissing for tha
     );
   } finally {
     await dispose?.();
-    await rsyncd.dispose();
-    rmSync(src, { recursive: true, force: true });
-    rmSync(local, { recursive: true, force: true });
-    state.dispose();
+    await env.dispose();
   }
 });

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import type { HookMessage } from '../../src/hooks/index.js';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { startRsyncDaemon } from '../helpers/rsyncd.js';
+import { rsyncdTarget } from '../helpers/targets.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
 
 /** What a hook got, and for each path whether it was on the target at that moment. */
@@ -84,12 +85,7 @@ test('hooks get the changed paths after they reached the target: a command on st
   const targetDir = rsyncd.modulePath('m');
   const web = await hookReceiver(targetDir);
   const prog = hookProgram(work, targetDir);
-  const target: TargetUnderTest = {
-    name: 'daemon',
-    url: rsyncd.url('m'),
-    dir: targetDir,
-    passwordFile: rsyncd.passwordFile,
-  };
+  const target = rsyncdTarget(rsyncd);
   const extra = `    hooks:
       - name: purge-css
         url: ${JSON.stringify(web.url)}

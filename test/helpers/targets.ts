@@ -1,0 +1,53 @@
+import { rmSync } from 'node:fs';
+import { type TargetUnderTest, tempStateDir } from './daemon.js';
+import { type RsyncDaemon, startRsyncDaemon } from './rsyncd.js';
+import { makeTempDir } from './tree.js';
+
+/** A target on a module of a real rsyncd, logging in with its password file (default: module "m", named "daemon"). */
+export function rsyncdTarget(rsyncd: RsyncDaemon, module = 'm', name = 'daemon'): TargetUnderTest {
+  return {
+    name,
+    url: rsyncd.url(module),
+    dir: rsyncd.modulePath(module),
+    passwordFile: rsyncd.passwordFile,
+  };
+}
+
+export interface RsyncdAndLocal {
+  /** the (empty) source tree */
+  src: string;
+  /** the local target's directory */
+  local: string;
+  state: { dir: string; dispose(): void };
+  /** serves module "m" */
+  rsyncd: RsyncDaemon;
+  /** "daemon" (module m of rsyncd) and "local", in that order */
+  targets: TargetUnderTest[];
+  /** stops rsyncd, removes the source, the local target and the state dir */
+  dispose(): Promise<void>;
+}
+
+/**
+ * The audit and canary tests' setup: an empty source and state dir, and two
+ * targets of different kinds, a real rsyncd with auth and a local directory.
+ * Temp dirs are named `${prefix}-src-...` and `${prefix}-dst-...`.
+ */
+export async function rsyncdAndLocalTargets(prefix: string): Promise<RsyncdAndLocal> {
+  const src = await makeTempDir(`${prefix}-src-`);
+  const local = await makeTempDir(`${prefix}-dst-`);
+  const state = tempStateDir();
+  const rsyncd = await startRsyncDaemon({ modules: ['m'] });
+  return {
+    src,
+    local,
+    state,
+    rsyncd,
+    targets: [rsyncdTarget(rsyncd), { name: 'local', url: local, dir: local }],
+    async dispose() {
+      await rsyncd.dispose();
+      rmSync(src, { recursive: true, force: true });
+      rmSync(local, { recursive: true, force: true });
+      state.dispose();
+    },
+  };
+}
