@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type Config, parseConfig } from '../../src/config/index.js';
 import { Daemon } from '../../src/daemon/index.js';
 import { createLogger, silentLogger } from '../../src/util/log.js';
-import { compareTrees, waitFor } from './tree.js';
+import { type CompareOptions, compareTrees, waitFor } from './tree.js';
 
 export interface TargetUnderTest {
   name: string;
@@ -85,6 +85,7 @@ export async function converged(
   targets: TargetUnderTest[],
   timeoutMs = 30_000,
   what = 'targets match source',
+  compare: CompareOptions = {},
 ) {
   let last: string[] = [];
   try {
@@ -92,7 +93,7 @@ export async function converged(
       async () => {
         last = [];
         for (const t of targets) {
-          const diffs = await compareTrees(source, t.dir, { owner: t.owner ?? false });
+          const diffs = await compareTrees(source, t.dir, { owner: t.owner ?? false, ...compare });
           last.push(...diffs.map((d) => `${t.name}: ${d}`));
         }
         return last.length === 0;

@@ -28,6 +28,8 @@ export interface CompareOptions {
   dirMtime?: boolean;
   /** report files that are hard links in one tree and not in the other */
   hardLinks?: boolean;
+  /** relative paths left out of the comparison (e.g. a canary file rewritten every second) */
+  ignore?: readonly string[];
 }
 
 type Stats = Awaited<ReturnType<typeof lstat>>;
@@ -70,8 +72,10 @@ async function compareDir(
 ): Promise<void> {
   const [na, nb] = await Promise.all([names(a), names(b)]);
   const show = (k: string) => Buffer.from(rel ? `${rel}/${k}` : k, 'latin1').toString('utf8');
-  for (const k of nb.keys()) if (!na.has(k)) diffs.push(`extra in b: ${show(k)}`);
+  const ignored = (k: string) => o.ignore?.includes(show(k)) ?? false;
+  for (const k of nb.keys()) if (!na.has(k) && !ignored(k)) diffs.push(`extra in b: ${show(k)}`);
   for (const [k, name] of [...na].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
+    if (ignored(k)) continue;
     const other = nb.get(k);
     if (!other) {
       diffs.push(`missing in b: ${show(k)}`);

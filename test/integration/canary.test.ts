@@ -94,7 +94,8 @@ test('the canary measures end-to-end lag to a daemon, an ssh and a local target;
     ctx.diagnostic(
       `canary lag: ${targets.map((x) => `${x.name} ${canaryOf(daemon, x.name)?.lagMs} ms`).join(', ')}`,
     );
-    await converged(src, targets);
+    // the canary itself is rewritten every second: under load its newest nonce may always be in flight
+    await converged(src, targets, 30_000, 'targets match source (the canary aside)', { ignore: [CANARY] });
 
     // the canary is left out of audits (it changes every second), daemon and CLI alike
     const audited = await daemon.audit('src');
