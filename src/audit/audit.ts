@@ -120,8 +120,9 @@ export async function auditTarget(src: SourceSpec, tgt: TargetSpec, o: AuditOpti
       else truncated = true;
     },
   });
-  // a change that arrived while rsync compared is pending too
-  if (o.pending) await sleep(o.settleMs ?? 300);
+  // a change that arrived while rsync compared is pending too; the wait only serves
+  // to classify differences, so a dry run that found none (all in sync) skips it
+  if (o.pending && candidates.length > 0) await sleep(o.settleMs ?? 300);
   const both = o.pending ? unionPending(before, o.pending()) : before;
   const entries: DriftEntry[] = [];
   for (const e of candidates) {
