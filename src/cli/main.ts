@@ -1,17 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { type Config, ConfigError, configFromArgs, loadConfig } from '../config/index.js';
-import { runAudit } from './audit.js';
-import { runCheck } from './check.js';
-import { runDoctor } from './doctor.js';
 import { EXIT } from './exit.js';
-import { runImportSersync } from './import-sersync.js';
-import { runInit } from './init.js';
-import { runResume } from './resume.js';
-import { runRsyncdConfig } from './rsyncd-config.js';
-import { runStart } from './start.js';
-import { runStatus } from './status.js';
-import { runSync } from './sync.js';
+
+// Each command's implementation is imported when that command runs: `start`
+// then does not load what only other commands use (fast-xml-parser, the
+// doctor's probes, ...), which keeps the daemon's memory down. The command
+// definitions below are all commander needs for --help.
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -97,6 +92,7 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
       const config = configFromOptions(o);
       if (o.logFormat) config.log.format = o.logFormat;
       if (o.logLevel) config.log.level = o.logLevel;
+      const { runStart } = await import('./start.js');
       process.exitCode = await runStart(config);
     });
 
@@ -113,6 +109,7 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
       "\nProgress (from rsync's --info=progress2) goes to stderr: a bar per target on a terminal, a line every 5 s otherwise, nothing with --json.\nExit codes: 0 every target in sync, 1 a target failed, 2 usage or config error.",
     )
     .action(async (o) => {
+      const { runSync } = await import('./sync.js');
       process.exitCode = await runSync(loadConfig(o.config), o);
     });
 
@@ -135,6 +132,7 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
       '\nKinds: missing (not on the target), extra (only on the target), content, metadata (mode, owner, mtime, symlink target).\nProgress (entries checked) goes to stderr: a bar per target on a terminal, a line every 5 s otherwise, nothing with --json.\nExit codes: 0 every target in sync, 1 drift found, 2 a target could not be audited, usage or config error.',
     )
     .action(async (o) => {
+      const { runAudit } = await import('./audit.js');
       process.exitCode = await runAudit(loadConfig(o.config), o);
     });
 
@@ -147,7 +145,8 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
       'after',
       '\nExit codes: 0 valid, 1 the config is valid but names missing or unsafe files, 2 invalid config.',
     )
-    .action((o) => {
+    .action(async (o) => {
+      const { runCheck } = await import('./check.js');
       process.exitCode = runCheck(o.config, o.json === true);
     });
 
@@ -164,6 +163,7 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
       '\nExit codes: 0 resumed, 1 the target is not on hold or does not exist, 2 no daemon running or config error.',
     )
     .action(async (target: string, o) => {
+      const { runResume } = await import('./resume.js');
       process.exitCode = await runResume(loadConfig(o.config), target, o);
     });
 
@@ -182,6 +182,7 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
       '\nExit codes (Nagios): 0 ok; 1 warning (lagging, stuck paths, drift in the last audit, warning alerts);\n2 critical (a target down, misconfigured or on hold, critical alerts, no daemon answering, config error).',
     )
     .action(async (o) => {
+      const { runStatus } = await import('./status.js');
       process.exitCode = await runStatus(loadConfig(o.config), { json: o.json === true });
     });
 
@@ -200,6 +201,7 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
     .action(async (o) => {
       const timeoutS = Number(o.timeout);
       if (!Number.isFinite(timeoutS) || timeoutS <= 0) usage('--timeout needs a number of seconds');
+      const { runDoctor } = await import('./doctor.js');
       process.exitCode = await runDoctor(loadConfig(o.config), { json: o.json === true, timeoutS });
     });
 
@@ -213,7 +215,8 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
       'after',
       '\nExit codes: 0 written, 1 the file exists (without --force) or cannot be written.',
     )
-    .action((file: string | undefined, o) => {
+    .action(async (file: string | undefined, o) => {
+      const { runInit } = await import('./init.js');
       process.exitCode = runInit(file, o);
     });
 
@@ -243,7 +246,8 @@ The password is RSYNC_PASSWORD when set, else generated. The module goes to stdo
   syncward rsyncd-config --module www --path /srv/www --user syncward >> /etc/rsyncd.conf
 Exit codes: 0 done, 1 a file could not be written, 2 bad options or a file exists (without --force).`,
     )
-    .action((o) => {
+    .action(async (o) => {
+      const { runRsyncdConfig } = await import('./rsyncd-config.js');
       process.exitCode = runRsyncdConfig(o);
     });
 
@@ -264,7 +268,8 @@ Example:
 What converts and what changes: docs/migration.md.
 Exit codes: 0 imported (read the warnings), 2 the file cannot be read or is not a usable sersync config.`,
     )
-    .action((files: string[], o) => {
+    .action(async (files: string[], o) => {
+      const { runImportSersync } = await import('./import-sersync.js');
       process.exitCode = runImportSersync(files, { stateDir: o.stateDir });
     });
 

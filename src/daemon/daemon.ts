@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync, statSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, relative } from 'node:path';
-import { type ApiServer, startApi } from '../api/index.js';
+import type { ApiServer } from '../api/index.js';
 import {
   type AuditResult,
   auditTarget,
@@ -276,13 +276,18 @@ export class Daemon extends EventEmitter {
         `control socket unavailable (syncward resume will not reach this daemon): ${(e as Error).message}`,
       );
     }
-    // never throws: an API that cannot listen is logged and the daemon runs on without it
-    this.api = await startApi(this, {
-      listen: this.config.api.listen,
-      tokenFile: this.config.api.tokenFile,
-      stateDir: this.config.stateDir,
-      log: this.log,
-    });
+    // never throws: an API that cannot listen is logged and the daemon runs on without it.
+    // Loaded only when it listens: with api.listen "off" the daemon does not carry
+    // the HTTP server and prom-client (prom-client alone is ~3.6 MB of RSS).
+    if (this.config.api.listen !== 'off') {
+      const { startApi } = await import('../api/index.js');
+      this.api = await startApi(this, {
+        listen: this.config.api.listen,
+        tokenFile: this.config.api.tokenFile,
+        stateDir: this.config.stateDir,
+        log: this.log,
+      });
+    }
     this.health = setInterval(() => this.checkHealth(), HEALTH_MS);
     this.health.unref();
     this.sources = this.config.sources.map((sc) => this.makeSource(sc));

@@ -1,5 +1,10 @@
+import { createRequire } from 'node:module';
 import { type Logger, pino } from 'pino';
-import pretty from 'pino-pretty';
+import type pinoPretty from 'pino-pretty';
+
+// pino-pretty is loaded only when a log is pretty (a terminal): a daemon
+// logging JSON lines under systemd does not carry it in memory
+const require = createRequire(import.meta.url);
 
 export type { Logger };
 
@@ -14,6 +19,7 @@ export function createLogger(o: LogOptions = {}): Logger {
   const usePretty = o.format === 'pretty' || (o.format !== 'json' && process.stderr.isTTY === true);
   const level = o.level ?? 'info';
   if (usePretty) {
+    const pretty = require('pino-pretty') as typeof pinoPretty;
     return pino(
       { level, base: undefined },
       pretty({
