@@ -4,19 +4,11 @@
  * of the same files to an empty module (its whole run, since the files all
  * exist before it starts).
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Context, NOT_INSTALLED, type Scenario, scratch } from '../lib/context.js';
+import { sideBySide } from '../lib/arena.js';
+import { type Context, NOT_INSTALLED, type Scenario } from '../lib/context.js';
 import { countFiles, writeBurst } from '../lib/files.js';
-import {
-  floorArgs,
-  runRsync,
-  startLsyncd,
-  startRsyncDaemon,
-  startSyncward,
-  until,
-  warmUp,
-} from '../lib/procs.js';
+import { floorArgs, runRsync, until, warmUp } from '../lib/procs.js';
 import { fmtS, fmtX, ratio } from '../lib/stats.js';
 import type { Goal, ScenarioResult } from '../lib/types.js';
 
@@ -84,24 +76,8 @@ export const burst: Scenario = {
 
 /** One syncward and one lsyncd for all sizes; each size in its own subdirectory. */
 export async function measureBursts(ctx: Context, sizes: number[]): Promise<BurstRun[]> {
-  const rsyncd = await startRsyncDaemon({ modules: ['floor', 'sw', 'ls'] });
-  const tmp = scratch('burst');
-  const dirs = { floor: join(tmp.dir, 'floor'), sw: join(tmp.dir, 'sw'), ls: join(tmp.dir, 'ls') };
-  for (const d of Object.values(dirs)) mkdirSync(d);
-  const sw = startSyncward({
-    stateDir: tmp.dir,
-    source: dirs.sw,
-    targets: [{ name: 'sw', url: rsyncd.url('sw'), passwordFile: rsyncd.passwordFile }],
-    cpuProfDir: ctx.cpuProfDir,
-  });
-  const ls = ctx.lsyncd
-    ? startLsyncd({
-        stateDir: tmp.dir,
-        source: dirs.ls,
-        targetUrl: rsyncd.url('ls'),
-        passwordFile: rsyncd.passwordFile,
-      })
-    : null;
+  const arena = await sideBySide(ctx, 'burst');
+  const { rsyncd, dirs, ls } = arena;
   const runs: BurstRun[] = [];
   try {
     await warmUp(dirs.sw, rsyncd.modulePath('sw'), 'syncward');
@@ -143,10 +119,7 @@ export async function measureBursts(ctx: Context, sizes: number[]): Promise<Burs
       runs.push(run);
     }
   } finally {
-    await sw.stop();
-    await ls?.stop();
-    await rsyncd.dispose();
-    tmp.dispose();
+    await arena.dispose();
   }
   return runs;
 }

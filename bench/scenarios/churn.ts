@@ -10,16 +10,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { churn as churnOps } from '../../test/helpers/churn.js';
 import { compareTrees } from '../../test/helpers/tree.js';
-import { type Context, NOT_INSTALLED, type Scenario, scratch } from '../lib/context.js';
-import {
-  floorArgs,
-  runRsync,
-  startLsyncd,
-  startRsyncDaemon,
-  startSyncward,
-  until,
-  warmUp,
-} from '../lib/procs.js';
+import { sideBySide } from '../lib/arena.js';
+import { type Context, NOT_INSTALLED, type Scenario } from '../lib/context.js';
+import { floorArgs, runRsync, until, warmUp } from '../lib/procs.js';
 import { fmtS, fmtX, ratio } from '../lib/stats.js';
 import type { ScenarioResult } from '../lib/types.js';
 
@@ -50,24 +43,8 @@ export const churn: Scenario = {
   title: 'Churn: random create/modify/rename/delete, convergence after the last operation',
   async run(ctx: Context): Promise<ScenarioResult> {
     const durationMs = ctx.size(60_000, 10_000);
-    const rsyncd = await startRsyncDaemon({ modules: ['floor', 'sw', 'ls'] });
-    const tmp = scratch('churn');
-    const dirs = { sw: join(tmp.dir, 'sw'), ls: join(tmp.dir, 'ls') };
-    for (const d of Object.values(dirs)) mkdirSync(d);
-    const sw = startSyncward({
-      stateDir: tmp.dir,
-      source: dirs.sw,
-      targets: [{ name: 'sw', url: rsyncd.url('sw'), passwordFile: rsyncd.passwordFile }],
-      cpuProfDir: ctx.cpuProfDir,
-    });
-    const ls = ctx.lsyncd
-      ? startLsyncd({
-          stateDir: tmp.dir,
-          source: dirs.ls,
-          targetUrl: rsyncd.url('ls'),
-          passwordFile: rsyncd.passwordFile,
-        })
-      : null;
+    const arena = await sideBySide(ctx, 'churn');
+    const { rsyncd, dirs, ls } = arena;
     const matches = async (a: string, b: string) => (await compareTrees(a, b)).length === 0;
     try {
       await warmUp(dirs.sw, rsyncd.modulePath('sw'), 'syncward');
@@ -158,10 +135,7 @@ export const churn: Scenario = {
         ],
       };
     } finally {
-      await sw.stop();
-      await ls?.stop();
-      await rsyncd.dispose();
-      tmp.dispose();
+      await arena.dispose();
     }
   },
 };

@@ -4,19 +4,12 @@
  * so the name appearing means the whole file is there). Floor: one bare
  * `rsync -a` of an identical file to an empty module.
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { type Context, NOT_INSTALLED, type Scenario, scratch } from '../lib/context.js';
+import { sideBySide } from '../lib/arena.js';
+import { type Context, NOT_INSTALLED, type Scenario } from '../lib/context.js';
 import { arrival, writeLargeFile } from '../lib/files.js';
-import {
-  floorArgs,
-  runRsync,
-  startLsyncd,
-  startRsyncDaemon,
-  startSyncward,
-  until,
-  warmUp,
-} from '../lib/procs.js';
+import { floorArgs, runRsync, until, warmUp } from '../lib/procs.js';
 import { fmtS, fmtX, ratio } from '../lib/stats.js';
 import type { ScenarioResult } from '../lib/types.js';
 
@@ -46,24 +39,8 @@ export const large: Scenario = {
   title: 'Large file: one big file, close to on-target',
   async run(ctx: Context): Promise<ScenarioResult> {
     const bytes = ctx.size(1 << 30, 100 << 20);
-    const rsyncd = await startRsyncDaemon({ modules: ['floor', 'sw', 'ls'] });
-    const tmp = scratch('large');
-    const dirs = { floor: join(tmp.dir, 'floor'), sw: join(tmp.dir, 'sw'), ls: join(tmp.dir, 'ls') };
-    for (const d of Object.values(dirs)) mkdirSync(d);
-    const sw = startSyncward({
-      stateDir: tmp.dir,
-      source: dirs.sw,
-      targets: [{ name: 'sw', url: rsyncd.url('sw'), passwordFile: rsyncd.passwordFile }],
-      cpuProfDir: ctx.cpuProfDir,
-    });
-    const ls = ctx.lsyncd
-      ? startLsyncd({
-          stateDir: tmp.dir,
-          source: dirs.ls,
-          targetUrl: rsyncd.url('ls'),
-          passwordFile: rsyncd.passwordFile,
-        })
-      : null;
+    const arena = await sideBySide(ctx, 'large');
+    const { rsyncd, dirs, ls } = arena;
     const timeout = Math.max(120_000, (bytes / (1 << 20)) * 1000);
     try {
       await warmUp(dirs.sw, rsyncd.modulePath('sw'), 'syncward');
@@ -111,10 +88,7 @@ export const large: Scenario = {
         ],
       };
     } finally {
-      await sw.stop();
-      await ls?.stop();
-      await rsyncd.dispose();
-      tmp.dispose();
+      await arena.dispose();
     }
   },
 };

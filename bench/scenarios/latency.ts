@@ -6,12 +6,13 @@
  */
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Context, NOT_INSTALLED, type Scenario, scratch } from '../lib/context.js';
+import { sideBySide } from '../lib/arena.js';
+import { type Context, NOT_INSTALLED, type Scenario } from '../lib/context.js';
 import { arrival } from '../lib/files.js';
-import { floorArgs, startLsyncd, startRsyncDaemon, startSyncward, warmUp } from '../lib/procs.js';
+import { floorArgs, warmUp } from '../lib/procs.js';
 import { fmtMs, fmtX, ratio, summarize } from '../lib/stats.js';
 import type { ScenarioResult } from '../lib/types.js';
 
@@ -20,24 +21,8 @@ export const latency: Scenario = {
   title: 'Latency: one small file, write to on-target',
   async run(ctx: Context): Promise<ScenarioResult> {
     const trials = ctx.size(100, 40);
-    const rsyncd = await startRsyncDaemon({ modules: ['floor', 'sw', 'ls'] });
-    const tmp = scratch('latency');
-    const dirs = { floor: join(tmp.dir, 'floor'), sw: join(tmp.dir, 'sw'), ls: join(tmp.dir, 'ls') };
-    for (const d of Object.values(dirs)) mkdirSync(d);
-    const sw = startSyncward({
-      stateDir: tmp.dir,
-      source: dirs.sw,
-      targets: [{ name: 'sw', url: rsyncd.url('sw'), passwordFile: rsyncd.passwordFile }],
-      cpuProfDir: ctx.cpuProfDir,
-    });
-    const ls = ctx.lsyncd
-      ? startLsyncd({
-          stateDir: tmp.dir,
-          source: dirs.ls,
-          targetUrl: rsyncd.url('ls'),
-          passwordFile: rsyncd.passwordFile,
-        })
-      : null;
+    const arena = await sideBySide(ctx, 'latency');
+    const { rsyncd, dirs, ls } = arena;
     try {
       await warmUp(dirs.sw, rsyncd.modulePath('sw'), 'syncward');
       if (ls) await warmUp(dirs.ls, rsyncd.modulePath('ls'), 'lsyncd');
@@ -131,10 +116,7 @@ export const latency: Scenario = {
         ],
       };
     } finally {
-      await sw.stop();
-      await ls?.stop();
-      await rsyncd.dispose();
-      tmp.dispose();
+      await arena.dispose();
     }
   },
 };

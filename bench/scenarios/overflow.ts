@@ -4,11 +4,12 @@
  * 16384): whether every file arrives, when, and whether the queue overflowed
  * (syncward and lsyncd both log it).
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Context, NOT_INSTALLED, type Scenario, scratch } from '../lib/context.js';
+import { sideBySide } from '../lib/arena.js';
+import { type Context, NOT_INSTALLED, type Scenario } from '../lib/context.js';
 import { countFiles, writeBurst } from '../lib/files.js';
-import { startLsyncd, startRsyncDaemon, startSyncward, until, warmUp } from '../lib/procs.js';
+import { until, warmUp } from '../lib/procs.js';
 import { fmtS } from '../lib/stats.js';
 import type { ScenarioResult } from '../lib/types.js';
 
@@ -25,24 +26,8 @@ export const overflow: Scenario = {
   async run(ctx: Context): Promise<ScenarioResult> {
     const n = ctx.size(100_000, 20_000);
     const queue = Number(readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8'));
-    const rsyncd = await startRsyncDaemon({ modules: ['sw', 'ls'] });
-    const tmp = scratch('overflow');
-    const dirs = { sw: join(tmp.dir, 'sw'), ls: join(tmp.dir, 'ls') };
-    for (const d of Object.values(dirs)) mkdirSync(d);
-    const sw = startSyncward({
-      stateDir: tmp.dir,
-      source: dirs.sw,
-      targets: [{ name: 'sw', url: rsyncd.url('sw'), passwordFile: rsyncd.passwordFile }],
-      cpuProfDir: ctx.cpuProfDir,
-    });
-    const ls = ctx.lsyncd
-      ? startLsyncd({
-          stateDir: tmp.dir,
-          source: dirs.ls,
-          targetUrl: rsyncd.url('ls'),
-          passwordFile: rsyncd.passwordFile,
-        })
-      : null;
+    const arena = await sideBySide(ctx, 'overflow');
+    const { rsyncd, dirs, sw, ls } = arena;
     const limit = Math.max(180_000, n * 3);
     const outcome = async (src: string, dst: string, overflows: () => number): Promise<Outcome> => {
       const end = writeBurst(join(src, 'o'), n);
@@ -97,10 +82,7 @@ export const overflow: Scenario = {
         notes: queue !== 16384 ? [`max_queued_events is ${queue} here, not the default 16384.`] : [],
       };
     } finally {
-      await sw.stop();
-      await ls?.stop();
-      await rsyncd.dispose();
-      tmp.dispose();
+      await arena.dispose();
     }
   },
 };
