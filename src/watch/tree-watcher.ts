@@ -34,6 +34,13 @@ interface DirNode {
   name: BytePath;
   parent: DirNode | null;
   children: Map<BytePath, DirNode> | null;
+  /**
+   * Where a walk found this directory while our view still had it elsewhere
+   * and no IN_MOVED_FROM for it had been read yet. If that IN_MOVED_FROM
+   * then expires unpaired (the rename went into a directory not watched yet),
+   * this is where it went.
+   */
+  foundAt?: { parent: DirNode; name: BytePath };
 }
 
 interface HeldMove {
@@ -199,12 +206,18 @@ export class TreeWatcher extends EventEmitter {
         // never comes, only the IN_MOVED_FROM we hold. The walk of the new
         // directory found it: that is where it went.
         const held = this.heldFor(existing);
-        if (!held) return null;
+        if (!held) {
+          // Its IN_MOVED_FROM may still be in the kernel queue: remember where
+          // it is, in case no IN_MOVED_TO follows (see reclaim)
+          existing.foundAt = { parent, name };
+          return null;
+        }
         held.claimed = true;
       }
       this.unlinkFromParent(existing);
       existing.parent = parent;
       existing.name = name;
+      existing.foundAt = undefined;
       if (!parent.children) parent.children = new Map();
       parent.children.set(name, existing);
       return existing;
@@ -416,6 +429,7 @@ export class TreeWatcher extends EventEmitter {
               this.unlinkFromParent(moved);
               moved.name = ev.name;
               moved.parent = node;
+              moved.foundAt = undefined;
               if (!node.children) node.children = new Map();
               const old = node.children.get(ev.name);
               if (old && old !== moved) this.drop(old, true);
@@ -555,6 +569,42 @@ export class TreeWatcher extends EventEmitter {
     return undefined;
   }
 
+  /**
+   * A directory whose IN_MOVED_FROM expired unpaired, but which a walk had
+   * found elsewhere in the tree before that event was read: it was renamed
+   * into a directory whose watch was added just after the rename (so no
+   * IN_MOVED_TO), and its watch must stay. Moves the node there when the
+   * kernel confirms that name is still this directory; returns its new path,
+   * or null when it really left the tree.
+   */
+  private reclaim(node: DirNode): BytePath | null {
+    const found = node.foundAt;
+    node.foundAt = undefined;
+    if (!found || !this.inotify) return null;
+    const { parent, name } = found;
+    if (this.byWd.get(parent.wd) !== parent || this.within(parent, node)) return null;
+    const rel = joinRel(this.pathOf(parent), name);
+    let wd: number;
+    try {
+      wd = this.inotify.addWatch(this.abs(rel), MASK);
+    } catch {
+      return null; // moved on or deleted since the walk
+    }
+    if (wd !== node.wd) {
+      // another directory took that name: it is watched through its own events
+      if (!this.byWd.has(wd)) this.inotify.rmWatch(wd);
+      return null;
+    }
+    this.unlinkFromParent(node);
+    const old = parent.children?.get(name);
+    if (old && old !== node) this.drop(old, false);
+    node.parent = parent;
+    node.name = name;
+    if (!parent.children) parent.children = new Map();
+    parent.children.set(name, node);
+    return rel;
+  }
+
   /** IN_MOVED_FROM without its IN_MOVED_TO: the entry left the tree. */
   private expireHeld(): void {
     this.holdTimer = null;
@@ -567,6 +617,13 @@ export class TreeWatcher extends EventEmitter {
       const rel = joinRel(this.pathOf(h.node), h.name);
       if (h.isDir && !h.claimed) {
         const gone = h.node.children?.get(h.name);
+        const found = gone ? this.reclaim(gone) : null;
+        if (found !== null) {
+          out.push({ kind: 'delete', path: rel, isDir: true });
+          // events inside it since the walk carried the old path: send it whole
+          out.push({ kind: 'upsertTree', path: found, isDir: true });
+          continue;
+        }
         if (gone) this.drop(gone, true);
       }
       out.push({ kind: 'delete', path: rel, isDir: h.isDir });

@@ -148,6 +148,37 @@ test('a directory moved in from outside is watched and reported as a tree', asyn
   w.close();
 });
 
+test('a directory renamed into a new directory before that one is watched keeps being watched there', async () => {
+  // The race of a busy tree: the IN_CREATE of `fresh` is read, and before its
+  // watch is added `moving` is renamed into it. No IN_MOVED_TO ever comes; the
+  // IN_MOVED_FROM is read only after the walk of `fresh` found `moving` there.
+  // The rename runs from the ignoreDir check that precedes the watch, so the
+  // order is the same on every run.
+  let root = '';
+  let raced = false;
+  const ignore = (rel: string) => {
+    if (rel === 'fresh' && !raced) {
+      raced = true;
+      renameSync(join(root, 'moving'), join(root, 'fresh', 'inner'));
+    }
+    return false;
+  };
+  const t = await watched((r) => {
+    root = r;
+    mkdirSync(join(r, 'moving', 'sub'), { recursive: true });
+  }, ignore);
+  const { w, events } = t;
+  mkdirSync(join(root, 'fresh'));
+  await until(() => has(events, 'delete', 'moving'), 'delete of the old name');
+  await until(() => raced && has(events, 'upsertTree', 'fresh'), 'the new directory as a tree');
+  writeFileSync(join(root, 'fresh', 'inner', 'after'), 'x');
+  writeFileSync(join(root, 'fresh', 'inner', 'sub', 'deep'), 'y');
+  await until(() => has(events, 'upsert', 'fresh/inner/after'), 'a write inside the moved directory');
+  await until(() => has(events, 'upsert', 'fresh/inner/sub/deep'), 'a write beneath it');
+  assert.deepEqual(w.watchedPaths().sort(), ['', 'fresh', 'fresh/inner', 'fresh/inner/sub']);
+  w.close();
+});
+
 test('symlinks, hard links and fifos are reported on create (they never close)', async () => {
   const { root, w, events } = await watched((r) => writeFileSync(join(r, 'target'), 't'));
   symlinkSync('/nonexistent/absolute', join(root, 'sym'));
