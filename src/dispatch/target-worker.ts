@@ -627,11 +627,9 @@ export class TargetWorker extends EventEmitter {
           this.attempts.clear();
         }
       } else {
-        j.delivered(
-          this.key,
-          changes.filter((c) => !failed?.has(c.path)).map((c) => c.path),
-          seq,
-        );
+        // also the rows beneath a delivered directory delete/upsertTree,
+        // which the coalescer merged into it
+        j.deliveredBatch(this.key, changes, seq, failed);
       }
     } catch (e) {
       this.o.log.error(

@@ -206,6 +206,17 @@ export class Journal {
       ),
       clearPending: this.db.prepare('DELETE FROM pending WHERE target = ? AND path = ? AND seq <= ?'),
       clearAll: this.db.prepare('DELETE FROM pending WHERE target = ? AND seq <= ?'),
+      // Beneath a directory D: D/ < path < D0 ('0' is '/' + 1). BLOBs compare
+      // byte by byte, and a range (unlike LIKE) has no wildcards to misread.
+      clearBeneath: this.db.prepare(
+        'DELETE FROM pending WHERE target = ? AND path > ? AND path < ? AND seq <= ?',
+      ),
+      listBeneath: this.db.prepare(
+        'SELECT path FROM pending WHERE target = ? AND path > ? AND path < ? AND seq <= ?',
+      ),
+      clearAllBut: this.db.prepare("DELETE FROM pending WHERE target = ? AND path > x'' AND seq <= ?"),
+      listAll: this.db.prepare('SELECT path FROM pending WHERE target = ? AND seq <= ?'),
+      seqOf: this.db.prepare('SELECT seq FROM pending WHERE target = ? AND path = ?'),
       bumpAttempts: this.db.prepare(
         'UPDATE pending SET attempts = attempts + 1 WHERE target = ? AND path = ?',
       ),
@@ -292,6 +303,61 @@ export class Journal {
   delivered(target: string, paths: readonly BytePath[], seq: number): void {
     this.db.transaction(() => {
       for (const p of paths) this.st.clearPending.run(target, blob(p), seq);
+    })();
+  }
+
+  /**
+   * A batch taken at `seq` reached the target, except the `failed` paths.
+   * Besides each delivered path's own row, a delivered change of a directory
+   * D clears the rows beneath D that it covered (the coalescer merged them
+   * into it, so they are never delivered by their own path):
+   * - upsertTree D read the whole tree after the batch was taken: every row
+   *   beneath D up to `seq`;
+   * - delete D removed what was beneath D when D was deleted: the rows beneath
+   *   D not newer than D's own row (a later change beneath a recreated D may
+   *   still wait in the queue). A rename is delete(old) + upsert(Tree)(new).
+   * Rows of failed paths, and beneath them, stay.
+   */
+  deliveredBatch(
+    target: string,
+    changes: readonly Change[],
+    seq: number,
+    failed: ReadonlySet<BytePath> | null = null,
+  ): void {
+    const isFailed = (p: BytePath): boolean => {
+      if (!failed || failed.size === 0) return false;
+      if (failed.has(p) || failed.has('')) return true;
+      for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1))
+        if (failed.has(p.slice(0, i))) return true;
+      return false;
+    };
+    this.db.transaction(() => {
+      for (const c of changes) {
+        if (isFailed(c.path)) continue;
+        let bound = 0;
+        if (c.op === 'upsertTree') bound = seq;
+        else if (c.op === 'delete') {
+          const own = this.st.seqOf.get(target, blob(c.path)) as { seq: number } | undefined;
+          if (own !== undefined && own.seq <= seq) bound = own.seq;
+        }
+        this.st.clearPending.run(target, blob(c.path), seq);
+        if (bound === 0) continue;
+        const root = c.path === '';
+        const lo = blob(`${c.path}/`);
+        const hi = blob(`${c.path}0`);
+        if (!failed || failed.size === 0) {
+          if (root) this.st.clearAllBut.run(target, bound);
+          else this.st.clearBeneath.run(target, lo, hi, bound);
+          continue;
+        }
+        const rows = (
+          root ? this.st.listAll.all(target, bound) : this.st.listBeneath.all(target, lo, hi, bound)
+        ) as { path: Buffer }[];
+        for (const r of rows) {
+          const p = r.path.toString('latin1');
+          if (!isFailed(p)) this.st.clearPending.run(target, r.path, bound);
+        }
+      }
     })();
   }
 

@@ -17,10 +17,12 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { Daemon } from '../../src/daemon/index.js';
+import { JournalReader } from '../../src/journal/index.js';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
 import { type Sshd, startSshd } from '../helpers/sshd.js';
-import { makeTempDir } from '../helpers/tree.js';
+import { makeTempDir, waitFor } from '../helpers/tree.js';
 
 /**
  * One source mirrored at once to an rsync daemon with auth, an ssh target and
@@ -35,6 +37,7 @@ describe('real-time mirroring to a daemon, an ssh and a local target', () => {
   let targets: TargetUnderTest[];
   let state: ReturnType<typeof tempStateDir>;
   let stop: () => Promise<void>;
+  let daemon: Daemon;
   const cleanups: (() => unknown)[] = [];
 
   before(async () => {
@@ -65,6 +68,7 @@ describe('real-time mirroring to a daemon, an ssh and a local target', () => {
     writeFileSync(join(src, 'before-start.txt'), 'was here before syncward started\n');
     const d = await startDaemon(configYaml({ stateDir: state.dir, source: src, targets }));
     stop = d.dispose;
+    daemon = d.daemon;
     cleanups.push(() => rmSync(src, { recursive: true, force: true }));
     cleanups.push(() => rmSync(outside, { recursive: true, force: true }));
     cleanups.push(() => rmSync(local, { recursive: true, force: true }));
@@ -160,6 +164,26 @@ describe('real-time mirroring to a daemon, an ssh and a local target', () => {
     await converged(src, targets);
     writeFileSync(join(outside, 'gone/ghost'), 'must not appear\n');
     await converged(src, targets);
+    // what the coalescer merged into a delivered directory delete or tree
+    // transfer (m/moved into the delete of m) leaves the journal too
+    const left = () => {
+      const r = JournalReader.open(state.dir);
+      if (!r) return ['no journal'];
+      try {
+        return daemon
+          .status()
+          .flatMap((s) =>
+            s.targets.flatMap((t) =>
+              r.pending(`${s.name}/${t.target}`).map((c) => `${t.target}: ${c.op} ${c.path}`),
+            ),
+          );
+      } finally {
+        r.close();
+      }
+    };
+    await waitFor(() => left().length === 0, 30_000, 'an empty journal').catch((e: Error) => {
+      throw new Error(`${e.message}; still pending:\n  ${left().slice(0, 20).join('\n  ')}`);
+    });
   });
 
   test('mkdir -p races: files written right after mkdir -p arrive', async () => {

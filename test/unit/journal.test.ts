@@ -121,3 +121,110 @@ test(
     again.release();
   }),
 );
+
+test(
+  'a delivered delete or upsertTree of a directory clears the rows beneath it, not newer ones',
+  inTemp((dir) => {
+    const j = Journal.open(dir);
+    // names that LIKE would misread (% and _), a non-UTF-8 byte, and near-miss siblings
+    const hi = Buffer.from([0x64, 0xff]).toString('latin1'); // "d\xff"
+    j.recordChanges(
+      ['a', 'b'],
+      [
+        { path: 'd/x', op: 'upsert' },
+        { path: 'd/sub/y', op: 'upsertTree' },
+        { path: `d/${hi}`, op: 'upsert' },
+        { path: 'd%/x', op: 'upsert' }, // not beneath d
+        { path: 'd_/x', op: 'upsert' }, // not beneath d
+        { path: 'd0', op: 'upsert' }, // not beneath d ('/' + 1)
+        { path: 'dd/x', op: 'upsert' }, // not beneath d
+        { path: `${hi}/x`, op: 'upsert' },
+        { path: 'p%_/q', op: 'upsert' },
+        { path: 'p%_/q/r', op: 'upsert' },
+        { path: 'pX_/q', op: 'upsert' }, // LIKE 'p%_/%' would match this one
+      ],
+    );
+    j.recordChanges(['a', 'b'], [{ path: 'd', op: 'delete' }]);
+    j.recordChanges(['a', 'b'], [{ path: `${hi}`, op: 'upsertTree' }]);
+    j.recordChanges(['a', 'b'], [{ path: 'p%_', op: 'upsertTree' }]);
+    const taken = j.currentSeq;
+    // changed again while the transfer ran: must survive
+    j.recordChanges(['a', 'b'], [{ path: 'p%_/new', op: 'upsert' }]);
+    j.recordChanges(['a', 'b'], [{ path: 'd/late', op: 'upsert' }]);
+    j.deliveredBatch(
+      'a',
+      [
+        { path: 'd', op: 'delete' },
+        { path: hi, op: 'upsertTree' },
+        { path: 'p%_', op: 'upsertTree' },
+      ],
+      taken,
+    );
+    const left = (t: string) =>
+      j
+        .pending(t)
+        .map((r) => r.path)
+        .sort();
+    assert.deepEqual(left('a'), ['d%/x', 'd/late', 'd0', 'd_/x', 'dd/x', 'p%_/new', 'pX_/q'].sort());
+    assert.equal(left('b').length, 16, 'another target keeps its rows');
+    j.close();
+  }),
+);
+
+test(
+  'a delivered directory delete clears only rows older than the delete; failed paths keep their rows',
+  inTemp((dir) => {
+    const j = Journal.open(dir);
+    j.recordChanges(['a'], [{ path: 'd/old', op: 'upsert' }]);
+    j.recordChanges(['a'], [{ path: 'd', op: 'delete' }]);
+    // D recreated later, still waiting in the queue when the old delete is sent
+    j.recordChanges(['a'], [{ path: 'd/new', op: 'upsert' }]);
+    j.recordChanges(
+      ['a'],
+      [
+        { path: 't/ok', op: 'upsert' },
+        { path: 't/bad', op: 'upsert' },
+        { path: 't/bad/z', op: 'upsert' },
+      ],
+    );
+    j.recordChanges(['a'], [{ path: 't', op: 'upsertTree' }]);
+    const taken = j.currentSeq;
+    j.deliveredBatch(
+      'a',
+      [
+        { path: 'd', op: 'delete' },
+        { path: 't', op: 'upsertTree' },
+      ],
+      taken,
+      new Set(['t/bad']),
+    );
+    assert.deepEqual(
+      j
+        .pending('a')
+        .map((r) => r.path)
+        .sort(),
+      ['d/new', 't/bad', 't/bad/z'],
+    );
+    // a failed directory change covers nothing beneath it
+    j.recordChanges(
+      ['a'],
+      [
+        { path: 'u/x', op: 'upsert' },
+        { path: 'u', op: 'upsertTree' },
+      ],
+    );
+    j.deliveredBatch('a', [{ path: 'u', op: 'upsertTree' }], j.currentSeq, new Set(['u']));
+    assert.deepEqual(
+      j
+        .pending('a')
+        .filter((r) => r.path.startsWith('u'))
+        .map((r) => r.path)
+        .sort(),
+      ['u', 'u/x'],
+    );
+    // the root's tree transfer covers every row
+    j.deliveredBatch('a', [{ path: '', op: 'upsertTree' }], j.currentSeq);
+    assert.deepEqual(j.pending('a'), []);
+    j.close();
+  }),
+);
