@@ -196,8 +196,8 @@ describe('dashboard in a real browser against a running daemon', () => {
     let d: Awaited<ReturnType<typeof startDaemon>> | null = await startDaemon(yaml);
     const page = await browser.newPage();
     page.setDefaultTimeout(WAIT);
-    // while the daemon is away its requests fail, which chromium logs
-    const errors = collectErrors(page, [/ERR_CONNECTION_REFUSED/]);
+    // while the daemon is away its requests fail, which chromium logs: refused, or reset when one was in flight
+    const errors = collectErrors(page, [/ERR_CONNECTION_(REFUSED|RESET)/]);
     try {
       await page.goto(`http://127.0.0.1:${port}/`);
       await page.waitForSelector(cell('src/local', 'idle'), { timeout: WAIT });
@@ -306,7 +306,7 @@ describe('dashboard in a real browser against a running daemon', () => {
       await writeFile(join(source, 'after-new-token.txt'), 'x\n');
       await page.waitForSelector('#transfers td.paths:has-text("after-new-token.txt")', { timeout: WAIT });
       // what chromium logs while the daemon was away and before the new token was given
-      const unexpected = errors.filter((e) => !/ERR_CONNECTION_REFUSED|status of 401/.test(e));
+      const unexpected = errors.filter((e) => !/ERR_CONNECTION_(REFUSED|RESET)|status of 401/.test(e));
       assert.deepEqual(unexpected, [], 'the page logged errors');
     } finally {
       await page.close();
