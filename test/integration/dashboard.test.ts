@@ -133,6 +133,12 @@ describe('dashboard in a real browser against a running daemon', () => {
       await page.waitForSelector('#drift li[data-kind="missing"][data-path="keep.txt"]', { timeout: WAIT });
       assert.equal(await page.getAttribute('#audit .counts li[data-kind="extra"]', 'data-count'), '1');
       assert.equal(await page.getAttribute('#audit .counts li[data-kind="missing"]', 'data-count'), '1');
+      // the grid shows it too, not only the detail panel
+      await page.waitForSelector('.cell[data-target="src/local"][data-drift="true"] [data-field="drift"]', {
+        timeout: WAIT,
+      });
+      assert.match((await page.textContent(`${cell('src/local')} [data-field="drift"]`)) ?? '', /^2 drift/);
+      assert.equal(await page.getAttribute(cell('src/t1'), 'data-drift'), 'false');
 
       mkdirSync(join(ROOT, 'docs'), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });

@@ -113,8 +113,12 @@ function Grid(props: { store: Store; sources: SourceStatus[]; now: number }) {
 function Cell({ store, t, now }: { store: Store; t: TargetStatus; now: number }) {
   const key = keyOf(t.source, t.target);
   const lag = lagSeconds(t, now);
+  // what the last audit found stays on the cell until an audit finds the target clean
+  const a = t.lastAudit;
+  const drift = a && !a.error ? a.drift.missing + a.drift.extra + a.drift.content + a.drift.metadata : 0;
   return html`
     <button key=${key} class="cell" type="button" data-target=${key} data-state=${t.state}
+      data-drift=${drift > 0 ? 'true' : 'false'}
       aria-pressed=${store.selected === key} onClick=${() => store.select(key)}>
       <span class="tname">${t.target}</span>
       <span class="tstate">${STATE_LABEL[t.state] ?? t.state}</span>
@@ -122,6 +126,7 @@ function Cell({ store, t, now }: { store: Store; t: TargetStatus; now: number })
         <span data-field="pending">${t.pending} pending</span>
         <span data-field="lag">lag ${lag > 0 ? duration(lag * 1000) : '0 s'}</span>
         <span data-field="last-sync">synced ${ago(t.lastSuccessAt, now)}</span>
+        ${drift > 0 ? html`<span data-field="drift" class="drift">${drift} drift at last audit</span>` : null}
       </span>
     </button>
   `;
