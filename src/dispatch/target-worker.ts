@@ -259,10 +259,9 @@ export class TargetWorker extends EventEmitter {
 
   /** Re-evaluates lagging from the journal's oldest pending change. */
   checkLag(now = Date.now()): void {
-    const j = this.o.journal;
-    if (!j || this.stopped) return;
+    if (!this.o.journal || this.stopped) return;
     if (this._state !== 'idle' && this._state !== 'syncing' && this._state !== 'lagging') return;
-    const oldest = j.oldestPending(this.key, this.o.stuckAfter ?? 5);
+    const oldest = this.oldestPendingAt();
     const limit = (this.o.lagThresholdS ?? 60) * 1000;
     if (oldest !== null && now - oldest > limit) {
       this.setState('lagging', `oldest pending change is ${Math.round((now - oldest) / 1000)} s old`);
