@@ -25,7 +25,7 @@ import { Filter } from '../filter/index.js';
 import { Hooks } from '../hooks/index.js';
 import { AUDIT_SAMPLE, type AuditRow, Journal, lockStateDir } from '../journal/index.js';
 import { Monitor, type Incident as MonitorIncident } from '../monitor/index.js';
-import { Canary, type CanaryEvent, Scheduler } from '../schedule/index.js';
+import { Canary, type CanaryEvent, type CanaryState, Scheduler } from '../schedule/index.js';
 import type { SourceSpec, TargetSpec } from '../transport/index.js';
 import { display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
@@ -154,15 +154,8 @@ export interface AuditEvent {
 /** Entries a daemon audit returns per list. */
 const AUDIT_ENTRIES = 1000;
 
-/** End-to-end replication lag measured by the canary, per target. */
-export interface CanaryStatus {
-  lastWrittenAt: number | null;
-  lastArrivedAt: number | null;
-  /** write-to-confirmed-arrival time of the last canary that arrived */
-  lagMs: number | null;
-  /** epoch ms of the oldest canary write not yet seen on the target after timeout_s, or null */
-  missingSince: number | null;
-}
+/** End-to-end replication lag measured by the canary, per target (the canary's own record). */
+export type CanaryStatus = CanaryState;
 
 /**
  * An alert as the monitor tracks it: it fires once when its condition starts
