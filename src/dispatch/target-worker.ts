@@ -272,6 +272,8 @@ export class TargetWorker extends EventEmitter {
 
   private setState(next: TargetState, reason: string): void {
     if (next === this._state) return;
+    // a hold ends only by resume(): a transfer that was in flight when it came must not end it by finishing
+    if (this.holdReason !== null && next !== 'held') return;
     const prev = this._state;
     this._state = next;
     this.stateSince = Date.now();
@@ -603,7 +605,7 @@ export class TargetWorker extends EventEmitter {
       `${kind === 'full' ? 'full sync' : 'transfer'} ${this.o.sourceName} -> ${this.name} failed (rsync exit ${res.code ?? res.signal}, ${cls}): ${res.exit.message}; retry in ${Math.round(delay / 100) / 10} s`,
     );
     const next = cls === 'misconfigured' ? 'misconfigured' : 'down';
-    if (this._state !== next) {
+    if (this._state !== next && this.holdReason === null) {
       this.setState(next, res.exit.message);
       this.alert(
         cls === 'noSpace' ? 'noSpace' : next,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -66,7 +66,7 @@ async function heldEverywhere(daemon: Daemon, rec: Recorder, name: string, alert
 describe('safety holds: nothing is deleted on a target until an operator resumes it', () => {
   let rsyncd: RsyncDaemon;
   before(async () => {
-    rsyncd = await startRsyncDaemon({ modules: ['a', 'b'] });
+    rsyncd = await startRsyncDaemon({ modules: ['a', 'b', 'c'] });
   });
   after(async () => {
     await rsyncd?.dispose();
@@ -97,8 +97,9 @@ describe('safety holds: nothing is deleted on a target until an operator resumes
       rmSync(join(src, 'data'), { recursive: true });
       await heldEverywhere(d.daemon, rec, 'local', ['held']);
       await heldEverywhere(d.daemon, rec, 'daemon', ['held']);
-      // a hold is not a delay: nothing is deleted while it lasts
-      await sleep(1500);
+      // a hold is not a delay: the deletes were counted and wait in the queue, none ran
+      for (const t of ['local', 'daemon'])
+        assert.ok(targetStatus(d.daemon, t).pending > 0, `the deletes wait for ${t}`);
       assert.deepEqual(listing(local), before, 'the local target lost nothing while held');
       assert.deepEqual(listing(daemonTarget.dir), before, 'the daemon target lost nothing while held');
 
@@ -147,7 +148,7 @@ describe('safety holds: nothing is deleted on a target until an operator resumes
       renameSync(join(src, 'data'), join(dir, 'data-moved-away'));
       for (const t of ['one', 'two'])
         await daemon.waitForLine((l) => l.target === t && l.state === 'held', 30_000, `${t} held`, mark);
-      await sleep(1500);
+      // held after counting the deletes; that two keeps every file while one takes them is checked below
       assert.deepEqual(listing(one), before);
       assert.deepEqual(listing(two), before);
 
@@ -204,7 +205,6 @@ describe('safety holds: nothing is deleted on a target until an operator resumes
       rmSync(src, { recursive: true });
       await heldEverywhere(d.daemon, rec, 'local', ['held', 'rootGone']);
       await heldEverywhere(d.daemon, rec, 'daemon', ['held', 'rootGone']);
-      await sleep(1500);
       assert.deepEqual(listing(local), before, 'the local target lost nothing');
       assert.deepEqual(listing(daemonTarget.dir), before, 'the daemon target lost nothing');
       // even a full sync asked for now must not empty the targets
@@ -216,6 +216,59 @@ describe('safety holds: nothing is deleted on a target until an operator resumes
       await d.dispose();
       rmSync(parent, { recursive: true, force: true });
       rmSync(local, { recursive: true, force: true });
+      state.dispose();
+    }
+  });
+
+  test('a hold that comes while a transfer is in flight is still a hold when that transfer ends', async () => {
+    const parent = await makeTempDir('syncward-hold-inflight-');
+    const src = join(parent, 'www');
+    mkdirSync(src);
+    const state = tempStateDir();
+    const target: TargetUnderTest = {
+      name: 'daemon',
+      url: rsyncd.url('c'),
+      dir: rsyncd.modulePath('c'),
+      passwordFile: rsyncd.passwordFile,
+    };
+    populate(src);
+    const d = await startDaemon(configYaml({ stateDir: state.dir, source: src, targets: [target] }));
+    const rec = record(d.daemon);
+    const transfers: { target: string; kind: string; result: string }[] = [];
+    d.daemon.on('transfer', (r: { target: string; kind: string; result: string }) => transfers.push(r));
+    // rsyncd runs pre-xfer exec before each transfer and waits for it: a gate the test opens
+    const entered = join(parent, 'entered');
+    const gate = join(parent, 'gate');
+    try {
+      await converged(src, [target], 30_000, 'initial sync');
+      await waitFor(() => d.daemon.isIdle(), 30_000, 'the startup full sync finished');
+      writeFileSync(gate, '');
+      await rsyncd.setModuleOptions('c', [
+        `pre-xfer exec = touch ${entered}; while [ -e ${gate} ]; do sleep 0.05; done`,
+      ]);
+      const mark = transfers.length;
+      writeFileSync(join(src, 'keep'), 'changed\n');
+      await waitFor(() => existsSync(entered), 30_000, 'a transfer in flight, waiting at the gate');
+      rmSync(src, { recursive: true });
+      await heldEverywhere(d.daemon, rec, 'daemon', ['held', 'rootGone']);
+      rmSync(gate);
+      await waitFor(
+        () => transfers.slice(mark).some((t) => t.target === 'daemon' && t.kind === 'batch'),
+        30_000,
+        'the transfer that was in flight to end',
+      );
+      const st = targetStatus(d.daemon, 'daemon');
+      assert.equal(st.state, 'held', `still held after the transfer ended (${st.stateReason})`);
+      assert.match(st.holdReason ?? '', /source root .* was (removed|deleted)/);
+      assert.ok(
+        !rec.alerts.some((a) => a.kind === 'down'),
+        `the held target raised no other alert: ${JSON.stringify(rec.alerts)}`,
+      );
+    } finally {
+      rmSync(gate, { force: true });
+      await rsyncd.setModuleOptions('c', []);
+      await d.dispose();
+      rmSync(parent, { recursive: true, force: true });
       state.dispose();
     }
   });
@@ -235,7 +288,6 @@ describe('safety holds: nothing is deleted on a target until an operator resumes
       const before = listing(local);
       for (const f of readdirSync(src)) rmSync(join(src, f));
       await heldEverywhere(d.daemon, rec, 'local', ['held', 'rootGone']);
-      await sleep(1500);
       assert.deepEqual(listing(local), before, 'the target lost nothing');
       assert.equal(d.daemon.resume('local'), 1);
       await converged(src, targets, 30_000, 'after resume the target is emptied too');
