@@ -216,9 +216,12 @@ test('a target that loses files behind rsync exit 0 raises canaryMissing for tha
     );
 
     // Something on the target removes what arrives (a cleanup job, a broken
-    // mount): rsync delivers, exits 0, and the file is gone after it.
+    // mount): rsync delivers, exits 0, and the file is gone after it. rsyncd
+    // runs `pre-xfer exec` before every transfer and waits for it, the canary's
+    // read-back included, so the read never finds the file (a `post-xfer exec`
+    // would race with the read-back: it runs after the client got its exit 0).
     await rsyncd.setModuleOptions('m', [
-      `post-xfer exec = /bin/rm -f ${join(rsyncd.modulePath('m'), CANARY)}`,
+      `pre-xfer exec = /bin/rm -f ${join(rsyncd.modulePath('m'), CANARY)}`,
     ]);
     const mark = events.length;
     await waitFor(
