@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
-import { canChangeQueue, withSmallQueue } from '../helpers/queue.js';
+import { canChangeQueue, LOCK, QUEUE, withSmallQueue } from '../helpers/queue.js';
 import { startRsyncDaemon } from '../helpers/rsyncd.js';
-import { makeTempDir } from '../helpers/tree.js';
+import { makeTempDir, waitFor } from '../helpers/tree.js';
 
 test('a kernel queue overflow is reported and every target converges anyway', async (t) => {
   if (!canChangeQueue()) {
@@ -48,4 +49,40 @@ test('a kernel queue overflow is reported and every target converges anyway', as
     rmSync(local, { recursive: true, force: true });
     state.dispose();
   }
+});
+
+test('a test run killed while it has the inotify queue lowered leaves neither the lock nor the lowered value behind', async (t) => {
+  if (!canChangeQueue()) {
+    t.skip('cannot change fs.inotify.max_queued_events (needs root and flock)');
+    return;
+  }
+  // read under the lock: another test file may have it lowered right now
+  const original = spawnSync('flock', ['-x', LOCK, 'cat', QUEUE], { encoding: 'utf8' }).stdout.trim();
+  const queueNow = () => readFileSync(QUEUE, 'utf8').trim();
+  const helper = new URL('../helpers/queue.js', import.meta.url).href;
+  const child = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import { withSmallQueue } from ${JSON.stringify(helper)};
+       await withSmallQueue(33, () => { console.log('lowered'); return new Promise(() => {}); });`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    out += s;
+  });
+  const exited = new Promise((r) => child.once('exit', r));
+  try {
+    await waitFor(() => out.includes('lowered'), 60_000, 'the child to lower the queue');
+    assert.equal(queueNow(), '33');
+  } finally {
+    child.kill('SIGKILL');
+    await exited;
+  }
+  // the lock is free again and the value is back: the next run lowers and restores as usual
+  await withSmallQueue(44, async () => assert.equal(queueNow(), '44'));
+  await waitFor(() => queueNow() === original, 10_000, `max_queued_events back to ${original}`);
 });
