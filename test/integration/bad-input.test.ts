@@ -4,6 +4,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseConfig } from '../../src/config/index.js';
+import { JournalReader } from '../../src/journal/index.js';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { freePort } from '../helpers/ports.js';
 import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
@@ -148,8 +149,27 @@ describe('a bad target never stops the others', () => {
       assert.match(msg('wrongpass'), /auth/i);
       assert.match(msg('nomodule'), /module/i);
       assert.match(msg('unreachable'), /connect|refused|reach/i);
-      // nothing is dropped for the bad targets: their changes wait
-      assert.ok((t.find((x) => x.target === 'wrongpass')?.pending ?? 0) >= 0);
+      // nothing is dropped for the bad targets: their changes wait in the journal, and so does
+      // the startup full sync they never had; the good targets owe nothing once delivered
+      const journal = JournalReader.open(state.dir);
+      assert.ok(journal, 'the daemon has a journal');
+      try {
+        for (const name of ['wrongpass', 'nomodule', 'unreachable']) {
+          const rows = journal.pending(`src/${name}`).map((c) => c.path);
+          assert.ok(
+            rows.some((p) => p === 'more' || p.startsWith('more/')),
+            `${name}: the new directory waits in the journal (${JSON.stringify(rows)})`,
+          );
+          assert.match(journal.needsFull(`src/${name}`) ?? '', /startup/, `${name} still owes its full sync`);
+        }
+        await waitFor(
+          () => journal.pending('src/local').length === 0 && journal.needsFull('src/local') === null,
+          20_000,
+          'the local target to owe nothing',
+        );
+      } finally {
+        journal.close();
+      }
     } finally {
       await d.dispose();
       rmSync(src, { recursive: true, force: true });
