@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { rm, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { configYaml, startDaemon, tempStateDir } from '../helpers/daemon.js';
@@ -13,7 +13,12 @@ import { makeTempDir, waitFor } from '../helpers/tree.js';
 /** Debian's chromium, installed by scripts/setup.sh. */
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = new URL('../../../', import.meta.url).pathname;
-const SCREENSHOT = join(ROOT, 'docs', 'dashboard.png');
+/**
+ * Where the screenshot goes: a temp file, unless SYNCWARD_SCREENSHOT names one
+ * (`SYNCWARD_SCREENSHOT=$PWD/docs/dashboard.png node scripts/run-tests.mjs dashboard`
+ * regenerates README's image on purpose); a test run writes nothing into the checkout.
+ */
+const SCREENSHOT = process.env.SYNCWARD_SCREENSHOT;
 /** Long enough for a retry after backoff on a loaded 2-core machine; a condition, not a timing claim. */
 const WAIT = 60_000;
 
@@ -140,8 +145,13 @@ describe('dashboard in a real browser against a running daemon', () => {
       assert.match((await page.textContent(`${cell('src/local')} [data-field="drift"]`)) ?? '', /^2 drift/);
       assert.equal(await page.getAttribute(cell('src/t1'), 'data-drift'), 'false');
 
-      mkdirSync(join(ROOT, 'docs'), { recursive: true });
-      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      const shot = SCREENSHOT ?? join(source, '..', `${basename(source)}-dashboard.png`);
+      try {
+        await page.screenshot({ path: shot, fullPage: true });
+        assert.ok(statSync(shot).size > 0, `a screenshot at ${shot}`);
+      } finally {
+        if (!SCREENSHOT) await rm(shot, { force: true });
+      }
 
       // Full sync repairs the local target
       await page.click('#detail [data-action="sync"]');
