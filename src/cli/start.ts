@@ -50,7 +50,15 @@ export async function runStart(config: Config): Promise<number> {
         return;
       }
       for (const p of checkEnvironment(next)) log.warn({ problem: p }, formatProblem(p));
-      await daemon.reload(next);
+      try {
+        await daemon.reload(next);
+      } catch (e) {
+        // whatever went wrong while applying it, the daemon keeps running (and later SIGHUPs still work)
+        log.error(
+          { file, err: e },
+          `SIGHUP: applying ${file} failed, keeping the running config: ${(e as Error).message}; fix the file and send SIGHUP again`,
+        );
+      }
     });
   });
   log.info(

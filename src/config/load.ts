@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { compilePattern, Filter } from '../filter/index.js';
 import { parseTargetUrl, type TargetSpec, type TargetUrl } from '../transport/index.js';
 import { fromText } from '../util/bytes.js';
+import { checkRsyncArgs } from './rsync-args.js';
 import { configSchema, type RawConfig } from './schema.js';
 
 export interface TargetConfig {
@@ -252,6 +253,8 @@ function resolveConfig(
           `the local target ${parsedUrl.path} is inside the source ${s.path}; it would mirror itself`,
         );
       }
+      for (const p of checkRsyncArgs(t.rsync_args))
+        at(['sources', si, 'targets', ti, 'rsync_args', p.index], p.message);
       if (t.password_file && parsedUrl.kind !== 'daemon') {
         at(
           ['sources', si, 'targets', ti, 'password_file'],
@@ -274,6 +277,15 @@ function resolveConfig(
         backup: t.backup ? { dir: t.backup.dir, keepDays: t.backup.keep_days } : undefined,
       };
     });
+    // compiled here, so `check` refuses what the watcher's Filter would throw on at start or on SIGHUP
+    for (const list of ['exclude', 'include'] as const)
+      s[list].forEach((pattern, pi) => {
+        try {
+          compilePattern(pattern, list === 'include');
+        } catch (e) {
+          at(['sources', si, list, pi], `${list} pattern: ${(e as Error).message}`);
+        }
+      });
     if (s.canary) {
       // the canary must travel the normal pipeline: an exclude that drops it would make it "missing" forever
       let blocked = false;

@@ -11,6 +11,7 @@ interface JsonSchema {
   items?: JsonSchema;
   minimum?: number;
   exclusiveMinimum?: number;
+  maximum?: number;
   pattern?: string;
 }
 
@@ -52,7 +53,11 @@ export function configReference(): string {
 function describeType(s: JsonSchema): string {
   const t = Array.isArray(s.type) ? s.type.join(' \\| ') : (s.type ?? 'any');
   if (t === 'array') return `list of ${s.items?.properties ? 'objects' : (s.items?.type ?? 'any')}`;
-  if (t === 'integer' && s.minimum !== undefined) return `integer >= ${s.minimum}`;
-  if (t === 'integer' && s.exclusiveMinimum !== undefined) return `integer > ${s.exclusiveMinimum}`;
-  return t;
+  const bounds = [
+    s.minimum === undefined ? '' : `>= ${s.minimum}`,
+    s.exclusiveMinimum === undefined ? '' : `> ${s.exclusiveMinimum}`,
+    // zod gives every integer MAX_SAFE_INTEGER as its maximum: not a bound anyone set
+    s.maximum === undefined || s.maximum >= Number.MAX_SAFE_INTEGER ? '' : `<= ${s.maximum}`,
+  ].filter((b) => b !== '');
+  return bounds.length === 0 ? t : `${t} ${bounds.join(', ')}`;
 }

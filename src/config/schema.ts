@@ -27,6 +27,18 @@ const cron = z.string().superRefine((expr, ctx) => {
   }
 });
 
+/**
+ * The message of an upper bound on a duration. Every duration ends in a timer
+ * (or a comparison with one), and Node runs a timer longer than 2^31-1 ms
+ * (24.8 days) after 1 ms instead: an unbounded interval_s made the canary fire
+ * every millisecond. The bounds are far below that and far above any sane value.
+ */
+const atMost = (max: number, unit: 's' | 'ms' | 'days', human: string) => `at most ${max} ${unit} (${human})`;
+
+const HOUR_S = 3_600;
+const DAY_S = 86_400;
+const WEEK_S = 7 * DAY_S;
+
 export const targetSchema = z
   .strictObject({
     name: name.describe('Unique name of this target (in logs, status, alerts).'),
@@ -49,11 +61,14 @@ export const targetSchema = z
     rsync_args: z
       .array(z.string())
       .default([])
-      .describe('Extra rsync arguments for this target, appended to every call (e.g. ["--bwlimit=10m"]).'),
+      .describe(
+        'Extra rsync options for this target, appended to every call (e.g. ["--bwlimit=10m", "-z"]). Options only, each with its value in the same element (--opt=value, -Tdir). Options that change what is sent, delete outside syncward\'s safety checks, hide the output syncward reads, or read other files (--remove-source-files, --files-from, --delete*, --exclude-from, --filter, -e/--rsh, --password-file, --dry-run, ...) are refused; `check` names each and why.',
+      ),
     timeout_s: z
       .number()
       .int()
       .positive()
+      .max(DAY_S, atMost(DAY_S, 's', '1 day'))
       .default(30)
       .describe(
         'rsync --timeout: a call that moves no data for this long ends with an error and is retried.',
@@ -78,6 +93,7 @@ export const targetSchema = z
           .number()
           .int()
           .positive()
+          .max(3650, atMost(3650, 'days', 'about 10 years'))
           .default(7)
           .describe('Dated backup directories older than this are pruned.'),
       })
@@ -119,6 +135,7 @@ export const hookSchema = z
     timeout_s: z
       .number()
       .positive()
+      .max(HOUR_S, atMost(HOUR_S, 's', '1 hour'))
       .default(30)
       .describe('A webhook or command that takes longer is abandoned (the command is killed) and logged.'),
   })
@@ -131,12 +148,14 @@ export const canarySchema = z
   .strictObject({
     interval_s: z
       .number()
-      .positive()
+      .min(1, 'at least 1 s')
+      .max(DAY_S, atMost(DAY_S, 's', '1 day'))
       .default(60)
       .describe('How often a canary file is written into the source.'),
     timeout_s: z
       .number()
-      .positive()
+      .min(1, 'at least 1 s')
+      .max(DAY_S, atMost(DAY_S, 's', '1 day'))
       .default(120)
       .describe('A canary not read back from a target within this many seconds raises canaryMissing.'),
     path: z
@@ -161,6 +180,7 @@ export const sourceSchema = z.strictObject({
     .number()
     .int()
     .min(0)
+    .max(HOUR_S * 1000, atMost(HOUR_S * 1000, 'ms', '1 hour'))
     .default(0)
     .describe(
       'Extra coalescing window after a path last changed. 0 sends a completed file at once when the target is idle; changes that arrive during a transfer form the next batch anyway.',
@@ -169,6 +189,7 @@ export const sourceSchema = z.strictObject({
     .number()
     .int()
     .positive()
+    .max(HOUR_S * 1000, atMost(HOUR_S * 1000, 'ms', '1 hour'))
     .default(2000)
     .describe(
       'Upper bound on how long a change waits: a file written continuously is still sent this long after its first write.',
@@ -204,6 +225,7 @@ export const sourceSchema = z.strictObject({
   lag_threshold_s: z
     .number()
     .positive()
+    .max(WEEK_S, atMost(WEEK_S, 's', '1 week'))
     .default(60)
     .describe('A target whose oldest pending change is older than this is reported as lagging.'),
   full_sync_threshold: z
@@ -271,15 +293,22 @@ export const configSchema = z.strictObject({
     .describe('HTTP API settings.'),
   alerts: z
     .strictObject({
-      down_after_s: z.number().min(0).default(60).describe('Alert when a target has been down this long.'),
+      down_after_s: z
+        .number()
+        .min(0)
+        .max(WEEK_S, atMost(WEEK_S, 's', '1 week'))
+        .default(60)
+        .describe('Alert when a target has been down this long.'),
       misconfigured_after_s: z
         .number()
         .min(0)
+        .max(WEEK_S, atMost(WEEK_S, 's', '1 week'))
         .default(0)
         .describe('Alert when a target has been misconfigured (auth, module, path) this long.'),
       lag_above_s: z
         .number()
         .positive()
+        .max(WEEK_S, atMost(WEEK_S, 's', '1 week'))
         .default(300)
         .describe("Alert when a target's oldest pending change, or its canary lag, is older than this."),
       watch_usage_above: z

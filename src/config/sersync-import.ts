@@ -1,6 +1,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { Document, isMap, isPair, isScalar, type YAMLMap } from 'yaml';
 import { ConfigError, formatProblem, parseConfig } from './load.js';
+import { checkRsyncArgs } from './rsync-args.js';
 
 /**
  * `syncward import-sersync`: a sersync 2.5.x confxml.xml turned into
@@ -1056,5 +1057,10 @@ export function analyzeParams(raw: string): ParamAnalysis {
     }
     a.warnings.push(`commonParams word "${tok}" is not an option; ignored`);
   }
+  // what `check` would refuse in rsync_args is dropped here, with check's own reason
+  const refused = new Map(checkRsyncArgs(a.carry).map((p) => [p.index, p.message]));
+  a.dropped.push(...a.carry.filter((_, i) => refused.has(i)));
+  a.warnings.push(...[...refused.values()].map((m) => `commonParams: ${m}; dropped`));
+  a.carry = a.carry.filter((_, i) => !refused.has(i));
   return a;
 }

@@ -833,6 +833,7 @@ export class Daemon extends EventEmitter {
     const keepKeys = new Set(next.sources.flatMap((sc) => sc.targets.map((t) => `${sc.name}/${t.name}`)));
     const sources: SourceRuntime[] = [];
     const starting: SourceRuntime[] = [];
+    const replaced: SourceRuntime[] = [];
     for (const sc of next.sources) {
       const prev = old.get(sc.name);
       old.delete(sc.name);
@@ -841,14 +842,16 @@ export class Daemon extends EventEmitter {
         sources.push(prev);
         continue;
       }
+      // built before anything stops: a source that cannot be built throws here, and the running config stays whole
+      const fresh = this.makeSource(sc);
       if (prev) {
         changed.push(sc.name);
-        await this.stopSource(prev, graceMs);
+        replaced.push(prev);
       } else added.push(sc.name);
-      const fresh = this.makeSource(sc);
       sources.push(fresh);
       starting.push(fresh);
     }
+    for (const prev of replaced) await this.stopSource(prev, graceMs);
     for (const [name, prev] of old) {
       removed.push(name);
       await this.stopSource(prev, graceMs);
