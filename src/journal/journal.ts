@@ -285,6 +285,12 @@ export class Journal {
   /**
    * Records changes every listed target still needs, in one transaction.
    * Returns the sequence number given to this batch.
+   *
+   * A delete of D supersedes every row already recorded beneath D (the
+   * coalescer swallows them the same way): whatever was there is gone, and
+   * the delete removes it on the target. Without this, a directory replaced
+   * by a file (delete D, then upsert D) left rows beneath D that no delivery
+   * would ever clear.
    */
   readonly recordChanges = (
     targets: readonly string[],
@@ -294,7 +300,11 @@ export class Journal {
     const seq = ++this.seq;
     this.db.transaction(() => {
       for (const t of targets)
-        for (const c of changes) this.st.upsertPending.run(t, blob(c.path), c.op, seq, now);
+        for (const c of changes) {
+          if (c.op === 'delete' && c.path !== '')
+            this.st.clearBeneath.run(t, blob(`${c.path}/`), blob(`${c.path}0`), seq);
+          this.st.upsertPending.run(t, blob(c.path), c.op, seq, now);
+        }
     })();
     return seq;
   };

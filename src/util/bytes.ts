@@ -29,6 +29,8 @@ export function display(p: BytePath): string {
 
 /** Join a relative byte path below a parent ('' is the root). */
 export function joinRel(parent: BytePath, name: BytePath): BytePath {
+  // an event on a watched directory itself (IN_ATTRIB) has an empty name: the path is the directory's
+  if (name === '') return parent;
   return parent === '' ? name : `${parent}/${name}`;
 }
 

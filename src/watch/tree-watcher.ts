@@ -460,7 +460,7 @@ export class TreeWatcher extends EventEmitter {
           const child = this.watchDir(node, ev.name, null, true);
           if (child) newDirs.push({ node: child });
           else out.push({ kind: 'upsertTree', path: rel, isDir: true });
-        } else if (this.completeOnCreate(rel)) out.push({ kind: 'upsert', path: rel, isDir: false });
+        } else out.push({ kind: this.completeOnCreate(rel) ? 'upsert' : 'write', path: rel, isDir: false });
         continue;
       }
       if (ev.mask & IN.IN_CLOSE_WRITE) out.push({ kind: 'upsert', path: rel, isDir: false });
@@ -482,7 +482,11 @@ export class TreeWatcher extends EventEmitter {
   /**
    * A regular file is complete on IN_CLOSE_WRITE, but a symlink, fifo or
    * socket never closes, and a new hard link is never written: for those,
-   * IN_CREATE is the only event.
+   * IN_CREATE is the only event. A created regular file with one link is
+   * either being written (its IN_CLOSE_WRITE follows) or a hard link whose
+   * other name is already gone (git writes objects as link(tmp, name) then
+   * unlink(tmp)): it is reported as a write, which the coalescer sends at
+   * the close or at max_wait_ms, so neither case is lost.
    */
   private completeOnCreate(rel: BytePath): boolean {
     try {

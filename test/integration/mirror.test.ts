@@ -82,6 +82,28 @@ describe('real-time mirroring to a daemon, an ssh and a local target', () => {
     state?.dispose();
   });
 
+  /** Waits until no target has a pending row: every delivered change cleared exactly its rows. */
+  async function emptyJournal(): Promise<void> {
+    const left = () => {
+      const r = JournalReader.open(state.dir);
+      if (!r) return ['no journal'];
+      try {
+        return daemon
+          .status()
+          .flatMap((s) =>
+            s.targets.flatMap((t) =>
+              r.pending(`${s.name}/${t.target}`).map((c) => `${t.target}: ${c.op} ${c.path}`),
+            ),
+          );
+      } finally {
+        r.close();
+      }
+    };
+    await waitFor(() => left().length === 0, 30_000, 'an empty journal').catch((e: Error) => {
+      throw new Error(`${e.message}; still pending:\n  ${left().slice(0, 20).join('\n  ')}`);
+    });
+  }
+
   test('the initial sync sends what existed before start', async () => {
     await converged(src, targets);
   });
@@ -166,24 +188,25 @@ describe('real-time mirroring to a daemon, an ssh and a local target', () => {
     await converged(src, targets);
     // what the coalescer merged into a delivered directory delete or tree
     // transfer (m/moved into the delete of m) leaves the journal too
-    const left = () => {
-      const r = JournalReader.open(state.dir);
-      if (!r) return ['no journal'];
-      try {
-        return daemon
-          .status()
-          .flatMap((s) =>
-            s.targets.flatMap((t) =>
-              r.pending(`${s.name}/${t.target}`).map((c) => `${t.target}: ${c.op} ${c.path}`),
-            ),
-          );
-      } finally {
-        r.close();
-      }
-    };
-    await waitFor(() => left().length === 0, 30_000, 'an empty journal').catch((e: Error) => {
-      throw new Error(`${e.message}; still pending:\n  ${left().slice(0, 20).join('\n  ')}`);
-    });
+    await emptyJournal();
+  });
+
+  test('git commits, tar extraction and a directory replaced by a file arrive; the journal ends empty', async () => {
+    const sh = (script: string) => execFileSync('sh', ['-c', script, 'sh', src], { stdio: 'pipe' });
+    // git writes each object to a temporary name, links it under its hash and
+    // unlinks the temporary name; tar sets each directory's mode and times
+    // last (IN_ATTRIB on the directory itself)
+    sh(
+      'cd "$1" && mkdir -p repo/src/api && cd repo && git init -q && for i in 1 2 3 4 5 6 7 8; do echo "v$i" > src/api/f$i; done && git add -A && git -c user.name=t -c user.email=t@t commit -qm one && echo more >> src/api/f1 && git -c user.name=t -c user.email=t@t commit -qam two',
+    );
+    sh(
+      'cd "$1" && mkdir -p pack/a/b && echo p > pack/a/b/p && tar cf "$1/../t-$$.tar" -C "$1" pack && mkdir unpacked && tar xf "$1/../t-$$.tar" -C unpacked && rm "$1/../t-$$.tar"',
+    );
+    sh('cd "$1" && mkdir -p swap/d1/sub && echo x > swap/d1/sub/f');
+    await converged(src, targets);
+    sh('cd "$1" && rm -rf swap/d1 && echo now-a-file > swap/d1');
+    await converged(src, targets);
+    await emptyJournal();
   });
 
   test('mkdir -p races: files written right after mkdir -p arrive', async () => {

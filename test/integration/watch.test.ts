@@ -197,6 +197,32 @@ test('symlinks, hard links and fifos are reported on create (they never close)',
   w.close();
 });
 
+test('a hard link whose other name is gone before the event is read (git: link(tmp, obj), unlink(tmp)) is reported', async () => {
+  const { root, w, events } = await watched((r) => mkdirSync(join(r, 'objects')));
+  writeFileSync(join(root, 'objects', 'tmp_obj_1'), 'object body');
+  // both in one turn of the event loop: when the watcher reads IN_CREATE,
+  // the new name already has a link count of 1, like any file being written
+  linkSync(join(root, 'objects', 'tmp_obj_1'), join(root, 'objects', 'ab12'));
+  rmSync(join(root, 'objects', 'tmp_obj_1'));
+  await until(() => events.some((e) => display(e.path) === 'objects/ab12'), 'an event for objects/ab12');
+  const last = events.filter((e) => display(e.path) === 'objects/ab12').at(-1);
+  // a write: sent at the close, or at max_wait_ms when no close comes
+  assert.ok(last && (last.kind === 'write' || last.kind === 'upsert'), `got ${last?.kind}`);
+  w.close();
+});
+
+test("a directory's own metadata change is reported under its path, never with a trailing slash", async () => {
+  const { root, w, events } = await watched((r) => mkdirSync(join(r, 'docs')));
+  spawnSync('chmod', ['700', join(root, 'docs')]);
+  await until(() => has(events, 'upsert', 'docs'), 'upsert docs');
+  await until(() => events.length >= 2, 'the event on the directory itself as well');
+  assert.deepEqual(
+    events.filter((e) => display(e.path).endsWith('/')).map((e) => display(e.path)),
+    [],
+  );
+  w.close();
+});
+
 test('deletes of files and directories are reported; the directory watch is dropped', async () => {
   const { root, w, events } = await watched((r) => {
     mkdirSync(join(r, 'd', 'e'), { recursive: true });

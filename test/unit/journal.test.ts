@@ -51,6 +51,44 @@ test(
 );
 
 test(
+  'a directory replaced by a file leaves no rows beneath it: its delete supersedes them, a sibling keeps its row',
+  inTemp((dir) => {
+    const j = Journal.open(dir);
+    j.recordChanges(['a'], [{ path: 'swap/d1/sub/f', op: 'upsert' }]);
+    j.recordChanges(
+      ['a'],
+      [
+        { path: 'swap/d1/sub/f', op: 'delete' },
+        { path: 'swap/d1/sub', op: 'delete' },
+        { path: 'swap/d10', op: 'upsert' },
+        { path: 'swap/d1', op: 'delete' },
+        { path: 'swap/d1', op: 'upsert' },
+      ],
+    );
+    assert.deepEqual(
+      j
+        .pending('a')
+        .map((r) => [r.path, r.op])
+        .sort(),
+      [
+        ['swap/d1', 'upsert'],
+        ['swap/d10', 'upsert'],
+      ],
+    );
+    j.deliveredBatch(
+      'a',
+      [
+        { path: 'swap/d1', op: 'upsert' },
+        { path: 'swap/d10', op: 'upsert' },
+      ],
+      j.currentSeq,
+    );
+    assert.equal(j.pendingSummary('a').count, 0);
+    j.close();
+  }),
+);
+
+test(
   'pending rows and non-UTF-8 paths survive a reopen',
   inTemp((dir) => {
     const weird = Buffer.from([0x66, 0xff, 0x0a, 0x66]).toString('latin1');
@@ -166,7 +204,27 @@ test(
         .map((r) => r.path)
         .sort();
     assert.deepEqual(left('a'), ['d%/x', 'd/late', 'd0', 'd_/x', 'dd/x', 'p%_/new', 'pX_/q'].sort());
-    assert.equal(left('b').length, 16, 'another target keeps its rows');
+    // b received nothing: it keeps all its rows, less the three beneath d that
+    // the recorded delete of d superseded (d/x, d/sub/y, d/\xff)
+    assert.deepEqual(
+      left('b'),
+      [
+        'd%/x',
+        'd/late',
+        'd0',
+        'd_/x',
+        'dd/x',
+        'p%_/new',
+        'pX_/q',
+        `${hi}/x`,
+        hi,
+        'p%_/q',
+        'p%_/q/r',
+        'p%_',
+        'd',
+      ].sort(),
+      'another target keeps its rows',
+    );
     j.close();
   }),
 );
