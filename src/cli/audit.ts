@@ -1,4 +1,3 @@
-import { relative } from 'node:path';
 import {
   type AuditResult,
   auditTarget,
@@ -88,7 +87,7 @@ export async function runAudit(
       const opts = {
         isRoot,
         checksum,
-        exclude: auditExcludes(config, source),
+        exclude: auditExcludes(source),
         pending: pendingOf(`${source.name}/${target.name}`),
       };
       const r = await auditTarget(src, tgt, { ...opts, onProgress });
@@ -181,15 +180,11 @@ function pendingLines(r: TargetReport): string {
 
 /**
  * What every audit leaves out: the canary file (it changes all the time and
- * is checked on its own), and syncward's state_dir when it lies in the source
- * (the daemon never mirrors it).
+ * is checked on its own). state_dir never lies in a source (the config's path
+ * rules refuse it).
  */
-export function auditExcludes(config: Config, source: SourceConfig): string[] {
-  const out: string[] = [];
-  if (source.canary) out.push(`/${source.canary.path}`);
-  const rel = relative(source.path, config.stateDir);
-  if (rel !== '' && !rel.startsWith('..') && !rel.startsWith('/')) out.push(`/${rel}/`);
-  return out;
+export function auditExcludes(source: SourceConfig): string[] {
+  return source.canary ? [`/${source.canary.path}`] : [];
 }
 
 /** A name on one line: control characters (a newline in a file name) as \xNN. */

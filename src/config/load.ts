@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { compilePattern, Filter } from '../filter/index.js';
 import { parseTargetUrl, type TargetSpec, type TargetUrl } from '../transport/index.js';
 import { fromText } from '../util/bytes.js';
+import { pathProblems } from './paths.js';
 import { checkRsyncArgs } from './rsync-args.js';
 import { configSchema, type RawConfig } from './schema.js';
 
@@ -228,6 +229,8 @@ function resolveConfig(
   file: string | undefined,
   at: (path: KeyPath, msg: string) => void,
 ): Config {
+  // the path rules compare resolved paths: only meaningful once every path and URL parsed
+  let pathsKnown = true;
   const base = file ? resolve(file, '..') : process.cwd();
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const sourceNames = new Set<string>();
@@ -235,7 +238,10 @@ function resolveConfig(
   const sources = raw.sources.map((s, si): SourceConfig => {
     if (sourceNames.has(s.name)) at(['sources', si, 'name'], `duplicate source name "${s.name}"`);
     sourceNames.add(s.name);
-    if (!isAbsolute(s.path)) at(['sources', si, 'path'], `must be an absolute path, got "${s.path}"`);
+    if (!isAbsolute(s.path)) {
+      pathsKnown = false;
+      at(['sources', si, 'path'], `must be an absolute path, got "${s.path}"`);
+    }
     const targets = s.targets.map((t, ti): TargetConfig => {
       const key = `${s.name}/${t.name}`;
       if (targetNames.has(key))
@@ -245,13 +251,8 @@ function resolveConfig(
       try {
         parsedUrl = parseTargetUrl(t.url);
       } catch (e) {
+        pathsKnown = false;
         at(['sources', si, 'targets', ti, 'url'], (e as Error).message);
-      }
-      if (parsedUrl.kind === 'local' && isAbsolute(s.path) && isInside(parsedUrl.path, s.path)) {
-        at(
-          ['sources', si, 'targets', ti, 'url'],
-          `the local target ${parsedUrl.path} is inside the source ${s.path}; it would mirror itself`,
-        );
       }
       for (const p of checkRsyncArgs(t.rsync_args))
         at(['sources', si, 'targets', ti, 'rsync_args', p.index], p.message);
@@ -355,7 +356,7 @@ function resolveConfig(
     at(['api', 'listen'], (e as Error).message);
   }
   const a = raw.alerts;
-  return {
+  const config: Config = {
     file,
     stateDir: abs(raw.state_dir),
     api: { listen: raw.api.listen, tokenFile: raw.api.token_file ? abs(raw.api.token_file) : undefined },
@@ -373,12 +374,8 @@ function resolveConfig(
     log: raw.log,
     sources,
   };
-}
-
-function isInside(child: string, parent: string): boolean {
-  const c = resolve(child);
-  const p = resolve(parent);
-  return c === p || c.startsWith(p.endsWith('/') ? p : `${p}/`);
+  if (pathsKnown) for (const p of pathProblems(config)) at(p.key, p.message);
+  return config;
 }
 
 /** Reads and validates a config file. */
@@ -434,10 +431,13 @@ export function configFromArgs(o: AdHocOptions): Config {
     );
   }
   const problems: ConfigProblem[] = [];
-  const names = ['--source', '--target'];
   const config = resolveConfig(parsed.data, undefined, (path, message) =>
     problems.push({
-      key: path.includes('targets') ? `${names[1]} ${o.targets[path[3] as number]}` : names[0],
+      key: path.includes('targets')
+        ? `--target ${o.targets[path[3] as number]}`
+        : path[0] === 'state_dir'
+          ? '--state-dir'
+          : '--source',
       message,
     }),
   );

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync, statSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import type { ApiServer } from '../api/index.js';
 import {
   type AuditResult,
@@ -358,11 +358,8 @@ export class Daemon extends EventEmitter {
   }
 
   private makeSource(sc: SourceConfig): SourceRuntime {
-    const exclude = [...sc.exclude];
-    // syncward's own state is never mirrored, even when it lives inside a source
-    const rel = relative(sc.path, this.config.stateDir);
-    if (rel !== '' && !rel.startsWith('..') && !rel.startsWith('/')) exclude.unshift(`/${rel}/`);
-    const filter = new Filter({ exclude, include: sc.include });
+    // state_dir is never inside a source: the config's path rules refuse it
+    const filter = new Filter({ exclude: sc.exclude, include: sc.include });
     const source: SourceSpec = { root: sc.path, filterArgs: filter.rsyncArgs(), delete: sc.delete };
     const targetSpecs = sc.targets.map((tc) => targetSpec(tc, this.config.stateDir));
     const runtime: SourceRuntime = {

@@ -187,7 +187,7 @@ api: { listen: "off" }
 sources:
   - name: missing
     path: ${join(src, 'does-not-exist')}
-    targets: [{ name: t, url: ${join(local, 'unused')} }]
+    targets: [{ name: t, url: ${local}-unused }]
   - name: present
     path: ${src}
     targets: [{ name: t, url: ${local} }]
@@ -203,6 +203,7 @@ sources:
       await d.dispose();
       rmSync(src, { recursive: true, force: true });
       rmSync(local, { recursive: true, force: true });
+      rmSync(`${local}-unused`, { recursive: true, force: true });
       state.dispose();
     }
   });

@@ -417,10 +417,13 @@ test('what syncward does not accept (here a user name with a space) is imported 
 });
 
 test('several confxml.xml (one per sersync process) become one config with a source each', () => {
-  const img = FIXTURE.replace('/home/www.zhang.com"', '/srv/img/www.zhang.com"').replace(
-    /<remote ip="192\.168\.4\.205"[^>]*\/>/,
-    '',
-  );
+  // its own module: two sources sending to one module would delete each other's files
+  const img = FIXTURE.replace('/home/www.zhang.com"', '/srv/img/www.zhang.com"')
+    .replace(/<remote ip="192\.168\.4\.205"[^>]*\/>/, '')
+    .replace(
+      '<remote ip="192.168.4.100" name="home_www.zhang.com"/>',
+      '<remote ip="192.168.4.100" name="img"/>',
+    );
   const r = importSersyncFiles([
     { xml: FIXTURE, file: 'www.xml' },
     { xml: img, file: 'img.xml' },
@@ -452,6 +455,8 @@ test('several confxml.xml (one per sersync process) become one config with a sou
   ]);
   const w = warningAbout(twice.warnings, /\/home\/www\.zhang\.com is also watched by a\.xml/);
   assert.equal(w.file, 'b.xml');
+  // and so is two sources writing one target module
+  warningAbout(twice.warnings, /does not validate yet.*writes the same directory as the target/);
 });
 
 test('with several files, an error names the file it is in', () => {
