@@ -5,6 +5,17 @@
  * exact command that fixes it.
  */
 
+import {
+  brokenDeleteMissingArgs,
+  compareVersions,
+  type RsyncVersion,
+  SENDER_REFUSES_FOREIGN_SYMLINKS,
+  SENDER_SYMLINK_FIX,
+  senderSymlinkWarning,
+} from '../transport/index.js';
+
+export { compareVersions, parseRsyncVersion, type RsyncVersion } from '../transport/index.js';
+
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
 export interface Check {
@@ -20,29 +31,6 @@ export interface Check {
 }
 
 // ---- rsync -----------------------------------------------------------------
-
-export interface RsyncVersion {
-  version: string;
-  protocol?: number;
-}
-
-/** "rsync  version 3.2.7  protocol version 31" (the first line of rsync --version). */
-export function parseRsyncVersion(text: string): RsyncVersion | null {
-  const m = /rsync\s+version\s+v?(\d+\.\d+(?:\.\d+)?)\S*(?:\s+protocol version (\d+))?/.exec(text);
-  if (!m?.[1]) return null;
-  return { version: m[1], ...(m[2] ? { protocol: Number(m[2]) } : {}) };
-}
-
-/** Compares dotted versions numerically: negative when a < b. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
 
 /**
  * Options syncward passes that an older rsync rejects ("unknown option"),
@@ -89,6 +77,47 @@ export function rsyncCheck(found: { path: string; version: RsyncVersion | null }
     status: 'ok',
     message: `${found.path}, rsync ${v}${found.version.protocol ? ` (protocol ${found.version.protocol})` : ''}; has ${RSYNC_FEATURES.map((f) => f.option).join(', ')}`,
   };
+}
+
+/**
+ * The local rsync as a sender running as root (senderSymlinkWarning): a
+ * warning, since syncward cannot close the hole itself. null when it does
+ * not apply (not root, version unknown).
+ */
+export function rsyncSenderCheck(version: string | null, euid: number): Check | null {
+  if (euid !== 0 || version === null) return null;
+  const name = 'rsync as sender';
+  const warning = senderSymlinkWarning(version, true);
+  if (warning === null)
+    return {
+      name,
+      status: 'ok',
+      message: `rsync ${version} refuses symlinks planted by other users in the paths it sends (since ${SENDER_REFUSES_FOREIGN_SYMLINKS})`,
+    };
+  return {
+    name,
+    status: 'warn',
+    message: warning,
+    fix: [...SENDER_SYMLINK_FIX],
+  };
+}
+
+/**
+ * The rsync that receives on a target (the remote one for ssh, the local one
+ * for a local directory): 3.4.3 fails every batch that deletes.
+ */
+export function rsyncReceiverCheck(target: string, version: string | null, where: string): Check {
+  const name = `rsync on target ${target}`;
+  if (version === null)
+    return { name, status: 'ok', message: `${where} did not say its version (rsync --version)` };
+  if (brokenDeleteMissingArgs(version))
+    return {
+      name,
+      status: 'warn',
+      message: `${where} is rsync ${version}, which rejects --delete-missing-args ("invalid file mode", rsync issue 910): every batch that deletes a path fails on this target`,
+      fix: ['upgrade rsync on the target to 3.4.4 or newer'],
+    };
+  return { name, status: 'ok', message: `${where} is rsync ${version}` };
 }
 
 // ---- inotify ---------------------------------------------------------------

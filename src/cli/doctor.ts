@@ -13,7 +13,15 @@ import { delimiter, dirname, join } from 'node:path';
 import { type Config, type SourceConfig, type TargetConfig, targetSpec } from '../config/index.js';
 import { Filter } from '../filter/index.js';
 import { LOCK_FILE } from '../journal/index.js';
-import { buildListCall, runRsync } from '../transport/index.js';
+import {
+  brokenDeleteMissingArgs,
+  buildListCall,
+  buildRemoteVersionCall,
+  localRsyncVersion,
+  type RsyncCall,
+  rsyncEnv,
+  runRsync,
+} from '../transport/index.js';
 import { type BytePath, joinRel, toFs } from '../util/bytes.js';
 import { readMaxUserWatches } from '../watch/index.js';
 import {
@@ -28,6 +36,8 @@ import {
   passwordFileCheck,
   queueCheck,
   rsyncCheck,
+  rsyncReceiverCheck,
+  rsyncSenderCheck,
   type SourceDirCount,
   targetProbeCheck,
   watchesCheck,
@@ -64,7 +74,16 @@ export async function doctorChecks(config: Config, o: DoctorOptions = {}): Promi
   const probes = config.sources.flatMap((s) =>
     s.targets.map((t) => targetChecks(s, t, config, timeoutS, euid)),
   );
-  const checks: Check[] = [await rsyncFound()];
+  const rsync = await rsyncFound();
+  const checks: Check[] = [rsync.check];
+  const sender = rsyncSenderCheck(rsync.version, euid);
+  if (sender) checks.push(sender);
+  // a local target's receiver is the local rsync
+  if (rsync.version !== null && brokenDeleteMissingArgs(rsync.version))
+    for (const s of config.sources)
+      for (const t of s.targets)
+        if (t.parsed.kind === 'local')
+          checks.push(rsyncReceiverCheck(`${s.name}/${t.name}`, rsync.version, 'the local rsync'));
   checks.push(stateDirCheck(config.stateDir, euid), daemonCheck(config.stateDir));
   const counts: SourceDirCount[] = [];
   for (const s of config.sources) {
@@ -98,18 +117,24 @@ function onPath(cmd: string): string | null {
   return null;
 }
 
-async function rsyncFound(): Promise<Check> {
+async function rsyncFound(): Promise<{ check: Check; version: string | null }> {
   const path = onPath('rsync');
-  if (!path) return rsyncCheck(null);
-  const text = await new Promise<string>((resolve) => {
+  if (!path) return { check: rsyncCheck(null), version: null };
+  const version = parseRsyncVersion(await versionText({ argv: ['rsync', '--version'], env: {} }));
+  return { check: rsyncCheck({ path, version }), version: version?.version ?? null };
+}
+
+/** What `rsync --version` (here or on a target) printed; "" when it could not run. */
+function versionText(call: RsyncCall, timeoutMs = 10_000): Promise<string> {
+  const [cmd, ...args] = call.argv;
+  return new Promise<string>((resolve) => {
     execFile(
-      'rsync',
-      ['--version'],
-      { timeout: 10_000, env: { ...process.env, LC_ALL: 'C' } },
+      cmd as string,
+      args,
+      { timeout: timeoutMs, env: rsyncEnv(process.env, call.env) },
       (_e, stdout) => resolve(String(stdout ?? '')),
     );
   });
-  return rsyncCheck({ path, version: parseRsyncVersion(text) });
 }
 
 // ---- state_dir -----------------------------------------------------------------
@@ -343,6 +368,7 @@ async function targetChecks(
   }
   const spec = {
     ...targetSpec(t, config.stateDir),
+    rsyncVersion: localRsyncVersion()?.version,
     // no ControlMaster: a probe must not leave an ssh master running after doctor exits
     controlPath: undefined,
     timeoutS: Math.min(t.timeoutS, timeoutS),
@@ -350,16 +376,20 @@ async function targetChecks(
   };
   const call = buildListCall(spec);
   const r = await runRsync(call, { timeoutMs: (timeoutS + 5) * 1000 });
-  checks.push(
-    targetProbeCheck(id, t.url, url.kind, {
-      class: r.exit.class,
-      code: r.code,
-      message: r.exit.message,
-      rsyncMessage: r.exit.rsyncMessage,
-      durationMs: r.durationMs,
-      argv: call.argv,
-    }),
-  );
+  const probe = targetProbeCheck(id, t.url, url.kind, {
+    class: r.exit.class,
+    code: r.code,
+    message: r.exit.message,
+    rsyncMessage: r.exit.rsyncMessage,
+    durationMs: r.durationMs,
+    argv: call.argv,
+  });
+  checks.push(probe);
+  const versionCall = buildRemoteVersionCall(spec);
+  if (probe.status === 'ok' && versionCall) {
+    const version = parseRsyncVersion(await versionText(versionCall, (timeoutS + 5) * 1000));
+    checks.push(rsyncReceiverCheck(id, version?.version ?? null, `the rsync on ${url.host}`));
+  }
   return checks;
 }
 

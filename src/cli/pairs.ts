@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Config, type SourceConfig, type TargetConfig, targetSpec } from '../config/index.js';
 import { Filter } from '../filter/index.js';
-import type { SourceSpec, TargetSpec } from '../transport/index.js';
+import { localRsyncVersion, type SourceSpec, type TargetSpec } from '../transport/index.js';
 
 /** One source and one of its targets, as config and as the transport needs them. */
 export interface SourceTargetPair {
@@ -30,7 +30,8 @@ export function selectPairs(config: Config, o: { source?: string; target?: strin
     const src: SourceSpec = { root: s.path, filterArgs: filter.rsyncArgs(), delete: s.delete };
     for (const t of s.targets) {
       if (o.target && t.name !== o.target) continue;
-      pairs.push({ source: s, target: t, src, tgt: targetSpec(t, config.stateDir) });
+      const tgt = { ...targetSpec(t, config.stateDir), rsyncVersion: localRsyncVersion()?.version };
+      pairs.push({ source: s, target: t, src, tgt });
     }
   }
   return pairs;

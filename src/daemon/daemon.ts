@@ -26,7 +26,13 @@ import { Hooks } from '../hooks/index.js';
 import { AUDIT_SAMPLE, type AuditRow, Journal, lockStateDir } from '../journal/index.js';
 import { Monitor, type Incident as MonitorIncident } from '../monitor/index.js';
 import { Canary, type CanaryEvent, type CanaryState, Scheduler } from '../schedule/index.js';
-import type { SourceSpec, TargetSpec } from '../transport/index.js';
+import {
+  localRsyncVersion,
+  SENDER_SYMLINK_FIX,
+  type SourceSpec,
+  senderSymlinkWarning,
+  type TargetSpec,
+} from '../transport/index.js';
 import { display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
 import { readMaxUserWatches, TreeWatcher } from '../watch/index.js';
@@ -281,6 +287,9 @@ export class Daemon extends EventEmitter {
         log: this.log,
       });
     }
+    const rsync = localRsyncVersion()?.version;
+    const sender = rsync === undefined ? null : senderSymlinkWarning(rsync, this.isRoot);
+    if (sender) this.log.warn({ rsync }, `${sender}: ${SENDER_SYMLINK_FIX.join(', ')}`);
     this.health = setInterval(() => this.checkHealth(), HEALTH_MS);
     this.health.unref();
     this.sources = this.config.sources.map((sc) => this.makeSource(sc));
@@ -361,7 +370,10 @@ export class Daemon extends EventEmitter {
     // state_dir is never inside a source: the config's path rules refuse it
     const filter = new Filter({ exclude: sc.exclude, include: sc.include });
     const source: SourceSpec = { root: sc.path, filterArgs: filter.rsyncArgs(), delete: sc.delete };
-    const targetSpecs = sc.targets.map((tc) => targetSpec(tc, this.config.stateDir));
+    const targetSpecs = sc.targets.map((tc) => ({
+      ...targetSpec(tc, this.config.stateDir),
+      rsyncVersion: localRsyncVersion()?.version,
+    }));
     const runtime: SourceRuntime = {
       config: sc,
       state: 'starting',

@@ -1,4 +1,5 @@
 import type { Change } from '../coalesce/types.js';
+import { secludedArgsOption } from './rsync-version.js';
 import { rsyncDestination, type TargetUrl } from './target-url.js';
 
 /** A configured target as the transport needs it. */
@@ -21,6 +22,8 @@ export interface TargetSpec {
   contimeoutS: number;
   /** keep deleted and overwritten files under <dir>/<date>/ on the target */
   backup?: { dir: string; keepDays: number };
+  /** the version of the local rsync that runs this target's calls (it names some options); unknown: undefined */
+  rsyncVersion?: string;
 }
 
 /** A source tree as the transport needs it. */
@@ -170,7 +173,10 @@ function connectionArgs(tgt: TargetSpec, o: { noMotd?: boolean } = {}): string[]
       return args;
     }
     case 'ssh':
-      return ['-e', sshCommand(tgt)];
+      // file names and options go to the remote rsync through the protocol,
+      // never through the remote shell's command line: a target path with
+      // spaces or $(...) stays one literal path, whatever RSYNC_OLD_ARGS says
+      return [secludedArgsOption(tgt.rsyncVersion), '-e', sshCommand(tgt)];
     case 'local':
       return [];
   }
@@ -248,6 +254,11 @@ function commonArgs(tgt: TargetSpec, o: CallOptions): string[] {
  * because ssh keeps the first value it sees for each option.
  */
 export function sshCommand(tgt: TargetSpec): string {
+  return sshWords(tgt).map(quoteRshWord).join(' ');
+}
+
+/** The ssh command of sshCommand(), as argv words. */
+export function sshWords(tgt: TargetSpec): string[] {
   const url = tgt.url;
   const words = ['ssh'];
   if (url.kind === 'ssh' && url.port) words.push('-p', String(url.port));
@@ -262,7 +273,27 @@ export function sshCommand(tgt: TargetSpec): string {
     words.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${tgt.controlPath}`, '-o', 'ControlPersist=60');
   }
   words.push('-o', `ConnectTimeout=${tgt.contimeoutS}`);
-  return words.map(quoteRshWord).join(' ');
+  return words;
+}
+
+/**
+ * `rsync --version` on an ssh target, through the same ssh options as a
+ * transfer (without connection sharing), with the operator's --rsync-path if
+ * rsync_args sets one: the receiver's version, which a transfer never shows.
+ * null for other targets (a daemon's greeting carries only the protocol, 32
+ * for every rsync from 3.4.0 to 3.5.0).
+ */
+export function buildRemoteVersionCall(tgt: TargetSpec): RsyncCall | null {
+  const url = tgt.url;
+  if (url.kind !== 'ssh') return null;
+  // the last one wins, as in rsync
+  const rsyncPath =
+    tgt.rsyncArgs
+      .filter((a) => a.startsWith('--rsync-path='))
+      .pop()
+      ?.slice('--rsync-path='.length) ?? 'rsync';
+  const login = url.user ? `${url.user}@${url.host}` : url.host;
+  return { argv: [...sshWords({ ...tgt, controlPath: undefined }), login, rsyncPath, '--version'], env: {} };
 }
 
 /**

@@ -159,6 +159,14 @@ export function classifyExit(
     );
   }
 
+  const badMode = /invalid file mode.*$/m.exec(stderr);
+  if (badMode) {
+    return info(
+      'misconfigured',
+      `the target's rsync rejected a delete (${badMode[0].trim()}): rsync 3.4.3 breaks --delete-missing-args (rsync issue 910); upgrade rsync on the target to 3.4.4 or newer`,
+    );
+  }
+
   const daemonError = /^@ERROR: (.*)$/m.exec(stderr)?.[1]?.trim();
   if (daemonError !== undefined) {
     if (/max connections/.test(daemonError))

@@ -5,12 +5,14 @@ export {
   buildFullSyncCall,
   buildListCall,
   buildPruneCall,
+  buildRemoteVersionCall,
   type CallOptions,
   type FullSyncOptions,
   quoteRshWord,
   type RsyncCall,
   type SourceSpec,
   sshCommand,
+  sshWords,
   type TargetSpec,
 } from './argv.js';
 export {
@@ -27,11 +29,24 @@ export {
 export { buildFetchCall } from './fetch.js';
 export { parseProgress2Line, type RsyncProgress } from './progress.js';
 export {
+  brokenDeleteMissingArgs,
+  compareVersions,
+  localRsyncVersion,
+  parseRsyncVersion,
+  type RsyncVersion,
+  SENDER_REFUSES_FOREIGN_SYMLINKS,
+  SENDER_SYMLINK_FIX,
+  secludedArgsOption,
+  senderFollowsForeignSymlinks,
+  senderSymlinkWarning,
+} from './rsync-version.js';
+export {
   assertTransferred,
   parseStatsLine,
   type RsyncResult,
   type RsyncStats,
   type RunOptions,
+  rsyncEnv,
   runRsync,
   TransferError,
 } from './run.js';

@@ -128,9 +128,8 @@ export function runRsync(call: RsyncCall, o: RunOptions): Promise<RsyncResult> {
     };
 
     const [cmd, ...args] = call.argv;
-    // LC_ALL=C: messages in English for the classifier, and every non-ASCII byte of a name escaped as \#ooo
     const child = spawn(cmd ?? 'rsync', args, {
-      env: { ...process.env, ...call.env, LC_ALL: 'C' },
+      env: rsyncEnv(process.env, call.env),
       stdio: [call.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
     const kill = () => {
@@ -166,6 +165,24 @@ export function runRsync(call: RsyncCall, o: RunOptions): Promise<RsyncResult> {
       child.stdin.end(call.stdin);
     }
   });
+}
+
+/**
+ * The environment rsync runs in: syncward's own, the call's additions, and
+ * LC_ALL=C (messages in English for the classifier, every non-ASCII byte of
+ * a name escaped as \#ooo). RSYNC_OLD_ARGS is dropped: it would let the
+ * remote shell split an ssh target path into words ($(...) in a path runs),
+ * and RSYNC_PROTECT_ARGS=0 with it turns off argument protection even on an
+ * rsync that predates RSYNC_OLD_ARGS (rsync(1), ADVANCED USAGE).
+ */
+export function rsyncEnv(
+  inherited: NodeJS.ProcessEnv,
+  extra: Record<string, string>,
+): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...inherited, ...extra, LC_ALL: 'C' };
+  delete env.RSYNC_OLD_ARGS;
+  delete env.RSYNC_PROTECT_ARGS;
+  return env;
 }
 
 /** Splits a byte stream into lines on \n or \r, keeping only a bounded tail of the text. */

@@ -68,10 +68,14 @@ async function setup(
   return { base, source, file };
 }
 
-function doctor(file: string, wrap: string[] = []): { code: number | null; checks: Check[]; out: string } {
+function doctor(
+  file: string,
+  wrap: string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): { code: number | null; checks: Check[]; out: string } {
   const argv = [process.execPath, bin, 'doctor', '-c', file, '--json', '--timeout', '10'];
   const [cmd, ...args] = [...wrap, ...argv];
-  const r = spawnSync(cmd as string, args, { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(cmd as string, args, { encoding: 'utf8', timeout: 60_000, env });
   let checks: Check[] = [];
   try {
     checks = (JSON.parse(r.stdout) as { checks: Check[] }).checks;
@@ -285,11 +289,76 @@ test('ssh targets: the configured key logs in; a key the target does not know fa
     assert.equal(r.code, 2, r.out);
     assert.equal(find(r.checks, 'identity file www/web2').status, 'ok');
     assert.match(find(r.checks, 'target www/web2').message, /reachable, logged in over ssh/);
+    assert.match(
+      find(r.checks, 'rsync on target www/web2').message,
+      /^the rsync on 127\.0\.0\.1 is rsync \d+\.\d+/,
+    );
     const bad = find(r.checks, 'target www/web3');
     assert.equal(bad.status, 'fail');
     // ssh exits 255; rsync may see the pipe close first and exit 12: either is the same login failure
     assert.match(bad.message, /ssh login failed \(rsync exit (255|12)\)/);
     assert.match(bad.detail ?? '', /Permission denied/);
+  } finally {
+    await sshd.dispose();
+  }
+});
+
+/** An executable `rsync` that claims `version` for --version and is the real rsync otherwise. */
+function fakeRsync(file: string, version: string): void {
+  const real = spawnSync('sh', ['-c', 'command -v rsync'], { encoding: 'utf8' }).stdout.trim();
+  writeFileSync(
+    file,
+    `#!/bin/sh\nif [ "$1" = --version ]; then echo 'rsync  version ${version}  protocol version 32'; exit 0; fi\nexec ${real} "$@"\n`,
+    { mode: 0o755 },
+  );
+}
+
+test('as root, a local rsync older than 3.5.0 and rsync 3.4.3 on an ssh target are warnings that say why and what to do', async () => {
+  assert.equal(process.geteuid?.(), 0, 'the sender rule applies to root; these tests run as root');
+  const sshd = await startSshd();
+  try {
+    const base = await tempDir();
+    // the ssh test user runs the remote wrapper
+    chmodSync(base, 0o755);
+    mkdirSync(join(base, 'bin'));
+    fakeRsync(join(base, 'bin', 'rsync'), '3.4.1');
+    fakeRsync(join(base, 'remote-rsync'), '3.4.3');
+    const dir = await sshd.targetDir();
+    const { file } = await setup([
+      {
+        name: 'web2',
+        url: sshd.url(dir),
+        identity_file: sshd.identityFile,
+        ssh_options: sshd.sshOptions,
+        rsync_args: [`--rsync-path=${join(base, 'remote-rsync')}`],
+      },
+    ]);
+    const r = doctor(file, [], { ...process.env, PATH: `${join(base, 'bin')}:${process.env.PATH}` });
+    assert.equal(r.code, 1, r.out);
+    const sender = find(r.checks, 'rsync as sender');
+    assert.equal(sender.status, 'warn');
+    assert.match(sender.message, /rsync 3\.4\.1 running as root follows symlinks .* copied to the targets/);
+    assert.match(sender.fix?.[0] ?? '', /install rsync 3\.5\.0 or newer/);
+    // the probe itself worked through the wrappers
+    assert.equal(find(r.checks, 'target www/web2').status, 'ok');
+    const receiver = find(r.checks, 'rsync on target www/web2');
+    assert.equal(receiver.status, 'warn');
+    assert.match(receiver.message, /rsync 3\.4\.3, which rejects --delete-missing-args/);
+    assert.deepEqual(receiver.fix, ['upgrade rsync on the target to 3.4.4 or newer']);
+    // check warns the same, and the config stays valid (exit 0)
+    const check = spawnSync(process.execPath, [bin, 'check', '-c', file], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, PATH: `${join(base, 'bin')}:${process.env.PATH}` },
+    });
+    assert.equal(check.status, 0, `${check.stdout}\n${check.stderr}`);
+    assert.match(
+      check.stdout,
+      /^warning: rsync 3\.4\.1 running as root follows symlinks .*: install rsync 3\.5\.0 or newer/m,
+    );
+    // with the real rsync (3.5.0 here) neither warns
+    const real = doctor(file);
+    assert.equal(find(real.checks, 'rsync as sender').status, 'ok', real.out);
   } finally {
     await sshd.dispose();
   }
