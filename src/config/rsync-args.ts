@@ -102,6 +102,10 @@ refuse(
   'no-s',
 );
 refuse(
+  'it makes rsync follow symlinks that other users plant in the paths it sends, so a directory swapped for a symlink copies files they cannot read to the targets (rsync 3.5.0 refuses them by default)',
+  'insecure-links',
+);
+refuse(
   'it turns off the checks on what a remote sender names, and syncward fetches canaries back from targets',
   'trust-sender',
 );

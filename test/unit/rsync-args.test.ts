@@ -53,6 +53,7 @@ test('options that destroy the source, pick other paths or bypass the delete gua
     ['--remote-option=--remove-source-files', /--remote-option .*remote side/],
     ['--log-file=/etc/passwd', /--log-file .*outside the config/],
     ['--old-args', /--old-args .*remote shell split/],
+    ['--insecure-links', /--insecure-links .*follow symlinks that other users plant/],
   ];
   for (const [arg, want] of cases) {
     const m = checkRsyncArgs([arg]);
