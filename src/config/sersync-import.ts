@@ -113,15 +113,56 @@ function parseXml(xml: string): XmlNode {
     const { msg, line, col } = valid.err;
     throw new SersyncImportError(`not well-formed XML: ${msg}`, line, col ?? undefined);
   }
+  // references are decoded here, in one pass, not by the parser: its own pass
+  // leaves &#x4E2D; and &#10; as they are (sersync's tinyxml decodes them)
+  const decode = (_name: string, value: string) => decodeXmlReferences(value, xml);
   const parser = new XMLParser({
     ignoreAttributes: false,
     attributeNamePrefix: '@_',
     captureMetaData: true,
     parseAttributeValue: false,
     parseTagValue: false,
+    processEntities: false,
+    attributeValueProcessor: decode,
+    tagValueProcessor: decode,
     isArray: (_name, _jpath, _leaf, isAttribute) => !isAttribute,
   });
   return parser.parse(xml) as XmlNode;
+}
+
+const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/**
+ * XML's five predefined entities and character references (&#10;, &#x4E2D;)
+ * in one left-to-right pass, so "&amp;#10;" stays the literal text "&#10;".
+ * A reference to a character XML forbids, or to an entity XML does not
+ * define (&nbsp; is HTML), is an error naming its line in `xml`.
+ */
+export function decodeXmlReferences(value: string, xml = ''): string {
+  return value.replace(/&(#[xX][0-9a-fA-F]+|#[0-9]+|[A-Za-z_][\w.-]*);/g, (ref, body: string) => {
+    const fail = (why: string): never => {
+      const at = xml.indexOf(ref);
+      throw new SersyncImportError(`${ref} ${why}`, at < 0 ? undefined : xml.slice(0, at).split('\n').length);
+    };
+    if (!body.startsWith('#'))
+      return (
+        PREDEFINED[body] ??
+        fail(
+          'is not an XML entity: XML defines only &amp; &lt; &gt; &quot; &apos; (write other characters as &#N; or &#xN;, or as themselves)',
+        )
+      );
+    const code =
+      body[1] === 'x' || body[1] === 'X' ? Number.parseInt(body.slice(2), 16) : Number(body.slice(1));
+    // XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
+    const allowed =
+      code === 0x9 ||
+      code === 0xa ||
+      code === 0xd ||
+      (code >= 0x20 && code <= 0xd7ff) ||
+      (code >= 0xe000 && code <= 0xfffd) ||
+      (code >= 0x10000 && code <= 0x10ffff);
+    return allowed ? String.fromCodePoint(code) : fail('is not a character XML allows');
+  });
 }
 
 /** What one confxml.xml became: a source, and what to say about it. */
