@@ -24,7 +24,8 @@ export interface StatusVerdict {
  * What the daemon's status means for a monitoring check. Pure.
  * Critical: a source not watched, a target down, misconfigured or on hold,
  * a critical incident. Warning: a target lagging, stuck paths, drift (or a
- * failed audit) in the last audit, a missing canary, a warning incident.
+ * failed audit) in the last audit, a missing canary, directories that could
+ * not be watched (yet), a warning incident.
  * Everything else (idle, syncing, starting) is ok.
  */
 export function statusVerdict(s: Pick<ApiStatus, 'now' | 'sources' | 'alerts'>): StatusVerdict {
@@ -35,6 +36,11 @@ export function statusVerdict(s: Pick<ApiStatus, 'now' | 'sources' | 'alerts'>):
     if (src.state === 'missing' || src.state === 'rootGone' || src.state === 'stopped')
       crit(
         `source ${src.name} is ${src.state === 'rootGone' ? 'gone (its root vanished or was unmounted)' : src.state} (${src.path})`,
+      );
+    const u = src.unwatched;
+    if (u && u.dirs > 0)
+      warn(
+        `source ${src.name}: ${u.dirs} director${u.dirs === 1 ? 'y' : 'ies'} could not be listed or watched (${u.codes.join(', ')}: ${u.sample.join(', ')}), retried until they can`,
       );
     for (const t of src.targets) {
       const key = `${t.source}/${t.target}`;

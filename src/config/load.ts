@@ -64,6 +64,7 @@ export interface AlertsConfig {
   misconfiguredAfterS: number;
   lagAboveS: number;
   watchUsageAbove: number;
+  unwatchedAfterS: number;
   webhooks: { url: string; tokenFile?: string }[];
   commands: string[][];
 }
@@ -365,6 +366,7 @@ function resolveConfig(
       misconfiguredAfterS: a.misconfigured_after_s,
       lagAboveS: a.lag_above_s,
       watchUsageAbove: a.watch_usage_above,
+      unwatchedAfterS: a.unwatched_after_s,
       webhooks: a.webhooks.map((w) => ({
         url: w.url,
         tokenFile: w.token_file ? abs(w.token_file) : undefined,

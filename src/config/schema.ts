@@ -317,6 +317,14 @@ export const configSchema = z.strictObject({
         .max(1)
         .default(0.9)
         .describe('Alert when watched directories exceed this share of fs.inotify.max_user_watches.'),
+      unwatched_after_s: z
+        .number()
+        .min(0)
+        .max(86_400)
+        .default(30)
+        .describe(
+          'Alert when a directory could not be listed or watched (out of file descriptors, memory or inotify watches; no permission) for this long; it is retried meanwhile, and a full sync runs once it is watched again.',
+        ),
       webhooks: z
         .array(
           z.strictObject({
@@ -340,6 +348,7 @@ export const configSchema = z.strictObject({
       misconfigured_after_s: 0,
       lag_above_s: 300,
       watch_usage_above: 0.9,
+      unwatched_after_s: 30,
       webhooks: [],
       commands: [],
     })

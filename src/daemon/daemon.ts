@@ -35,7 +35,13 @@ import {
 } from '../transport/index.js';
 import { display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
-import { readMaxUserWatches, TreeWatcher } from '../watch/index.js';
+import {
+  fullSyncAfterRecovery,
+  type RecoveredInfo,
+  readMaxUserWatches,
+  TreeWatcher,
+  type UnwatchedSummary,
+} from '../watch/index.js';
 import type { FsEvent, FsEventKind } from '../watch/types.js';
 import { startControlServer } from './control.js';
 import { routeEvents } from './route.js';
@@ -189,6 +195,8 @@ export interface SourceStatus {
   lastOverflowAt: number | null;
   /** fs.inotify.max_user_watches when the source was last watched, or null if unreadable */
   maxUserWatches: number | null;
+  /** directories that could not be listed or watched and are being retried */
+  unwatched: UnwatchedSummary;
   targets: TargetStatus[];
 }
 
@@ -520,6 +528,7 @@ export class Daemon extends EventEmitter {
     watcher.on('warning', (info: { path: string; code: string; message: string }) => {
       this.log.warn({ source: name, ...info }, `source ${name}: ${info.message}`);
     });
+    watcher.on('recovered', (info: RecoveredInfo) => this.unwatchedRecovered(s, info));
     watcher.on('rootGone', (info: { reason: string }) => this.rootGone(s, info.reason));
     try {
       const { dirs, ms } = await watcher.start();
@@ -568,6 +577,29 @@ export class Daemon extends EventEmitter {
     }
     if (s.config.initialSync) for (const w of s.workers) w.requestFullSync('startup');
     s.canary?.start();
+  }
+
+  /**
+   * Every directory that could not be listed or watched is watched again and
+   * was sent whole. After a long spell (the `unwatched` alert fired) or a
+   * root that could not be listed, a full sync makes sure.
+   */
+  private unwatchedRecovered(s: SourceRuntime, info: RecoveredInfo): void {
+    const name = s.config.name;
+    const ms = Date.now() - info.since;
+    const full = fullSyncAfterRecovery({
+      unwatchedMs: ms,
+      alertAfterMs: this.config.alerts.unwatchedAfterS * 1000,
+      root: info.root,
+    });
+    this.log.info(
+      { source: name, dirs: info.dirs, ms, fullSync: full },
+      `source ${name}: every directory is watched again after ${Math.round(ms / 1000)} s; ${info.dirs} directory tree(s) that could not be listed or watched were sent whole${full ? ', and a full sync runs' : ''}`,
+    );
+    if (full)
+      for (const w of s.workers)
+        w.requestFullSync(`directories were unwatched for ${Math.round(ms / 1000)} s`);
+    this.monitor?.poke();
   }
 
   /** A canary arrived on a target, or is missing there ('canary' event; missing raises canaryMissing). */
@@ -777,6 +809,7 @@ export class Daemon extends EventEmitter {
       overflows: s.overflows,
       lastOverflowAt: s.lastOverflowAt,
       maxUserWatches: s.maxUserWatches,
+      unwatched: s.watcher?.unwatchedSummary() ?? { dirs: 0, since: null, codes: [], sample: [] },
       targets: s.workers.map((w, i) => ({
         source: s.config.name,
         target: w.name,

@@ -212,9 +212,11 @@ export class Monitor {
   private settleRestored(snap: Snapshot, sources: RuleSource[], now: number): void {
     if (now - this.startedAt < RESTORE_GRACE_MS) return;
     const early = new Set(
-      evaluate(snap, { ...this.alerts, downAfterS: 0, misconfiguredAfterS: 0, lagAboveS: 0 }, now).map(
-        (c) => c.id,
-      ),
+      evaluate(
+        snap,
+        { ...this.alerts, downAfterS: 0, misconfiguredAfterS: 0, lagAboveS: 0, unwatchedAfterS: 0 },
+        now,
+      ).map((c) => c.id),
     );
     for (const [id, inc] of this.restored) {
       const mine = sources.filter((s) => inc.source === '*' || s.name === inc.source);

@@ -20,6 +20,7 @@ export type ConditionKind =
   | 'overflow'
   | 'watchUsage'
   | 'watchLimit'
+  | 'unwatched'
   | 'stuck'
   | 'held'
   | 'uncleanRestart'
@@ -43,6 +44,7 @@ export interface RulesConfig {
   misconfiguredAfterS: number;
   lagAboveS: number;
   watchUsageAbove: number;
+  unwatchedAfterS: number;
 }
 
 /** The parts of an audit result the rules read (daemon AuditSummary). */
@@ -78,6 +80,8 @@ export interface RuleSource {
   watchedDirs: number;
   maxUserWatches: number | null;
   lastOverflowAt: number | null;
+  /** directories that could not be listed or watched, retried meanwhile (daemon UnwatchedSummary) */
+  unwatched?: { dirs: number; since: number | null; codes: string[]; sample: string[] };
   targets: RuleTarget[];
 }
 
@@ -90,7 +94,7 @@ export interface Snapshot {
   sources: RuleSource[];
   /** "source/target" -> when the target reported a full disk; latched until it next succeeds */
   noSpaceAt: Record<string, number>;
-  /** source -> the watch-limit message; latched until the source is watched again from scratch */
+  /** source -> the last watch-limit message; a condition while directories stay unwatched for lack of watches */
   watchLimit: Record<string, { at: number; message: string }>;
   /** "source/target" -> the last audit that ran to completion (an audit that failed does not clear drift) */
   lastCompletedAudit: Record<string, RuleAudit>;
@@ -148,14 +152,31 @@ function sourceRules(s: RuleSource, snap: Snapshot, rules: RulesConfig, now: num
       ),
     );
   const wl = snap.watchLimit[src];
-  if (wl)
+  const unwatched = s.unwatched;
+  // the watch limit holds for as long as directories wait for a watch (ENOSPC); retries lift it once raised
+  if (wl && unwatched?.codes.includes('ENOSPC'))
     out.push(
       cond(
         'watchLimit',
         'critical',
         src,
         undefined,
-        `source ${src}: ${wl.message}; changes in unwatched directories are only caught by full syncs: raise fs.inotify.max_user_watches (sysctl -w fs.inotify.max_user_watches=N), then restart syncward`,
+        `source ${src}: ${wl.message}; changes in unwatched directories are only caught by full syncs: raise fs.inotify.max_user_watches (sysctl -w fs.inotify.max_user_watches=N); syncward retries and watches them by itself`,
+      ),
+    );
+  if (
+    unwatched &&
+    unwatched.dirs > 0 &&
+    unwatched.since !== null &&
+    now - unwatched.since >= rules.unwatchedAfterS * 1000
+  )
+    out.push(
+      cond(
+        'unwatched',
+        'critical',
+        src,
+        undefined,
+        `source ${src}: ${unwatched.dirs} director${unwatched.dirs === 1 ? 'y' : 'ies'} could not be listed or watched for ${secs(now - unwatched.since)} (${unwatched.codes.join(', ')}: ${unwatched.sample.join(', ')}${unwatched.dirs > unwatched.sample.length ? ', ...' : ''}); changes inside are not seen meanwhile. ${unwatchedAdvice(unwatched.codes)} syncward keeps retrying, then sends them whole and runs a full sync`,
       ),
     );
   if (s.maxUserWatches !== null && s.maxUserWatches > 0) {
@@ -186,6 +207,21 @@ function sourceRules(s: RuleSource, snap: Snapshot, rules: RulesConfig, now: num
       );
   }
   for (const t of s.targets) targetRules(src, t, snap, rules, now, out);
+}
+
+/** What to do about directories that stay unwatched, by the errno names seen. */
+function unwatchedAdvice(codes: string[]): string {
+  const out: string[] = [];
+  if (codes.includes('EMFILE'))
+    out.push(
+      'syncward is out of file descriptors: raise LimitNOFILE (systemd) or ulimit -n, and look for what holds them (API clients, ls /proc/PID/fd).',
+    );
+  if (codes.includes('ENFILE'))
+    out.push('The system file table is full: raise fs.file-max or find the process that fills it.');
+  if (codes.includes('ENOMEM')) out.push('The kernel is short of memory.');
+  if (codes.includes('ENOSPC')) out.push('No inotify watches left: raise fs.inotify.max_user_watches.');
+  if (codes.includes('EACCES')) out.push('Give syncward read and execute permission on those directories.');
+  return out.length > 0 ? out.join(' ') : 'Check the directories and the log.';
 }
 
 function targetRules(

@@ -113,6 +113,34 @@ export function describeExit(code: number): string {
 const RSYNC_MESSAGE_MAX = 2048;
 
 /** Pure: an rsync exit (code or signal) and its stderr to a class and a sentence. */
+/** spawn() errors that mean this process is short of something for a while, not that rsync is missing. */
+const SPAWN_SHORTAGE: Readonly<Record<string, string>> = {
+  EMFILE:
+    'syncward is out of file descriptors (raise LimitNOFILE / ulimit -n, or find what holds them: ls /proc/PID/fd)',
+  ENFILE: 'the system-wide file table is full (fs.file-max)',
+  ENOMEM: 'out of memory',
+  EAGAIN: 'the process limit was reached (ulimit -u / TasksMax)',
+};
+
+/**
+ * What a failed spawn() of rsync means. A shortage of fds, memory or
+ * processes passes: transient, retried with backoff. A missing or
+ * unrunnable binary does not: misconfigured.
+ */
+export function classifySpawnError(program: string, err: NodeJS.ErrnoException): ExitInfo {
+  const shortage = err.code === undefined ? undefined : SPAWN_SHORTAGE[err.code];
+  const info = (cls: ExitClass, message: string): ExitInfo => ({
+    class: cls,
+    code: null,
+    message,
+    rsyncMessage: '',
+    failedPaths: [],
+  });
+  if (shortage) return info('transient', `cannot start ${program} (${err.code}): ${shortage}; retrying`);
+  if (err.code === 'ENOENT') return info('misconfigured', `${program} not found on PATH; install rsync`);
+  return info('misconfigured', `cannot start ${program}: ${err.message}`);
+}
+
 export function classifyExit(
   code: number | null,
   signal: string | null,

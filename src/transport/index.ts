@@ -18,6 +18,7 @@ export {
 export {
   type ClassifyOptions,
   classifyExit,
+  classifySpawnError,
   describeExit,
   EXIT_CLASSES,
   type ExitClass,

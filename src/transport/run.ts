@@ -1,6 +1,12 @@
 import { spawn } from 'node:child_process';
 import type { RsyncCall } from './argv.js';
-import { classifyExit, type ExitClass, type ExitInfo, parseFailedPath } from './exit-codes.js';
+import {
+  classifyExit,
+  classifySpawnError,
+  type ExitClass,
+  type ExitInfo,
+  parseFailedPath,
+} from './exit-codes.js';
 
 /** What rsync's --stats said (fields it did not print stay 0). */
 export interface RsyncStats {
@@ -94,16 +100,7 @@ export function runRsync(call: RsyncCall, o: RunOptions): Promise<RsyncResult> {
       const stderrTail = stderr.tail;
       let exit: ExitInfo;
       if (spawnError) {
-        const notFound = spawnError.code === 'ENOENT';
-        exit = {
-          class: 'misconfigured',
-          code: null,
-          message: notFound
-            ? `${call.argv[0]} not found on PATH; install rsync`
-            : `cannot start ${call.argv[0]}: ${spawnError.message}`,
-          rsyncMessage: '',
-          failedPaths: [],
-        };
+        exit = classifySpawnError(call.argv[0] ?? 'rsync', spawnError);
       } else {
         const missing = notable.filter((l) => !stderrTail.includes(l));
         exit = classifyExit(code, signal, [...missing, stderrTail].join('\n'), {

@@ -1,7 +1,10 @@
+export { fullSyncAfterRecovery } from './recovery.js';
 export {
+  type RecoveredInfo,
   readMaxUserWatches,
   TreeWatcher,
   type TreeWatcherOptions,
+  type UnwatchedSummary,
   type WatchLimitInfo,
   type WatchWarning,
 } from './tree-watcher.js';

@@ -3,6 +3,7 @@ import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { IN, Inotify, type RawEvent } from '../native/index.js';
 import { type BytePath, display, joinRel, toFs } from '../util/bytes.js';
+import { afterRound, failureKind, retryDelayMs, stopsRound } from './recovery.js';
 import type { FsEvent } from './types.js';
 
 export interface TreeWatcherOptions {
@@ -25,6 +26,27 @@ export interface WatchWarning {
   message: string;
 }
 
+/** Directories that could not be listed or watched and wait for a retry (each with whatever lies beneath it). */
+export interface UnwatchedSummary {
+  dirs: number;
+  /** since when something has been unwatched without a break (epoch ms), null when nothing is */
+  since: number | null;
+  /** the errno names seen, e.g. EMFILE, ENOSPC, EACCES */
+  codes: string[];
+  /** a few of the paths, for messages */
+  sample: string[];
+}
+
+/** 'recovered': every directory that was unwatched is listed and watched again (and was sent whole). */
+export interface RecoveredInfo {
+  /** when the unwatched spell began (epoch ms) */
+  since: number;
+  /** how many directories came back (failure points, each with its subtree) */
+  dirs: number;
+  /** the source root itself could not be listed: only a full sync covers it */
+  root: boolean;
+}
+
 /**
  * One watched directory. Only directories have nodes (no per-file state);
  * a node knows its name and parent, so its path follows renames for free.
@@ -42,6 +64,14 @@ interface DirNode {
    */
   foundAt?: { parent: DirNode; name: BytePath };
 }
+
+/** A directory waiting for a retry: a watched one we could not list, or one we could not watch. */
+type Unwatched =
+  | { kind: 'list'; node: DirNode; code: string }
+  | { kind: 'watch'; parent: DirNode; name: BytePath; code: string };
+
+const listKey = (node: DirNode) => `l${node.wd}`;
+const watchKey = (parent: DirNode, name: BytePath) => `w${parent.wd}/${name}`;
 
 interface HeldMove {
   node: DirNode;
@@ -81,7 +111,13 @@ const MASK =
  *
  * Events: 'events' (FsEvent[]), 'overflow' (after the tree was re-walked, so
  * every directory is watched again before the caller's catch-up starts),
- * 'watchLimit' (WatchLimitInfo), 'rootGone' ({reason}), 'warning' (WatchWarning).
+ * 'watchLimit' (WatchLimitInfo), 'rootGone' ({reason}), 'warning' (WatchWarning),
+ * 'recovered' (RecoveredInfo) when nothing is left unwatched after failures.
+ *
+ * A directory that cannot be listed or watched (EMFILE, ENFILE, ENOMEM,
+ * ENOSPC, EACCES...) is retried in rounds with a growing delay until it can;
+ * it is then sent whole, so what was created in it meanwhile arrives.
+ * unwatchedSummary() says what waits, for the `unwatched` alert.
  */
 export class TreeWatcher extends EventEmitter {
   private readonly root: string;
@@ -102,8 +138,16 @@ export class TreeWatcher extends EventEmitter {
     { parent: DirNode; name: BytePath; tries: number } | { node: DirNode; tries: number }
   > = [];
   private retryTimer: NodeJS.Timeout | null = null;
-  /** directories that could not be watched because the watch limit was reached */
-  private unwatched: Buffer[] = [];
+  /** directories that could not be watched because the watch limit was reached, not reported yet */
+  private overLimit: Buffer[] = [];
+  /** directories waiting for a retry round, by listKey / watchKey */
+  private readonly unwatched = new Map<string, Unwatched>();
+  private unwatchedSince: number | null = null;
+  private recoverAttempt = 0;
+  private recoverTimer: NodeJS.Timeout | null = null;
+  private recovering = false;
+  /** what came back so far in this unwatched spell */
+  private recovered = { dirs: 0, root: false };
   private rescanning: Promise<void> | null = null;
   private rescanAgain = false;
 
@@ -167,6 +211,10 @@ export class TreeWatcher extends EventEmitter {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.retries = [];
+    if (this.recoverTimer) clearTimeout(this.recoverTimer);
+    this.recoverTimer = null;
+    this.unwatched.clear();
+    this.unwatchedSince = null;
     this.inotify?.close();
     this.inotify = null;
     this.byWd.clear();
@@ -273,23 +321,25 @@ export class TreeWatcher extends EventEmitter {
     let n = 0;
     while (stack.length > 0 && !this.closed) {
       const node = stack.pop() as DirNode;
-      for (const d of this.readDir(node, seen)) stack.push(d);
+      for (const d of this.readDir(node, seen) ?? []) stack.push(d);
       if (++n % WALK_SLICE === 0) await new Promise((r) => setImmediate(r));
     }
   }
 
-  /** Lists one watched directory and watches its subdirectories; returns them for the walk to descend. */
-  private readDir(node: DirNode, seen: Set<number> | null): DirNode[] {
+  /** Lists one watched directory and watches its subdirectories; returns them for the walk to descend, null when it could not be listed. */
+  private readDir(node: DirNode, seen: Set<number> | null): DirNode[] | null {
     const rel = this.pathOf(node);
     let entries: import('node:fs').Dirent<Buffer>[];
     try {
       entries = readdirSync(this.abs(rel), { withFileTypes: true, encoding: 'buffer' });
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
+      if (failureKind(err.code) === 'gone' && this.unwatched.size > 0) this.unwatched.delete(listKey(node));
       if (err.code === 'ENOENT' && this.byWd.get(node.wd) === node) this.retryLater({ node, tries: 0 });
-      else this.fsWarning(rel, err, 'cannot list directory');
-      return [];
+      else this.failed({ kind: 'list', node, code: err.code ?? 'EIO' }, rel, err);
+      return null;
     }
+    if (this.unwatched.size > 0) this.unwatched.delete(listKey(node));
     if (this.closed || this.byWd.get(node.wd) !== node) return [];
     const out: DirNode[] = [];
     for (const ent of entries) {
@@ -321,14 +371,15 @@ export class TreeWatcher extends EventEmitter {
       wd = this.inotify.addWatch(this.abs(rel), MASK);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      if (err.code === 'ENOSPC') {
-        this.unwatched.push(this.abs(rel));
-        return null;
-      }
+      if (err.code === 'ENOSPC' && !this.unwatched.has(watchKey(parent, name)))
+        this.overLimit.push(this.abs(rel));
+      if (failureKind(err.code) === 'gone' && this.unwatched.size > 0)
+        this.unwatched.delete(watchKey(parent, name));
       if (err.code === 'ENOENT' && relink) this.retryLater({ parent, name, tries: 0 });
-      else this.fsWarning(rel, err, 'cannot watch directory');
+      else this.failed({ kind: 'watch', parent, name, code: err.code ?? 'EIO' }, rel, err);
       return null;
     }
+    if (this.unwatched.size > 0) this.unwatched.delete(watchKey(parent, name));
     if (seen) {
       // Already watched and already where we found it: no need to descend again
       const already = seen.has(wd);
@@ -338,21 +389,123 @@ export class TreeWatcher extends EventEmitter {
     return this.link(parent, name, wd, relink);
   }
 
-  private fsWarning(rel: BytePath, err: NodeJS.ErrnoException, what: string): void {
-    // ENOENT/ENOTDIR: it was deleted or replaced before we got to it; its own events say so
-    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return;
+  /**
+   * A listing or a watch failed. Deleted or replaced meanwhile: its own
+   * events say so. Anything else: it is unwatched until a retry round
+   * succeeds (said once here; the `unwatched` alert says it while it lasts).
+   */
+  private failed(u: Unwatched, rel: BytePath, err: NodeJS.ErrnoException): void {
+    if (failureKind(err.code) === 'gone') return;
+    const key = u.kind === 'list' ? listKey(u.node) : watchKey(u.parent, u.name);
+    const known = this.unwatched.get(key);
+    if (known) {
+      known.code = u.code;
+      return;
+    }
+    this.unwatched.set(key, u);
+    this.unwatchedSince ??= Date.now();
+    this.scheduleRecovery();
+    // the watch limit has its own message (reportLimit)
+    if (u.code === 'ENOSPC') return;
     const path = display(rel) || '.';
+    const what = u.kind === 'list' ? 'cannot list directory' : 'cannot watch directory';
     this.emit('warning', {
       path,
-      code: err.code ?? 'EIO',
-      message: `${what} ${path}: ${err.code ?? err.message}${err.code === 'EACCES' ? ' (syncward needs read and execute permission on every directory of the source)' : ''}; changes inside it are caught by the next full sync`,
+      code: u.code,
+      message: `${what} ${path}: ${u.code}${hint(u.code)}; changes inside it are not seen until it can: retrying with backoff, then it is sent whole`,
     } satisfies WatchWarning);
   }
 
+  /** What waits for a retry now (directories whose parent or self is gone meanwhile are not counted). */
+  unwatchedSummary(): UnwatchedSummary {
+    const codes = new Set<string>();
+    const sample: string[] = [];
+    let dirs = 0;
+    for (const u of this.unwatched.values()) {
+      const rel = this.unwatchedPath(u);
+      if (rel === null) continue;
+      dirs++;
+      codes.add(u.code);
+      if (sample.length < 5) sample.push(display(rel) || '.');
+    }
+    return { dirs, since: dirs > 0 ? this.unwatchedSince : null, codes: [...codes].sort(), sample };
+  }
+
+  /** The relative path of a directory waiting for a retry, or null when it no longer belongs to the tree we watch. */
+  private unwatchedPath(u: Unwatched): BytePath | null {
+    if (u.kind === 'list') return this.byWd.get(u.node.wd) === u.node ? this.pathOf(u.node) : null;
+    return this.byWd.get(u.parent.wd) === u.parent ? joinRel(this.pathOf(u.parent), u.name) : null;
+  }
+
+  private scheduleRecovery(): void {
+    if (this.recoverTimer || this.recovering || this.closed) return;
+    this.recoverTimer = setTimeout(() => void this.recover(), retryDelayMs(this.recoverAttempt));
+  }
+
+  /**
+   * One retry round: lists or watches again each directory that failed,
+   * stopping at the first shortage (fds, memory, watches: the rest would fail
+   * alike), walks beneath those that came back, and sends each of them whole.
+   */
+  private async recover(): Promise<void> {
+    this.recoverTimer = null;
+    this.recovering = true;
+    const back: DirNode[] = [];
+    const walkFrom: DirNode[] = [];
+    let root = false;
+    for (const [key, u] of [...this.unwatched]) {
+      if (this.closed) return;
+      const rel = this.unwatchedPath(u);
+      if (rel === null || this.ignoreDir(rel)) {
+        this.unwatched.delete(key); // deleted, moved out or excluded meanwhile: nothing to watch
+        continue;
+      }
+      if (u.kind === 'list') {
+        const children = this.readDir(u.node, null);
+        if (children) {
+          back.push(u.node);
+          walkFrom.push(...children);
+          if (u.node === this.rootNode) root = true;
+        }
+      } else {
+        const node = this.watchDir(u.parent, u.name, null, true);
+        if (node) {
+          back.push(node);
+          walkFrom.push(node);
+        }
+      }
+      const still = this.unwatched.get(key);
+      if (still && stopsRound(still.code)) break;
+    }
+    await this.walk(walkFrom, null);
+    this.recovering = false;
+    if (this.closed) return;
+    void this.reportLimit();
+    const out: FsEvent[] = back
+      .filter((n) => n !== this.rootNode && this.byWd.get(n.wd) === n)
+      .map((n) => ({ kind: 'upsertTree', path: this.pathOf(n), isDir: true }));
+    if (out.length > 0) this.emit('events', out);
+    this.recovered.dirs += back.length;
+    this.recovered.root ||= root;
+    const left = this.unwatchedSummary().dirs;
+    if (left === 0) this.unwatched.clear();
+    const next = afterRound(this.recoverAttempt, { left, progressed: back.length > 0 });
+    if (next.kind === 'retry') {
+      this.recoverAttempt = next.attempt;
+      this.scheduleRecovery();
+      return;
+    }
+    const info: RecoveredInfo = { since: this.unwatchedSince ?? Date.now(), ...this.recovered };
+    this.unwatchedSince = null;
+    this.recoverAttempt = 0;
+    this.recovered = { dirs: 0, root: false };
+    this.emit('recovered', info);
+  }
+
   private async reportLimit(): Promise<void> {
-    if (this.unwatched.length === 0) return;
-    const missing = this.unwatched;
-    this.unwatched = [];
+    if (this.overLimit.length === 0) return;
+    const missing = this.overLimit;
+    this.overLimit = [];
     // Count what the limit left out, so the message can say how much is needed
     let more = 0;
     const stack = [...missing];
@@ -468,6 +621,7 @@ export class TreeWatcher extends EventEmitter {
         if (isDir) {
           const gone = node.children?.get(ev.name);
           if (gone) this.drop(gone, false);
+          else if (this.unwatched.size > 0) this.unwatched.delete(watchKey(node, ev.name));
         }
         out.push({ kind: 'delete', path: rel, isDir });
       } else if (ev.mask & IN.IN_ATTRIB) out.push({ kind: 'upsert', path: rel, isDir });
@@ -553,7 +707,12 @@ export class TreeWatcher extends EventEmitter {
         const code = (e as NodeJS.ErrnoException).code;
         // still not there after the events ahead of it: it was deleted or moved on, and those events say so
         if (code === 'ENOENT' && r.tries < 20) again.push({ ...r, tries: r.tries + 1 });
-        else if (code !== 'ENOENT') this.fsWarning(rel, e as NodeJS.ErrnoException, 'cannot watch directory');
+        else if (code !== 'ENOENT')
+          this.failed(
+            { kind: 'watch', parent: r.parent, name: r.name, code: code ?? 'EIO' },
+            rel,
+            e as NodeJS.ErrnoException,
+          );
       }
     }
     for (const r of again) this.retryLater(r);
@@ -692,6 +851,22 @@ export function readMaxUserWatches(): number | null {
     }
   }
   return null;
+}
+
+/** What an operator can do about a listing or watch failure, by errno. */
+function hint(code: string): string {
+  switch (code) {
+    case 'EACCES':
+      return ' (syncward needs read and execute permission on every directory of the source)';
+    case 'EMFILE':
+      return ' (this process ran out of file descriptors: raise LimitNOFILE / ulimit -n, or find what holds them: ls /proc/<pid>/fd)';
+    case 'ENFILE':
+      return ' (the system-wide file table is full: fs.file-max)';
+    case 'ENOMEM':
+      return ' (out of kernel memory)';
+    default:
+      return '';
+  }
 }
 
 function limitMessage(root: string, max: number | null, watched: number, needed: number): string {

@@ -313,6 +313,57 @@ test('running out of watches is a watchLimit signal naming the sysctl and the nu
   assert.deepEqual(lines.at(-1), { started: 5 });
 });
 
+test('directories left out by the watch limit are watched by themselves once it is raised, and sent whole', () => {
+  // As above, in a user namespace with its own limit, which the script then raises
+  const root = tempDir('syncward-watch-limit-raised-');
+  for (let i = 0; i < 10; i++) mkdirSync(join(root, `d${i}`, 'sub'), { recursive: true });
+  const mod = fileURLToPath(new URL('../../src/watch/index.js', import.meta.url));
+  const script = `
+    import { writeFileSync } from 'node:fs';
+    import { TreeWatcher } from ${JSON.stringify(mod)};
+    const out = (v) => console.log(JSON.stringify(v));
+    const w = new TreeWatcher(${JSON.stringify(root)});
+    const events = [];
+    w.on('events', (b) => events.push(...b.map((e) => e.kind + ' ' + e.path)));
+    const recovered = new Promise((r) => w.on('recovered', r));
+    await w.start();
+    const { dirs, codes } = w.unwatchedSummary();
+    out({ watched: w.watchedDirs, unwatched: dirs, codes });
+    writeFileSync('/proc/sys/user/max_inotify_watches', '100');
+    const info = await recovered;
+    out({ watched: w.watchedDirs, unwatched: w.unwatchedSummary().dirs, root: info.root, dirs: info.dirs });
+    writeFileSync(${JSON.stringify(join(root, 'd9', 'sub', 'f'))}, 'x');
+    while (!events.includes('upsert d9/sub/f')) await new Promise((r) => setTimeout(r, 10));
+    out({ events: events.filter((e) => e.startsWith('upsertTree')).sort() });
+    w.close();`;
+  const res = spawnSync(
+    'unshare',
+    [
+      '--user',
+      '--map-root-user',
+      'sh',
+      '-c',
+      'echo 5 > /proc/sys/user/max_inotify_watches && exec "$0" --input-type=module -e "$1"',
+      process.execPath,
+      script,
+    ],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
+  assert.equal(res.status, 0, res.stderr);
+  const [before, after, sent] = res.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(before, { watched: 5, unwatched: 10, codes: ['ENOSPC'] });
+  assert.deepEqual(after, { watched: 21, unwatched: 0, root: false, dirs: 10 });
+  // every directory the limit left out (and what lies beneath) is sent whole
+  assert.equal(sent.events.length, 10, JSON.stringify(sent.events));
+  assert.ok(
+    sent.events.every((e: string) => /^upsertTree d\d(\/sub)?$/.test(e)),
+    JSON.stringify(sent.events),
+  );
+});
+
 test('a kernel queue overflow is signalled after every directory is watched again', async (t) => {
   if (!canChangeQueue()) {
     t.skip('needs root, a writable /proc/sys/fs/inotify/max_queued_events and flock(1)');

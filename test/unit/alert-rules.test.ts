@@ -11,7 +11,13 @@ import {
 } from '../../src/monitor/rules.js';
 
 const T0 = 1_800_000_000_000;
-const rules: RulesConfig = { downAfterS: 60, misconfiguredAfterS: 0, lagAboveS: 300, watchUsageAbove: 0.9 };
+const rules: RulesConfig = {
+  downAfterS: 60,
+  misconfiguredAfterS: 0,
+  lagAboveS: 300,
+  watchUsageAbove: 0.9,
+  unwatchedAfterS: 30,
+};
 
 function target(o: Partial<RuleTarget> = {}): RuleTarget {
   return {
@@ -198,13 +204,37 @@ test('watch usage above the share of max_user_watches fires, at or below it does
   );
 });
 
-test('a watch limit that was hit stays an incident (latched by the monitor)', () => {
-  const s = snap([source()], {
-    watchLimit: { www: { at: T0, message: 'cannot watch /srv/www/x: no inotify watches left' } },
-  });
-  const c = one(evaluate(s, rules, T0 + 1), 'watchLimit');
+test('a watch limit that was hit is an incident while directories still wait for a watch', () => {
+  const limit = { www: { at: T0, message: 'cannot watch /srv/www/x: no inotify watches left' } };
+  const waiting = { dirs: 2, since: T0, codes: ['ENOSPC'], sample: ['x', 'y'] };
+  const c = one(
+    evaluate(snap([source([target()], { unwatched: waiting })], { watchLimit: limit }), rules, T0 + 1),
+    'watchLimit',
+  );
   assert.equal(c.severity, 'critical');
   assert.match(c.message, /no inotify watches left/);
+  // the limit was raised and the retries watched them: it resolves
+  const none = { dirs: 0, since: null, codes: [], sample: [] };
+  assert.deepEqual(
+    kinds(evaluate(snap([source([target()], { unwatched: none })], { watchLimit: limit }), rules, T0 + 1)),
+    [],
+  );
+});
+
+test('directories left unwatched fire `unwatched` once they stay so for unwatched_after_s, naming why and what to do', () => {
+  const unwatched = { dirs: 7, since: T0, codes: ['EMFILE'], sample: ['a', 'b/c', 'd', 'e', 'f'] };
+  const s = snap([source([target()], { unwatched })]);
+  assert.deepEqual(kinds(evaluate(s, rules, T0 + 29_999)), [], 'not before the threshold');
+  const c = one(evaluate(s, rules, T0 + 30_000), 'unwatched');
+  assert.equal(c.severity, 'critical');
+  assert.equal(c.id, 'unwatched:www');
+  assert.match(
+    c.message,
+    /7 directories could not be listed or watched for 30 s \(EMFILE: a, b\/c, d, e, f, \.\.\.\)/,
+  );
+  assert.match(c.message, /out of file descriptors: raise LimitNOFILE/);
+  const back = snap([source([target()], { unwatched: { dirs: 0, since: null, codes: [], sample: [] } })]);
+  assert.deepEqual(kinds(evaluate(back, rules, T0 + 60_000)), [], 'resolved once they are watched');
 });
 
 test('stuck paths and a held target are conditions for as long as they last', () => {

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classifyExit, describeExit, EXIT_CLASSES, parseFailedPaths } from '../../src/transport/index.js';
+import {
+  classifyExit,
+  classifySpawnError,
+  describeExit,
+  EXIT_CLASSES,
+  parseFailedPaths,
+} from '../../src/transport/index.js';
 
 // Real stderr from rsync 3.5.0 (protocol 32), captured with LC_ALL=C.
 const F = {
@@ -283,4 +289,21 @@ test('parseFailedPaths ignores summary lines and de-duplicates', () => {
     ['sub', 'secret'],
   );
   assert.deepEqual(parseFailedPaths(F.sshRefused), []);
+});
+
+test('rsync that cannot start for lack of fds, memory or processes is transient; a missing binary is misconfigured', () => {
+  const err = (code: string) => Object.assign(new Error(`spawn rsync ${code}`), { code });
+  for (const code of ['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN']) {
+    const e = classifySpawnError('rsync', err(code));
+    assert.equal(e.class, 'transient', code);
+    assert.match(e.message, new RegExp(`cannot start rsync \\(${code}\\): .*; retrying`));
+  }
+  assert.match(
+    classifySpawnError('rsync', err('EMFILE')).message,
+    /out of file descriptors \(raise LimitNOFILE/,
+  );
+  const missing = classifySpawnError('rsync', err('ENOENT'));
+  assert.equal(missing.class, 'misconfigured');
+  assert.equal(missing.message, 'rsync not found on PATH; install rsync');
+  assert.equal(classifySpawnError('rsync', err('EACCES')).class, 'misconfigured');
 });

@@ -15,6 +15,7 @@ const alerts: AlertsConfig = {
   misconfiguredAfterS: 0,
   lagAboveS: 300,
   watchUsageAbove: 0.9,
+  unwatchedAfterS: 30,
   webhooks: [],
   commands: [],
 };

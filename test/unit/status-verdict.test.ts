@@ -42,6 +42,7 @@ function status(targets: TargetStatus[], o: { alerts?: Incident[]; source?: Part
         overflows: 0,
         lastOverflowAt: null,
         maxUserWatches: 8192,
+        unwatched: { dirs: 0, since: null, codes: [], sample: [] },
         targets,
         ...o.source,
       },

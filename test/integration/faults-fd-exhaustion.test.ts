@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { type LogLine, msg, spawnSyncward } from '../helpers/cli-daemon.js';
+import { configYaml, converged, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
+import { makeTempDir, waitFor } from '../helpers/tree.js';
+
+const cleanup: string[] = [];
+after(() => {
+  for (const d of cleanup) rmSync(d, { recursive: true, force: true });
+});
+
+/** Open fds of a process. */
+const fdCount = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+
+/**
+ * Keeps the daemon's fd table full with idle connections to its API: opens
+ * them until its table holds `limit` fds, and opens a new one whenever the
+ * daemon closes one (a connection cap or a header timeout), until released.
+ */
+function exhaust(port: number, pid: number, limit: number) {
+  const sockets = new Set<Socket>();
+  let holding = true;
+  const open = () => {
+    if (!holding || fdCount(pid) >= limit) return;
+    const s = connect(port, '127.0.0.1');
+    sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => {
+      sockets.delete(s);
+      setTimeout(open, 20);
+    });
+    s.on('connect', () => setTimeout(open, 1));
+  };
+  open();
+  const refill = setInterval(open, 50);
+  return {
+    full: () => waitFor(() => fdCount(pid) >= limit, 20_000, `the daemon's ${limit} fds in use`),
+    release() {
+      holding = false;
+      clearInterval(refill);
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+describe('a directory that cannot be listed for lack of fds is retried, sent whole, and alerted while it lasts', () => {
+  test('newdir/sub/d created while the daemon is out of fds arrives, stays watched, and `unwatched` fires and resolves', async () => {
+    const src = await makeTempDir('syncward-fds-src-');
+    const dst = await makeTempDir('syncward-fds-dst-');
+    const dir = await makeTempDir('syncward-fds-cfg-');
+    const state = tempStateDir();
+    cleanup.push(src, dst, dir, state.dir);
+    writeFileSync(join(src, 'before'), 'x');
+    const targets: TargetUnderTest[] = [{ name: 'local', url: dst, dir: dst }];
+    const cfg = join(dir, 'syncward.yaml');
+    writeFileSync(
+      cfg,
+      `${configYaml({ stateDir: state.dir, source: src, targets })}alerts:\n  unwatched_after_s: 1\n`,
+    );
+    // soft = hard: the daemon cannot raise it, as under `ulimit -n` in a shell
+    const limit = 256;
+    const daemon = spawnSyncward(['start', '-c', cfg], {
+      wrap: ['prlimit', `--nofile=${limit}:${limit}`, '--'],
+    });
+    let hold: ReturnType<typeof exhaust> | null = null;
+    try {
+      await daemon.waitForLine((l) => l.target === 'local' && l.state === 'idle', 20_000, 'the initial sync');
+      await converged(src, targets, 20_000, 'the initial sync');
+      const { url } = JSON.parse(readFileSync(join(state.dir, 'api.json'), 'utf8')) as { url: string };
+      hold = exhaust(Number(new URL(url).port), daemon.pid, limit);
+      await hold.full();
+
+      const from = daemon.lines.length;
+      mkdirSync(join(src, 'newdir', 'sub', 'd'), { recursive: true });
+      writeFileSync(join(src, 'newdir', 'sub', 'd', 'file'), 'made while out of fds');
+      const failed = await daemon.waitForLine(
+        (l) => /cannot list directory newdir/.test(msg(l)) && l.code === 'EMFILE',
+        20_000,
+        'the listing of newdir failing with EMFILE',
+        from,
+      );
+      assert.match(msg(failed), /retrying with backoff, then it is sent whole/);
+      const firing = await daemon.waitForLine(
+        (l) => l.alert === 'unwatched' && /ALERT firing/.test(msg(l)),
+        20_000,
+        'the unwatched alert firing',
+        from,
+      );
+      assert.match(msg(firing), /could not be listed or watched .*EMFILE: newdir/);
+      assert.match(msg(firing), /out of file descriptors/);
+
+      hold.release();
+      hold = null;
+      await daemon.waitForLine(
+        (l) => /every directory is watched again/.test(msg(l)),
+        30_000,
+        'the watcher recovering',
+        from,
+      );
+      await daemon.waitForLine(
+        (l) => l.incident === 'unwatched:src' && /resolved/i.test(msg(l)),
+        30_000,
+        'the unwatched alert resolving',
+        from,
+      );
+      await converged(src, targets, 30_000, 'newdir/sub/d/file on the target');
+      // d itself is watched now: a file written into it afterwards arrives by its own event
+      writeFileSync(join(src, 'newdir', 'sub', 'd', 'after'), 'made after the fds came back');
+      await converged(src, targets, 30_000, 'newdir/sub/d/after on the target');
+      const recovered = daemon.lines.find((l: LogLine) => /every directory is watched again/.test(msg(l)));
+      assert.equal(recovered?.fullSync, true, 'the spell outlasted unwatched_after_s: a full sync runs too');
+    } finally {
+      hold?.release();
+      await daemon.stop();
+    }
+    assert.deepEqual(daemon.other, [], 'no crash output');
+  });
+});
