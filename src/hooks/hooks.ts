@@ -4,6 +4,7 @@ import { type CompiledPattern, compilePattern } from '../filter/index.js';
 import { postJson, runCommand, Sink } from '../monitor/deliver.js';
 import { type BytePath, display, fromText, parentOf } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
+import { timerDelay } from '../util/timers.js';
 
 /**
  * After-sync hooks (sersync's plugins, done safely): after a batch or a full
@@ -123,16 +124,17 @@ export class Hooks {
       const hooks: RunningHook[] = [];
       for (const h of s.hooks) {
         let match: (path: BytePath, op: Op) => boolean;
+        let timeoutMs: number;
         try {
           match = hookMatcher(h.include, s.canary?.path);
+          timeoutMs = timerDelay(h.timeoutS * 1000, 'its timeout_s');
         } catch (e) {
           log.error(
             { source: s.name, hook: h.name },
-            `hook ${s.name}/${h.name} is disabled: ${(e as Error).message}; fix its include patterns`,
+            `hook ${s.name}/${h.name} is disabled: ${(e as Error).message}; fix it in the config`,
           );
           continue;
         }
-        const timeoutMs = h.timeoutS * 1000;
         const name = `hook ${s.name}/${h.name}`;
         const send = h.url
           ? (p: Pending) => postJson(h.url as string, toMessage(p), { timeoutMs })

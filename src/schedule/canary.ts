@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { buildFetchCall, runRsync, type TargetSpec } from '../transport/index.js';
 import type { Logger } from '../util/log.js';
+import { timerDelay } from '../util/timers.js';
 
 /** End-to-end replication lag measured by the canary, per target (as Daemon.status() shows it). */
 export interface CanaryState {
@@ -170,6 +171,8 @@ export class Canary {
   private stopped = false;
 
   constructor(private readonly o: CanaryOptions) {
+    timerDelay(o.intervalMs, `canary interval of source ${o.source}`);
+    timerDelay(o.timeoutMs, `canary timeout of source ${o.source}`);
     o.targets.forEach((spec, i) => {
       this.probes.set(spec.name, {
         spec,
