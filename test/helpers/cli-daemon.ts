@@ -124,3 +124,10 @@ export function runSyncward(
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: timeoutMs });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
+
+/** Sends a real SIGHUP and waits for the daemon's "config reloaded" line (it lists added, changed, removed). */
+export function sighup(daemon: SpawnedSyncward, what: string, timeoutMs = 20_000): Promise<LogLine> {
+  const mark = daemon.lines.length;
+  daemon.child.kill('SIGHUP');
+  return daemon.waitForLine((l) => /^config reloaded/.test(msg(l)), timeoutMs, `the reload ${what}`, mark);
+}

@@ -17,17 +17,24 @@ export interface TargetUnderTest {
   owner?: boolean;
 }
 
-/**
- * YAML for one source mirrored to the given targets. The API listens on a
- * free port (state_dir/api.json has it) unless `api` says otherwise, so tests
- * running in parallel never compete for 8730.
- */
-export function configYaml(o: {
-  stateDir: string;
-  source: string;
+/** One source of a config under test (see sourcesYaml). */
+export interface SourceUnderTest {
+  name: string;
+  path: string;
   targets: TargetUnderTest[];
   exclude?: string[];
+  /** more lines of the source, indented by 4 */
   extra?: string;
+}
+
+/**
+ * YAML for the given sources. The API listens on a free port
+ * (state_dir/api.json has it) unless `api` says otherwise, so tests running
+ * in parallel never compete for 8730.
+ */
+export function sourcesYaml(o: {
+  stateDir: string;
+  sources: SourceUnderTest[];
   api?: { listen: string; tokenFile?: string };
 }): string {
   const api = o.api ?? { listen: '127.0.0.1:0' };
@@ -37,19 +44,39 @@ export function configYaml(o: {
     `  listen: ${JSON.stringify(api.listen)}`,
     ...(api.tokenFile ? [`  token_file: ${JSON.stringify(api.tokenFile)}`] : []),
     'sources:',
-    '  - name: src',
-    `    path: ${JSON.stringify(o.source)}`,
-    `    exclude: ${JSON.stringify(o.exclude ?? [])}`,
-    ...(o.extra ? [o.extra] : []),
-    '    targets:',
   ];
-  for (const t of o.targets) {
-    lines.push(`      - name: ${t.name}`, `        url: ${JSON.stringify(t.url)}`, '        timeout_s: 20');
-    if (t.passwordFile) lines.push(`        password_file: ${JSON.stringify(t.passwordFile)}`);
-    if (t.identityFile) lines.push(`        identity_file: ${JSON.stringify(t.identityFile)}`);
-    if (t.sshOptions) lines.push(`        ssh_options: ${JSON.stringify(t.sshOptions)}`);
+  for (const s of o.sources) {
+    lines.push(
+      `  - name: ${s.name}`,
+      `    path: ${JSON.stringify(s.path)}`,
+      `    exclude: ${JSON.stringify(s.exclude ?? [])}`,
+      ...(s.extra ? [s.extra] : []),
+      '    targets:',
+    );
+    for (const t of s.targets) {
+      lines.push(`      - name: ${t.name}`, `        url: ${JSON.stringify(t.url)}`, '        timeout_s: 20');
+      if (t.passwordFile) lines.push(`        password_file: ${JSON.stringify(t.passwordFile)}`);
+      if (t.identityFile) lines.push(`        identity_file: ${JSON.stringify(t.identityFile)}`);
+      if (t.sshOptions) lines.push(`        ssh_options: ${JSON.stringify(t.sshOptions)}`);
+    }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** YAML for one source, named "src", mirrored to the given targets (see sourcesYaml). */
+export function configYaml(o: {
+  stateDir: string;
+  source: string;
+  targets: TargetUnderTest[];
+  exclude?: string[];
+  extra?: string;
+  api?: { listen: string; tokenFile?: string };
+}): string {
+  return sourcesYaml({
+    stateDir: o.stateDir,
+    api: o.api,
+    sources: [{ name: 'src', path: o.source, targets: o.targets, exclude: o.exclude, extra: o.extra }],
+  });
 }
 
 /** A running in-process daemon, resolved once `readySources` sources (default all) are watched. */

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isWatching, sighup, spawnSyncward } from '../helpers/cli-daemon.js';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { startRsyncDaemon } from '../helpers/rsyncd.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
@@ -87,31 +88,38 @@ test('a source root that is unmounted holds every target and deletes nothing on 
   }
 });
 
-test('a source root moved away holds its targets; restored and reloaded (SIGHUP), it mirrors again', async () => {
+test('a source root moved away holds its targets; restored and reloaded (a real SIGHUP), it mirrors again', async () => {
   const src = await makeTempDir('syncward-restore-src-');
   const dst = await makeTempDir('syncward-restore-dst-');
+  const dir = await makeTempDir('syncward-restore-cfg-');
   const state = tempStateDir();
   const targets: TargetUnderTest[] = [{ name: 'local', url: dst, dir: dst }];
-  const d = await startDaemon(configYaml({ stateDir: state.dir, source: src, targets }));
-  const states: string[] = [];
-  d.daemon.on('state', (_s: string, _t: string, st: string) => states.push(st));
+  const cfg = join(dir, 'syncward.yaml');
+  writeFileSync(cfg, configYaml({ stateDir: state.dir, source: src, targets }));
+  const daemon = spawnSyncward(['start', '-c', cfg]);
   try {
+    await daemon.waitForLine(isWatching, 20_000, 'watching');
     writeFileSync(join(src, 'a'), 'a\n');
     await converged(src, targets, 20_000, 'mirrored');
+    const mark = daemon.lines.length;
     renameSync(src, `${src}-away`);
-    await waitFor(() => states.includes('held'), 20_000, 'the target is held');
+    await daemon.waitForLine(
+      (l) => l.target === 'local' && l.state === 'held',
+      20_000,
+      'the target held',
+      mark,
+    );
     renameSync(`${src}-away`, src);
-    const ready = new Promise((r) => d.daemon.once('ready', r));
-    await d.daemon.reload(d.config);
-    await ready;
+    const reloaded = await sighup(daemon, 'with the root restored');
+    assert.deepEqual(reloaded.changed, ['src'], 'the source whose root vanished is started again');
+    await daemon.waitForLine(isWatching, 20_000, 'the source watched again', mark);
     writeFileSync(join(src, 'b'), 'b\n');
     await converged(src, targets, 20_000, 'mirroring again after the reload');
-    assert.equal(d.daemon.status()[0]?.state, 'watching');
+    await daemon.stop();
+    assert.equal((await daemon.exited).code, 0, daemon.stderr());
   } finally {
-    await d.dispose();
-    rmSync(`${src}-away`, { recursive: true, force: true });
-    rmSync(src, { recursive: true, force: true });
-    rmSync(dst, { recursive: true, force: true });
+    await daemon.stop();
+    for (const p of [`${src}-away`, src, dst, dir]) rmSync(p, { recursive: true, force: true });
     state.dispose();
   }
 });

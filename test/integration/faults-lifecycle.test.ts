@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isWatching, msg, runSyncward, spawnSyncward } from '../helpers/cli-daemon.js';
+import { isWatching, msg, runSyncward, sighup, spawnSyncward } from '../helpers/cli-daemon.js';
 import { configYaml, converged, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
 
@@ -55,11 +55,7 @@ describe('daemon lifecycle: one instance per state_dir, SIGHUP reloads, SIGTERM 
     for (let i = 0; i < 20; i++) writeFileSync(join(src, `early${i}`), `early ${i}\n`);
     configure([ta]);
     const daemon = spawnSyncward(['start', '-c', cfg]);
-    const reloaded = async (what: string) => {
-      const mark = daemon.lines.length;
-      daemon.child.kill('SIGHUP');
-      await daemon.waitForLine((l) => /reloaded/i.test(msg(l)), 20_000, `the reload ${what}`, mark);
-    };
+    const reloaded = (what: string) => sighup(daemon, what);
     try {
       await daemon.waitForLine(isWatching, 20_000, 'watching');
       writeFileSync(join(src, 'before-hup'), 'before the first SIGHUP\n');
