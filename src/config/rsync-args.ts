@@ -48,7 +48,20 @@ refuse("it is rsync's internal server mode, not for a client", 'server', 'sender
 refuse('it is a daemon option; a client must not read another rsyncd.conf', 'config', 'dparam');
 refuse('set password_file on the target instead', 'password-file');
 refuse('put the port in the target URL instead', 'port');
-refuse('set timeout_s on the target instead', 'timeout', 'contimeout');
+// --no-timeout is --timeout=0: a peer that accepts and never answers hangs rsync forever
+refuse('set timeout_s on the target instead', 'timeout', 'contimeout', 'no-timeout');
+refuse(
+  'syncward sends the batch list NUL-separated (--from0); read by lines, names would be cut and changes lost',
+  'no-from0',
+  'no-0',
+);
+refuse(
+  'syncward mirrors hard-link groups and symlinks as they are (rsync -a -H), and audits check them',
+  'no-hard-links',
+  'no-H',
+  'no-links',
+  'no-l',
+);
 refuse('options passed to the remote side bypass this check (e.g. -M--remove-source-files)', 'remote-option');
 refuse(
   'it reads or writes a file outside the config (FILE is never checked)',
@@ -93,6 +106,9 @@ refuse(
   'log-format',
   'stderr',
   'msgs2stderr',
+  'no-msgs2stderr',
+  'no-itemize-changes',
+  'no-i',
 );
 refuse(
   'it lets the remote shell split paths ($, spaces, quotes in a name or URL run as shell words)',

@@ -53,6 +53,12 @@ test('options that destroy the source, pick other paths or bypass the delete gua
     ['--remote-option=--remove-source-files', /--remote-option .*remote side/],
     ['--log-file=/etc/passwd', /--log-file .*outside the config/],
     ['--old-args', /--old-args .*remote shell split/],
+    // rsync takes --no-OPTION for most options: these undo what syncward relies on
+    ['--no-i', /--no-i .*--itemize-changes output/],
+    ['--no-from0', /--no-from0 .*NUL-separated/],
+    ['--no-timeout', /--no-timeout .*timeout_s/],
+    ['--no-H', /--no-H .*hard-link groups/],
+    ['--no-secluded-args', /--no-secluded-args .*remote shell split/],
     ['--insecure-links', /--insecure-links .*follow symlinks that other users plant/],
   ];
   for (const [arg, want] of cases) {
