@@ -25,6 +25,7 @@ import { Filter } from '../filter/index.js';
 import { Hooks } from '../hooks/index.js';
 import { AUDIT_SAMPLE, type AuditRow, Journal, lockStateDir } from '../journal/index.js';
 import { Monitor, type Incident as MonitorIncident } from '../monitor/index.js';
+import { describeOpenFilesLimit, raiseOpenFilesLimit } from '../native/index.js';
 import { Canary, type CanaryEvent, type CanaryState, Scheduler } from '../schedule/index.js';
 import {
   localRsyncVersion,
@@ -239,6 +240,7 @@ export class Daemon extends EventEmitter {
   }
 
   async start(): Promise<void> {
+    this.raiseOpenFilesLimit();
     try {
       mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
       mkdirSync(join(this.config.stateDir, 'ssh'), { recursive: true, mode: 0o700 });
@@ -303,6 +305,23 @@ export class Daemon extends EventEmitter {
     this.sources = this.config.sources.map((sc) => this.makeSource(sc));
     this.schedule();
     await Promise.all(this.sources.map((s) => this.startSource(s)));
+  }
+
+  /** Soft RLIMIT_NOFILE up to the hard limit, and the result in the log (a warning when low). */
+  private raiseOpenFilesLimit(): void {
+    try {
+      const limit = raiseOpenFilesLimit();
+      const { level, message } = describeOpenFilesLimit(limit);
+      this.log[level](
+        { openFiles: limit.soft, openFilesHard: limit.hard, openFilesBefore: limit.before },
+        message,
+      );
+    } catch (e) {
+      this.log.warn(
+        { err: (e as Error).message },
+        `cannot read the open files limit: ${(e as Error).message}`,
+      );
+    }
   }
 
   private schedule(): void {

@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { getSystemErrorName } from 'node:util';
 
 /** The addon built from src/native/inotify.c by node-gyp. */
 interface Binding {
@@ -10,6 +11,8 @@ interface Binding {
   rmWatch(fd: number, wd: number): number;
   start(fd: number, onData: (err: NodeJS.ErrnoException | null, data?: Buffer) => void): object;
   stop(handle: object): void;
+  /** absent from an addon built before it existed */
+  raiseNofileLimit?(): { soft: number; hard: number; before: number; errno: number };
   constants: Record<InotifyConstant, number>;
 }
 
@@ -118,4 +121,60 @@ export class Inotify {
     if (this.handle) binding.stop(this.handle);
     this.handle = null;
   }
+}
+
+/** RLIMIT_NOFILE after raiseOpenFilesLimit(): Infinity for unlimited. */
+export interface OpenFilesLimit {
+  soft: number;
+  hard: number;
+  /** the soft limit found */
+  before: number;
+  /** why it could not be raised (an errno name, or a stale addon), or null */
+  error: string | null;
+}
+
+/**
+ * Raises the soft limit on open files to the hard limit: every API client,
+ * SSE stream, rsync pipe and directory listing takes an fd, and a full table
+ * leaves directories unwatched and rsync unable to start. Node itself raises
+ * it at startup today, but has no API for it; the addon makes sure.
+ */
+export function raiseOpenFilesLimit(): OpenFilesLimit {
+  if (!binding.raiseNofileLimit) {
+    const now = parseOpenFilesLimit(readFileSync('/proc/self/limits', 'utf8'));
+    return {
+      ...now,
+      before: now.soft,
+      error: 'the inotify addon is older than this code; run: npm run build:native',
+    };
+  }
+  const r = binding.raiseNofileLimit();
+  return {
+    soft: r.soft,
+    hard: r.hard,
+    before: r.before,
+    error: r.errno === 0 ? null : getSystemErrorName(-r.errno),
+  };
+}
+
+/** The "Max open files" line of /proc/<pid>/limits: soft and hard ("unlimited" is Infinity). */
+export function parseOpenFilesLimit(limits: string): { soft: number; hard: number } {
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(limits);
+  if (!m) throw new Error('no "Max open files" line in /proc/self/limits');
+  const num = (v: string) => (v === 'unlimited' ? Number.POSITIVE_INFINITY : Number(v));
+  return { soft: num(m[1] as string), hard: num(m[2] as string) };
+}
+
+/** Below this a busy daemon can fill its fd table: API clients, SSE streams, rsync pipes, directory listings. */
+export const LOW_OPEN_FILES = 4096;
+
+/** The start-up log line about the open files limit, as a warning when it is low or could not be raised. */
+export function describeOpenFilesLimit(l: OpenFilesLimit): { level: 'info' | 'warn'; message: string } {
+  const fmt = (n: number) => (n === Number.POSITIVE_INFINITY ? 'unlimited' : String(n));
+  const raised = l.before < l.soft ? `, raised from ${fmt(l.before)}` : '';
+  let message = `open files limit (RLIMIT_NOFILE): ${fmt(l.soft)} (hard ${fmt(l.hard)})${raised}`;
+  if (l.error !== null) message += `; could not raise it to the hard limit: ${l.error}`;
+  if (l.soft < LOW_OPEN_FILES)
+    message += `; that is low: with the table full, new directories cannot be listed (alert unwatched) and rsync cannot start. Raise the hard limit: LimitNOFILE=65536 in the systemd unit, or ulimit -Hn 65536 before starting syncward`;
+  return { level: l.error !== null || l.soft < LOW_OPEN_FILES ? 'warn' : 'info', message };
 }

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <node_api.h>
@@ -214,6 +216,38 @@ static napi_value js_stop(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static void set_limit(napi_env env, napi_value obj, const char *name, rlim_t v) {
+  napi_value value;
+  napi_create_double(env, v == RLIM_INFINITY ? INFINITY : (double)v, &value);
+  napi_set_named_property(env, obj, name, value);
+}
+
+/*
+ * raiseNofileLimit() -> {soft, hard, before, errno}. Node has no setrlimit:
+ * raises RLIMIT_NOFILE's soft limit to its hard limit (what an unprivileged
+ * process may do), so a busy API or many rsyncs do not run out of fds under
+ * a low default soft limit (1024). errno is 0, or why it could not.
+ */
+static napi_value js_raise_nofile_limit(napi_env env, napi_callback_info info) {
+  struct rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return throw_errno(env, "getrlimit", errno);
+  rlim_t before = lim.rlim_cur;
+  int err = 0;
+  if (lim.rlim_cur != lim.rlim_max) {
+    struct rlimit want = {lim.rlim_max, lim.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &want) != 0) err = errno;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return throw_errno(env, "getrlimit", errno);
+  }
+  napi_value result, errValue;
+  CHECK(napi_create_object(env, &result));
+  set_limit(env, result, "soft", lim.rlim_cur);
+  set_limit(env, result, "hard", lim.rlim_max);
+  set_limit(env, result, "before", before);
+  CHECK(napi_create_int32(env, err, &errValue));
+  CHECK(napi_set_named_property(env, result, "errno", errValue));
+  return result;
+}
+
 static void set_uint(napi_env env, napi_value obj, const char *name, uint32_t v) {
   napi_value value;
   napi_create_uint32(env, v, &value);
@@ -227,6 +261,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
       {"rmWatch", NULL, js_rm_watch, NULL, NULL, NULL, napi_default, NULL},
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
       {"stop", NULL, js_stop, NULL, NULL, NULL, napi_default, NULL},
+      {"raiseNofileLimit", NULL, js_raise_nofile_limit, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
   napi_value c;
