@@ -7,6 +7,7 @@ import {
   type SourceSpec,
   type TargetSpec,
 } from '../transport/index.js';
+import { type BytePath, parentOf } from '../util/bytes.js';
 import { DRIFT_KINDS, type DriftEntry, type DriftKind, parseItemizeLine } from './itemize.js';
 import { isPending, NOTHING_PENDING, type PendingIndex, unionPending } from './pending.js';
 
@@ -14,7 +15,12 @@ export interface AuditOptions {
   isRoot: boolean;
   /** compare file contents (rsync --checksum): reads every file on both sides */
   checksum?: boolean;
-  /** report directories whose only difference is their mtime */
+  /**
+   * report every directory whose only difference is its mtime; by default
+   * one is left out when a difference or pending change beneath it explains
+   * it (creating or deleting inside a directory sets its mtime), and reported
+   * otherwise — the root included
+   */
   dirMtime?: boolean;
   /** hard bound on the rsync run (default: 4 × the target's I/O timeout + 1 h, as a full sync) */
   timeoutMs?: number;
@@ -95,6 +101,7 @@ export async function auditTarget(src: SourceSpec, tgt: TargetSpec, o: AuditOpti
   const max = o.maxEntries ?? 100_000;
   const before = o.pending?.() ?? NOTHING_PENDING;
   const candidates: DriftEntry[] = [];
+  const dirTimes: DriftEntry[] = [];
   const pending: DriftEntry[] = [];
   let pendingCount = 0;
   const counts = Object.fromEntries(DRIFT_KINDS.map((k) => [k, 0])) as Record<DriftKind, number>;
@@ -108,8 +115,13 @@ export async function auditTarget(src: SourceSpec, tgt: TargetSpec, o: AuditOpti
         o.onProgress?.(p);
         return;
       }
-      const e = parseItemizeLine(line, { checksum: o.checksum, dirMtime: o.dirMtime });
+      const e = parseItemizeLine(line, { checksum: o.checksum, dirMtime: true });
       if (!e) return;
+      if (!o.dirMtime && isDirTimeOnly(e)) {
+        // decided once every entry is known: explained by one beneath it, or drift
+        if (dirTimes.length < max) dirTimes.push(e);
+        return;
+      }
       if (isPending(e, before)) {
         pendingCount++;
         if (pending.length < max) pending.push(e);
@@ -124,6 +136,18 @@ export async function auditTarget(src: SourceSpec, tgt: TargetSpec, o: AuditOpti
   // to classify differences, so a dry run that found none (all in sync) skips it
   if (o.pending && candidates.length > 0) await sleep(o.settleMs ?? 300);
   const both = o.pending ? unionPending(before, o.pending()) : before;
+  const explained = ancestorsOf([...candidates, ...pending]);
+  for (const e of dirTimes) {
+    if (explained.has(e.path)) continue;
+    if (both.ancestors.has(e.path)) {
+      // a change beneath it is on its way and will set it
+      pendingCount++;
+      if (pending.length < max) pending.push(e);
+      continue;
+    }
+    counts[e.kind]++;
+    candidates.push(e);
+  }
   const entries: DriftEntry[] = [];
   for (const e of candidates) {
     if (!isPending(e, both)) {
@@ -150,4 +174,22 @@ export async function auditTarget(src: SourceSpec, tgt: TargetSpec, o: AuditOpti
     error,
     durationMs: r.durationMs,
   };
+}
+
+/** A directory whose only difference is its mtime. */
+function isDirTimeOnly(e: DriftEntry): boolean {
+  return e.type === 'dir' && e.kind === 'metadata' && e.detail === 'mtime';
+}
+
+/** Every proper ancestor of the entries' paths ('' is the root). */
+function ancestorsOf(entries: readonly DriftEntry[]): Set<BytePath> {
+  const out = new Set<BytePath>();
+  for (const e of entries) {
+    if (e.path === '') continue;
+    for (let p = parentOf(e.path); !out.has(p); p = parentOf(p)) {
+      out.add(p);
+      if (p === '') break;
+    }
+  }
+  return out;
 }

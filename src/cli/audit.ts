@@ -10,7 +10,13 @@ import {
 } from '../audit/index.js';
 import type { Config, SourceConfig } from '../config/index.js';
 import { JournalReader } from '../journal/index.js';
-import { buildBatchCall, type RsyncProgress, runRsync } from '../transport/index.js';
+import {
+  buildBatchCall,
+  buildRootAttrsCall,
+  type RsyncProgress,
+  runRsync,
+  touchesRoot,
+} from '../transport/index.js';
 import { display } from '../util/bytes.js';
 import { EXIT } from './exit.js';
 import { noMatch, selectPairs } from './pairs.js';
@@ -106,7 +112,14 @@ export async function runAudit(
         buildBatchCall(src, { ...tgt, rsyncArgs: [...tgt.rsyncArgs, '--ignore-times'] }, changes, { isRoot }),
         { timeoutMs: (tgt.timeoutS * 4 + 3600) * 1000 },
       );
-      const sentOk = sent.exit.class === 'ok' || sent.exit.class === 'vanished';
+      let sentOk = sent.exit.class === 'ok' || sent.exit.class === 'vanished';
+      if (sentOk && touchesRoot(changes)) {
+        // the root's own times and mode (a repaired entry in it moved them again)
+        const root = await runRsync(buildRootAttrsCall(src, tgt, { isRoot }), {
+          timeoutMs: (tgt.timeoutS * 4 + 60) * 1000,
+        });
+        sentOk = root.exit.class === 'ok';
+      }
       const after = await auditTarget(src, tgt, opts);
       return {
         ...report,

@@ -8,11 +8,13 @@ import {
   buildBatchCall,
   buildFullSyncCall,
   buildPruneCall,
+  buildRootAttrsCall,
   type RsyncCall,
   type RsyncResult,
   runRsync,
   type SourceSpec,
   type TargetSpec,
+  touchesRoot,
 } from '../transport/index.js';
 import { type BytePath, display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
@@ -431,7 +433,26 @@ export class TargetWorker extends EventEmitter {
     }
     const call = buildBatchCall(this.o.source, this.o.target, changes, { isRoot: this.o.isRoot });
     const res = await this.exec(call);
+    if (!this.stopped && touchesRoot(changes) && ['ok', 'vanished', 'partial'].includes(res.exit.class))
+      await this.sendRootAttrs();
     this.finish('batch', changes, res, seq);
+  }
+
+  /**
+   * Gives the target root the source root's mode, owner and times after a
+   * batch that changed something directly in it. Every batch that does pays
+   * this call: the target root's mtime moves whenever rsync creates, renames
+   * or deletes an entry in it (a file's temp copy included), whatever the
+   * source root looks like. A failure is logged: the next batch that touches
+   * the root, a full sync, or an audit (as drift) catches it.
+   */
+  private async sendRootAttrs(): Promise<void> {
+    const res = await this.exec(buildRootAttrsCall(this.o.source, this.o.target, { isRoot: this.o.isRoot }));
+    if (res.exit.class !== 'ok' && res.exit.class !== 'vanished')
+      this.o.log.warn(
+        { source: this.o.sourceName, target: this.name, rsyncMessage: res.exit.rsyncMessage },
+        `target ${this.o.sourceName}/${this.name}: the root directory's times and mode could not be set (${res.exit.message}); the next change in the root or the next full sync sets them`,
+      );
   }
 
   /** Runs a dry run and counts the entries it would delete (rsync itemizes each as "*deleting"). */

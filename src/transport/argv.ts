@@ -93,7 +93,11 @@ export function buildBatchCall(
   changes: readonly Change[],
   o: BatchOptions,
 ): RsyncCall {
-  const listed = src.delete ? changes : changes.filter((c) => c.op !== 'delete');
+  // the root's own metadata goes by buildRootAttrsCall: "." in a --files-from
+  // list is the root's whole first level, sent with --delete
+  const listed = changes.filter(
+    (c) => !(c.path === '' && c.op === 'upsert') && (src.delete || c.op !== 'delete'),
+  );
   const names = listed.map((c) => Buffer.from(c.path === '' ? '.' : c.path, 'latin1'));
   const stdin = Buffer.concat(names.flatMap((n) => [n, NUL]));
   const argv = [
@@ -114,6 +118,37 @@ export function buildBatchCall(
     rsyncDestination(tgt.url),
   ];
   return { argv, env: {}, stdin, ...roots(src, tgt) };
+}
+
+/**
+ * Whether a batch changes the source root's own entry: something directly in
+ * it was created, deleted or renamed (the root's mtime), or the root's own
+ * metadata changed. --files-from never sends the root's attributes (it is no
+ * implied directory of "a", as "d" is of "d/a"), so without a call of its own
+ * the target root keeps the time at which the target applied the change.
+ */
+export function touchesRoot(changes: readonly Change[]): boolean {
+  return changes.some((c) => !c.path.includes('/'));
+}
+
+/**
+ * The source root's own mode, owner and times, and nothing beneath it: with
+ * --dirs and no -r, "src/" is the root and its first level, and the filter
+ * leaves that level out (an excluded entry is neither sent nor deleted).
+ */
+export function buildRootAttrsCall(src: SourceSpec, tgt: TargetSpec, o: CallOptions): RsyncCall {
+  const argv = [
+    'rsync',
+    '-a',
+    '--no-r',
+    '--dirs',
+    '--filter=- /*',
+    ...commonArgs(tgt, o),
+    ...tgt.rsyncArgs,
+    sourceArg(src.root),
+    rsyncDestination(tgt.url),
+  ];
+  return { argv, env: {}, ...roots(src, tgt) };
 }
 
 /** The whole tree: the catch-up after startup, an overflow or an outage; with dryRun+itemize, an audit. */

@@ -6,6 +6,7 @@ export {
   buildListCall,
   buildPruneCall,
   buildRemoteVersionCall,
+  buildRootAttrsCall,
   type CallOptions,
   type FullSyncOptions,
   quoteRshWord,
@@ -14,6 +15,7 @@ export {
   sshCommand,
   sshWords,
   type TargetSpec,
+  touchesRoot,
 } from './argv.js';
 export {
   type ClassifyOptions,

@@ -5,11 +5,13 @@ import {
   buildBatchCall,
   buildFullSyncCall,
   buildPruneCall,
+  buildRootAttrsCall,
   parseTargetUrl,
   quoteRshWord,
   type SourceSpec,
   sshCommand,
   type TargetSpec,
+  touchesRoot,
 } from '../../src/transport/index.js';
 
 const src: SourceSpec = {
@@ -88,6 +90,24 @@ test('a batch to a local target: files-from stdin, deletes of missing args, filt
 test('the root is listed as "."', () => {
   const call = buildBatchCall(src, target('/backup/www'), [{ path: '', op: 'upsertTree' }], { isRoot: true });
   assert.deepEqual(stdinNames(call.stdin).map(String), ['.']);
+});
+
+test('the root\'s own metadata is never listed as "." (its whole first level, with --delete): a call of its own sends it', () => {
+  const changes: Change[] = [
+    { path: '', op: 'upsert' },
+    { path: 'a/b', op: 'upsert' },
+  ];
+  const call = buildBatchCall(src, target('/backup/www'), changes, { isRoot: true });
+  assert.deepEqual(stdinNames(call.stdin).map(String), ['a/b']);
+  assert.equal(touchesRoot(changes), true);
+  assert.equal(touchesRoot([{ path: 'top', op: 'delete' }]), true, 'an entry directly in the root');
+  assert.equal(touchesRoot([{ path: 'a/b', op: 'delete' }]), false);
+  const attrs = buildRootAttrsCall(src, target('/backup/www'), { isRoot: true });
+  assert.equal(attrs.stdin, undefined);
+  for (const flag of ['--no-r', '--dirs', '--filter=- /*'])
+    assert.ok(attrs.argv.includes(flag), `${flag} in ${attrs.argv.join(' ')}`);
+  assert.ok(!attrs.argv.some((a) => a.startsWith('--delete')), 'deletes nothing');
+  assert.deepEqual(attrs.argv.slice(-2), ['/home/www/', '/backup/www/']);
 });
 
 test('names travel as raw bytes: newline, quotes, $, backtick, leading dash, * and non-UTF-8', () => {
