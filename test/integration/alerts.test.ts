@@ -4,50 +4,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Incident } from '../../src/daemon/index.js';
 import { type AlertMessage, postJson, runCommand } from '../../src/monitor/index.js';
+import { alertReceiver, countEvaluations } from '../helpers/alerts.js';
 import { configYaml, converged, startDaemon, tempStateDir } from '../helpers/daemon.js';
 import { freePort } from '../helpers/ports.js';
 import { startRsyncDaemon } from '../helpers/rsyncd.js';
 import { rsyncdTarget } from '../helpers/targets.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
-
-interface Received {
-  body: AlertMessage;
-  status: number;
-  auth: string | undefined;
-}
-
-/** A real HTTP server on 127.0.0.1 that records alert POSTs; `answer` picks each response status. */
-async function alertReceiver(answer: (n: number) => number = () => 200) {
-  const got: Received[] = [];
-  const server: Server = createServer((req, res) => {
-    let data = '';
-    req.setEncoding('utf8');
-    req.on('data', (d: string) => {
-      data += d;
-    });
-    req.on('end', () => {
-      const status = answer(got.length);
-      got.push({ body: JSON.parse(data) as AlertMessage, status, auth: req.headers.authorization });
-      res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'try later');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/alerts`,
-    got,
-    /** what was accepted (2xx) */
-    accepted: () => got.filter((g) => g.status === 200).map((g) => g.body),
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
 
 /** A program of the test's own: appends the JSON it reads on stdin to a file, one line per run. */
 function stdinRecorder(dir: string): { argv: string[]; lines: () => AlertMessage[] } {
@@ -127,7 +91,8 @@ test('a target down longer than down_after_s fires one webhook and command alert
       'the daemon lists the open incident',
     );
     // stay down for a few more evaluations: a firing incident must not fire again
-    await sleep(5000);
+    const evaluations = countEvaluations(d.daemon);
+    await waitFor(() => evaluations() >= 3, 30_000, 'three more evaluations with the target down');
 
     await rsyncd.restart();
     await waitFor(
@@ -213,8 +178,16 @@ test('an incident firing when syncward stops does not fire again after the resta
       30_000,
       'the target to be down again after the restart',
     );
-    // long enough for down_after_s to pass and the monitor to evaluate twice
-    await sleep(5000);
+    // down_after_s passes and the monitor evaluates the down target again
+    const evaluations = countEvaluations(d.daemon);
+    const downSince = d.daemon.status()[0]?.targets[0]?.stateSince ?? Date.now();
+    await waitFor(
+      () => evaluations() >= 2 && Date.now() - downSince > 2000,
+      30_000,
+      'two evaluations with the target down past down_after_s',
+    );
+    const before = evaluations();
+    await waitFor(() => evaluations() > before, 30_000, 'one more evaluation');
     assert.deepEqual(
       downOf(hook.accepted(), 'daemon').map((m) => m.event),
       ['firing'],
