@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, parseConfig } from '../../src/config/index.js';
+import { z } from 'zod';
+import { ConfigError, configSchema, parseConfig } from '../../src/config/index.js';
 
 /** A one-source config with `extra` lines in the source (indented 4) and `target` lines in its target (indented 8). */
 function config(extra: string[], target: string[] = [], top: string[] = []): string {
@@ -88,4 +89,33 @@ test('a canary interval below 1 s is refused (a timer of a few ms would flood th
   assert.deepEqual(problems(config(['canary: { interval_s: 0.001 }'])), [
     'sources[0].canary.interval_s: at least 1 s',
   ]);
+});
+
+test('every duration key of the schema (*_s, *_ms, *_days) has an upper bound, so a new one cannot slip in unbounded', () => {
+  interface Node {
+    properties?: Record<string, Node>;
+    items?: Node;
+    maximum?: number;
+    anyOf?: Node[];
+  }
+  const unbounded: string[] = [];
+  const durations: string[] = [];
+  const walk = (n: Node, path: string) => {
+    for (const alt of n.anyOf ?? []) walk(alt, path);
+    if (n.items) walk(n.items, `${path}[]`);
+    for (const [key, prop] of Object.entries(n.properties ?? {})) {
+      const at = path ? `${path}.${key}` : key;
+      const unit = /_(s|ms|days)$/.exec(key)?.[1];
+      if (unit) {
+        durations.push(at);
+        // seconds and milliseconds end in timers; days (backup.keep_days) only need a bound
+        const ms = unit === 's' ? 1000 : unit === 'ms' ? 1 : 0;
+        if (prop.maximum === undefined || prop.maximum * ms > 2 ** 31 - 1) unbounded.push(at);
+      }
+      walk(prop, at);
+    }
+  };
+  walk(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Node, '');
+  assert.ok(durations.length >= 10, `found only ${durations.join(', ')}`);
+  assert.deepEqual(unbounded, []);
 });
