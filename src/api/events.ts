@@ -11,6 +11,8 @@ export interface StreamOptions {
   maxBufferedBytes?: number;
   /** events kept for clients that reconnect with Last-Event-ID */
   replay?: number;
+  /** clients at most; attach() refuses more (each holds a connection, so a file descriptor) */
+  maxClients?: number;
 }
 
 interface Sent {
@@ -35,12 +37,14 @@ export class EventStream {
   private heartbeat: NodeJS.Timeout;
   private readonly maxBuffered: number;
   private readonly replay: number;
+  private readonly maxClients: number;
   /** clients dropped for not reading */
   dropped = 0;
 
   constructor(o: StreamOptions = {}) {
     this.maxBuffered = o.maxBufferedBytes ?? 1024 * 1024;
     this.replay = o.replay ?? 256;
+    this.maxClients = o.maxClients ?? Number.POSITIVE_INFINITY;
     this.heartbeat = setInterval(() => this.write(': heartbeat\n\n'), o.heartbeatMs ?? 15_000);
     this.heartbeat.unref();
   }
@@ -49,8 +53,13 @@ export class EventStream {
     return this.clients.size;
   }
 
-  /** Takes over a response as an event stream; events after `lastEventId` are replayed first. */
-  attach(res: ServerResponse, lastEventId: number | null): void {
+  /**
+   * Takes over a response as an event stream; events after `lastEventId` are
+   * replayed first. False (and the response untouched) when maxClients are
+   * attached already.
+   */
+  attach(res: ServerResponse, lastEventId: number | null): boolean {
+    if (this.clients.size >= this.maxClients) return false;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
@@ -61,6 +70,7 @@ export class EventStream {
     if (lastEventId !== null) for (const s of this.recent) if (s.id > lastEventId) res.write(s.frame);
     this.clients.add(res);
     res.on('close', () => this.clients.delete(res));
+    return true;
   }
 
   publish(event: EventName, data: unknown): void {

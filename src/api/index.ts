@@ -1,5 +1,13 @@
 export { EVENT_NAMES, type EventName, sseFrame } from './events.js';
 export {
+  type HostPolicy,
+  INTENT_HEADER,
+  parseHostHeader,
+  type Refusal,
+  type RequestFacts,
+  refusal,
+} from './request-check.js';
+export {
   API_FILE,
   type ApiDaemon,
   type ApiOptions,

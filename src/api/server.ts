@@ -4,12 +4,13 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { parseListen } from '../config/index.js';
+import { API_DEFAULTS, parseListen } from '../config/index.js';
 import type { Alert, BatchEvent, Incident, SourceStatus } from '../daemon/daemon.js';
 import type { TargetState, TransferReport } from '../dispatch/index.js';
 import type { Logger } from '../util/log.js';
 import { EventStream } from './events.js';
 import { Metrics } from './metrics.js';
+import { type HostPolicy, INTENT_HEADER, type RequestFacts, refusal } from './request-check.js';
 import { serveStatic, UI_DIR } from './static.js';
 import { presentedToken, readTokenFile, tokenMatches } from './token.js';
 
@@ -26,6 +27,24 @@ const RECENT_ERRORS = 50;
 const AUDIT_JOBS = 50;
 /** Largest request body accepted. */
 const MAX_BODY = 64 * 1024;
+/** A request's body may take this long after its headers (bodies are at most MAX_BODY). */
+const BODY_TIMEOUT_MS = 30_000;
+/** Refused connections and requests are logged at most this often (a flood must not flood the log). */
+const REFUSAL_LOG_MS = 60_000;
+
+/** Runs a log call at most once per REFUSAL_LOG_MS, telling it how many events it stands for. */
+class Throttle {
+  private count = 0;
+  private last = Number.NEGATIVE_INFINITY;
+
+  run(log: (count: number) => void): void {
+    this.count++;
+    if (Date.now() - this.last < REFUSAL_LOG_MS) return;
+    this.last = Date.now();
+    log(this.count);
+    this.count = 0;
+  }
+}
 
 /** What the API needs from the daemon (the Daemon class, structurally). */
 export interface ApiDaemon extends EventEmitter {
@@ -48,6 +67,14 @@ export interface ApiOptions {
   uiDir?: string;
   /** SSE heartbeat period (default 15 s) */
   heartbeatMs?: number;
+  /** api.allowed_hosts: Host names answered besides loopback and the listen address */
+  allowedHosts?: readonly string[];
+  /** open connections at most; more are closed at once (default 256) */
+  maxConnections?: number;
+  /** /api/events clients at most; more get 503 (default 64) */
+  maxSseClients?: number;
+  /** a request's headers must arrive within this many seconds (default 10) */
+  headerTimeoutS?: number;
 }
 
 /** One entry of /api/status recentErrors: a failed transfer or an alert. */
@@ -133,7 +160,29 @@ export async function startApi(daemon: ApiDaemon, o: ApiOptions): Promise<ApiSer
     }
   }
   const api = new Api(daemon, o, token);
-  const server = createServer((req, res) => api.handle(req, res));
+  const headersTimeout = (o.headerTimeoutS ?? API_DEFAULTS.header_timeout_s) * 1000;
+  // Every connection holds a file descriptor the daemon's rsyncs need too: a
+  // client that opens many and never finishes a request must not starve them.
+  // Node checks the timeouts every connectionsCheckingInterval.
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout: headersTimeout + BODY_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(1000, headersTimeout / 2),
+    },
+    (req, res) => api.handle(req, res),
+  );
+  const maxConnections = o.maxConnections ?? API_DEFAULTS.max_connections;
+  server.maxConnections = maxConnections;
+  const drops = new Throttle();
+  server.on('drop', () =>
+    drops.run((n) =>
+      log.warn(
+        { dropped: n, maxConnections },
+        `API: ${maxConnections} connections are open (api.max_connections); ${n} more closed at once since the last report. If these are real clients, raise api.max_connections; if not, someone is holding connections open`,
+      ),
+    ),
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -161,6 +210,7 @@ export async function startApi(daemon: ApiDaemon, o: ApiOptions): Promise<ApiSer
   }
   server.on('error', (e) => log.error({ err: e.message }, `API: ${e.message}`));
   const port = (server.address() as AddressInfo).port;
+  api.policy = { port, listenHost: addr.host, allowedHosts: o.allowedHosts ?? [] };
   const url = apiUrl(addr.host, port);
   const apiFile = join(o.stateDir, API_FILE);
   if (addr.port === 0) {
@@ -198,13 +248,19 @@ class Api {
   private readonly audits = new Map<string, AuditJob>();
   private readonly startedAt = Date.now();
   private readonly listeners: [string, (...args: never[]) => void][] = [];
+  /** set once the server listens (the port is known only then) */
+  policy: HostPolicy | null = null;
+  private readonly refusals = new Throttle();
 
   constructor(
     private readonly daemon: ApiDaemon,
     private readonly o: ApiOptions,
     private readonly token: string | null,
   ) {
-    this.stream = new EventStream({ heartbeatMs: o.heartbeatMs });
+    this.stream = new EventStream({
+      heartbeatMs: o.heartbeatMs,
+      maxClients: o.maxSseClients ?? API_DEFAULTS.max_sse_clients,
+    });
     this.metrics = new Metrics(() => daemon.status());
     this.on('batch', (b: BatchEvent) => {
       this.metrics.onBatch(b);
@@ -264,6 +320,23 @@ class Api {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://api');
+    if (this.policy === null) throw new HttpError(503, 'the API is starting: try again');
+    const refused = refusal(requestFacts(req), this.policy);
+    if (refused) {
+      this.refusals.run((n) =>
+        this.o.log.warn(
+          {
+            method: req.method,
+            url: url.pathname,
+            host: req.headers.host,
+            origin: req.headers.origin,
+            refused: n,
+          },
+          `API: refused ${req.method} ${url.pathname}${n > 1 ? ` and ${n - 1} more since the last report` : ''}: ${refused.reason}`,
+        ),
+      );
+      throw new HttpError(403, refused.reason, { refused: refused.check });
+    }
     if (this.token !== null && !tokenMatches(presentedToken(req.headers.authorization, url), this.token)) {
       res.setHeader('www-authenticate', 'Bearer realm="syncward"');
       throw new HttpError(
@@ -287,8 +360,12 @@ class Api {
       only('GET');
       const last = req.headers['last-event-id'] ?? url.searchParams.get('lastEventId');
       const lastId = typeof last === 'string' && /^\d+$/.test(last) ? Number(last) : null;
-      this.stream.attach(res, lastId);
-      return;
+      if (this.stream.attach(res, lastId)) return;
+      res.setHeader('retry-after', '30');
+      throw new HttpError(
+        503,
+        `${this.stream.size} event streams are open, the most api.max_sse_clients allows: close a dashboard tab or raise api.max_sse_clients`,
+      );
     }
     if (path === '/metrics') {
       only('GET');
@@ -434,6 +511,19 @@ class Api {
     if (n > 0) return json(res, 200, { resumed: n });
     throw new HttpError(409, `${name} is not on hold`, { resumed: 0, held: this.daemon.heldTargets() });
   }
+}
+
+/** The headers and socket facts the browser checks read. */
+function requestFacts(req: IncomingMessage): RequestFacts {
+  const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(',') : v);
+  return {
+    method: req.method ?? 'GET',
+    host: req.headers.host,
+    origin: req.headers.origin,
+    intent: one(req.headers[INTENT_HEADER]),
+    contentType: req.headers['content-type'],
+    localAddress: req.socket.localAddress,
+  };
 }
 
 /** An event's arguments as one JSON value: the object itself, or (source, target, object) merged. */

@@ -18,4 +18,4 @@ export {
   type TargetConfig,
   targetSpec,
 } from './load.js';
-export { configSchema } from './schema.js';
+export { API_DEFAULTS, configSchema } from './schema.js';

@@ -69,6 +69,15 @@ export interface AlertsConfig {
   commands: string[][];
 }
 
+export interface ApiConfig {
+  listen: string;
+  tokenFile?: string;
+  allowedHosts: string[];
+  maxConnections: number;
+  maxSseClients: number;
+  headerTimeoutS: number;
+}
+
 /** api.listen, parsed; null when it is "off". */
 export interface ListenAddress {
   host: string;
@@ -94,7 +103,7 @@ export interface Config {
   /** the file it came from, absent for `start --source ... --target ...` */
   file?: string;
   stateDir: string;
-  api: { listen: string; tokenFile?: string };
+  api: ApiConfig;
   alerts: AlertsConfig;
   log: { level: 'debug' | 'info' | 'warn' | 'error'; format: 'auto' | 'json' | 'pretty' };
   sources: SourceConfig[];
@@ -360,7 +369,14 @@ function resolveConfig(
   const config: Config = {
     file,
     stateDir: abs(raw.state_dir),
-    api: { listen: raw.api.listen, tokenFile: raw.api.token_file ? abs(raw.api.token_file) : undefined },
+    api: {
+      listen: raw.api.listen,
+      tokenFile: raw.api.token_file ? abs(raw.api.token_file) : undefined,
+      allowedHosts: raw.api.allowed_hosts,
+      maxConnections: raw.api.max_connections,
+      maxSseClients: raw.api.max_sse_clients,
+      headerTimeoutS: raw.api.header_timeout_s,
+    },
     alerts: {
       downAfterS: a.down_after_s,
       misconfiguredAfterS: a.misconfigured_after_s,

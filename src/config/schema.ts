@@ -267,6 +267,15 @@ export const sourceSchema = z.strictObject({
     .describe('Where this source is mirrored.'),
 });
 
+/** api's defaults; the API server falls back on the same numbers. */
+export const API_DEFAULTS = {
+  listen: '127.0.0.1:8730',
+  allowed_hosts: [] as string[],
+  max_connections: 256,
+  max_sse_clients: 64,
+  header_timeout_s: 10,
+};
+
 export const configSchema = z.strictObject({
   state_dir: z
     .string()
@@ -278,7 +287,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       listen: z
         .string()
-        .default('127.0.0.1:8730')
+        .default(API_DEFAULTS.listen)
         .describe(
           'host:port of the dashboard, JSON API, SSE event stream and /metrics ("off" disables it; port 0 picks a free port and writes the address to state_dir/api.json).',
         ),
@@ -288,8 +297,52 @@ export const configSchema = z.strictObject({
         .describe(
           'File holding the API token (mode 600). Required when listen is not a loopback address; then every request needs "Authorization: Bearer <token>".',
         ),
+      allowed_hosts: z
+        .array(
+          z
+            .string()
+            .regex(
+              /^[A-Za-z0-9][A-Za-z0-9.-]*$/,
+              'a host name without port or scheme, e.g. sync.example.com',
+            ),
+        )
+        .default([])
+        .describe(
+          'Host names the API answers to besides localhost, 127.0.0.0/8, [::1] and the listen address (e.g. the name of a TLS proxy in front of it). Any other Host header is refused with 403, which stops DNS-rebinding pages.',
+        ),
+      max_connections: z
+        .number()
+        .int()
+        .min(8)
+        .max(65536)
+        .default(API_DEFAULTS.max_connections)
+        .describe(
+          'Open API connections at most; more are closed at once. Each holds a file descriptor that rsync needs too.',
+        ),
+      max_sse_clients: z
+        .number()
+        .int()
+        .min(1)
+        .max(65536)
+        .default(API_DEFAULTS.max_sse_clients)
+        .describe(
+          'Clients of the /api/events stream at most (each is a dashboard tab or a script); more get 503.',
+        ),
+      header_timeout_s: z
+        .number()
+        .min(1)
+        .max(300)
+        .default(API_DEFAULTS.header_timeout_s)
+        .describe(
+          'A client must send its request headers within this many seconds, or its connection is closed.',
+        ),
     })
-    .default({ listen: '127.0.0.1:8730' })
+    .refine((a) => a.max_sse_clients < a.max_connections, {
+      message:
+        'max_sse_clients must be below max_connections, or event streams alone could take every connection',
+      path: ['max_sse_clients'],
+    })
+    .default(API_DEFAULTS)
     .describe('HTTP API settings.'),
   alerts: z
     .strictObject({

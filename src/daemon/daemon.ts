@@ -295,6 +295,10 @@ export class Daemon extends EventEmitter {
         tokenFile: this.config.api.tokenFile,
         stateDir: this.config.stateDir,
         log: this.log,
+        allowedHosts: this.config.api.allowedHosts,
+        maxConnections: this.config.api.maxConnections,
+        maxSseClients: this.config.api.maxSseClients,
+        headerTimeoutS: this.config.api.headerTimeoutS,
       });
     }
     const rsync = localRsyncVersion()?.version;

@@ -16,6 +16,9 @@ import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir 
 import { freePort } from '../helpers/ports.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
 
+/** What every state-changing request sends (a foreign page cannot without a preflight). */
+const INTENT = { 'x-syncward': '1' };
+
 /** A daemon mirroring a temp tree to a local directory (real rsync), its API on a free port. */
 async function localDaemon(o: { api?: { listen: string; tokenFile?: string }; extra?: string } = {}) {
   const src = await makeTempDir('syncward-api-src-');
@@ -111,7 +114,7 @@ describe('HTTP API', () => {
 
   test('POST /api/sources/:name/sync queues a full sync; unknown names 404, other methods 405', async () => {
     const before = d.daemon.status()[0]?.targets[0]?.lastFullSyncAt ?? 0;
-    let r = await fetch(`${url}/api/sources/src/sync`, { method: 'POST' });
+    let r = await fetch(`${url}/api/sources/src/sync`, { method: 'POST', headers: INTENT });
     assert.equal(r.status, 202);
     assert.deepEqual(await r.json(), { source: 'src', queued: true, targets: ['local'] });
     await waitFor(
@@ -119,37 +122,49 @@ describe('HTTP API', () => {
       20_000,
       'the requested full sync',
     );
-    r = await fetch(`${url}/api/sources/nope/sync`, { method: 'POST' });
+    r = await fetch(`${url}/api/sources/nope/sync`, { method: 'POST', headers: INTENT });
     assert.equal(r.status, 404);
     assert.match(((await r.json()) as { error: string }).error, /no source "nope"; sources: src/);
     r = await fetch(`${url}/api/sources/src/sync`);
     assert.equal(r.status, 405);
     assert.equal(r.headers.get('allow'), 'POST');
     assert.match(((await r.json()) as { error: string }).error, /use POST/);
-    r = await fetch(`${url}/api/status`, { method: 'POST' });
+    r = await fetch(`${url}/api/status`, { method: 'POST', headers: INTENT });
     assert.equal(r.status, 405);
     r = await fetch(`${url}/api/nothing-here`);
     assert.equal(r.status, 404);
   });
 
   test('POST /api/sources/:name/audit answers 202 with an id; the result is at /api/audits/:id; bad input is 400', async () => {
-    let r = await fetch(`${url}/api/sources/src/audit`, { method: 'POST', body: '{"checksum": "yes"}' });
+    let r = await fetch(`${url}/api/sources/src/audit`, {
+      method: 'POST',
+      headers: INTENT,
+      body: '{"checksum": "yes"}',
+    });
     assert.equal(r.status, 400);
     assert.match(((await r.json()) as { error: string }).error, /checksum must be true or false/);
-    r = await fetch(`${url}/api/sources/src/audit`, { method: 'POST', body: '{not json' });
+    r = await fetch(`${url}/api/sources/src/audit`, { method: 'POST', headers: INTENT, body: '{not json' });
     assert.equal(r.status, 400);
     assert.match(((await r.json()) as { error: string }).error, /not JSON/);
-    r = await fetch(`${url}/api/sources/src/audit`, { method: 'POST', body: '{"deep": true}' });
+    r = await fetch(`${url}/api/sources/src/audit`, {
+      method: 'POST',
+      headers: INTENT,
+      body: '{"deep": true}',
+    });
     assert.equal(r.status, 400);
-    r = await fetch(`${url}/api/sources/src/audit?checksum=maybe`, { method: 'POST' });
+    r = await fetch(`${url}/api/sources/src/audit?checksum=maybe`, { method: 'POST', headers: INTENT });
     assert.equal(r.status, 400);
-    r = await fetch(`${url}/api/sources/nope/audit`, { method: 'POST' });
+    r = await fetch(`${url}/api/sources/nope/audit`, { method: 'POST', headers: INTENT });
     assert.equal(r.status, 404);
 
     writeFileSync(join(d.dst, 'planted.txt'), 'not from the source\n');
     const sse = await openEvents(`${url}/api/events`);
     try {
-      r = await fetch(`${url}/api/sources/src/audit`, { method: 'POST', body: '{"checksum": true}' });
+      r = await fetch(`${url}/api/sources/src/audit`, {
+        method: 'POST',
+        headers: INTENT,
+        body: '{"checksum": true}',
+      });
       assert.equal(r.status, 202);
       const job = (await r.json()) as { id: string; status: string; checksum: boolean };
       assert.equal(job.checksum, true);
@@ -183,13 +198,13 @@ describe('HTTP API', () => {
   });
 
   test('POST /api/targets/:name/resume: unknown target 404, a target not on hold 409', async () => {
-    let r = await fetch(`${url}/api/targets/nope/resume`, { method: 'POST' });
+    let r = await fetch(`${url}/api/targets/nope/resume`, { method: 'POST', headers: INTENT });
     assert.equal(r.status, 404);
     assert.match(((await r.json()) as { error: string }).error, /no target "nope"; targets: src\/local/);
-    r = await fetch(`${url}/api/targets/src%2Flocal/resume`, { method: 'POST' });
+    r = await fetch(`${url}/api/targets/src%2Flocal/resume`, { method: 'POST', headers: INTENT });
     assert.equal(r.status, 409);
     assert.deepEqual(await r.json(), { error: 'src/local is not on hold', resumed: 0, held: [] });
-    r = await fetch(`${url}/api/targets/local/resume`, { method: 'PUT' });
+    r = await fetch(`${url}/api/targets/local/resume`, { method: 'PUT', headers: INTENT });
     assert.equal(r.status, 405);
   });
 });
@@ -264,7 +279,7 @@ describe('API token', () => {
         assert.equal(wrong.status, 401, `${path} with a wrong token`);
         await wrong.body?.cancel();
       }
-      const post = await fetch(`${url}/api/sources/src/sync`, { method: 'POST' });
+      const post = await fetch(`${url}/api/sources/src/sync`, { method: 'POST', headers: INTENT });
       assert.equal(post.status, 401, 'a mutation without a token');
       await post.body?.cancel();
       assert.equal(d.daemon.status()[0]?.targets[0]?.state, 'idle');
@@ -460,7 +475,7 @@ describe('dashboard hook', () => {
         assert.doesNotMatch(r.body, /outside the ui dir|root:/, evil);
       }
       assert.equal((await get('/missing.js')).status, 404);
-      assert.equal((await rawRequest(api.url, 'POST', '/')).status, 405);
+      assert.equal((await rawRequest(api.url, 'POST', '/', { headers: INTENT })).status, 405);
       assert.equal((await get('/api/status')).status, 200, 'the API still answers beside the files');
     } finally {
       await api.close();

@@ -48,6 +48,8 @@ export function setToken(t: string | null): void {
 export async function api<T>(token: string | null, method: 'GET' | 'POST', path: string): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
+  // the API refuses a change without it: a page on another site cannot send it
+  if (method !== 'GET') headers['x-syncward'] = '1';
   const res = await fetch(path, { method, headers, cache: 'no-store' });
   const text = await res.text();
   let body: unknown = text;
@@ -56,7 +58,7 @@ export async function api<T>(token: string | null, method: 'GET' | 'POST', path:
   } catch {
     // not JSON: keep the text for the message
   }
-  if (res.status === 401 || res.status === 403) throw new AuthError(reason(body) ?? 'the API needs a token');
+  if (res.status === 401) throw new AuthError(reason(body) ?? 'the API needs a token');
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${reason(body) ?? res.statusText}`);
   return body as T;
 }
