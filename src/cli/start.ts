@@ -49,8 +49,8 @@ export async function runStart(config: Config): Promise<number> {
         );
         return;
       }
-      for (const p of checkEnvironment(next)) log.warn({ problem: p }, formatProblem(p));
       try {
+        for (const p of checkEnvironment(next)) log.warn({ problem: p }, formatProblem(p));
         await daemon.reload(next);
       } catch (e) {
         // whatever went wrong while applying it, the daemon keeps running (and later SIGHUPs still work)

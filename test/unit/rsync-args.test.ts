@@ -76,6 +76,7 @@ test('short option bundles are read letter by letter: -ae ssh, -vR, -n inside -a
   assert.match(messages(['-essh'])[0] as string, /-e \(in "-essh"\)/);
   assert.match(messages(['-vR'])[0] as string, /-R \(in "-vR"\) is not allowed .*where paths land/);
   assert.match(messages(['-avn'])[0] as string, /-n \(in "-avn"\) .*dry run/);
+  assert.match(messages(['-@2'])[0] as string, /-@ \(in "-@2"\) is not allowed .*to the nanosecond/);
   assert.match(messages(['-F'])[0] as string, /-F is not allowed .*exclude and include keys/);
   // a letter that takes a value swallows the rest of the word: -Tn is --temp-dir=n, not a dry run
   assert.deepEqual(messages(['-Tn']), []);
