@@ -6,7 +6,7 @@
  *                    [--sizes 10000,100000] [--cpu-prof] [--note "text"]
  *
  * Scenarios: latency burst churn startup overflow fanout large audit flags
- * (default: all). Writes <out>/latest.json, latest.md and latest.svg.
+ * idle (default: all). Writes <out>/latest.json, latest.md and latest.svg.
  * Installs lsyncd and inotify-tools with apt-get when missing and running as
  * root; without them their columns say "not installed".
  */
@@ -24,12 +24,24 @@ import { burst } from './scenarios/burst.js';
 import { churn } from './scenarios/churn.js';
 import { fanout } from './scenarios/fanout.js';
 import { flags } from './scenarios/flags.js';
+import { idle } from './scenarios/idle.js';
 import { large } from './scenarios/large.js';
 import { latency } from './scenarios/latency.js';
 import { overflow } from './scenarios/overflow.js';
 import { startup } from './scenarios/startup.js';
 
-export const SCENARIOS: Scenario[] = [latency, flags, burst, churn, startup, overflow, fanout, large, audit];
+export const SCENARIOS: Scenario[] = [
+  latency,
+  flags,
+  burst,
+  churn,
+  startup,
+  overflow,
+  fanout,
+  large,
+  audit,
+  idle,
+];
 
 interface Options {
   names: string[];

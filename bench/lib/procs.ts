@@ -55,14 +55,16 @@ export interface SyncwardOptions {
   initialSync?: boolean;
   /** write a V8 CPU profile of the daemon into this directory when it exits */
   cpuProfDir?: string;
+  /** api.listen (default "off": port clashes) */
+  api?: string;
 }
 
-/** The config a benchmark runs syncward with: defaults, except the API is off (port clashes) . */
+/** The config a benchmark runs syncward with: defaults, except the API is off unless asked for (port clashes). */
 export function syncwardConfig(o: SyncwardOptions): string {
   const lines = [
     `state_dir: ${JSON.stringify(o.stateDir)}`,
     'api:',
-    '  listen: "off"',
+    `  listen: ${JSON.stringify(o.api ?? 'off')}`,
     'log:',
     '  level: info',
     '  format: json',

@@ -1,9 +1,41 @@
+import { createRequire } from 'node:module';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { BatchEvent, SourceStatus } from '../daemon/daemon.js';
 import type { TransferReport } from '../dispatch/index.js';
 
 const TARGET_STATES = ['starting', 'syncing', 'idle', 'lagging', 'down', 'misconfigured', 'held'] as const;
 const DRIFT_KINDS = ['missing', 'extra', 'content', 'metadata'] as const;
+
+const PREFIX = 'syncward_';
+
+/**
+ * prom-client's default process and heap metrics, except its event-loop-lag
+ * histogram: that one samples the loop with a 10 ms timer
+ * (monitorEventLoopDelay), which woke an idle daemon 100 times a second and
+ * cost ~1% of a core doing nothing. Its place is taken by one gauge that
+ * measures the loop's lag when scraped, so idle means asleep. prom-client
+ * keeps each default metric in lib/metrics/<name>.js under the name its
+ * metricsList gives; a release that moves them fails here, at start, and in
+ * the metrics tests.
+ */
+function registerProcessMetrics(registry: Registry): void {
+  const load = createRequire(import.meta.url);
+  for (const name of collectDefaultMetrics.metricsList) {
+    if (name === 'eventLoopLag') continue;
+    const collector = load(`prom-client/lib/metrics/${name}.js`) as (r: Registry, c: object) => void;
+    collector(registry, { prefix: PREFIX });
+  }
+  new Gauge({
+    name: `${PREFIX}nodejs_eventloop_lag_seconds`,
+    help: 'Lag of the event loop in seconds, measured at the scrape (the time an immediate waits to run).',
+    registers: [registry],
+    async collect() {
+      const start = process.hrtime.bigint();
+      await new Promise((r) => setImmediate(r));
+      this.set(Number(process.hrtime.bigint() - start) / 1e9);
+    },
+  });
+}
 
 /**
  * syncward's Prometheus series, in a registry of its own (never prom-client's
@@ -140,7 +172,7 @@ export class Metrics {
         registers,
       }),
     };
-    collectDefaultMetrics({ register: this.registry, prefix: 'syncward_' });
+    registerProcessMetrics(this.registry);
   }
 
   onBatch(b: BatchEvent): void {
