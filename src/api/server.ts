@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -215,7 +215,7 @@ export async function startApi(daemon: ApiDaemon, o: ApiOptions): Promise<ApiSer
   const apiFile = join(o.stateDir, API_FILE);
   if (addr.port === 0) {
     try {
-      writeFileSync(apiFile, `${JSON.stringify({ url, pid: process.pid })}\n`, { mode: 0o600 });
+      writePrivateFile(apiFile, `${JSON.stringify({ url, pid: process.pid })}\n`);
     } catch (e) {
       log.warn(
         { file: apiFile },
@@ -566,5 +566,22 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     return JSON.parse(text) as unknown;
   } catch (e) {
     throw new HttpError(400, `the body is not JSON: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Writes a mode-600 file by creating a new one (O_EXCL: never through a
+ * planted symlink or into a file someone else opened) and renaming it over
+ * the old name, which replaces a symlink rather than following it.
+ */
+function writePrivateFile(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  rmSync(tmp, { force: true });
+  try {
+    writeFileSync(tmp, text, { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
   }
 }

@@ -12,7 +12,7 @@ import {
 import { delimiter, dirname, join } from 'node:path';
 import { type Config, type SourceConfig, type TargetConfig, targetSpec } from '../config/index.js';
 import { Filter } from '../filter/index.js';
-import { LOCK_FILE } from '../journal/index.js';
+import { LOCK_FILE, stateDirProblem } from '../journal/index.js';
 import {
   brokenDeleteMissingArgs,
   buildListCall,
@@ -174,6 +174,8 @@ function stateDirCheck(dir: string, euid: number): Check {
         fix: [`mkdir -p ${dir} && chown ${euid} ${dir}`],
       };
     }
+    const unsafeAbove = stateDirProblem(dir, euid);
+    if (unsafeAbove) return { name, status: 'fail', message: unsafeAbove };
     return { name, status: 'ok', message: `${dir} does not exist yet; syncward creates it at start` };
   }
   if (!st.isDirectory())
@@ -202,6 +204,8 @@ function stateDirCheck(dir: string, euid: number): Check {
           : [`chown -R ${euid} ${dir} && chmod 700 ${dir}`],
     };
   }
+  const unsafe = stateDirProblem(dir, euid);
+  if (unsafe) return { name, status: 'fail', message: unsafe };
   return { name, status: 'ok', message: `${dir} is writable` };
 }
 

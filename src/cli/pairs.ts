@@ -1,7 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Config, type SourceConfig, type TargetConfig, targetSpec } from '../config/index.js';
 import { Filter } from '../filter/index.js';
+import { prepareStateDir, StateDirError } from '../journal/state-dir.js';
 import { localRsyncVersion, type SourceSpec, type TargetSpec } from '../transport/index.js';
 
 /** One source and one of its targets, as config and as the transport needs them. */
@@ -18,9 +17,11 @@ export interface SourceTargetPair {
  */
 export function selectPairs(config: Config, o: { source?: string; target?: string }): SourceTargetPair[] {
   try {
-    mkdirSync(join(config.stateDir, 'ssh'), { recursive: true, mode: 0o700 });
-  } catch {
-    // ssh then runs without connection sharing; nothing else needs the state dir here
+    prepareStateDir(config.stateDir);
+  } catch (e) {
+    // ssh puts its connection-sharing sockets there: a state_dir others can write is refused;
+    // one that cannot be created only costs ssh its connection sharing
+    if (!(e instanceof StateDirError) || e.kind === 'unsafe') throw e;
   }
   const pairs: SourceTargetPair[] = [];
   for (const s of config.sources) {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { API_FILE, type ApiStatus, apiUrl, readTokenFile } from '../api/index.js';
 import { type Config, parseListen } from '../config/index.js';
 import type { TargetStatus } from '../daemon/index.js';
+import { stateDirProblem } from '../journal/state-dir.js';
 
 /** Nagios plugin convention: 0 OK, 1 WARNING, 2 CRITICAL. */
 export const STATUS_EXIT = { ok: 0, warning: 1, critical: 2 } as const;
@@ -160,6 +161,9 @@ export function apiLocation(config: Config): { url: string } | { error: string }
     };
   if (addr.port !== 0) return { url: apiUrl(addr.host, addr.port) };
   const file = join(config.stateDir, API_FILE);
+  // a planted api.json would send the token to whoever planted it
+  const unsafe = stateDirProblem(config.stateDir);
+  if (unsafe) return { error: `not reading ${file}: ${unsafe}` };
   try {
     const { url } = JSON.parse(readFileSync(file, 'utf8')) as { url?: unknown };
     if (typeof url === 'string') return { url };

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { compilePattern, Filter } from '../filter/index.js';
+import { SSH_DIR, stateDirProblem } from '../journal/state-dir.js';
 import { parseTargetUrl, type TargetSpec, type TargetUrl } from '../transport/index.js';
 import { fromText } from '../util/bytes.js';
 import { pathProblems } from './paths.js';
@@ -470,11 +472,19 @@ function defaultStateDir(): string {
 }
 
 /**
- * Checks the parts of a config that live outside the file: source directories
- * and password files. Each problem says what to do.
+ * Checks the parts of a config that live outside the file: state_dir, source
+ * directories and password files. Each problem says what to do.
  */
 export function checkEnvironment(config: Config): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  const unsafe = stateDirProblem(config.stateDir);
+  if (unsafe) problems.push({ key: 'state_dir', message: unsafe });
+  const ssh = config.sources.flatMap((s) => s.targets).find((t) => t.parsed.kind === 'ssh');
+  if (ssh && controlPath(ssh, config.stateDir) === undefined)
+    problems.push({
+      key: 'state_dir',
+      message: `state_dir ${config.stateDir} is too long for ssh's connection-sharing sockets (a unix socket path has at most ${MAX_CONTROL_PATH} bytes here, and ssh adds ${SSH_DIR}/ and 16 characters): ssh targets connect once per transfer, which is slower; use a state_dir of at most ${MAX_CONTROL_PATH - SSH_DIR.length - 18} bytes`,
+    });
   for (const s of config.sources) {
     const key = `source "${s.name}"`;
     try {
@@ -540,11 +550,35 @@ export function targetSpec(tc: TargetConfig, stateDir: string): TargetSpec {
     passwordFile: tc.passwordFile,
     identityFile: tc.identityFile,
     sshOptions: tc.sshOptions,
-    // %C is a hash of the connection: short enough for a unix socket path
-    controlPath: join(stateDir, 'ssh', '%C'),
+    controlPath: controlPath(tc, stateDir),
     rsyncArgs: tc.rsyncArgs,
     backup: tc.backup,
     timeoutS: tc.timeoutS,
     contimeoutS: Math.min(tc.timeoutS, 15),
   };
+}
+
+/**
+ * The longest ControlPath ssh can bind anywhere: it binds PATH.<16 random
+ * characters> and renames it, and a unix socket path has 104 bytes on BSD
+ * and macOS (108 on Linux), the final NUL included.
+ */
+export const MAX_CONTROL_PATH = 104 - 1 - 17;
+
+/**
+ * The ssh connection-sharing socket of an ssh target: state_dir/ssh/ and a
+ * short hash of everything that shapes the connection. Not ssh's %C, which
+ * leaves out the key and the options (two targets with different keys must
+ * not share a login) and is 40 characters long. None when state_dir is too
+ * long for a socket path: ssh then connects once per transfer.
+ */
+export function controlPath(tc: TargetConfig, stateDir: string): string | undefined {
+  if (tc.parsed.kind !== 'ssh') return undefined;
+  const { user, host, port } = tc.parsed;
+  const id = createHash('sha256')
+    .update(JSON.stringify([user, host, port, tc.identityFile, tc.sshOptions]))
+    .digest('hex')
+    .slice(0, 16);
+  const path = join(stateDir, SSH_DIR, id);
+  return Buffer.byteLength(path) <= MAX_CONTROL_PATH ? path : undefined;
 }

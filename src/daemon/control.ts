@@ -44,10 +44,17 @@ export async function startControlServer(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
-    });
+    // bind(2) creates the socket 777 minus the umask, and listen() binds before it
+    // returns: a umask of 177 around it makes the socket 600 from its first instant
+    const umask = process.umask(0o177);
+    try {
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    } finally {
+      process.umask(umask);
+    }
   });
   chmodSync(path, 0o600);
   return server;

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { ApiServer } from '../api/index.js';
@@ -23,7 +23,7 @@ import {
 } from '../dispatch/index.js';
 import { Filter } from '../filter/index.js';
 import { Hooks } from '../hooks/index.js';
-import { AUDIT_SAMPLE, type AuditRow, Journal, lockStateDir } from '../journal/index.js';
+import { AUDIT_SAMPLE, type AuditRow, Journal, lockStateDir, prepareStateDir } from '../journal/index.js';
 import { Monitor, type Incident as MonitorIncident } from '../monitor/index.js';
 import { describeOpenFilesLimit, raiseOpenFilesLimit } from '../native/index.js';
 import { Canary, type CanaryEvent, type CanaryState, Scheduler } from '../schedule/index.js';
@@ -241,14 +241,8 @@ export class Daemon extends EventEmitter {
 
   async start(): Promise<void> {
     this.raiseOpenFilesLimit();
-    try {
-      mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
-      mkdirSync(join(this.config.stateDir, 'ssh'), { recursive: true, mode: 0o700 });
-    } catch (e) {
-      throw new Error(
-        `cannot create state_dir ${this.config.stateDir}: ${(e as Error).message} (set state_dir to a directory this user can write)`,
-      );
-    }
+    // refuses a state_dir others could write into: root writes through whatever is planted there
+    prepareStateDir(this.config.stateDir);
     // One daemon per state dir: two would send the same journal twice and race on it
     const lock = lockStateDir(this.config.stateDir);
     this.lock = lock;

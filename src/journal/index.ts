@@ -9,3 +9,4 @@ export {
   type TransferRow,
 } from './journal.js';
 export { LOCK_FILE, lockStateDir, StateLockedError } from './lock.js';
+export { prepareStateDir, SSH_DIR, StateDirError, stateDirProblem } from './state-dir.js';

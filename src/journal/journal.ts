@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Change, Op } from '../coalesce/types.js';
@@ -279,7 +279,9 @@ export class Journal {
   /** Opens (creating if needed) the journal in `stateDir`. */
   static open(stateDir: string): Journal {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    return new Journal(join(stateDir, JOURNAL_FILE));
+    const file = join(stateDir, JOURNAL_FILE);
+    privateFiles(file);
+    return new Journal(file);
   }
 
   /**
@@ -580,6 +582,25 @@ function auditRow(r: AuditDbRow): AuditRow {
     durationMs: r.duration_ms,
     sample,
   };
+}
+
+/**
+ * Makes the journal and its WAL and shared-memory files mode 600 whatever
+ * the umask: SQLite creates a database 644 minus the umask, and the -wal and
+ * -shm files with the database's mode, so an empty database file created 600
+ * first (a valid empty SQLite file) carries 600 to all three. Never follows
+ * a symlink there.
+ */
+function privateFiles(file: string): void {
+  closeSync(openSync(file, constants.O_CREAT | constants.O_RDWR | constants.O_NOFOLLOW, 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      const st = lstatSync(f);
+      if (st.isFile() && (st.mode & 0o077) !== 0) chmodSync(f, 0o600);
+    } catch {
+      // not there yet: SQLite creates it with the database's mode
+    }
+  }
 }
 
 /**

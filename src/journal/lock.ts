@@ -34,7 +34,7 @@ export function lockStateDir(stateDir: string): { stale: boolean; release(): voi
   let stale = false;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(file, 'wx', 0o644);
+      const fd = openSync(file, 'wx', 0o600);
       writeSync(fd, `${process.pid}\n`);
       closeSync(fd);
       return {

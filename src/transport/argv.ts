@@ -12,7 +12,7 @@ export interface TargetSpec {
   identityFile?: string;
   /** ssh targets: "Key=value" words passed with -o (a word starting with "-" is passed as is) */
   sshOptions: string[];
-  /** ssh ControlPath for connection sharing (e.g. STATE/ssh/%C); none means no sharing */
+  /** ssh ControlPath for connection sharing (a plain path, no %-tokens); none means no sharing */
   controlPath?: string;
   /** operator extras, appended after ours so they can override */
   rsyncArgs: string[];
@@ -305,7 +305,14 @@ export function sshWords(tgt: TargetSpec): string[] {
   // never prompt: a daemon has nobody to answer
   words.push('-o', 'BatchMode=yes');
   if (tgt.controlPath) {
-    words.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${tgt.controlPath}`, '-o', 'ControlPersist=60');
+    words.push(
+      '-o',
+      'ControlMaster=auto',
+      '-o',
+      `ControlPath=${sshConfigValue(tgt.controlPath)}`,
+      '-o',
+      'ControlPersist=60',
+    );
   }
   words.push('-o', `ConnectTimeout=${tgt.contimeoutS}`);
   return words;
@@ -329,6 +336,17 @@ export function buildRemoteVersionCall(tgt: TargetSpec): RsyncCall | null {
       ?.slice('--rsync-path='.length) ?? 'rsync';
   const login = url.user ? `${url.user}@${url.host}` : url.host;
   return { argv: [...sshWords({ ...tgt, controlPath: undefined }), login, rsyncPath, '--version'], env: {} };
+}
+
+/**
+ * A path as ssh's option parser reads `-o Key=value`: it splits the value on
+ * white space (a state_dir with a space broke every ssh target) unless
+ * double-quoted, where \ escapes " and \; and it expands %-tokens, so a
+ * literal % is %%.
+ */
+export function sshConfigValue(path: string): string {
+  const v = path.replaceAll('%', '%%');
+  return /[\s"'\\#]/.test(path) ? `"${v.replace(/["\\]/g, '\\$&')}"` : v;
 }
 
 /**

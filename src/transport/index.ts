@@ -13,6 +13,7 @@ export {
   type RsyncCall,
   type SourceSpec,
   sshCommand,
+  sshConfigValue,
   sshWords,
   type TargetSpec,
   touchesRoot,

@@ -10,6 +10,7 @@ import {
   quoteRshWord,
   type SourceSpec,
   sshCommand,
+  sshConfigValue,
   type TargetSpec,
   touchesRoot,
 } from '../../src/transport/index.js';
@@ -200,14 +201,14 @@ test('an ssh target: one -e string, port, key, batch mode, connection sharing, c
   const tgt = target('ssh://deploy@10.0.0.3:2222/srv/www', {
     identityFile: '/etc/syncward/id_ed25519',
     sshOptions: ['StrictHostKeyChecking=yes', 'UserKnownHostsFile=/etc/syncward/known_hosts'],
-    controlPath: '/var/lib/syncward/ssh/%C',
+    controlPath: '/var/lib/syncward/ssh/0123456789abcdef',
   });
   const call = buildBatchCall(src, tgt, [], { isRoot: true });
   const e = call.argv[call.argv.indexOf('-e') + 1];
   assert.equal(
     e,
     'ssh -p 2222 -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/etc/syncward/known_hosts -i /etc/syncward/id_ed25519 ' +
-      '-o BatchMode=yes -o ControlMaster=auto -o ControlPath=/var/lib/syncward/ssh/%C -o ControlPersist=60 -o ConnectTimeout=15',
+      '-o BatchMode=yes -o ControlMaster=auto -o ControlPath=/var/lib/syncward/ssh/0123456789abcdef -o ControlPersist=60 -o ConnectTimeout=15',
   );
   assert.equal(call.argv.at(-1), 'deploy@10.0.0.3:/srv/www/');
   assert.ok(!call.argv.some((a) => a.startsWith('--sockopts') || a.startsWith('--contimeout')));
@@ -223,6 +224,16 @@ test('ssh words with spaces or quotes are quoted the way rsync splits -e', () =>
     target('ssh://h/srv', { identityFile: '/keys/my key', sshOptions: ['ProxyJump=a b'] }),
   );
   assert.equal(e, "ssh -o 'ProxyJump=a b' -i '/keys/my key' -o BatchMode=yes -o ConnectTimeout=15");
+});
+
+test('a ControlPath with a space, quotes, a backslash or % reaches ssh as one literal path', () => {
+  assert.equal(sshConfigValue('/var/lib/syncward/ssh/ab12'), '/var/lib/syncward/ssh/ab12');
+  assert.equal(sshConfigValue('/srv/sync state/ssh/ab12'), '"/srv/sync state/ssh/ab12"');
+  assert.equal(sshConfigValue('/a"b\\c/100%d'), '"/a\\"b\\\\c/100%%d"');
+  assert.equal(sshConfigValue('/x/50%'), '/x/50%%');
+  // rsync splits -e first: the whole option stays one word for ssh
+  const e = sshCommand(target('ssh://h/srv', { controlPath: "/st ate/it's/ssh/ab12" }));
+  assert.ok(e.includes(` -o 'ControlPath="/st ate/it''s/ssh/ab12"' `), e);
 });
 
 test('a full sync: -a -H --delete and the same filters, no files-from', () => {
