@@ -402,7 +402,7 @@ class Api {
     if (path !== '/') throw new HttpError(404, `no such endpoint: ${method} ${path}`);
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
     res.end(
-      `syncward ${VERSION}: the dashboard is not built (no ${ui}).\n\nGET  /api/status   JSON status of every source and target\nGET  /api/events   Server-Sent Events: batch, transfer, state, alert, incident, audit, canary\nGET  /metrics      Prometheus metrics\nPOST /api/sources/NAME/sync    full sync now\nPOST /api/sources/NAME/audit   audit now (202, then GET /api/audits/ID)\nPOST /api/targets/NAME/resume  lift a safety hold\n`,
+      `syncward ${VERSION}: the dashboard is not built (no ${ui}).\n\nGET  /api/status   JSON status of every source and target\nGET  /api/events   Server-Sent Events: batch, transfer, state, alert, incident, audit, canary\nGET  /metrics      Prometheus metrics\nPOST /api/sources/NAME/sync    full sync now\nPOST /api/sources/NAME/audit   audit now (202, then GET /api/audits/ID)\nPOST /api/targets/NAME/resume  lift a safety hold\n\nEvery POST needs the header "X-Syncward: 1" (a page on another site cannot send it).\n`,
     );
   }
 

@@ -494,6 +494,7 @@ describe('dashboard hook', () => {
       const r = await rawRequest(api.url, 'GET', '/');
       assert.equal(r.status, 200);
       assert.match(r.body, /dashboard is not built[\s\S]*GET {2}\/api\/status/);
+      assert.match(r.body, /Every POST needs the header "X-Syncward: 1"/);
       assert.equal((await rawRequest(api.url, 'GET', '/index.html')).status, 404);
     } finally {
       await api.close();
