@@ -34,10 +34,16 @@ export interface SpawnedSyncward {
  * stderr (not a TTY, so the logger writes JSON). `wrap` runs it under another
  * program that execs node (e.g. setpriv), so the pid is still syncward's.
  */
-export function spawnSyncward(args: string[], o: { wrap?: string[] } = {}): SpawnedSyncward {
+export function spawnSyncward(
+  args: string[],
+  o: { wrap?: string[]; env?: NodeJS.ProcessEnv } = {},
+): SpawnedSyncward {
   const argv = [process.execPath, bin, ...args];
   const [cmd, ...rest] = o.wrap ? [...o.wrap, ...argv] : argv;
-  const child = spawn(cmd as string, rest, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(cmd as string, rest, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: o.env ?? process.env,
+  });
   const lines: LogLine[] = [];
   const other: string[] = [];
   let all = '';

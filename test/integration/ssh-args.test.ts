@@ -4,9 +4,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { bin } from '../helpers/cli-daemon.js';
+import { bin, isWatching, spawnSyncward } from '../helpers/cli-daemon.js';
 import { startSshd } from '../helpers/sshd.js';
-import { makeTempDir } from '../helpers/tree.js';
+import { makeTempDir, waitFor } from '../helpers/tree.js';
 
 test('an ssh target path with spaces and $(...) is created literally and nothing runs, even with RSYNC_OLD_ARGS=1', async () => {
   const sshd = await startSshd();
@@ -23,6 +23,7 @@ test('an ssh target path with spaces and $(...) is created literally and nothing
     const file = join(base, 'syncward.yaml');
     const config = {
       state_dir: join(base, 'state'),
+      api: { listen: 'off' },
       sources: [
         {
           name: 'www',
@@ -41,14 +42,26 @@ test('an ssh target path with spaces and $(...) is created literally and nothing
     writeFileSync(file, JSON.stringify(config, null, 2));
 
     // RSYNC_OLD_ARGS=1 tells rsync to let the remote shell split and expand its arguments
+    const env = { ...process.env, RSYNC_OLD_ARGS: '1', RSYNC_PROTECT_ARGS: '0' };
     const r = spawnSync(process.execPath, [bin, 'sync', '-c', file], {
       encoding: 'utf8',
       timeout: 120_000,
-      env: { ...process.env, RSYNC_OLD_ARGS: '1', RSYNC_PROTECT_ARGS: '0' },
+      env,
     });
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.equal(readFileSync(join(weird, 'f.txt'), 'utf8'), 'hello');
     assert.equal(readFileSync(join(weird, 'sub', 'g'), 'utf8'), 'deep');
+
+    // the daemon's batches (--files-from on stdin) take the same path
+    const d = spawnSyncward(['start', '-c', file], { env });
+    try {
+      await d.waitForLine(isWatching, 30_000, 'the source to be watched');
+      writeFileSync(join(source, 'live.txt'), 'live');
+      await waitFor(() => existsSync(join(weird, 'live.txt')), 60_000, 'live.txt at the literal target path');
+    } finally {
+      await d.stop();
+    }
+    assert.equal(readFileSync(join(weird, 'live.txt'), 'utf8'), 'live');
     assert.ok(!existsSync(marker), `the remote shell ran $(touch ${marker})`);
   } finally {
     rmSync(marker, { force: true });
