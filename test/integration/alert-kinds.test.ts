@@ -56,7 +56,7 @@ describe('every alert kind fires and resolves through a real webhook', () => {
     await hook?.close();
   });
 
-  test('drift: an audit that finds a planted file fires it; the audit after it was removed resolves it', async () => {
+  test('drift: an audit that finds a planted file fires it; the audit after a repairing full sync resolves it', async () => {
     const t = await trees('kind-drift');
     writeFileSync(join(t.src, 'a'), 'a\n');
     const d = await startDaemon(
@@ -69,8 +69,15 @@ describe('every alert kind fires and resolves through a real webhook', () => {
       writeFileSync(join(t.local, 'planted'), 'edited by hand on the target\n');
       await d.daemon.audit('src');
       const { firing } = await firesThenResolves(hook, 'drift:src/local', async () => {
-        rmSync(join(t.local, 'planted'));
-        await d.daemon.audit('src');
+        // the repair: a full sync deletes the planted file and restores the directory's mtime
+        const fulls: unknown[] = [];
+        d.daemon.on('transfer', (r: { kind: string; result: string }) => {
+          if (r.kind === 'full' && r.result === 'ok') fulls.push(r);
+        });
+        assert.equal(d.daemon.fullSync('src', 'repair'), true);
+        await waitFor(() => fulls.length > 0 && d.daemon.isIdle(), 30_000, 'the repairing full sync');
+        const again = await d.daemon.audit('src');
+        assert.equal(again?.results[0]?.summary.ok, true, JSON.stringify(again?.results[0]?.summary));
       });
       assert.match(firing.incident.message, /1 extra/);
     } finally {
@@ -117,6 +124,37 @@ describe('every alert kind fires and resolves through a real webhook', () => {
       });
       await received(hook, 'held:src/local', 'resolved');
     } finally {
+      await d.dispose();
+      t.dispose();
+    }
+  });
+
+  test('stuck: a directory the target keeps refusing fires it; the full sync after the target was fixed resolves it', async (ctx) => {
+    const t = await trees('kind-stuck');
+    mkdirSync(join(t.src, 'sub'));
+    const d = await startDaemon(
+      configYaml({ stateDir: t.state.dir, source: t.src, targets: [t.target], extra: '    stuck_after: 2' }) +
+        webhooksYaml([hook.url]),
+    );
+    const sub = join(t.local, 'sub');
+    try {
+      await converged(t.src, [t.target], 30_000, 'mirrored');
+      await waitFor(() => d.daemon.isIdle(), 30_000, 'the startup full sync finished');
+      // immutable: even root's rsync cannot create a file in it (mkstemp: Operation not permitted, exit 23)
+      if (spawnSync('chattr', ['+i', sub]).status !== 0) {
+        ctx.skip('chattr +i is not available here (needs root and ext4 or similar)');
+        return;
+      }
+      writeFileSync(join(t.src, 'sub', 'f'), 'refused by the target\n');
+      const { firing } = await firesThenResolves(hook, 'stuck:src/local', async () => {
+        spawnSync('chattr', ['-i', sub]);
+        // stuck paths are retried when they change and at the next full sync (sub itself does not change)
+        assert.equal(d.daemon.fullSync('src', 'the target was fixed'), true);
+      });
+      assert.match(firing.incident.message, /stuck/);
+      await converged(t.src, [t.target], 30_000, 'the file arrives once the target takes it');
+    } finally {
+      spawnSync('chattr', ['-i', sub]);
       await d.dispose();
       t.dispose();
     }
