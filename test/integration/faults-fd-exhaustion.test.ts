@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { parseOpenFilesLimit } from '../../src/native/index.js';
 import { type LogLine, msg, spawnSyncward } from '../helpers/cli-daemon.js';
 import { configYaml, converged, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
@@ -12,19 +14,32 @@ after(() => {
   for (const d of cleanup) rmSync(d, { recursive: true, force: true });
 });
 
-/** Open fds of a process. */
-const fdCount = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+/** How many fd numbers below `limit` a process holds: at `limit`, its next open() fails with EMFILE. */
+const fdsBelow = (pid: number, limit: number) =>
+  readdirSync(`/proc/${pid}/fd`).filter((n) => Number(n) < limit).length;
+
+/** Sets a process's soft open files limit (prlimit(1) on another pid). */
+function setSoftLimit(pid: number, soft: number): void {
+  const r = spawnSync('prlimit', ['--pid', String(pid), `--nofile=${soft}:`], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `prlimit --pid ${pid}: ${r.stderr}`);
+}
 
 /**
- * Keeps the daemon's fd table full with idle connections to its API: opens
- * them until its table holds `limit` fds, and opens a new one whenever the
- * daemon closes one (a connection cap or a header timeout), until released.
+ * Fills the daemon's fd table as a low `ulimit -n` and many idle API
+ * clients would: lowers its soft limit to a few fds above what it holds,
+ * then holds idle connections to its API until the table is full, opening a
+ * new one whenever the daemon closes one (a connection cap, a header
+ * timeout). A handful of connections is enough, whatever the API's caps.
+ * release() closes them and gives the limit back.
  */
-function exhaust(port: number, pid: number, limit: number) {
+function exhaust(port: number, pid: number) {
+  const before = parseOpenFilesLimit(readFileSync(`/proc/${pid}/limits`, 'utf8')).soft;
+  const limit = Math.max(...readdirSync(`/proc/${pid}/fd`).map(Number)) + 8;
+  setSoftLimit(pid, limit);
   const sockets = new Set<Socket>();
   let holding = true;
   const open = () => {
-    if (!holding || fdCount(pid) >= limit) return;
+    if (!holding || fdsBelow(pid, limit) >= limit) return;
     const s = connect(port, '127.0.0.1');
     sockets.add(s);
     s.on('error', () => {});
@@ -36,12 +51,16 @@ function exhaust(port: number, pid: number, limit: number) {
   };
   open();
   const refill = setInterval(open, 50);
+  let released = false;
   return {
-    full: () => waitFor(() => fdCount(pid) >= limit, 20_000, `the daemon's ${limit} fds in use`),
+    full: () => waitFor(() => fdsBelow(pid, limit) >= limit, 20_000, `the daemon's ${limit} fds in use`),
     release() {
+      if (released) return;
+      released = true;
       holding = false;
       clearInterval(refill);
       for (const s of sockets) s.destroy();
+      setSoftLimit(pid, before);
     },
   };
 }
@@ -60,17 +79,13 @@ describe('a directory that cannot be listed for lack of fds is retried, sent who
       cfg,
       `${configYaml({ stateDir: state.dir, source: src, targets })}alerts:\n  unwatched_after_s: 1\n`,
     );
-    // soft = hard: the daemon cannot raise it, as under `ulimit -n` in a shell
-    const limit = 256;
-    const daemon = spawnSyncward(['start', '-c', cfg], {
-      wrap: ['prlimit', `--nofile=${limit}:${limit}`, '--'],
-    });
+    const daemon = spawnSyncward(['start', '-c', cfg]);
     let hold: ReturnType<typeof exhaust> | null = null;
     try {
       await daemon.waitForLine((l) => l.target === 'local' && l.state === 'idle', 20_000, 'the initial sync');
       await converged(src, targets, 20_000, 'the initial sync');
       const { url } = JSON.parse(readFileSync(join(state.dir, 'api.json'), 'utf8')) as { url: string };
-      hold = exhaust(Number(new URL(url).port), daemon.pid, limit);
+      hold = exhaust(Number(new URL(url).port), daemon.pid);
       await hold.full();
 
       const from = daemon.lines.length;
@@ -93,7 +108,6 @@ describe('a directory that cannot be listed for lack of fds is retried, sent who
       assert.match(msg(firing), /out of file descriptors/);
 
       hold.release();
-      hold = null;
       await daemon.waitForLine(
         (l) => /every directory is watched again/.test(msg(l)),
         30_000,
