@@ -120,8 +120,8 @@ test('audit finds hand-made drift on a daemon and a local target, each with its 
       assert.ok(r.inSync, `${r.target} in sync after --repair`);
       assert.deepEqual(
         (r as { repaired?: { paths: number } }).repaired?.paths,
-        4,
-        'same.txt, extra2.txt, sub and sub/deep.txt',
+        3,
+        'same.txt, extra2.txt, and sub sent whole (sub/deep.txt with it)',
       );
     }
     const verified = await audit(config, '--checksum');
