@@ -19,10 +19,11 @@ import {
 } from '../transport/index.js';
 import { display } from '../util/bytes.js';
 import { EXIT } from './exit.js';
+import { type GuardFlags, guardPair, overrideHint } from './guard.js';
 import { noMatch, selectPairs } from './pairs.js';
 import { stderrProgress } from './progress.js';
 
-export interface AuditCliOptions {
+export interface AuditCliOptions extends GuardFlags {
   source?: string;
   target?: string;
   checksum?: boolean;
@@ -44,7 +45,7 @@ interface TargetReport extends Omit<AuditResult, 'entries'> {
   checksum: boolean;
   entries: DriftEntry[];
   /** with --repair: what was sent, and the drift left after it */
-  repaired?: { paths: number; ok: boolean; message?: string; remaining: number };
+  repaired?: { paths: number; ok: boolean; message?: string; remaining: number; refused?: boolean };
 }
 
 /**
@@ -86,7 +87,8 @@ export async function runAudit(
   };
   const progress = stderrProgress(err, 'audit', o);
   const reports = await Promise.all(
-    pairs.map(async ({ source, target, src, tgt }): Promise<TargetReport> => {
+    pairs.map(async (pair): Promise<TargetReport> => {
+      const { source, target, src, tgt } = pair;
       const key = `${source.name}/${target.name}`;
       progress?.start(key, key);
       const onProgress = progress ? (p: RsyncProgress) => progress.update(key, p) : undefined;
@@ -108,10 +110,26 @@ export async function runAudit(
       if (!o.repair || !r.ok || r.entries.length === 0) return report;
       // -I: these paths are known to differ, even where size and mtime match (a --checksum finding)
       const changes = repairChanges(r.entries);
-      const sent = await runRsync(
-        buildBatchCall(src, { ...tgt, rsyncArgs: [...tgt.rsyncArgs, '--ignore-times'] }, changes, { isRoot }),
-        { timeoutMs: (tgt.timeoutS * 4 + 3600) * 1000 },
+      const repairTgt = { ...tgt, rsyncArgs: [...tgt.rsyncArgs, '--ignore-times'] };
+      // the daemon's delete guard: an audit of an emptied source finds everything "extra"
+      const guard = await guardPair(config, pair, 'repair', o, () =>
+        buildBatchCall(src, repairTgt, changes, { isRoot, dryRun: true, itemize: true }),
       );
+      if (guard.kind === 'refused') {
+        const message = `${guard.reason}; nothing was sent. ${overrideHint(guard.rule, guard.deletes)}`;
+        // the text report says it on stdout; with --json, stderr says it too
+        if (o.json) err.write(`syncward audit: repair of ${key} refused: ${message}\n`);
+        return {
+          ...report,
+          repaired: { paths: 0, ok: false, refused: true, message, remaining: r.entries.length },
+        };
+      }
+      const sent =
+        guard.kind === 'failed'
+          ? guard.result
+          : await runRsync(buildBatchCall(src, repairTgt, changes, { isRoot }), {
+              timeoutMs: (tgt.timeoutS * 4 + 3600) * 1000,
+            });
       let sentOk = sent.exit.class === 'ok' || sent.exit.class === 'vanished';
       if (sentOk && touchesRoot(changes)) {
         // the root's own times and mode (a repaired entry in it moved them again)
@@ -168,9 +186,11 @@ function textReport(r: TargetReport): string {
     .map((k) => `${r.counts[k]} ${k}`)
     .join(', ');
   const lines = [`DRIFT ${head}: ${counts} (${took})`];
-  if (r.repaired && !r.repaired.ok)
+  if (r.repaired?.refused) lines.push(`      repair refused: ${r.repaired.message}`);
+  else if (r.repaired && !r.repaired.ok)
     lines.push(`      repair failed: ${r.repaired.message ?? 'unknown error'}`);
-  if (r.repaired) lines.push(`      after repairing ${r.repaired.paths} path(s), this drift remains:`);
+  if (r.repaired && !r.repaired.refused)
+    lines.push(`      after repairing ${r.repaired.paths} path(s), this drift remains:`);
   for (const e of r.entries.slice(0, SHOWN))
     lines.push(`      ${e.kind.padEnd(8)} ${printable(shown(e.path))}  (${e.detail})`);
   if (total > SHOWN) lines.push(`      ... and ${total - SHOWN} more (--json lists ${r.entries.length})`);

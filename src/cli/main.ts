@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { type Config, ConfigError, configFromArgs, loadConfig } from '../config/index.js';
 import { EXIT } from './exit.js';
 
@@ -43,6 +43,20 @@ function usage(message: string): never {
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** --allow-deletes N: a whole number */
+function parseCount(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError('a whole number of deletions (0 or more)');
+  return n;
+}
+
+/** The delete guard, as sync and audit --repair explain it. */
+const GUARD_HELP = `Safety (the daemon's holds): A sync that would delete on a target while the source root is
+empty or missing (a failed mount?), or that would delete more than the target's max_delete
+(counted with a dry run first), is refused: nothing is sent to that target and the exit code is 1.
+--allow-empty-source and --allow-deletes N override, for this run only.`;
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -104,9 +118,11 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
     .option('--target <name>', 'only this target')
     .option('--dry-run', 'show what would change, change nothing')
     .option('--json', 'print a JSON summary on stdout')
+    .option('--allow-deletes <n>', 'allow up to N deletions per target, even past max_delete', parseCount)
+    .option('--allow-empty-source', 'sync even from an empty source root (the targets are emptied too)')
     .addHelpText(
       'after',
-      "\nProgress (from rsync's --info=progress2) goes to stderr: a bar per target on a terminal, a line every 5 s otherwise, nothing with --json.\nExit codes: 0 every target in sync, 1 a target failed, 2 usage or config error.",
+      `\nProgress (from rsync's --info=progress2) goes to stderr: a bar per target on a terminal, a line every 5 s otherwise, nothing with --json.\n${GUARD_HELP}\nExit codes: 0 every target in sync, 1 a target failed or was refused, 2 usage or config error.`,
     )
     .action(async (o) => {
       const { runSync } = await import('./sync.js');
@@ -127,9 +143,18 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
       '--repair',
       'send exactly the drifted paths to the target, then audit again (exit 0 if it is in sync now)',
     )
+    .option(
+      '--allow-deletes <n>',
+      'with --repair: allow up to N deletions per target, even past max_delete',
+      parseCount,
+    )
+    .option(
+      '--allow-empty-source',
+      'with --repair: repair even from an empty source root (deletes everything on the target)',
+    )
     .addHelpText(
       'after',
-      '\nKinds: missing (not on the target), extra (only on the target), content, metadata (mode, owner, mtime, symlink target).\nProgress (entries checked) goes to stderr: a bar per target on a terminal, a line every 5 s otherwise, nothing with --json.\nExit codes: 0 every target in sync, 1 drift found, 2 a target could not be audited, usage or config error.',
+      `\nKinds: missing (not on the target), extra (only on the target), content, metadata (mode, owner, mtime, symlink target).\nProgress (entries checked) goes to stderr: a bar per target on a terminal, a line every 5 s otherwise, nothing with --json.\n${GUARD_HELP.replace('A sync', 'A repair')}\nExit codes: 0 every target in sync, 1 drift found (or its repair refused), 2 a target could not be audited, usage or config error.`,
     )
     .action(async (o) => {
       const { runAudit } = await import('./audit.js');

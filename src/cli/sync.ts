@@ -1,10 +1,11 @@
 import type { Config } from '../config/index.js';
 import { buildFullSyncCall, parseProgress2Line, runRsync } from '../transport/index.js';
 import { EXIT } from './exit.js';
+import { type GuardFlags, guardPair, overrideHint } from './guard.js';
 import { noMatch, selectPairs } from './pairs.js';
 import { stderrProgress } from './progress.js';
 
-export interface SyncOptions {
+export interface SyncOptions extends GuardFlags {
   source?: string;
   target?: string;
   dryRun?: boolean;
@@ -23,12 +24,16 @@ interface SyncResult {
   bytes: number;
   durationMs: number;
   message?: string;
+  /** the delete guard refused: nothing was sent */
+  refused?: boolean;
 }
 
 /**
  * `syncward sync`: one full rsync of each selected source to each of its
  * selected targets, all targets in parallel, then a summary. Works with or
- * without the daemon running (rsync makes a second sync harmless).
+ * without the daemon running (rsync makes a second sync harmless). Each
+ * target passes the daemon's delete guard first (empty or missing source
+ * root, max_delete); a refusal sends nothing and exits 1.
  */
 export async function runSync(
   config: Config,
@@ -40,44 +45,73 @@ export async function runSync(
   const jobs: Promise<SyncResult>[] = [];
   const pairs = selectPairs(config, o);
   const progress = stderrProgress(err, 'sync', o);
-  for (const { source: s, target: t, src: source, tgt: spec } of pairs) {
+  for (const pair of pairs) {
+    const { source: s, target: t, src: source, tgt: spec } = pair;
     const key = `${s.name}/${t.name}`;
     const call = buildFullSyncCall(source, spec, { isRoot, dryRun: o.dryRun, progress: !!progress });
     progress?.log(`sync ${s.name} -> ${t.name} (${t.url}) ...\n`);
     progress?.start(key, key);
-    jobs.push(
-      runRsync(call, {
-        timeoutMs: (t.timeoutS * 4 + 3600) * 1000,
-        onStdoutLine: progress
-          ? (line) => {
-              const p = parseProgress2Line(line);
-              if (p) progress.update(key, p);
-            }
-          : undefined,
-      }).then((r) => {
+    const run = async (): Promise<SyncResult> => {
+      // a dry run deletes nothing: only a real sync goes through the delete guard
+      const guard = o.dryRun
+        ? null
+        : await guardPair(config, pair, 'full sync', o, () =>
+            buildFullSyncCall(source, spec, { isRoot, dryRun: true, itemize: true }),
+          );
+      if (guard?.kind === 'refused') {
         progress?.finish(key);
-        const ok = r.exit.class === 'ok' || r.exit.class === 'vanished';
-        const res: SyncResult = {
+        const message = `${guard.reason}; nothing was sent. ${overrideHint(guard.rule, guard.deletes)}`;
+        // never silent, not even with --json
+        const line = `REFUSED ${s.name} -> ${t.name}: ${message}\n`;
+        if (progress) progress.log(line);
+        else err.write(line);
+        return {
           source: s.name,
           target: t.name,
-          ok,
-          code: r.code,
-          class: r.exit.class,
-          files: r.files,
-          bytes: r.bytes,
-          durationMs: r.durationMs,
-          message: ok ? undefined : r.exit.message,
+          ok: false,
+          code: null,
+          class: 'refused',
+          files: 0,
+          bytes: 0,
+          durationMs: 0,
+          message,
+          refused: true,
         };
-        if (progress) {
-          progress.log(
-            ok
-              ? `ok   ${s.name} -> ${t.name}: ${r.files} file(s), ${r.bytes} byte(s) sent in ${(r.durationMs / 1000).toFixed(1)} s${o.dryRun ? ' (dry run)' : ''}\n`
-              : `FAIL ${s.name} -> ${t.name}: rsync exit ${r.code ?? r.signal} (${r.exit.class}): ${r.exit.message}\n${indent(r.exit.rsyncMessage)}`,
-          );
-        }
-        return res;
-      }),
-    );
+      }
+      const r =
+        guard?.kind === 'failed'
+          ? guard.result
+          : await runRsync(call, {
+              timeoutMs: (t.timeoutS * 4 + 3600) * 1000,
+              onStdoutLine: progress
+                ? (line) => {
+                    const p = parseProgress2Line(line);
+                    if (p) progress.update(key, p);
+                  }
+                : undefined,
+            });
+      progress?.finish(key);
+      const ok = r.exit.class === 'ok' || r.exit.class === 'vanished';
+      if (progress) {
+        progress.log(
+          ok
+            ? `ok   ${s.name} -> ${t.name}: ${r.files} file(s), ${r.bytes} byte(s) sent in ${(r.durationMs / 1000).toFixed(1)} s${o.dryRun ? ' (dry run)' : ''}\n`
+            : `FAIL ${s.name} -> ${t.name}: rsync exit ${r.code ?? r.signal} (${r.exit.class}): ${r.exit.message}\n${indent(r.exit.rsyncMessage)}`,
+        );
+      }
+      return {
+        source: s.name,
+        target: t.name,
+        ok,
+        code: r.code,
+        class: r.exit.class,
+        files: r.files,
+        bytes: r.bytes,
+        durationMs: r.durationMs,
+        message: ok ? undefined : r.exit.message,
+      };
+    };
+    jobs.push(run());
   }
   if (jobs.length === 0) {
     progress?.stop();

@@ -14,6 +14,7 @@ export {
   loadConfig,
   parseConfig,
   parseListen,
+  rootIgnore,
   type SourceConfig,
   type TargetConfig,
   targetSpec,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { compilePattern, Filter } from '../filter/index.js';
@@ -581,4 +581,17 @@ export function controlPath(tc: TargetConfig, stateDir: string): string | undefi
     .slice(0, 16);
   const path = join(stateDir, SSH_DIR, id);
   return Buffer.byteLength(path) <= MAX_CONTROL_PATH ? path : undefined;
+}
+
+/**
+ * Names in a source's root that syncward itself puts there (the canary, a
+ * state_dir inside the source): a root holding only these counts as empty
+ * for the delete guard.
+ */
+export function rootIgnore(sc: SourceConfig, stateDir: string): string[] {
+  const out: string[] = [];
+  if (sc.canary) out.push(sc.canary.path.split('/')[0] as string);
+  const rel = relative(sc.path, stateDir);
+  if (rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)) out.push(rel.split('/')[0] as string);
+  return out;
 }

@@ -13,7 +13,13 @@ import {
 } from '../audit/index.js';
 import { changesOf } from '../coalesce/index.js';
 import type { Change } from '../coalesce/types.js';
-import { type Config, type SourceConfig, type TargetConfig, targetSpec } from '../config/index.js';
+import {
+  type Config,
+  rootIgnore,
+  type SourceConfig,
+  type TargetConfig,
+  targetSpec,
+} from '../config/index.js';
 import {
   type Delivery,
   type TargetState,
@@ -176,6 +182,17 @@ export type CanaryStatus = CanaryState;
  */
 export type Incident = MonitorIncident;
 
+/** A full sync asked for and refused because its source is not watched ('refused' event). */
+export interface RefusedEvent {
+  source: string;
+  what: 'full sync';
+  /** who asked: "requested through the API", "scheduled (full_sync)", ... */
+  reason: string;
+  /** why it was refused */
+  why: string;
+  at: number;
+}
+
 /** A batch of accepted changes from a source's watcher ('batch' event). */
 export interface BatchEvent {
   source: string;
@@ -211,7 +228,8 @@ export interface SourceStatus {
  * transfer reached a target, 'state' (source, target, state, reason),
  * 'alert' (Alert), 'overflow' (source), 'ready' (source) when a source is watched,
  * 'audit' (AuditEvent) when an audit of a target finished, 'canary' (CanaryEvent)
- * when a canary arrived on a target or went missing there.
+ * when a canary arrived on a target or went missing there, 'refused'
+ * (RefusedEvent) when a full sync was asked for a source that is not watched.
  */
 export class Daemon extends EventEmitter {
   private sources: SourceRuntime[] = [];
@@ -451,7 +469,8 @@ export class Daemon extends EventEmitter {
         fullSyncThreshold: sc.fullSyncThreshold,
         stuckAfter: sc.stuckAfter,
         lagThresholdS: sc.lagThresholdS,
-        rootIgnore: sc.canary ? [sc.canary.path.split('/')[0] as string] : [],
+        rootIgnore: rootIgnore(sc, this.config.stateDir),
+        rootDev: () => runtime.dev,
       });
       w.on('transfer', (r: TransferReport) => this.emit('transfer', r));
       // the canary is read back right after something reached the target: its lag is not rounded up to a poll
@@ -655,16 +674,26 @@ export class Daemon extends EventEmitter {
     return n;
   }
 
-  /** Queues a full sync of a source to all its targets. */
+  /**
+   * Queues a full sync of a source to all its targets (each goes through the
+   * delete guard before it deletes anything). A source that is not watched
+   * (missing, root gone) is refused: false, a warning and a 'refused' event.
+   */
   fullSync(sourceName: string, reason = 'requested'): boolean {
     const s = this.sources.find((x) => x.config.name === sourceName);
     if (!s) return false;
     if (s.state !== 'watching') {
       // a missing or vanished source must not be "synced" (with --delete that empties targets)
+      const why =
+        s.state === 'rootGone'
+          ? `its root ${s.config.path} vanished, was unmounted or replaced; restore it, then send syncward SIGHUP`
+          : `it is ${s.state}, not watched`;
+      const event: RefusedEvent = { source: sourceName, what: 'full sync', reason, why, at: Date.now() };
       this.log.warn(
         { source: sourceName, state: s.state, reason },
-        `source ${sourceName}: full sync skipped, the source is ${s.state}`,
+        `source ${sourceName}: full sync (${reason}) refused: ${why}`,
       );
+      this.emit('refused', event);
       return false;
     }
     for (const w of s.workers) w.requestFullSync(reason);

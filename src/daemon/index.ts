@@ -9,6 +9,7 @@ export {
   type CanaryStatus,
   Daemon,
   type Incident,
+  type RefusedEvent,
   type SourceAuditResult,
   type SourceState,
   type SourceStatus,

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Change, Coalescer } from '../coalesce/index.js';
@@ -20,6 +20,8 @@ import { type BytePath, display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
 import type { FsEvent } from '../watch/types.js';
 import { type BackoffPolicy, defaultBackoff, retryDelay } from './backoff.js';
+import { EVERYTHING_ALLOWED, NOTHING_ALLOWED } from './delete-rules.js';
+import { type GuardOutcome, guardDeletes } from './guard.js';
 
 /**
  * The health of one (source, target) pair:
@@ -88,6 +90,8 @@ export interface TargetWorkerOptions {
   callTimeoutMs?: number;
   /** names in the source root that do not make it "not empty" (the canary's file or directory) */
   rootIgnore?: string[];
+  /** st_dev of the source root when watching began (null: not known yet) */
+  rootDev?: () => number | null;
 }
 
 /** Deletes sent within this window count together against max_delete (a slow rm -rf arrives in many batches). */
@@ -405,11 +409,8 @@ export class TargetWorker extends EventEmitter {
 
   private async runBatch(changes: Change[], seq: number): Promise<void> {
     this.begin();
-    const limit = countDeletes(changes) > 0 ? this.deleteLimit() : null;
-    if (limit !== null) {
-      // A delete of a directory removes everything beneath it on the target:
-      // count entries, not changes, with a dry run of this very batch.
-      const counted = await this.dryRunDeletes(
+    if (canDelete(changes)) {
+      const guard = await this.guard('transfer', this.recentDeleteCount(Date.now()), () =>
         buildBatchCall(this.o.source, this.o.target, changes, {
           isRoot: this.o.isRoot,
           dryRun: true,
@@ -417,19 +418,16 @@ export class TargetWorker extends EventEmitter {
         }),
       );
       if (this.stopped) return;
-      if (counted.failed) {
-        this.finish('batch', changes, counted.failed, seq);
+      if (guard.kind === 'failed') {
+        this.finish('batch', changes, guard.result, seq);
         return;
       }
-      const recent = this.recentDeleteCount(Date.now());
-      if (counted.n + recent > limit.max) {
+      if (guard.kind === 'refused') {
         for (const c of changes) this.queue.addChange(c, Date.now());
-        this.hold(
-          `${limit.why}: a transfer would delete ${counted.n} entries${recent ? ` (plus ${recent} deleted in the last ${DELETE_WINDOW_MS / 1000} s)` : ''} (limit ${limit.max})`,
-        );
+        this.hold(guard.reason);
         return;
       }
-      if (counted.n > 0) this.recentDeletes.push({ at: Date.now(), n: counted.n });
+      if (guard.counted) this.recentDeletes.push({ at: Date.now(), n: guard.counted });
     }
     const call = buildBatchCall(this.o.source, this.o.target, changes, { isRoot: this.o.isRoot });
     const res = await this.exec(call);
@@ -455,40 +453,38 @@ export class TargetWorker extends EventEmitter {
       );
   }
 
-  /** Runs a dry run and counts the entries it would delete (rsync itemizes each as "*deleting"). */
-  private async dryRunDeletes(call: RsyncCall): Promise<{ n: number; failed: RsyncResult | null }> {
-    let n = 0;
-    const res = await this.exec(call, (line) => {
-      if (line.startsWith('*deleting')) n++;
+  /** The delete guard (guard.ts) for the next transfer; a resume lets that one through as it is. */
+  private guard(what: string, recent: number, dryRun: () => RsyncCall): Promise<GuardOutcome> {
+    return guardDeletes({
+      what,
+      source: this.o.source,
+      dryRun,
+      maxDelete: this.o.maxDelete,
+      allow: this.allowDeletes ? EVERYTHING_ALLOWED : NOTHING_ALLOWED,
+      rootIgnore: this.o.rootIgnore,
+      rootDev: this.o.rootDev?.() ?? null,
+      recent,
+      run: (call, onLine) => this.exec(call, onLine),
     });
-    const cls = res.exit.class;
-    return { n, failed: cls === 'ok' || cls === 'vanished' || cls === 'partial' ? null : res };
   }
 
   private async runFull(reason: string): Promise<void> {
     this.begin();
     // Rows recorded up to here are covered by this full sync (rsync reads the tree after this point)
     const seq = this.o.journal?.currentSeq ?? this.queuedSeq;
-    const limit = this.deleteLimit();
-    if (limit !== null) {
-      // count what it would delete before deleting anything
-      const counted = await this.dryRunDeletes(
-        buildFullSyncCall(this.o.source, this.o.target, {
-          isRoot: this.o.isRoot,
-          dryRun: true,
-          itemize: true,
-        }),
-      );
-      if (this.stopped) return;
-      if (counted.failed) {
-        this.finish('full', [], counted.failed, seq, reason);
-        return;
-      }
-      if (counted.n > limit.max) {
-        this.fullSyncReason = reason;
-        this.hold(`${limit.why}: a full sync would delete ${counted.n} entries (limit ${limit.max})`);
-        return;
-      }
+    // count what it would delete before deleting anything
+    const guard = await this.guard('full sync', 0, () =>
+      buildFullSyncCall(this.o.source, this.o.target, { isRoot: this.o.isRoot, dryRun: true, itemize: true }),
+    );
+    if (this.stopped) return;
+    if (guard.kind === 'failed') {
+      this.finish('full', [], guard.result, seq, reason);
+      return;
+    }
+    if (guard.kind === 'refused') {
+      this.fullSyncReason = reason;
+      this.hold(guard.reason);
+      return;
     }
     this.fullSyncReason = null;
     const res = await this.exec(buildFullSyncCall(this.o.source, this.o.target, { isRoot: this.o.isRoot }));
@@ -517,24 +513,6 @@ export class TargetWorker extends EventEmitter {
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
-  }
-
-  /** When deletes must be counted first: max_delete set, or a source root that is empty. */
-  private deleteLimit(): { max: number; why: string } | null {
-    if (!this.o.source.delete || this.allowDeletes) return null;
-    let empty = false;
-    try {
-      const ignore = this.o.rootIgnore ?? [];
-      // the canary survives `rm -rf src/*` (a dotfile): it must not make an emptied root look alive
-      empty = readdirSync(this.o.source.root).every((n) => ignore.includes(n));
-    } catch {
-      empty = true;
-    }
-    // An emptied source root (a failed mount, a wrong rm -rf) must not empty every target
-    if (empty) return { max: 0, why: 'the source root is empty' };
-    if (this.o.maxDelete !== undefined)
-      return { max: this.o.maxDelete, why: `max_delete ${this.o.maxDelete}` };
-    return null;
   }
 
   private async exec(call: RsyncCall, onStdoutLine?: (line: string) => void): Promise<RsyncResult> {
@@ -725,6 +703,11 @@ export class TargetWorker extends EventEmitter {
       this.alert('stuck', message, nowStuck);
     }
   }
+}
+
+/** A batch that can delete on the target: a delete, or the root sent whole (-r with --delete). */
+function canDelete(changes: readonly Change[]): boolean {
+  return changes.some((c) => c.op === 'delete' || (c.op === 'upsertTree' && c.path === ''));
 }
 
 function countDeletes(changes: readonly Change[]): number {
