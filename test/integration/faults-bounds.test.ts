@@ -4,6 +4,7 @@ import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { RefusedEvent } from '../../src/daemon/index.js';
 import { isWatching, sighup, spawnSyncward } from '../helpers/cli-daemon.js';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { startRsyncDaemon } from '../helpers/rsyncd.js';
@@ -74,9 +75,11 @@ test('a source root that is unmounted holds every target and deletes nothing on 
     mounted = false;
     await waitFor(() => states.includes('held'), 20_000, 'the target is held');
     assert.ok(alerts.includes('rootGone'), `alerts: ${alerts}`);
-    // the empty directory under the mount point must not be mirrored
-    d.daemon.fullSync('src', 'test');
-    await sleep(1500);
+    // the empty directory under the mount point must not be mirrored: a full sync is refused, and says so
+    const refused = new Promise<RefusedEvent>((resolve) => d.daemon.once('refused', resolve));
+    assert.equal(d.daemon.fullSync('src', 'test'), false, 'the full sync is refused');
+    assert.match((await refused).why, /vanished, was unmounted or replaced/);
+    assert.equal(d.daemon.status()[0]?.targets[0]?.state, 'held', 'the target is still held');
     assert.equal(readdirSync(dst).length, 20, 'nothing was deleted on the target');
     assert.ok(existsSync(join(dst, 'page0.html')));
   } finally {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync }
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Daemon } from '../../src/daemon/index.js';
+import type { Daemon, RefusedEvent } from '../../src/daemon/index.js';
 import { isWatching, runSyncward, spawnSyncward } from '../helpers/cli-daemon.js';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
@@ -38,6 +38,11 @@ function record(daemon: Daemon): Recorder {
   );
   daemon.on('alert', (a: Recorder['alerts'][number]) => r.alerts.push(a));
   return r;
+}
+
+/** The daemon's next 'refused' event: a full sync it would not start. */
+function nextRefusal(daemon: Daemon): Promise<RefusedEvent> {
+  return new Promise((resolve) => daemon.once('refused', resolve));
 }
 
 function targetStatus(daemon: Daemon, name: string) {
@@ -207,9 +212,12 @@ describe('safety holds: nothing is deleted on a target until an operator resumes
       await heldEverywhere(d.daemon, rec, 'daemon', ['held', 'rootGone']);
       assert.deepEqual(listing(local), before, 'the local target lost nothing');
       assert.deepEqual(listing(daemonTarget.dir), before, 'the daemon target lost nothing');
-      // even a full sync asked for now must not empty the targets
-      d.daemon.fullSync('src', 'test');
-      await sleep(1500);
+      // even a full sync asked for now must not empty the targets: it is refused, and says so
+      const refused = nextRefusal(d.daemon);
+      assert.equal(d.daemon.fullSync('src', 'test'), false, 'the full sync is refused');
+      assert.match((await refused).why, /vanished, was unmounted or replaced/);
+      for (const name of ['local', 'daemon'])
+        assert.equal(targetStatus(d.daemon, name).state, 'held', `${name} is still held`);
       assert.deepEqual(listing(local), before, 'a full sync did not empty the local target');
       assert.deepEqual(listing(daemonTarget.dir), before, 'a full sync did not empty the daemon target');
     } finally {
