@@ -44,6 +44,7 @@ import { display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
 import {
   fullSyncAfterRecovery,
+  HardLinks,
   type RecoveredInfo,
   readMaxUserWatches,
   TreeWatcher,
@@ -83,6 +84,8 @@ interface SourceRuntime {
   state: SourceState;
   filter: Filter;
   watcher: TreeWatcher | null;
+  /** the names of each linked file, so they travel together (rsync -H links within one list) */
+  links: HardLinks | null;
   workers: TargetWorker[];
   retry: NodeJS.Timeout | null;
   watchedDirs: number;
@@ -405,8 +408,7 @@ export class Daemon extends EventEmitter {
       message: `source ${name}: the source root ${path} was ${reason}; every target is on hold so nothing is deleted on them; restore the directory, then restart syncward (or send it SIGHUP)`,
     });
     for (const w of s.workers) w.hold(`source root ${path} was ${reason}`);
-    s.watcher?.close();
-    s.watcher = null;
+    this.unwatch(s);
   }
 
   private makeSource(sc: SourceConfig): SourceRuntime {
@@ -422,6 +424,7 @@ export class Daemon extends EventEmitter {
       state: 'starting',
       filter,
       watcher: null,
+      links: null,
       workers: [],
       retry: null,
       watchedDirs: 0,
@@ -511,7 +514,9 @@ export class Daemon extends EventEmitter {
     }
     const watcher = new TreeWatcher(path, { ignoreDir: (rel) => s.filter.excludes(rel, true) });
     s.watcher = watcher;
-    watcher.on('events', (batch: FsEvent[]) => {
+    const links = new HardLinks(path, (rel, isDir) => s.filter.excludes(rel, isDir));
+    s.links = links;
+    const accept = (batch: FsEvent[]) => {
       const routed = routeEvents(s.filter, batch);
       if (routed.length === 0) return;
       this.log.debug({ source: name, events: routed.length }, 'events');
@@ -541,7 +546,10 @@ export class Daemon extends EventEmitter {
         );
       }
       for (const w of s.workers) w.addEvents(routed, seq);
-    });
+    };
+    watcher.on('events', (batch: FsEvent[]) => accept(links.expand(batch)));
+    // a linked file's other names, found by a scan after the event
+    links.on('events', accept);
     watcher.on('overflow', () => {
       s.overflows++;
       s.lastOverflowAt = Date.now();
@@ -586,8 +594,7 @@ export class Daemon extends EventEmitter {
         { source: name, path, err: (e as Error).message },
         `source ${name}: cannot watch ${path}: ${(e as Error).message}`,
       );
-      watcher.close();
-      s.watcher = null;
+      this.unwatch(s);
       s.state = 'missing';
       s.retry = setTimeout(() => {
         s.retry = null;
@@ -613,6 +620,7 @@ export class Daemon extends EventEmitter {
     }
     if (s.config.initialSync) for (const w of s.workers) w.requestFullSync('startup');
     s.canary?.start();
+    links.start();
   }
 
   /**
@@ -881,12 +889,19 @@ export class Daemon extends EventEmitter {
     return this.sources.every((s) => s.state !== 'watching' || s.workers.every((w) => w.isIdle));
   }
 
+  /** Closes a source's watcher and what works beside it. */
+  private unwatch(s: SourceRuntime): void {
+    s.watcher?.close();
+    s.watcher = null;
+    s.links?.close();
+    s.links = null;
+  }
+
   /** Stops a source: no more watching; transfers in flight finish (at most `graceMs`). */
   private async stopSource(s: SourceRuntime, graceMs: number): Promise<void> {
     if (s.retry) clearTimeout(s.retry);
     s.retry = null;
-    s.watcher?.close();
-    s.watcher = null;
+    this.unwatch(s);
     s.state = 'stopped';
     s.canary?.stop();
     await Promise.all(s.workers.map((w) => w.stop(graceMs)));

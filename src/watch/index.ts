@@ -1,3 +1,4 @@
+export { HardLinks } from './hardlinks.js';
 export { fullSyncAfterRecovery } from './recovery.js';
 export {
   type RecoveredInfo,

@@ -613,7 +613,11 @@ export class TreeWatcher extends EventEmitter {
           const child = this.watchDir(node, ev.name, null, true);
           if (child) newDirs.push({ node: child });
           else out.push({ kind: 'upsertTree', path: rel, isDir: true });
-        } else out.push({ kind: this.completeOnCreate(rel) ? 'upsert' : 'write', path: rel, isDir: false });
+        } else {
+          const links = this.completeOnCreate(rel);
+          if (links === null) out.push({ kind: 'write', path: rel, isDir: false });
+          else out.push({ kind: 'upsert', path: rel, isDir: false, ...(links > 1 ? { links } : {}) });
+        }
         continue;
       }
       if (ev.mask & IN.IN_CLOSE_WRITE) out.push({ kind: 'upsert', path: rel, isDir: false });
@@ -640,14 +644,15 @@ export class TreeWatcher extends EventEmitter {
    * either being written (its IN_CLOSE_WRITE follows) or a hard link whose
    * other name is already gone (git writes objects as link(tmp, name) then
    * unlink(tmp)): it is reported as a write, which the coalescer sends at
-   * the close or at max_wait_ms, so neither case is lost.
+   * the close or at max_wait_ms, so neither case is lost. Returns the link
+   * count of a complete entry, null for one still being written.
    */
-  private completeOnCreate(rel: BytePath): boolean {
+  private completeOnCreate(rel: BytePath): number | null {
     try {
       const st = lstatSync(this.abs(rel));
-      return !st.isFile() || st.nlink > 1;
+      return !st.isFile() || st.nlink > 1 ? st.nlink : null;
     } catch {
-      return false; // already gone: its IN_DELETE follows
+      return null; // already gone: its IN_DELETE follows
     }
   }
 

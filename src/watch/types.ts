@@ -23,4 +23,6 @@ export interface FsEvent {
   cookie?: number;
   /** the old path, for `move` events */
   from?: BytePath;
+  /** a file created with this many links (> 1: a new hard link; see HardLinks) */
+  links?: number;
 }

@@ -1,0 +1,236 @@
+import { EventEmitter } from 'node:events';
+import { lstatSync } from 'node:fs';
+import { lstat, opendir } from 'node:fs/promises';
+import { type BytePath, joinRel, toFs } from '../util/bytes.js';
+import type { FsEvent } from './types.js';
+
+/**
+ * Hard links made live. rsync's -H links names only within one transfer's
+ * file list: `ln a b` sent as "b" alone arrives as a copy of a. So every
+ * upsert of a file with more than one link brings the other names of its
+ * inode into the same batch, and rsync links them on the target.
+ *
+ * Only files with more than one link are remembered (inode → names). A
+ * group whose names are not all known (a new link to a file that had one
+ * link, or a tree made by `cp -al`) is completed by a scan of the source
+ * tree, one at a time, after which the whole group is emitted as upserts
+ * ('events'). The first scan runs at start, in the background.
+ */
+export class HardLinks extends EventEmitter {
+  private readonly names = new Map<string, Set<BytePath>>();
+  private readonly inodeOf = new Map<BytePath, string>();
+  /** inodes whose names a scan must complete, then emit */
+  private wanted = new Set<string>();
+  /** subtrees new to the tree (upsertTree, moved-in directories) to look into for linked files */
+  private trees: BytePath[] = [];
+  private scanning: Promise<void> | null = null;
+  private fullScanDue = false;
+  private closed = false;
+
+  constructor(
+    private readonly root: string,
+    private readonly excludes: (rel: BytePath, isDir: boolean) => boolean,
+  ) {
+    super();
+  }
+
+  /** Scans the whole tree once in the background, so groups that exist before the start are known. */
+  start(): void {
+    this.fullScanDue = true;
+    this.kick();
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Files with more than one link remembered (for status and tests). */
+  get size(): number {
+    return this.inodeOf.size;
+  }
+
+  /**
+   * The events, plus an upsert of every other known name of each linked
+   * file among them. Paths are as the watcher reports them (before the
+   * filter, which drops excluded partners with the rest).
+   */
+  expand(events: readonly FsEvent[]): FsEvent[] {
+    const out = [...events];
+    const listed = new Set<BytePath>();
+    for (const e of events) if (e.kind !== 'delete') listed.add(e.path);
+    const partners = (key: string | undefined) => {
+      if (key === undefined) return;
+      for (const n of this.names.get(key) ?? []) {
+        if (listed.has(n)) continue;
+        listed.add(n);
+        out.push({ kind: 'upsert', path: n, isDir: false });
+      }
+    };
+    for (const e of events) {
+      switch (e.kind) {
+        case 'delete':
+          this.forget(e.path, e.isDir);
+          break;
+        case 'move':
+          if (e.from !== undefined) this.rename(e.from, e.path, e.isDir);
+          if (e.isDir) this.newTree(e.path);
+          else partners(this.inodeOf.get(e.path) ?? this.learn(e.path, e.links));
+          break;
+        case 'upsertTree':
+          this.newTree(e.path);
+          break;
+        case 'upsert':
+          if (!e.isDir) partners(this.inodeOf.get(e.path) ?? this.learn(e.path, e.links));
+          break;
+        case 'write':
+          break;
+      }
+    }
+    this.kick();
+    return out;
+  }
+
+  /** A name the watcher saw created with more than one link: remember it; a scan finds the names not known yet. */
+  private learn(path: BytePath, links: number | undefined): string | undefined {
+    if (links === undefined || links < 2) return undefined;
+    let st: ReturnType<typeof lstatSync>;
+    try {
+      st = lstatSync(this.abs(path));
+    } catch {
+      return undefined;
+    }
+    if (!st.isFile() || st.nlink < 2) return undefined;
+    const key = `${st.dev}:${st.ino}`;
+    this.add(key, path);
+    if ((this.names.get(key)?.size ?? 0) < st.nlink) {
+      this.wanted.add(key);
+      this.fullScanDue = true;
+    }
+    return key;
+  }
+
+  private newTree(path: BytePath): void {
+    this.trees.push(path);
+  }
+
+  private add(key: string, path: BytePath): void {
+    const old = this.inodeOf.get(path);
+    if (old === key) return;
+    if (old !== undefined) this.names.get(old)?.delete(path);
+    this.inodeOf.set(path, key);
+    let set = this.names.get(key);
+    if (!set) this.names.set(key, (set = new Set()));
+    set.add(path);
+  }
+
+  private forget(path: BytePath, isDir: boolean): void {
+    const drop = (p: BytePath) => {
+      const key = this.inodeOf.get(p);
+      if (key === undefined) return;
+      this.inodeOf.delete(p);
+      const set = this.names.get(key);
+      set?.delete(p);
+      if (set && set.size === 0) this.names.delete(key);
+    };
+    drop(path);
+    if (isDir) for (const p of this.beneath(path)) drop(p);
+  }
+
+  private rename(from: BytePath, to: BytePath, isDir: boolean): void {
+    const moves: Array<[BytePath, BytePath]> = [];
+    if (this.inodeOf.has(from)) moves.push([from, to]);
+    if (isDir) for (const p of this.beneath(from)) moves.push([p, `${to}${p.slice(from.length)}`]);
+    for (const [a, b] of moves) {
+      const key = this.inodeOf.get(a) as string;
+      this.forget(a, false);
+      this.add(key, b);
+    }
+  }
+
+  private beneath(dir: BytePath): BytePath[] {
+    const prefix = dir === '' ? '' : `${dir}/`;
+    return [...this.inodeOf.keys()].filter((p) => p.startsWith(prefix));
+  }
+
+  /** Starts the next scan if one is due and none runs. */
+  private kick(): void {
+    if (this.scanning || this.closed) return;
+    if (!this.fullScanDue && this.trees.length === 0) return;
+    this.scanning = this.scan().finally(() => {
+      this.scanning = null;
+      this.kick();
+    });
+  }
+
+  /**
+   * One scan: the whole tree if a group is incomplete (or at start), else
+   * just the new subtrees. Then each group that was wanted, or that has a
+   * name in a new subtree and another outside it (`cp -al`), is emitted
+   * whole, so the next batch links its names on the targets.
+   */
+  private async scan(): Promise<void> {
+    const full = this.fullScanDue;
+    const newTrees = this.trees;
+    this.fullScanDue = false;
+    this.trees = [];
+    const found = new Map<string, { nlink: number; paths: BytePath[] }>();
+    for (const t of full ? [''] : newTrees) await this.walk(t, found);
+    if (this.closed) return;
+    const inNew = (p: BytePath) => newTrees.some((t) => t === '' || p === t || p.startsWith(`${t}/`));
+    const emit = full ? this.wanted : new Set<string>();
+    if (full) this.wanted = new Set();
+    for (const [key, f] of found) {
+      // a full scan read every name: the group is exactly what it found
+      if (full)
+        for (const p of [...(this.names.get(key) ?? [])]) if (!f.paths.includes(p)) this.forget(p, false);
+      for (const p of f.paths) this.add(key, p);
+      const group = this.names.get(key) ?? new Set();
+      if (group.size < f.nlink && !full) {
+        // linked to a name outside the new subtree that is not known yet
+        this.wanted.add(key);
+        this.fullScanDue = true;
+      } else if (f.paths.some(inNew) && [...group].some((p) => !inNew(p))) emit.add(key);
+    }
+    const events: FsEvent[] = [];
+    for (const key of emit)
+      for (const p of this.names.get(key) ?? []) events.push({ kind: 'upsert', path: p, isDir: false });
+    if (events.length > 0) this.emit('events', events);
+  }
+
+  /** Lists the files with more than one link beneath `rel` (excluded paths left out). */
+  private async walk(rel: BytePath, found: Map<string, { nlink: number; paths: BytePath[] }>): Promise<void> {
+    const stack: BytePath[] = [rel];
+    while (stack.length > 0 && !this.closed) {
+      const dir = stack.pop() as BytePath;
+      let handle: Awaited<ReturnType<typeof opendir>>;
+      try {
+        handle = await opendir(this.abs(dir) as unknown as string, { encoding: 'buffer' as BufferEncoding });
+      } catch {
+        continue; // gone or unreadable: its events say what happened
+      }
+      for await (const ent of handle) {
+        const name = (ent.name as unknown as Buffer).toString('latin1');
+        const p = joinRel(dir, name);
+        if (ent.isDirectory()) {
+          if (!this.excludes(p, true)) stack.push(p);
+          continue;
+        }
+        if (!ent.isFile() || this.excludes(p, false)) continue;
+        try {
+          const st = await lstat(this.abs(p));
+          if (st.nlink < 2) continue;
+          const key = `${st.dev}:${st.ino}`;
+          const f = found.get(key);
+          if (f) f.paths.push(p);
+          else found.set(key, { nlink: st.nlink, paths: [p] });
+        } catch {
+          // gone since the listing
+        }
+      }
+    }
+  }
+
+  private abs(rel: BytePath): Buffer {
+    return rel === '' ? Buffer.from(this.root) : Buffer.concat([Buffer.from(`${this.root}/`), toFs(rel)]);
+  }
+}
