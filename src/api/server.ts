@@ -29,6 +29,8 @@ const AUDIT_JOBS = 50;
 const MAX_BODY = 64 * 1024;
 /** A request's body may take this long after its headers (bodies are at most MAX_BODY). */
 const BODY_TIMEOUT_MS = 30_000;
+/** An idle keep-alive connection is closed after this long (Node's default, stated so it stays so). */
+const KEEP_ALIVE_MS = 5_000;
 /** Refused connections and requests are logged at most this often (a flood must not flood the log). */
 const REFUSAL_LOG_MS = 60_000;
 
@@ -169,6 +171,7 @@ export async function startApi(daemon: ApiDaemon, o: ApiOptions): Promise<ApiSer
       headersTimeout,
       requestTimeout: headersTimeout + BODY_TIMEOUT_MS,
       connectionsCheckingInterval: Math.min(1000, headersTimeout / 2),
+      keepAliveTimeout: KEEP_ALIVE_MS,
     },
     (req, res) => api.handle(req, res),
   );
