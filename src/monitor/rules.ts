@@ -164,7 +164,17 @@ function sourceRules(s: RuleSource, snap: Snapshot, rules: RulesConfig, now: num
         `source ${src}: ${wl.message}; changes in unwatched directories are only caught by full syncs: raise fs.inotify.max_user_watches (sysctl -w fs.inotify.max_user_watches=N); syncward retries and watches them by itself`,
       ),
     );
-  if (
+  if (s.state === 'missing')
+    out.push(
+      cond(
+        'unwatched',
+        'critical',
+        src,
+        undefined,
+        `source ${src}: ${s.path} cannot be watched (it does not exist, is not a directory, or inotify could not start there: the log says which); nothing in it is synced meanwhile; fix it, syncward looks again every 10 s`,
+      ),
+    );
+  else if (
     unwatched &&
     unwatched.dirs > 0 &&
     unwatched.since !== null &&

@@ -237,6 +237,13 @@ test('directories left unwatched fire `unwatched` once they stay so for unwatche
   assert.deepEqual(kinds(evaluate(back, rules, T0 + 60_000)), [], 'resolved once they are watched');
 });
 
+test('a source that cannot be watched at all is `unwatched` at once, and resolves once it is watched', () => {
+  const c = one(evaluate(snap([source([target()], { state: 'missing' })]), rules, T0), 'unwatched');
+  assert.equal(c.severity, 'critical');
+  assert.match(c.message, /source www: \/srv\/www cannot be watched .*nothing in it is synced/);
+  assert.deepEqual(kinds(evaluate(snap([source([target()], { state: 'watching' })]), rules, T0)), []);
+});
+
 test('stuck paths and a held target are conditions for as long as they last', () => {
   const cs = evaluate(
     snap([
