@@ -5,7 +5,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type AlertReceiver, alertReceiver, received, webhooksYaml } from '../helpers/alerts.js';
-import { isWatching, spawnSyncward } from '../helpers/cli-daemon.js';
+import { isWatching, sighup, spawnSyncward } from '../helpers/cli-daemon.js';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { canChangeQueue, withSmallQueue } from '../helpers/queue.js';
 import { startRsyncDaemon } from '../helpers/rsyncd.js';
@@ -108,23 +108,29 @@ describe('every alert kind fires and resolves through a real webhook', () => {
     }
   });
 
-  test('rootGone: a source root moved away fires it (and holds the target); restored and reloaded, both resolve', async () => {
+  test('rootGone: a source root moved away fires it (and holds the target); restored and reloaded with SIGHUP, both resolve', async () => {
     const t = await trees('kind-root');
-    writeFileSync(join(t.src, 'a'), 'a\n');
-    const d = await startDaemon(
+    const dir = await makeTempDir('syncward-kind-root-cfg-');
+    const cfg = join(dir, 'syncward.yaml');
+    writeFileSync(
+      cfg,
       configYaml({ stateDir: t.state.dir, source: t.src, targets: [t.target] }) + webhooksYaml([hook.url]),
     );
+    writeFileSync(join(t.src, 'a'), 'a\n');
+    const daemon = spawnSyncward(['start', '-c', cfg]);
     try {
+      await daemon.waitForLine(isWatching, 20_000, 'watching');
       await converged(t.src, [t.target], 30_000, 'mirrored');
       renameSync(t.src, `${t.src}-away`);
       await received(hook, 'held:src/local', 'firing');
       await firesThenResolves(hook, 'rootGone:src', async () => {
         renameSync(`${t.src}-away`, t.src);
-        await d.daemon.reload(d.config);
+        await sighup(daemon, 'with the root restored');
       });
       await received(hook, 'held:src/local', 'resolved');
     } finally {
-      await d.dispose();
+      await daemon.stop();
+      rmSync(dir, { recursive: true, force: true });
       t.dispose();
     }
   });
