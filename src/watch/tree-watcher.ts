@@ -422,19 +422,24 @@ export class TreeWatcher extends EventEmitter {
     const sample: string[] = [];
     let dirs = 0;
     for (const u of this.unwatched.values()) {
-      const rel = this.unwatchedPath(u);
-      if (rel === null) continue;
+      if (!this.stillHere(u)) continue;
       dirs++;
       codes.add(u.code);
-      if (sample.length < 5) sample.push(display(rel) || '.');
+      // paths cost a walk up the tree: only for the few a message shows
+      if (sample.length < 5) sample.push(display(this.unwatchedPath(u) ?? '') || '.');
     }
     return { dirs, since: dirs > 0 ? this.unwatchedSince : null, codes: [...codes].sort(), sample };
   }
 
+  /** Whether a directory waiting for a retry still belongs to the tree we watch (its node or its parent is). */
+  private stillHere(u: Unwatched): boolean {
+    return u.kind === 'list' ? this.byWd.get(u.node.wd) === u.node : this.byWd.get(u.parent.wd) === u.parent;
+  }
+
   /** The relative path of a directory waiting for a retry, or null when it no longer belongs to the tree we watch. */
   private unwatchedPath(u: Unwatched): BytePath | null {
-    if (u.kind === 'list') return this.byWd.get(u.node.wd) === u.node ? this.pathOf(u.node) : null;
-    return this.byWd.get(u.parent.wd) === u.parent ? joinRel(this.pathOf(u.parent), u.name) : null;
+    if (!this.stillHere(u)) return null;
+    return u.kind === 'list' ? this.pathOf(u.node) : joinRel(this.pathOf(u.parent), u.name);
   }
 
   private scheduleRecovery(): void {
