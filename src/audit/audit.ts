@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   buildFullSyncCall,
+  excludeArgs,
   parseProgress2Line,
   type RsyncProgress,
   runRsync,
@@ -41,6 +42,12 @@ export interface AuditOptions {
   settleMs?: number;
   /** paths left out of the comparison (rsync patterns, e.g. the canary "/.syncward-canary") */
   exclude?: string[];
+  /**
+   * Paths that fail every transfer to this target (stuck): drift that no sync
+   * will repair by itself. They are left out of the dry run (a path too long
+   * for rsync would fail it) and reported as stuck.
+   */
+  stuck?: readonly BytePath[];
   /** gets each --info=progress2 line of the dry run (rsync prints them only when this is set) */
   onProgress?: (p: RsyncProgress) => void;
 }
@@ -55,6 +62,8 @@ export interface AuditResult {
   pending: DriftEntry[];
   /** how many pending differences, also those beyond maxEntries */
   pendingCount: number;
+  /** paths that fail every transfer (stuck): drift, listed by name */
+  stuck: BytePath[];
   /** why everything counts as pending (a full sync is owed to the target), or undefined */
   fullSyncOwed?: string;
   /** entries were dropped past maxEntries */
@@ -73,6 +82,7 @@ export function failedAudit(error: string, durationMs: number): AuditResult {
     truncated: false,
     pending: [],
     pendingCount: 0,
+    stuck: [],
     error,
     durationMs,
   };
@@ -89,9 +99,8 @@ export async function auditTarget(src: SourceSpec, tgt: TargetSpec, o: AuditOpti
   const spec: TargetSpec = o.checksum ? { ...tgt, rsyncArgs: [...tgt.rsyncArgs, '--checksum'] } : tgt;
   // excludes first: rsync's first matching rule wins, and an excluded path on the
   // target is not deleted either (no --delete-excluded), so it is never "extra"
-  const from: SourceSpec = o.exclude?.length
-    ? { ...src, filterArgs: [...o.exclude.map((x) => `--filter=- ${x}`), ...src.filterArgs] }
-    : src;
+  const leftOut = [...(o.exclude ?? []).map((x) => `--filter=- ${x}`), ...excludeArgs(o.stuck ?? [])];
+  const from: SourceSpec = leftOut.length ? { ...src, filterArgs: [...leftOut, ...src.filterArgs] } : src;
   const call = buildFullSyncCall(from, spec, {
     isRoot: o.isRoot,
     dryRun: true,
@@ -170,6 +179,7 @@ export async function auditTarget(src: SourceSpec, tgt: TargetSpec, o: AuditOpti
     truncated,
     pending,
     pendingCount,
+    stuck: [...(o.stuck ?? [])],
     fullSyncOwed: both.fullSync ?? undefined,
     error,
     durationMs: r.durationMs,

@@ -85,6 +85,14 @@ export async function runAudit(
       return NOTHING_PENDING;
     }
   };
+  // paths that failed stuck_after transfers in a row: drift no sync repairs by itself
+  const stuckOf = (key: string, source: SourceConfig): string[] => {
+    try {
+      return journal?.stuck(key, source.stuckAfter) ?? [];
+    } catch {
+      return [];
+    }
+  };
   const progress = stderrProgress(err, 'audit', o);
   const reports = await Promise.all(
     pairs.map(async (pair): Promise<TargetReport> => {
@@ -97,6 +105,7 @@ export async function runAudit(
         checksum,
         exclude: auditExcludes(source),
         pending: pendingOf(`${source.name}/${target.name}`),
+        stuck: stuckOf(key, source),
       };
       const r = await auditTarget(src, tgt, { ...opts, onProgress });
       progress?.finish(key);
@@ -156,8 +165,9 @@ export async function runAudit(
   if (o.json) {
     const results = reports.map((r) => ({
       ...r,
-      inSync: r.ok && r.entries.length === 0 && !r.truncated,
+      inSync: r.ok && r.entries.length === 0 && !r.truncated && r.stuck.length === 0,
       entries: r.entries.map((e) => ({ ...e, path: shown(e.path) })),
+      stuck: r.stuck.map(shown),
       pending: r.pending.map((e) => ({ ...e, path: shown(e.path) })),
     }));
     out.write(`${JSON.stringify({ results }, null, 2)}\n`);
@@ -165,7 +175,9 @@ export async function runAudit(
     for (const r of reports) out.write(textReport(r));
   }
   if (reports.some((r) => !r.ok)) return EXIT.usage;
-  return reports.some((r) => r.entries.length > 0 || r.truncated) ? EXIT.failure : EXIT.ok;
+  return reports.some((r) => r.entries.length > 0 || r.truncated || r.stuck.length > 0)
+    ? EXIT.failure
+    : EXIT.ok;
 }
 
 function textReport(r: TargetReport): string {
@@ -181,7 +193,11 @@ function textReport(r: TargetReport): string {
     : '      (contents compared by size and mtime only; --checksum reads every file)\n';
   const fixed = r.repaired ? ` after repairing ${r.repaired.paths} path(s)` : '';
   const onTheirWay = pendingLines(r);
-  if (total === 0) return `ok    ${head}: in sync${fixed} (${took})\n${onTheirWay}${note}`;
+  const stuck = stuckLines(r);
+  if (total === 0 && r.stuck.length === 0)
+    return `ok    ${head}: in sync${fixed} (${took})\n${onTheirWay}${note}`;
+  if (total === 0)
+    return `STUCK ${head}: in sync but for ${r.stuck.length} stuck path(s) (${took})\n${stuck}${onTheirWay}${note}`;
   const counts = DRIFT_KINDS.filter((k) => r.counts[k] > 0)
     .map((k) => `${r.counts[k]} ${k}`)
     .join(', ');
@@ -194,7 +210,18 @@ function textReport(r: TargetReport): string {
   for (const e of r.entries.slice(0, SHOWN))
     lines.push(`      ${e.kind.padEnd(8)} ${printable(shown(e.path))}  (${e.detail})`);
   if (total > SHOWN) lines.push(`      ... and ${total - SHOWN} more (--json lists ${r.entries.length})`);
-  return `${lines.join('\n')}\n${onTheirWay}${note}`;
+  return `${lines.join('\n')}\n${stuck}${onTheirWay}${note}`;
+}
+
+/** Stuck paths: drift that no sync repairs by itself, each by name. */
+function stuckLines(r: TargetReport): string {
+  if (r.stuck.length === 0) return '';
+  const lines = [
+    `      stuck: ${r.stuck.length} path(s) fail every transfer to this target and are left out of the others; fix the cause (the daemon log has rsync's message), they are retried when they change and after each full sync`,
+  ];
+  for (const p of r.stuck.slice(0, SHOWN)) lines.push(`      stuck    ${printable(shown(p))}`);
+  if (r.stuck.length > SHOWN) lines.push(`      ... and ${r.stuck.length - SHOWN} more stuck`);
+  return `${lines.join('\n')}\n`;
 }
 
 /** Pending differences: shown apart from drift, a few by name. */

@@ -51,10 +51,17 @@ export function statusVerdict(s: Pick<ApiStatus, 'now' | 'sources' | 'alerts'>):
       else if (t.state === 'held')
         crit(`${key} is on hold${t.holdReason ? `: ${t.holdReason}` : why}; lift it with syncward resume`);
       else if (t.state === 'lagging') warn(`${key} is lagging${why}`);
-      if (t.stuck > 0) warn(`${key} has ${t.stuck} stuck path(s) (they fail every transfer)`);
+      if (t.stuck > 0) {
+        const names = (t.stuckPaths ?? []).slice(0, 5);
+        const more = t.stuck > names.length ? ', ...' : '';
+        warn(
+          `${key} has ${t.stuck} stuck path(s) that fail every transfer${names.length ? ` (${names.join(', ')}${more})` : ''}; everything else keeps syncing; fix the cause (the log has rsync's message)`,
+        );
+      }
       const a = t.lastAudit;
+      const drift = a ? a.drift.missing + a.drift.extra + a.drift.content + a.drift.metadata : 0;
       if (a?.error) warn(`${key}: the last audit could not run: ${a.error}`);
-      else if (a && !a.ok)
+      else if (a && !a.ok && drift > 0)
         warn(`${key}: the last audit (${ago(s.now, a.at)} ago) found drift: ${driftText(a.drift)}`);
       if (t.canary?.missingSince != null)
         warn(`${key}: the canary written ${ago(s.now, t.canary.missingSince)} ago has not arrived`);
@@ -97,6 +104,8 @@ function lastAuditCell(now: number, t: TargetStatus): string {
   if (!a) return 'never';
   const when = `${ago(now, a.at)} ago`;
   if (a.error) return `failed, ${when}`;
+  if (!a.ok && a.drift.missing + a.drift.extra + a.drift.content + a.drift.metadata === 0 && a.stuck)
+    return `${a.stuck} stuck, ${when}`;
   if (!a.ok) return `drift: ${driftText(a.drift)}, ${when}`;
   return `in sync, ${when}`;
 }
@@ -109,7 +118,7 @@ export function statusText(s: ApiStatus, v: StatusVerdict): string {
       src.state === 'watching' || src.state === 'starting' ? src.name : `${src.name} (${src.state})`,
       t.target,
       t.state,
-      String(t.pending),
+      t.stuck > 0 ? `${t.pending} (${t.stuck} stuck)` : String(t.pending),
       t.oldestPendingAt !== null
         ? ago(s.now, t.oldestPendingAt)
         : t.canary?.lagMs != null

@@ -115,6 +115,8 @@ export interface TargetStatus {
   /** epoch ms of the oldest change the target still needs, from the journal */
   oldestPendingAt: number | null;
   stuck: number;
+  /** the stuck paths by name (at most 100): they fail every transfer and are left out of the others */
+  stuckPaths: string[];
   holdReason: string | null;
   lastSuccessAt: number | null;
   lastFullSyncAt: number | null;
@@ -136,6 +138,8 @@ export interface AuditSummary {
   drift: { missing: number; extra: number; content: number; metadata: number };
   /** paths that differ but are still pending in the journal (not drift) */
   pending: number;
+  /** paths that fail every transfer (stuck): left out of the comparison, not in sync */
+  stuck?: number;
 }
 
 /** One target's audit through the daemon: the summary, and the entries (paths for people). */
@@ -766,6 +770,7 @@ export class Daemon extends EventEmitter {
           checksum,
           exclude: s.config.canary ? [`/${s.config.canary.path}`] : [],
           pending: () => this.pendingFor(w.key, seen),
+          stuck: w.stuckList(),
         });
       } catch (e) {
         r = failedAudit(`audit failed: ${(e as Error).message}`, Date.now() - at);
@@ -776,10 +781,11 @@ export class Daemon extends EventEmitter {
     const summary: AuditSummary = {
       at,
       checksum,
-      ok: r.ok && r.entries.length === 0 && !r.truncated,
+      ok: r.ok && r.entries.length === 0 && !r.truncated && r.stuck.length === 0,
       error: r.ok ? null : (r.error ?? 'unknown error'),
       drift: { ...r.counts },
       pending: r.pendingCount,
+      stuck: r.stuck.length,
     };
     const entry = (e: DriftEntry): AuditEntry => ({ ...e, path: e.path === '' ? '.' : display(e.path) });
     const result: TargetAuditResult = {
@@ -818,6 +824,12 @@ export class Daemon extends EventEmitter {
       this.log.warn(
         { source: s.config.name, target: w.name },
         `audit of ${key}: could not audit: ${summary.error}`,
+      );
+    } else if (!summary.ok && r.entries.length === 0 && !r.truncated) {
+      // stuck paths have their own alert
+      this.log.warn(
+        { source: s.config.name, target: w.name, stuck: r.stuck.slice(0, 20).map(display) },
+        `audit of ${key}: in sync but for ${r.stuck.length} stuck path(s) that fail every transfer (${r.stuck.slice(0, 3).map(display).join(', ')}${r.stuck.length > 3 ? ', ...' : ''})`,
       );
     } else if (!summary.ok) {
       const total = Object.values(summary.drift).reduce((a, b) => a + b, 0);
@@ -874,6 +886,7 @@ export class Daemon extends EventEmitter {
         pending: w.pending,
         oldestPendingAt: w.oldestPendingAt(),
         stuck: w.stuck,
+        stuckPaths: w.stuckNames(),
         holdReason: w.held,
         lastSuccessAt: w.lastSuccessAt,
         lastFullSyncAt: w.lastFullSyncAt,

@@ -9,6 +9,7 @@ import {
   buildFullSyncCall,
   buildPruneCall,
   buildRootAttrsCall,
+  excludeArgs,
   type RsyncCall,
   type RsyncResult,
   runRsync,
@@ -22,6 +23,7 @@ import type { FsEvent } from '../watch/types.js';
 import { type BackoffPolicy, defaultBackoff, retryDelay } from './backoff.js';
 import { EVERYTHING_ALLOWED, NOTHING_ALLOWED } from './delete-rules.js';
 import { type GuardOutcome, guardDeletes } from './guard.js';
+import { releasedBy, settledState, type Triage, triageFailures } from './stuck.js';
 
 /**
  * The health of one (source, target) pair:
@@ -130,14 +132,23 @@ export class TargetWorker extends EventEmitter {
   private recentDeletes: Array<{ at: number; n: number }> = [];
   /** highest journal sequence number of the events queued so far */
   private queuedSeq = 0;
+  /** full syncs in a row that rsync cut short (skipped deletions): the backoff before the next */
+  private incompleteFulls = 0;
   /** failed attempts per path (rsync 23) */
   private readonly attempts = new Map<BytePath, number>();
   /** paths given up on until they change again or a full sync succeeds */
   private readonly stuckPaths = new Map<BytePath, Change>();
   /** ends the rsync in flight when stop() runs out of time */
   private readonly abort = new AbortController();
-  /** failed paths waiting for their retry */
+  /** a full sync cut short, waiting to run again */
   private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /**
+   * Failed changes waiting for their retry, due at retryDueAt. Kept apart
+   * from the queue, where a directory sent whole would swallow them (and
+   * leave them out, since they keep failing): they go in a batch of their own.
+   */
+  private readonly retryDue = new Map<BytePath, Change>();
+  private retryDueAt = 0;
   lastError: string | null = null;
   lastSuccessAt: number | null = null;
   /** when the last full sync of the whole tree succeeded */
@@ -166,6 +177,16 @@ export class TargetWorker extends EventEmitter {
     return this.stuckPaths.size;
   }
 
+  /** the stuck paths (byte strings) */
+  stuckList(): BytePath[] {
+    return [...this.stuckPaths.keys()];
+  }
+
+  /** the stuck paths, at most `max` of them, for people */
+  stuckNames(max = 100): string[] {
+    return [...this.stuckPaths.keys()].slice(0, max).map((p) => display(p) || '.');
+  }
+
   get held(): string | null {
     return this.holdReason;
   }
@@ -176,7 +197,8 @@ export class TargetWorker extends EventEmitter {
       this.running === null &&
       this.queue.size === 0 &&
       this.fullSyncReason === null &&
-      this.retryTimers.size === 0
+      this.retryTimers.size === 0 &&
+      this.retryDue.size === 0
     );
   }
 
@@ -186,12 +208,21 @@ export class TargetWorker extends EventEmitter {
     const now = Date.now();
     for (const ev of events) {
       this.queue.add(ev, now);
-      // a stuck path that changes gets fresh chances
-      if (this.stuckPaths.size > 0) {
-        this.stuckPaths.delete(ev.path);
-        if (ev.from !== undefined) this.stuckPaths.delete(ev.from);
+      // changed: a fresh chance in the queue, no longer left out
+      for (const p of ev.from === undefined ? [ev.path] : [ev.path, ev.from]) {
+        this.attempts.delete(p);
+        this.retryDue.delete(p);
       }
-      this.attempts.delete(ev.path);
+    }
+    // a stuck path that changes, or lies beneath a directory that changed, gets fresh chances
+    if (this.stuckPaths.size > 0) {
+      const changed = events.flatMap((ev) => (ev.from === undefined ? [ev.path] : [ev.path, ev.from]));
+      for (const p of releasedBy(this.stuckPaths.keys(), changed)) {
+        const c = this.stuckPaths.get(p) as Change;
+        this.stuckPaths.delete(p);
+        this.attempts.delete(p);
+        if (!changed.includes(p)) this.queue.addChange(c, now);
+      }
     }
     if (seq > this.queuedSeq) this.queuedSeq = seq;
     this.pump();
@@ -203,6 +234,8 @@ export class TargetWorker extends EventEmitter {
     for (const r of rows) {
       this.queue.addChange({ path: r.path, op: r.op }, now);
       if (r.seq > this.queuedSeq) this.queuedSeq = r.seq;
+      // failed attempts count across a restart: a stuck path is stuck again at its next failure
+      if (r.attempts > 0) this.attempts.set(r.path, r.attempts);
     }
     this.pump();
   }
@@ -267,13 +300,48 @@ export class TargetWorker extends EventEmitter {
   checkLag(now = Date.now()): void {
     if (!this.o.journal || this.stopped) return;
     if (this._state !== 'idle' && this._state !== 'syncing' && this._state !== 'lagging') return;
-    const oldest = this.oldestPendingAt();
-    const limit = (this.o.lagThresholdS ?? 60) * 1000;
-    if (oldest !== null && now - oldest > limit) {
+    const busy = this.running !== null || this.queue.size > 0;
+    if (this._state === 'lagging' || this.settled(now, busy) === 'lagging')
+      this.settle(now, 'caught up', busy);
+  }
+
+  /** What the state is once a transfer ended, or at a lag check (stuck paths do not count as lag). */
+  private settled(now: number, busy: boolean): 'idle' | 'syncing' | 'lagging' {
+    return settledState({
+      busy,
+      oldestPendingAt: this.oldestPendingAt(),
+      now,
+      lagLimitMs: (this.o.lagThresholdS ?? 60) * 1000,
+    });
+  }
+
+  /** `busy`: work remains after this (a finishing transfer does not count itself). */
+  private settle(now: number, reason: string, busy = this.queue.size > 0): void {
+    const next = this.settled(now, busy);
+    if (next === 'lagging') {
+      const oldest = this.oldestPendingAt() ?? now;
       this.setState('lagging', `oldest pending change is ${Math.round((now - oldest) / 1000)} s old`);
-    } else if (this._state === 'lagging') {
-      this.setState(this.running || this.queue.size > 0 ? 'syncing' : 'idle', 'caught up');
-    }
+    } else this.setState(next, reason);
+  }
+
+  /**
+   * The source as one call sees it: paths that keep failing are left out
+   * (except those the call lists itself), so that their error does not make
+   * rsync skip every deletion of the run; they are retried on their own.
+   */
+  private sourceFor(listed: readonly Change[] = []): SourceSpec {
+    const failing = new Set([...this.attempts.keys(), ...this.stuckPaths.keys()]);
+    if (failing.size === 0) return this.o.source;
+    const rules = excludeArgs(failing, new Set(listed.map((c) => c.path)));
+    // first: rsync's first matching rule wins
+    return { ...this.o.source, filterArgs: [...rules, ...this.o.source.filterArgs] };
+  }
+
+  /** The failing paths a call left out: their journal rows stay. */
+  private leftOut(listed: readonly Change[]): Set<BytePath> {
+    const out = new Set([...this.attempts.keys(), ...this.stuckPaths.keys()]);
+    for (const c of listed) out.delete(c.path);
+    return out;
   }
 
   private setState(next: TargetState, reason: string): void {
@@ -354,6 +422,15 @@ export class TargetWorker extends EventEmitter {
       this.launch(this.runFull(reason));
       return;
     }
+    if (this.retryDue.size > 0) {
+      if (now >= this.retryDueAt) {
+        const retry = [...this.retryDue.values()];
+        this.retryDue.clear();
+        this.launch(this.runBatch(retry, this.queuedSeq));
+        return;
+      }
+      this.wakeAt(this.retryDueAt);
+    }
     if (this.queue.hasReady(now)) {
       if (this.checksDeletes && now < this.settleUntil) {
         this.wakeAt(this.settleUntil);
@@ -376,7 +453,7 @@ export class TargetWorker extends EventEmitter {
     }
     const next = this.queue.nextReadyAt();
     if (next !== undefined) this.wakeAt(next);
-    else if (this.queue.size === 0) this.emit('idle');
+    else if (this.queue.size === 0 && this.retryDue.size === 0) this.emit('idle');
   }
 
   /** max_delete applies to the next transfer (not lifted by a resume) */
@@ -409,9 +486,11 @@ export class TargetWorker extends EventEmitter {
 
   private async runBatch(changes: Change[], seq: number): Promise<void> {
     this.begin();
+    const src = this.sourceFor(changes);
+    const left = this.leftOut(changes);
     if (canDelete(changes)) {
       const guard = await this.guard('transfer', this.recentDeleteCount(Date.now()), () =>
-        buildBatchCall(this.o.source, this.o.target, changes, {
+        buildBatchCall(src, this.o.target, changes, {
           isRoot: this.o.isRoot,
           dryRun: true,
           itemize: true,
@@ -419,7 +498,7 @@ export class TargetWorker extends EventEmitter {
       );
       if (this.stopped) return;
       if (guard.kind === 'failed') {
-        this.finish('batch', changes, guard.result, seq);
+        this.finish('batch', changes, guard.result, seq, left);
         return;
       }
       if (guard.kind === 'refused') {
@@ -429,11 +508,11 @@ export class TargetWorker extends EventEmitter {
       }
       if (guard.counted) this.recentDeletes.push({ at: Date.now(), n: guard.counted });
     }
-    const call = buildBatchCall(this.o.source, this.o.target, changes, { isRoot: this.o.isRoot });
+    const call = buildBatchCall(src, this.o.target, changes, { isRoot: this.o.isRoot });
     const res = await this.exec(call);
     if (!this.stopped && touchesRoot(changes) && ['ok', 'vanished', 'partial'].includes(res.exit.class))
       await this.sendRootAttrs();
-    this.finish('batch', changes, res, seq);
+    this.finish('batch', changes, res, seq, left);
   }
 
   /**
@@ -472,13 +551,15 @@ export class TargetWorker extends EventEmitter {
     this.begin();
     // Rows recorded up to here are covered by this full sync (rsync reads the tree after this point)
     const seq = this.o.journal?.currentSeq ?? this.queuedSeq;
+    const src = this.sourceFor();
+    const left = this.leftOut([]);
     // count what it would delete before deleting anything
     const guard = await this.guard('full sync', 0, () =>
-      buildFullSyncCall(this.o.source, this.o.target, { isRoot: this.o.isRoot, dryRun: true, itemize: true }),
+      buildFullSyncCall(src, this.o.target, { isRoot: this.o.isRoot, dryRun: true, itemize: true }),
     );
     if (this.stopped) return;
     if (guard.kind === 'failed') {
-      this.finish('full', [], guard.result, seq, reason);
+      this.finish('full', [], guard.result, seq, left, reason);
       return;
     }
     if (guard.kind === 'refused') {
@@ -487,8 +568,8 @@ export class TargetWorker extends EventEmitter {
       return;
     }
     this.fullSyncReason = null;
-    const res = await this.exec(buildFullSyncCall(this.o.source, this.o.target, { isRoot: this.o.isRoot }));
-    this.finish('full', [], res, seq, reason);
+    const res = await this.exec(buildFullSyncCall(src, this.o.target, { isRoot: this.o.isRoot }));
+    this.finish('full', [], res, seq, left, reason);
     if ((res.exit.class === 'ok' || res.exit.class === 'vanished') && this.o.target.backup)
       await this.pruneBackups();
   }
@@ -530,6 +611,7 @@ export class TargetWorker extends EventEmitter {
     changes: Change[],
     res: RsyncResult,
     seq: number,
+    leftOut: ReadonlySet<BytePath>,
     reason?: string,
   ): void {
     const cls = res.exit.class;
@@ -552,21 +634,45 @@ export class TargetWorker extends EventEmitter {
     };
     this.emit('transfer', report);
     const now = Date.now();
-    const failed = cls === 'partial' ? new Set(res.exit.failedPaths) : null;
-    if (ok || (failed && failed.size > 0)) {
+    const failedPaths = cls === 'partial' ? res.exit.failedPaths : [];
+    if (ok || failedPaths.length > 0) {
       // The target answered: what did not fail is delivered
+      const t = triageFailures({
+        changes,
+        failed: failedPaths,
+        notDirectory: new Set(res.exit.notDirectory ?? []),
+        attempts: this.attempts,
+        limit: this.o.stuckAfter ?? 5,
+      });
+      const failed = new Set([...t.retry, ...t.stuck].map((c) => c.path));
+      // rsync skipped --delete inside every tree it recursed: those trees are not delivered yet
+      const incomplete =
+        res.deletionSkipped && kind === 'batch'
+          ? changes.filter((c) => c.op === 'upsertTree' && !failed.has(c.path))
+          : [];
+      const fullDone = kind === 'full' && !res.deletionSkipped;
       if (deletes > 0) this.recentDeletes.push({ at: now, n: deletes });
       this.allowDeletes = false;
       this.failures = 0;
       this.retryAt = 0;
       this.lastError = null;
       this.lastSuccessAt = now;
-      if (kind === 'full' && !failed) this.lastFullSyncAt = now;
-      this.record(kind, changes, failed, seq);
-      const delivered = failed ? changes.filter((c) => !failed.has(c.path)) : changes;
-      if (kind === 'full' || delivered.length > 0)
+      if (fullDone) {
+        // stuck paths were left out: they have their own alert, and the rest is in sync
+        this.lastFullSyncAt = now;
+        this.incompleteFulls = 0;
+      }
+      const kept = new Set([...failed, ...leftOut, ...incomplete.map((c) => c.path)]);
+      if (kind === 'batch' || fullDone) this.record(kind, changes, kept, seq);
+      const delivered = changes.filter((c) => !kept.has(c.path));
+      for (const c of [...delivered, ...t.satisfied]) {
+        this.attempts.delete(c.path);
+        this.stuckPaths.delete(c.path);
+      }
+      if (fullDone || delivered.length > 0)
         this.emit('delivered', { kind, changes: delivered } satisfies Delivery);
-      if (failed && failed.size > 0) this.partial(kind, changes, failed, res);
+      if (failed.size > 0 || incomplete.length > 0 || res.deletionSkipped)
+        this.partial(kind, t, incomplete, res, reason);
       else {
         this.o.log.info(
           report,
@@ -575,10 +681,9 @@ export class TargetWorker extends EventEmitter {
             : `sent ${changes.length} change(s) ${this.o.sourceName} -> ${this.name} in ${res.durationMs} ms`,
         );
       }
-      this.setState(
-        this.queue.size > 0 ? 'syncing' : 'idle',
-        kind === 'full' ? `full sync done${reason ? ` (${reason})` : ''}` : '',
-      );
+      // one more try for each stuck path after a full sync: what was wrong may have been fixed
+      if (fullDone && this.stuckPaths.size > 0) this.retryLater([...this.stuckPaths.values()], 0);
+      this.settle(now, kind === 'full' ? `full sync done${reason ? ` (${reason})` : ''}` : '');
       return;
     }
     if (this.stopped) {
@@ -613,23 +718,25 @@ export class TargetWorker extends EventEmitter {
     }
   }
 
-  /** Clears from the journal what reached the target. */
-  private record(kind: 'batch' | 'full', changes: Change[], failed: Set<string> | null, seq: number): void {
+  /** Failed changes go again, in a batch of their own, `delay` ms from now. */
+  private retryLater(changes: readonly Change[], delay: number): void {
+    if (changes.length === 0) return;
+    for (const c of changes) this.retryDue.set(c.path, c);
+    this.retryDueAt = Date.now() + delay;
+  }
+
+  /** Clears from the journal what reached the target: all but the `kept` paths and what lies beneath them. */
+  private record(kind: 'batch' | 'full', changes: Change[], kept: ReadonlySet<BytePath>, seq: number): void {
     const j = this.o.journal;
     if (!j) return;
     try {
       if (kind === 'full') {
-        j.deliveredAll(this.key, seq);
+        j.deliveredAll(this.key, seq, kept);
         j.setNeedsFull(this.key, null);
-        // a full sync that went through retries every stuck path
-        if (!failed || failed.size === 0) {
-          this.stuckPaths.clear();
-          this.attempts.clear();
-        }
       } else {
         // also the rows beneath a delivered directory delete/upsertTree,
         // which the coalescer merged into it
-        j.deliveredBatch(this.key, changes, seq, failed);
+        j.deliveredBatch(this.key, changes, seq, kept);
       }
     } catch (e) {
       this.o.log.error(
@@ -640,62 +747,74 @@ export class TargetWorker extends EventEmitter {
   }
 
   /**
-   * rsync exit 23: the target is fine, some paths are not (unreadable,
-   * vanished parent, permission on the target). Those are retried with
+   * rsync exit 23: the target is fine, some paths are not (unreadable, too
+   * long for rsync, permission on the target). Those are retried with
    * backoff, and after stuck_after attempts they are stuck: alerted, kept
-   * in the journal, never reported as delivered.
+   * in the journal, left out of every other transfer (full syncs included),
+   * retried when they change and after each full sync. A path beneath a
+   * directory that is no longer one was already satisfied (triageFailures).
+   * When the error made rsync skip deletions, the trees of this transfer (or
+   * the full sync) go again, with the failing paths left out.
    */
-  private partial(kind: 'batch' | 'full', changes: Change[], failed: Set<string>, res: RsyncResult): void {
-    const now = Date.now();
+  private partial(
+    kind: 'batch' | 'full',
+    t: Triage,
+    incomplete: Change[],
+    res: RsyncResult,
+    reason?: string,
+  ): void {
     const limit = this.o.stuckAfter ?? 5;
-    const byPath = new Map(changes.map((c) => [c.path, c]));
-    const retry: Change[] = [];
-    const nowStuck: string[] = [];
-    for (const path of failed) {
-      const change = byPath.get(path) ?? { path, op: 'upsert' as const };
-      const n = (this.attempts.get(path) ?? 0) + 1;
-      this.attempts.set(path, n);
-      if (n >= limit) {
-        if (!this.stuckPaths.has(path)) nowStuck.push(display(path));
-        this.stuckPaths.set(path, change);
-      } else retry.push(change);
-    }
+    for (const [p, n] of t.attempts) this.attempts.set(p, n);
+    const nowStuck = t.stuck.filter((c) => !this.stuckPaths.has(c.path)).map((c) => display(c.path) || '.');
+    for (const c of t.stuck) this.stuckPaths.set(c.path, c);
+    const failed = [...t.retry, ...t.stuck];
     try {
-      if (kind === 'full')
-        this.o.journal?.recordChanges(
-          [this.key],
-          [...failed].map((p) => byPath.get(p) ?? { path: p, op: 'upsert' }),
+      const j = this.o.journal;
+      if (j && failed.length > 0) {
+        // a failed path found beneath a tree or by a full sync has no row of its own yet
+        const seq = j.recordIfAbsent(this.key, failed);
+        if (seq > this.queuedSeq) this.queuedSeq = seq;
+        j.failedAttempt(
+          this.key,
+          failed.map((c) => c.path),
         );
-      this.o.journal?.failedAttempt(this.key, [...failed]);
+      }
     } catch (e) {
       this.o.log.error({ err: (e as Error).message }, `journal: ${(e as Error).message}`);
     }
+    const fullAgain = kind === 'full' && res.deletionSkipped === true;
+    if (fullAgain) this.incompleteFulls++;
     const delay = retryDelay(
-      Math.max(...[...failed].map((p) => this.attempts.get(p) ?? 1)),
+      Math.max(1, this.incompleteFulls, ...t.attempts.values()),
       'other',
       this.o.backoff ?? defaultBackoff,
     );
     // The target itself is fine: only these paths wait; everything else keeps flowing
-    if (retry.length > 0) {
-      const t = setTimeout(() => {
-        this.retryTimers.delete(t);
-        if (this.stopped) return;
-        for (const c of retry) this.queue.addChange(c, Date.now());
-        this.pump();
+    this.retryLater([...t.retry, ...incomplete], delay);
+    if (fullAgain) {
+      const timer = setTimeout(() => {
+        this.retryTimers.delete(timer);
+        if (!this.stopped) this.requestFullSync(reason ?? 'retry');
       }, delay);
-      this.retryTimers.add(t);
+      this.retryTimers.add(timer);
     }
+    const again = fullAgain
+      ? `; rsync skipped deletions because of them, so the full sync runs again in ${Math.round(delay / 100) / 10} s without them`
+      : incomplete.length > 0
+        ? `; rsync skipped deletions because of them, so ${incomplete.length} director${incomplete.length === 1 ? 'y goes' : 'ies go'} again without them`
+        : '';
     this.o.log.warn(
       {
         source: this.o.sourceName,
         target: this.name,
-        failed: [...failed].slice(0, 20).map(display),
+        failed: failed.slice(0, 20).map((c) => display(c.path)),
+        satisfied: t.satisfied.slice(0, 20).map((c) => display(c.path)),
         rsyncMessage: res.exit.rsyncMessage,
       },
-      `${kind === 'full' ? 'full sync' : 'transfer'} ${this.o.sourceName} -> ${this.name}: ${failed.size} path(s) failed (rsync exit 23): ${res.exit.message}${retry.length ? `; retrying them in ${Math.round(delay / 100) / 10} s` : ''}`,
+      `${kind === 'full' ? 'full sync' : 'transfer'} ${this.o.sourceName} -> ${this.name}: ${failed.length} path(s) failed (rsync exit 23): ${res.exit.message}${t.retry.length ? `; retrying them in ${Math.round(delay / 100) / 10} s` : ''}${again}`,
     );
     if (nowStuck.length > 0) {
-      const message = `target ${this.o.sourceName}/${this.name}: ${nowStuck.length} path(s) failed ${limit} times and are stuck (${nowStuck.slice(0, 5).join(', ')}${nowStuck.length > 5 ? ', ...' : ''}): ${res.exit.message}. They are retried when they change and at the next full sync.`;
+      const message = `target ${this.o.sourceName}/${this.name}: ${nowStuck.length} path(s) failed ${limit} times and are stuck (${nowStuck.slice(0, 5).join(', ')}${nowStuck.length > 5 ? ', ...' : ''}): ${res.exit.message}. Everything else keeps syncing; they are retried when they change and after each full sync.`;
       this.o.log.error(
         { source: this.o.sourceName, target: this.name, stuck: nowStuck.slice(0, 100) },
         message,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Change, Op } from '../coalesce/types.js';
 import type { Incident } from '../monitor/monitor.js';
-import type { BytePath } from '../util/bytes.js';
+import { type BytePath, coveredBy } from '../util/bytes.js';
 
 /**
  * The durable record of what each target still needs, and of what happened:
@@ -204,6 +204,9 @@ export class Journal {
            op = CASE WHEN pending.op = 'upsertTree' AND excluded.op = 'upsert' THEN 'upsertTree' ELSE excluded.op END,
            seq = excluded.seq, attempts = 0`,
       ),
+      insertIfAbsent: this.db.prepare(
+        'INSERT INTO pending (target, path, op, seq, since) VALUES (?, ?, ?, ?, ?) ON CONFLICT (target, path) DO NOTHING',
+      ),
       clearPending: this.db.prepare('DELETE FROM pending WHERE target = ? AND path = ? AND seq <= ?'),
       clearAll: this.db.prepare('DELETE FROM pending WHERE target = ? AND seq <= ?'),
       // Beneath a directory D: D/ < path < D0 ('0' is '/' + 1). BLOBs compare
@@ -336,13 +339,7 @@ export class Journal {
     seq: number,
     failed: ReadonlySet<BytePath> | null = null,
   ): void {
-    const isFailed = (p: BytePath): boolean => {
-      if (!failed || failed.size === 0) return false;
-      if (failed.has(p) || failed.has('')) return true;
-      for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1))
-        if (failed.has(p.slice(0, i))) return true;
-      return false;
-    };
+    const isFailed = (p: BytePath): boolean => failed !== null && coveredBy(p, failed);
     this.db.transaction(() => {
       for (const c of changes) {
         if (isFailed(c.path)) continue;
@@ -373,9 +370,33 @@ export class Journal {
     })();
   }
 
-  /** Everything recorded up to `seq` reached the target (a full sync covered it). */
-  deliveredAll(target: string, seq: number): void {
-    this.st.clearAll.run(target, seq);
+  /**
+   * Everything recorded up to `seq` reached the target (a full sync covered
+   * it), except the `kept` paths and what lies beneath them: paths that failed
+   * or that the full sync left out because they keep failing.
+   */
+  deliveredAll(target: string, seq: number, kept: ReadonlySet<BytePath> = new Set()): void {
+    if (kept.size === 0) {
+      this.st.clearAll.run(target, seq);
+      return;
+    }
+    this.db.transaction(() => {
+      for (const r of this.st.listAll.all(target, seq) as { path: Buffer }[])
+        if (!coveredBy(r.path.toString('latin1'), kept)) this.st.clearPending.run(target, r.path, seq);
+    })();
+  }
+
+  /**
+   * Records changes a target still needs where it has no row yet: a failed
+   * path found beneath a directory or by a full sync. An existing row keeps
+   * its age and its count of failed attempts (what makes it stuck).
+   */
+  recordIfAbsent(target: string, changes: readonly Change[], now = Date.now()): number {
+    const seq = ++this.seq;
+    this.db.transaction(() => {
+      for (const c of changes) this.st.insertIfAbsent.run(target, blob(c.path), c.op, seq, now);
+    })();
+    return seq;
   }
 
   /** The current sequence number: rows recorded so far have seq <= this. */
@@ -627,6 +648,17 @@ export class JournalReader {
         op: Op;
       }[]
     ).map((r) => ({ path: r.path.toString('latin1'), op: r.op }));
+  }
+
+  /** Paths that failed `maxAttempts` transfers in a row and still wait: stuck. */
+  stuck(target: string, maxAttempts: number): BytePath[] {
+    return (
+      this.db
+        .prepare('SELECT path FROM pending WHERE target = ? AND attempts >= ?')
+        .all(target, maxAttempts) as {
+        path: Buffer;
+      }[]
+    ).map((r) => r.path.toString('latin1'));
   }
 
   /** Why a full sync is owed to the target, or null. */

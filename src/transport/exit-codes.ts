@@ -14,6 +14,11 @@ export interface ExitInfo {
   rsyncMessage: string;
   /** paths rsync named as failed or vanished, relative to the source root when it could tell (byte strings) */
   failedPaths: string[];
+  /**
+   * the failed paths rsync could not stat because a directory above them is
+   * no longer a directory on the source (ENOTDIR): nothing of them exists to send
+   */
+  notDirectory?: string[];
 }
 
 export interface ClassifyOptions {
@@ -148,13 +153,16 @@ export function classifyExit(
   o: ClassifyOptions = {},
 ): ExitInfo {
   const rsyncMessage = lastLines(stderr, RSYNC_MESSAGE_MAX);
-  const failedPaths = code === 23 || code === 24 || code === 11 ? parseFailedPaths(stderr, o) : [];
+  const failures = code === 23 || code === 24 || code === 11 ? parseFailures(stderr, o) : [];
+  const failedPaths = failures.map((f) => f.path);
+  const notDirectory = failures.filter((f) => f.cause === 'notDirectory').map((f) => f.path);
   const info = (cls: ExitClass, message: string): ExitInfo => ({
     class: cls,
     code,
     message,
     rsyncMessage,
     failedPaths,
+    notDirectory,
   });
 
   if (o.aborted)
@@ -305,24 +313,37 @@ function lastLines(stderr: string, max: number): string {
   return nl >= 0 ? cut.slice(nl + 1) : cut;
 }
 
+/** One path rsync named as failed, and why when it matters to syncward. */
+export interface FailedPath {
+  path: string;
+  /** notDirectory: a directory above it is not a directory on the source (rsync's "Not a directory (20)") */
+  cause: 'notDirectory' | 'other';
+}
+
 /**
  * The path named in one rsync stderr line, or undefined. Forms seen (rsync 3.x):
  *   rsync: [sender] send_files failed to open "/src/f": Permission denied (13)
  *   rsync: [sender] opendir "/src/d" failed: Permission denied (13)
+ *   rsync: [sender] link_stat "/src/d/sub" failed: Not a directory (20)
  *   rsync: [receiver] mkstemp "/dst/.f.0tAfwl" failed: Permission denied (13)
  *   rsync: [receiver] write failed on "/f" (in module): No space left on device (28)
  *   rsync: [generator] delete_file: unlink(a/b) failed: Permission denied (13)
  *   file has vanished: "/src/f"
+ *   filename overflows max-path len by 171: d/d/.../d   (a name longer than 4,096 bytes, unquoted)
+ *   skipping overly long name: d/d/.../d
  * Names come back as byte strings: rsync writes bytes it deems unprintable
  * as \#ooo (every byte >= 0x80 under LC_ALL=C).
  */
-export function parseFailedPath(
+export function parseFailure(
   line: string,
   roots: { sourceRoot?: string; destRoot?: string } = {},
-): string | undefined {
+): FailedPath | undefined {
   let m = /^file has vanished: "(.*)"$/.exec(line);
   let path = m?.[1];
   let inModule = false;
+  // the sender cannot list a directory whose path is too long: exit 23, and deletions are skipped
+  if (path === undefined)
+    path = /^(?:filename overflows max-path len by \d+|skipping overly long name): (.*)$/.exec(line)?.[1];
   if (path === undefined && line.startsWith('rsync: ')) {
     if (/^rsync: (\[\w+\] )?(error|warning|connection unexpectedly closed)/.test(line)) return undefined;
     m = /"(.*)"( \(in [^)]*\))?(?::| failed|$)/.exec(line);
@@ -335,15 +356,41 @@ export function parseFailedPath(
     }
   }
   if (path === undefined) return undefined;
+  const cause = /^rsync: (\[\w+\] )?link_stat .*: Not a directory \(20\)$/.test(line)
+    ? 'notDirectory'
+    : 'other';
   let p = unescapeRsync(path);
   if (/^rsync: (\[\w+\] )?mkstemp /.test(line)) p = p.replace(/(^|\/)\.([^/]+)\.[A-Za-z0-9]{6}$/, '$1$2');
   for (const r of [roots.sourceRoot, roots.destRoot]) {
     if (r === undefined) continue;
     const root = r.replace(/\/+$/, '');
-    if (p === root || p.startsWith(`${root}/`)) return p.slice(root.length + 1);
+    if (p === root || p.startsWith(`${root}/`)) return { path: p.slice(root.length + 1), cause };
   }
-  if (inModule) return p.replace(/^\/+/, '');
-  return p;
+  if (inModule) p = p.replace(/^\/+/, '');
+  return { path: p, cause };
+}
+
+/** The path named in one rsync stderr line, or undefined (see parseFailure). */
+export function parseFailedPath(
+  line: string,
+  roots: { sourceRoot?: string; destRoot?: string } = {},
+): string | undefined {
+  return parseFailure(line, roots)?.path;
+}
+
+/** Every failed path named in rsync's stderr, once each (a path named twice keeps its first cause). */
+export function parseFailures(
+  stderr: string,
+  roots: { sourceRoot?: string; destRoot?: string } = {},
+  max = 10_000,
+): FailedPath[] {
+  const seen = new Map<string, FailedPath>();
+  for (const line of stderr.split('\n')) {
+    const f = parseFailure(line.replace(/\r$/, ''), roots);
+    if (f !== undefined && !seen.has(f.path)) seen.set(f.path, f);
+    if (seen.size >= max) break;
+  }
+  return [...seen.values()];
 }
 
 export function parseFailedPaths(
@@ -351,13 +398,7 @@ export function parseFailedPaths(
   roots: { sourceRoot?: string; destRoot?: string } = {},
   max = 10_000,
 ): string[] {
-  const seen = new Set<string>();
-  for (const line of stderr.split('\n')) {
-    const p = parseFailedPath(line.replace(/\r$/, ''), roots);
-    if (p !== undefined) seen.add(p);
-    if (seen.size >= max) break;
-  }
-  return [...seen];
+  return parseFailures(stderr, roots, max).map((f) => f.path);
 }
 
 /** rsync's \#ooo escapes back to raw bytes, as a latin1 byte string. */

@@ -18,6 +18,7 @@ export {
   type TargetSpec,
   touchesRoot,
 } from './argv.js';
+export { excludeArgs, excludeRule, exclusionFor, PATTERN_MAX, RSYNC_PATH_MAX } from './exclude.js';
 export {
   type ClassifyOptions,
   classifyExit,
@@ -26,8 +27,10 @@ export {
   EXIT_CLASSES,
   type ExitClass,
   type ExitInfo,
+  type FailedPath,
   parseFailedPath,
   parseFailedPaths,
+  parseFailures,
   unescapeRsync,
 } from './exit-codes.js';
 export { buildFetchCall } from './fetch.js';

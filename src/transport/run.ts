@@ -5,7 +5,8 @@ import {
   classifySpawnError,
   type ExitClass,
   type ExitInfo,
-  parseFailedPath,
+  type FailedPath,
+  parseFailure,
 } from './exit-codes.js';
 
 /** What rsync's --stats said (fields it did not print stay 0). */
@@ -37,6 +38,12 @@ export interface RsyncResult {
   bytes: number;
   stats: RsyncStats;
   exit: ExitInfo;
+  /**
+   * rsync said "IO error encountered -- skipping file deletion": an error while
+   * listing the source made it skip --delete inside the directories it recursed
+   * (deletes of listed missing paths still happen)
+   */
+  deletionSkipped?: boolean;
 }
 
 export interface RunOptions {
@@ -70,17 +77,19 @@ export function runRsync(call: RsyncCall, o: RunOptions): Promise<RsyncResult> {
       bytesSent: 0,
       bytesReceived: 0,
     };
+    let deletionSkipped = false;
     const stdout = new LineSplitter((line) => {
       parseStatsLine(line, stats);
+      if (line.startsWith('IO error encountered -- skipping file deletion')) deletionSkipped = true;
       o.onStdoutLine?.(line);
     });
     // failed paths are taken from every stderr line, not just the tail
-    const failed = new Set<string>();
+    const failed = new Map<string, FailedPath>();
     // lines that decide the class but may scroll out of the tail
     const notable: string[] = [];
     const stderr = new LineSplitter((line) => {
-      const p = failed.size < FAILED_PATHS_MAX ? parseFailedPath(line, call) : undefined;
-      if (p !== undefined) failed.add(p);
+      const f = failed.size < FAILED_PATHS_MAX ? parseFailure(line, call) : undefined;
+      if (f !== undefined && !failed.has(f.path)) failed.set(f.path, f);
       if (notable.length < 5 && /^@ERROR|No space left on device|Disk quota exceeded/.test(line))
         notable.push(line);
     });
@@ -109,7 +118,12 @@ export function runRsync(call: RsyncCall, o: RunOptions): Promise<RsyncResult> {
           timedOutMs: timedOut ? o.timeoutMs : undefined,
           aborted,
         });
-        if (failed.size > 0 && (code === 23 || code === 24 || code === 11)) exit.failedPaths = [...failed];
+        if (failed.size > 0 && (code === 23 || code === 24 || code === 11)) {
+          exit.failedPaths = [...failed.keys()];
+          exit.notDirectory = [...failed.values()]
+            .filter((f) => f.cause === 'notDirectory')
+            .map((f) => f.path);
+        }
       }
       resolve({
         code,
@@ -121,6 +135,7 @@ export function runRsync(call: RsyncCall, o: RunOptions): Promise<RsyncResult> {
         bytes: stats.bytesSent,
         stats,
         exit,
+        deletionSkipped,
       });
     };
 

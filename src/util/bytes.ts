@@ -39,3 +39,11 @@ export function parentOf(p: BytePath): BytePath {
   const i = p.lastIndexOf('/');
   return i < 0 ? '' : p.slice(0, i);
 }
+
+/** True when `p` is one of `tops` or lies beneath one of them ('' is the root: everything lies beneath it). */
+export function coveredBy(p: BytePath, tops: ReadonlySet<BytePath>): boolean {
+  if (tops.size === 0) return false;
+  if (tops.has(p) || tops.has('')) return true;
+  for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) if (tops.has(p.slice(0, i))) return true;
+  return false;
+}

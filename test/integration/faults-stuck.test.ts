@@ -12,7 +12,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { isWatching, type LogLine, msg, spawnSyncward } from '../helpers/cli-daemon.js';
+import { apiUrlOf } from '../helpers/api.js';
+import { bin, isWatching, type LogLine, msg, spawnSyncward } from '../helpers/cli-daemon.js';
 import { configYaml, converged, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
 
@@ -30,6 +31,15 @@ function nobody(): { uid: number; gid: number } | string {
 }
 
 const text = (l: LogLine) => JSON.stringify(l);
+
+const AS_NOBODY = ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--'];
+
+/** A short syncward command as nobody: the state_dir is nobody's, and syncward refuses another user's. */
+function asNobody(args: string[]): { code: number | null; out: string; err: string } {
+  const [cmd, ...rest] = [...AS_NOBODY, process.execPath, bin, ...args];
+  const r = spawnSync(cmd as string, rest, { encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
 
 test('rsync exit 23 on one unreadable file: the others arrive, that file is reported stuck by name and never "ok", and it arrives once readable', async (t) => {
   const who = nobody();
@@ -110,6 +120,121 @@ test('rsync exit 23 on one unreadable file: the others arrive, that file is repo
     await converged(src, targets, 30_000, 'the target matches the source');
     await daemon.stop();
     assert.equal((await daemon.exited).code, 0, daemon.stderr());
+  } finally {
+    await daemon.stop();
+    for (const d of [src, local, outside, dir]) rmSync(d, { recursive: true, force: true });
+    state.dispose();
+  }
+});
+
+test('a stuck path is drift: audit exits 1 naming it, status lists it, and the target does not flap into lagging', async (t) => {
+  const who = nobody();
+  if (typeof who === 'string') {
+    t.skip(who);
+    return;
+  }
+  const src = await makeTempDir('syncward-x23b-src-');
+  const local = await makeTempDir('syncward-x23b-local-');
+  const outside = await makeTempDir('syncward-x23b-outside-');
+  const dir = await makeTempDir('syncward-x23b-cfg-');
+  const state = tempStateDir();
+  for (const d of [src, local, outside, state.dir]) chownSync(d, who.uid, who.gid);
+  chmodSync(dir, 0o755);
+  const targets: TargetUnderTest[] = [{ name: 'local', url: local, dir: local }];
+  const cfg = join(dir, 'syncward.yaml');
+  // lag_threshold_s 1: a stuck path counted as lag would turn the target lagging within seconds
+  writeFileSync(
+    cfg,
+    configYaml({
+      stateDir: state.dir,
+      source: src,
+      targets,
+      extra: '    stuck_after: 2\n    lag_threshold_s: 1',
+    }),
+  );
+  chmodSync(cfg, 0o644);
+  const daemon = spawnSyncward(['start', '-c', cfg], {
+    wrap: ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--'],
+  });
+  try {
+    await daemon.waitForLine(isWatching, 20_000, 'watching');
+    await daemon.waitForLine((l) => /full sync .* done/.test(msg(l)), 30_000, 'the startup full sync');
+    writeFileSync(join(outside, UNREADABLE), 'secret\n');
+    chownSync(join(outside, UNREADABLE), who.uid, who.gid);
+    chmodSync(join(outside, UNREADABLE), 0o000);
+    renameSync(join(outside, UNREADABLE), join(src, UNREADABLE));
+    await daemon.waitForLine(
+      (l) => l.alert === 'stuck' && text(l).includes(UNREADABLE),
+      60_000,
+      `ALERT stuck naming ${UNREADABLE}`,
+    );
+
+    // a full sync leaves the stuck path out, is done, and retries it once after
+    const api = apiUrlOf(state.dir);
+    const from = daemon.lines.length;
+    const r = await fetch(`${api}/api/sources/src/sync`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.ok(r.status < 300, `full sync requested: ${r.status} ${await r.text()}`);
+    await daemon.waitForLine(
+      (l) => /full sync .* done/.test(msg(l)),
+      30_000,
+      'the requested full sync',
+      from,
+    );
+    await daemon.waitForLine(
+      (l) => /path\(s\) failed/.test(msg(l)) && text(l).includes(UNREADABLE),
+      30_000,
+      'the stuck path retried after the full sync',
+      from,
+    );
+
+    // status names it (exit 1: a warning), across several lag checks (every 2 s)
+    const st0 = asNobody(['status', '-c', cfg, '--json']);
+    assert.ok(st0.out.startsWith('{'), `status --json: ${st0.out}${st0.err}`);
+    const first = JSON.parse(st0.out) as { now: number };
+    let st: { code: number | null; out: string } = { code: null, out: '' };
+    await waitFor(
+      () => {
+        st = asNobody(['status', '-c', cfg, '--json']);
+        return (JSON.parse(st.out) as { now: number }).now > first.now + 5000;
+      },
+      30_000,
+      'status 5 s later',
+    );
+    const target = (
+      JSON.parse(st.out) as {
+        sources: {
+          targets: { state: string; stuck: number; stuckPaths: string[]; lastFullSyncAt: number }[];
+        }[];
+      }
+    ).sources[0]?.targets[0];
+    assert.equal(st.code, 1, `status warns: ${st.out}`);
+    assert.deepEqual(target?.stuckPaths, [UNREADABLE]);
+    assert.equal(target?.state, 'idle', 'a stuck path is not lag');
+    const flaps = daemon.lines.filter((l) => l.state === 'lagging');
+    assert.deepEqual(flaps.map(text), [], 'the target never went lagging');
+    const text1 = asNobody(['status', '-c', cfg]);
+    assert.match(
+      text1.out,
+      new RegExp(`1 stuck path\\(s\\) that fail every transfer \\(${UNREADABLE.replace('.', '\\.')}\\)`),
+    );
+
+    // audit: drift, by name, exit 1 (not "pending ... on their way", not "in sync")
+    const audit = asNobody(['audit', '-c', cfg]);
+    assert.equal(audit.code, 1, `audit exit: ${audit.out}${audit.err}`);
+    assert.match(audit.out, /^STUCK /m);
+    assert.match(audit.out, new RegExp(`stuck +${UNREADABLE.replace('.', '\\.')}`));
+    assert.doesNotMatch(audit.out, /in sync \(/);
+    assert.doesNotMatch(audit.out, /on their way/);
+    const json = JSON.parse(asNobody(['audit', '-c', cfg, '--json']).out) as {
+      results: { inSync: boolean; stuck: string[] }[];
+    };
+    assert.deepEqual(json.results[0]?.stuck, [UNREADABLE]);
+    assert.equal(json.results[0]?.inSync, false);
+    await daemon.stop();
   } finally {
     await daemon.stop();
     for (const d of [src, local, outside, dir]) rmSync(d, { recursive: true, force: true });

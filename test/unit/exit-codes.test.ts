@@ -6,6 +6,7 @@ import {
   describeExit,
   EXIT_CLASSES,
   parseFailedPaths,
+  parseFailures,
 } from '../../src/transport/index.js';
 
 // Real stderr from rsync 3.5.0 (protocol 32), captured with LC_ALL=C.
@@ -306,4 +307,32 @@ test('rsync that cannot start for lack of fds, memory or processes is transient;
   assert.equal(missing.class, 'misconfigured');
   assert.equal(missing.message, 'rsync not found on PATH; install rsync');
   assert.equal(classifySpawnError('rsync', err('EACCES')).class, 'misconfigured');
+});
+
+test('a source path longer than 4,096 bytes is a failed path named by rsync (not a failure of the whole target)', () => {
+  // rsync 3.5.0, listing a tree 17 directories of 250 bytes deep (unquoted, relative to the source)
+  const deep = Array.from({ length: 17 }, () => 'd'.repeat(250)).join('/');
+  const stderr = [
+    `filename overflows max-path len by 171: ${deep}`,
+    'rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1394) [sender=3.5.0]',
+  ].join('\n');
+  const info = classifyExit(23, null, stderr, { sourceRoot: '/tmp/lp/src' });
+  assert.equal(info.class, 'partial');
+  assert.deepEqual(info.failedPaths, [deep]);
+  assert.deepEqual(parseFailedPaths(`skipping overly long name: ${deep}/f`), [`${deep}/f`]);
+});
+
+test('a path beneath something that is no longer a directory fails with cause notDirectory', () => {
+  const stderr = [
+    'rsync: [sender] link_stat "/tmp/sw/src/swap/d1/sub" failed: Not a directory (20)',
+    'rsync: [sender] send_files failed to open "/tmp/sw/src/secret": Permission denied (13)',
+    'rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1394) [sender=3.5.0]',
+  ].join('\n');
+  assert.deepEqual(parseFailures(stderr, { sourceRoot: '/tmp/sw/src' }), [
+    { path: 'swap/d1/sub', cause: 'notDirectory' },
+    { path: 'secret', cause: 'other' },
+  ]);
+  const info = classifyExit(23, null, stderr, { sourceRoot: '/tmp/sw/src' });
+  assert.deepEqual(info.notDirectory, ['swap/d1/sub']);
+  assert.deepEqual(info.failedPaths, ['swap/d1/sub', 'secret']);
 });

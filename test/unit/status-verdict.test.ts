@@ -17,6 +17,7 @@ function target(o: Partial<TargetStatus> = {}): TargetStatus {
     pending: 0,
     oldestPendingAt: null,
     stuck: 0,
+    stuckPaths: [],
     holdReason: null,
     lastSuccessAt: NOW - 5_000,
     lastFullSyncAt: NOW - 600_000,
@@ -93,6 +94,11 @@ describe('status exit code (Nagios: 0 ok, 1 warning, 2 critical)', () => {
     const cases: [string, ApiStatus, RegExp][] = [
       ['lagging', status([target({ state: 'lagging', stateReason: 'oldest 90 s' })]), /lagging: oldest 90 s/],
       ['stuck', status([target({ stuck: 3 })]), /3 stuck path/],
+      [
+        'stuck, by name',
+        status([target({ stuck: 2, stuckPaths: ['locked-out.bin', 'a/deep'] })]),
+        /2 stuck path\(s\) that fail every transfer \(locked-out\.bin, a\/deep\)/,
+      ],
       ['drift', status([target({ lastAudit: audit({ extra: 2 }) })]), /found drift: 2 extra/],
       ['audit failed', status([target({ lastAudit: audit({ error: 'target down' }) })]), /could not run/],
       [

@@ -118,7 +118,8 @@ function Cell({ store, t, now }: { store: Store; t: TargetStatus; now: number })
   const drift = a && !a.error ? a.drift.missing + a.drift.extra + a.drift.content + a.drift.metadata : 0;
   return html`
     <button key=${key} class="cell" type="button" data-target=${key} data-state=${t.state}
-      data-drift=${drift > 0 ? 'true' : 'false'}
+      data-drift=${drift > 0 || t.stuck > 0 ? 'true' : 'false'}
+      data-stuck=${t.stuck > 0 ? 'true' : 'false'}
       aria-pressed=${store.selected === key} onClick=${() => store.select(key)}>
       <span class="tname">${t.target}</span>
       <span class="tstate">${STATE_LABEL[t.state] ?? t.state}</span>
@@ -127,6 +128,7 @@ function Cell({ store, t, now }: { store: Store; t: TargetStatus; now: number })
         <span data-field="lag">lag ${lag > 0 ? duration(lag * 1000) : '0 s'}</span>
         <span data-field="last-sync">synced ${ago(t.lastSuccessAt, now)}</span>
         ${drift > 0 ? html`<span data-field="drift" class="drift">${drift} drift at last audit</span>` : null}
+        ${t.stuck > 0 ? html`<span data-field="stuck" class="drift">${t.stuck} stuck</span>` : null}
       </span>
     </button>
   `;
@@ -170,6 +172,11 @@ function Detail({ store, now }: { store: Store; now: number }) {
       </div>
       <dl class="facts">
         <dt>pending</dt><dd>${t.pending}${t.stuck ? ` (${t.stuck} stuck)` : ''}</dd>
+        ${
+          t.stuck
+            ? html`<dt>stuck</dt><dd id="stuck-paths" class="drift" title="these paths fail every transfer; everything else keeps syncing">${(t.stuckPaths ?? []).slice(0, 10).join(', ')}${t.stuck > 10 ? ', …' : ''}</dd>`
+            : null
+        }
         <dt>last sync</dt><dd>${ago(t.lastSuccessAt, now)}</dd>
         <dt>last full sync</dt><dd>${ago(t.lastFullSyncAt, now)}</dd>
         ${t.canary ? html`<dt>canary lag</dt><dd>${t.canary.lagMs === null ? '—' : duration(t.canary.lagMs)}${t.canary.missingSince ? ` (missing since ${ago(t.canary.missingSince, now)})` : ''}</dd>` : null}
