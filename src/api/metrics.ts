@@ -53,6 +53,7 @@ export class Metrics {
   private readonly bytes: Counter<'source' | 'target'>;
   private readonly gauges: {
     watched: Gauge<'source'>;
+    unwatched: Gauge<'source'>;
     maxWatches: Gauge;
     pending: Gauge<'source' | 'target'>;
     oldest: Gauge<'source' | 'target'>;
@@ -109,6 +110,12 @@ export class Metrics {
       watched: new Gauge({
         name: 'syncward_watched_directories',
         help: 'Directories with an inotify watch.',
+        labelNames: ['source'],
+        registers,
+      }),
+      unwatched: new Gauge({
+        name: 'syncward_unwatched_directories',
+        help: 'Directories that could not be listed or watched (out of fds, memory or watches; no permission), retried until they can.',
         labelNames: ['source'],
         registers,
       }),
@@ -198,6 +205,7 @@ export class Metrics {
     let maxWatches: number | null = null;
     for (const s of this.status()) {
       g.watched.set({ source: s.name }, s.watchedDirs);
+      g.unwatched.set({ source: s.name }, s.unwatched.dirs);
       // a known source shows 0 overflows rather than no series at all
       this.overflows.inc({ source: s.name }, 0);
       if (s.maxUserWatches !== null) maxWatches = Math.max(maxWatches ?? 0, s.maxUserWatches);

@@ -89,6 +89,7 @@ test('/metrics parses as Prometheus text and carries the right values after writ
     );
     assert.equal(value(m, 'syncward_overflows_total', { source: 'src' }), 0);
     assert.equal(value(m, 'syncward_watched_directories', { source: 'src' }), 3);
+    assert.equal(value(m, 'syncward_unwatched_directories', { source: 'src' }), 0, 'none waits for a retry');
     assert.equal(
       value(m, 'syncward_max_user_watches'),
       Number(readFileSync('/proc/sys/fs/inotify/max_user_watches', 'utf8')),
