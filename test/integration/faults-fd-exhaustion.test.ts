@@ -108,19 +108,21 @@ describe('a directory that cannot be listed for lack of fds is retried, sent who
       assert.match(msg(firing), /out of file descriptors/);
 
       hold.release();
+      // retries back off to at most 30 s (watch/recovery.ts): the next one after the release comes within that
       await daemon.waitForLine(
         (l) => /every directory is watched again/.test(msg(l)),
-        30_000,
+        60_000,
         'the watcher recovering',
         from,
       );
       await daemon.waitForLine(
         (l) => l.incident === 'unwatched:src' && /resolved/i.test(msg(l)),
-        30_000,
+        60_000,
         'the unwatched alert resolving',
         from,
       );
-      await converged(src, targets, 30_000, 'newdir/sub/d/file on the target');
+      // the target went down when rsync could not start; its retries back off to at most 60 s
+      await converged(src, targets, 90_000, 'newdir/sub/d/file on the target');
       // d itself is watched now: a file written into it afterwards arrives by its own event
       writeFileSync(join(src, 'newdir', 'sub', 'd', 'after'), 'made after the fds came back');
       await converged(src, targets, 30_000, 'newdir/sub/d/after on the target');
