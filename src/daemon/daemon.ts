@@ -29,7 +29,17 @@ import {
 } from '../dispatch/index.js';
 import { Filter } from '../filter/index.js';
 import { Hooks } from '../hooks/index.js';
-import { AUDIT_SAMPLE, type AuditRow, Journal, lockStateDir, prepareStateDir } from '../journal/index.js';
+import {
+  AUDIT_SAMPLE,
+  type AuditRow,
+  catchUpText,
+  JOURNAL_FILE,
+  Journal,
+  lockStateDir,
+  prepareStateDir,
+  StateLockedError,
+  storageTroubleMessage,
+} from '../journal/index.js';
 import { Monitor, type Incident as MonitorIncident } from '../monitor/index.js';
 import { describeOpenFilesLimit, raiseOpenFilesLimit } from '../native/index.js';
 import { Canary, type CanaryEvent, type CanaryState, Scheduler } from '../schedule/index.js';
@@ -268,15 +278,37 @@ export class Daemon extends EventEmitter {
     this.raiseOpenFilesLimit();
     // refuses a state_dir others could write into: root writes through whatever is planted there
     prepareStateDir(this.config.stateDir);
+    const trouble = (e: unknown) =>
+      new Error(
+        storageTroubleMessage(e, {
+          stateDir: this.config.stateDir,
+          file: join(this.config.stateDir, JOURNAL_FILE),
+          catchUp: catchUpText(this.config.sources, this.config.file),
+          uid: process.geteuid?.() ?? 0,
+        }),
+        { cause: e },
+      );
     // One daemon per state dir: two would send the same journal twice and race on it
-    const lock = lockStateDir(this.config.stateDir);
+    let lock: ReturnType<typeof lockStateDir>;
+    try {
+      lock = lockStateDir(this.config.stateDir);
+    } catch (e) {
+      if (e instanceof StateLockedError) throw e;
+      throw trouble(e);
+    }
     this.lock = lock;
+    let clean: string | undefined;
     try {
       this.journal = Journal.open(this.config.stateDir);
+      // the first write, here: a full disk is told now, not as a crash later
+      clean = this.journal.meta('clean_shutdown');
+      this.journal.setMeta('clean_shutdown', '0');
     } catch (e) {
+      this.journal?.close();
+      this.journal = null;
       lock.release();
       this.lock = null;
-      throw new Error(`cannot open the journal in ${this.config.stateDir}: ${(e as Error).message}`);
+      throw trouble(e);
     }
     this.monitor = new Monitor({
       alerts: this.config.alerts,
@@ -287,7 +319,6 @@ export class Daemon extends EventEmitter {
     });
     this.monitor.start();
     this.hooks = new Hooks(this.config.sources, this.log);
-    const clean = this.journal.meta('clean_shutdown');
     if (lock.stale || clean === '0') {
       this.raise({
         kind: 'uncleanRestart',
@@ -295,7 +326,6 @@ export class Daemon extends EventEmitter {
         message: `unclean restart: the previous syncward on ${this.config.stateDir} did not stop cleanly (crash, kill -9 or power loss); its pending changes are resent and every target gets a full catch-up sync`,
       });
     }
-    this.journal.setMeta('clean_shutdown', '0');
     try {
       this.control = await startControlServer(this.config.stateDir, this, this.log);
     } catch (e) {

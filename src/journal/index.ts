@@ -10,3 +10,4 @@ export {
 } from './journal.js';
 export { LOCK_FILE, lockStateDir, StateLockedError } from './lock.js';
 export { prepareStateDir, SSH_DIR, StateDirError, stateDirProblem } from './state-dir.js';
+export { catchUpText, type StorageTrouble, storageTrouble, storageTroubleMessage } from './trouble.js';

@@ -35,7 +35,14 @@ export function lockStateDir(stateDir: string): { stale: boolean; release(): voi
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, `${process.pid}\n`);
+      try {
+        writeSync(fd, `${process.pid}\n`);
+      } catch (e) {
+        // a full disk: an empty pid file left behind would read as a crash at the next start
+        closeSync(fd);
+        unlinkSync(file);
+        throw e;
+      }
       closeSync(fd);
       return {
         stale,
