@@ -335,7 +335,7 @@ function targetRules(
         'warning',
         src,
         tg,
-        `target ${key}: ${t.stuck} path(s) keep failing and are stuck (see the log for the paths and rsync's message, often permissions or a vanished parent); fix the cause, they are retried when they change and at the next full sync`,
+        `target ${key}: ${t.stuck} path(s) keep failing and are stuck (see the log for the paths and rsync's message, often permissions or a vanished parent); fix the cause, they are retried when they change and after each full sync`,
       ),
     );
   const noSpace = snap.noSpaceAt[key];
