@@ -281,7 +281,7 @@ export const configSchema = z.strictObject({
     .string()
     .default('/var/lib/syncward')
     .describe(
-      'Directory for syncward state (journal, lock, ssh control sockets). Excluded from every source.',
+      "Directory for syncward state (journal, lock, control socket, ssh connection sockets). Must belong to syncward's user and be writable by nobody else, and lie outside every source and every local target.",
     ),
   api: z
     .strictObject({
