@@ -254,6 +254,8 @@ export class Daemon extends EventEmitter {
   private scheduler = new Scheduler();
   private journal: Journal | null = null;
   private lock: { release(): void } | null = null;
+  /** the previous run did not stop cleanly: what the kernel still held for it is lost, so every target gets a full sync */
+  private unclean = false;
   private control: Server | null = null;
   private api: ApiServer | null = null;
   private health: NodeJS.Timeout | null = null;
@@ -319,7 +321,8 @@ export class Daemon extends EventEmitter {
     });
     this.monitor.start();
     this.hooks = new Hooks(this.config.sources, this.log);
-    if (lock.stale || clean === '0') {
+    this.unclean = lock.stale || clean === '0';
+    if (this.unclean) {
       this.raise({
         kind: 'uncleanRestart',
         source: '*',
@@ -652,7 +655,10 @@ export class Daemon extends EventEmitter {
       const needsFull = this.journal.target(w.key)?.needsFull;
       if (needsFull) w.requestFullSync(`left from the last run: ${needsFull}`);
     }
+    // initial_sync: false trusts the journal after a clean stop; after a crash,
+    // events the kernel still queued were never journaled: a full sync, always
     if (s.config.initialSync) for (const w of s.workers) w.requestFullSync('startup');
+    else if (this.unclean) for (const w of s.workers) w.requestFullSync('unclean restart');
     s.canary?.start();
     links.start();
   }

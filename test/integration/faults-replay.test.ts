@@ -32,9 +32,14 @@ function owedFullSync(stateDir: string, key: string): string | null {
 
 const isFullSyncDone = (l: LogLine) => l.kind === 'full' && /^full sync .* done/.test(msg(l));
 
-// With initial_sync: false nothing but the journal brings these changes back after the
-// crash: no startup full sync covers for rows that were never loaded.
-test('after kill -9 with initial_sync false, the changes pending in the journal are replayed to the target, deletes included', async () => {
+/**
+ * Changes left pending for a target that is down, then a restart with
+ * initial_sync: false. After a clean stop nothing but the journal brings them
+ * back (no startup full sync covers for rows that were never loaded); after
+ * kill -9 a full sync runs as well, since what the kernel had queued for the
+ * dead process was never journaled.
+ */
+async function replayScenario(stopHow: 'SIGTERM' | 'SIGKILL'): Promise<void> {
   const rsyncd = await startRsyncDaemon({ modules: ['m'] });
   const src = await makeTempDir('syncward-replay-src-');
   const dir = await makeTempDir('syncward-replay-cfg-');
@@ -67,8 +72,15 @@ test('after kill -9 with initial_sync false, the changes pending in the journal 
       30_000,
       'the changes recorded in the journal',
     );
-    first.child.kill('SIGKILL');
-    assert.equal((await first.exited).signal, 'SIGKILL');
+    if (stopHow === 'SIGKILL') {
+      first.child.kill('SIGKILL');
+      assert.equal((await first.exited).signal, 'SIGKILL');
+    } else {
+      await first.stop();
+      assert.equal((await first.exited).code, 0, first.stderr());
+    }
+    // no event will name this one: only a full sync can send it
+    writeFileSync(join(src, 'while-stopped'), 'written while syncward was stopped\n');
 
     await rsyncd.restart();
     second = spawnSyncward(['start', '-c', cfg]);
@@ -78,14 +90,27 @@ test('after kill -9 with initial_sync false, the changes pending in the journal 
       'the pending rows loaded at start',
     );
     assert.equal(loaded.target, 'daemon');
-    await converged(src, [target], 30_000, 'the replayed changes reach the target');
-    assert.ok(!existsSync(join(target.dir, 'doomed')), 'the replayed delete ran');
-    assert.equal(readFileSync(join(target.dir, 'dir', 'sub', 'c.txt'), 'utf8'), 'c\n');
-    assert.deepEqual(
-      second.lines.filter(isFullSyncDone),
-      [],
-      'no full sync ran: the journal alone brought the changes',
+    await waitFor(
+      () =>
+        existsSync(join(target.dir, 'a.txt')) &&
+        existsSync(join(target.dir, 'dir', 'sub', 'c.txt')) &&
+        !existsSync(join(target.dir, 'doomed')),
+      30_000,
+      'the replayed changes (the delete too) reach the target',
     );
+    assert.equal(readFileSync(join(target.dir, 'dir', 'sub', 'c.txt'), 'utf8'), 'c\n');
+    if (stopHow === 'SIGTERM') {
+      assert.deepEqual(
+        second.lines.filter(isFullSyncDone),
+        [],
+        'no full sync ran: the journal alone brought the changes',
+      );
+      assert.ok(!existsSync(join(target.dir, 'while-stopped')), 'initial_sync false: nothing else was sent');
+    } else {
+      const done = await second.waitForLine(isFullSyncDone, 30_000, 'the full sync after the crash');
+      assert.equal(done.reason, 'unclean restart');
+      await converged(src, [target], 30_000, 'the full sync brought what no event named');
+    }
     await waitFor(
       () => pendingPaths(state.dir, 'src/daemon').length === 0,
       20_000,
@@ -100,7 +125,13 @@ test('after kill -9 with initial_sync false, the changes pending in the journal 
     for (const d of [src, dir]) rmSync(d, { recursive: true, force: true });
     state.dispose();
   }
-});
+}
+
+test('after a clean stop with changes pending and initial_sync false, the journal alone replays them to the target, deletes included', () =>
+  replayScenario('SIGTERM'));
+
+test('after kill -9 with initial_sync false, the pending changes are replayed and a full sync runs (what the kernel had queued was lost)', () =>
+  replayScenario('SIGKILL'));
 
 test('a full sync owed when syncward stops is run after the restart, even with initial_sync false', async () => {
   const rsyncd = await startRsyncDaemon({ modules: ['m'] });
