@@ -87,6 +87,13 @@ test('a source path longer than 4,096 bytes is one stuck path: full syncs delete
       `a stuck alert: ${JSON.stringify(alerts.map((a) => a.kind))}`,
     );
 
+    // an audit leaves them out (else rsync fails on them) and reports them: not in sync
+    const audit = await d.daemon.audit('src');
+    const summary = audit?.results[0]?.summary;
+    assert.equal(summary?.error, null, `the audit ran: ${summary?.error}`);
+    assert.equal(summary?.stuck, 2);
+    assert.equal(summary?.ok, false, 'stuck paths are not in sync');
+
     // a full sync on request still runs, succeeds for everything else, and deletes
     writeFileSync(join(local, 'stale-again.txt'), 'stale\n');
     const fullsBefore = transfers.filter((r) => r.kind === 'full').length;
