@@ -4,6 +4,7 @@ import { API_FILE, type ApiStatus, apiUrl, readTokenFile } from '../api/index.js
 import { type Config, parseListen } from '../config/index.js';
 import type { TargetStatus } from '../daemon/index.js';
 import { stateDirProblem } from '../journal/state-dir.js';
+import { brief } from '../util/bytes.js';
 
 /** Nagios plugin convention: 0 OK, 1 WARNING, 2 CRITICAL. */
 export const STATUS_EXIT = { ok: 0, warning: 1, critical: 2 } as const;
@@ -52,7 +53,7 @@ export function statusVerdict(s: Pick<ApiStatus, 'now' | 'sources' | 'alerts'>):
         crit(`${key} is on hold${t.holdReason ? `: ${t.holdReason}` : why}; lift it with syncward resume`);
       else if (t.state === 'lagging') warn(`${key} is lagging${why}`);
       if (t.stuck > 0) {
-        const names = (t.stuckPaths ?? []).slice(0, 5);
+        const names = (t.stuckPaths ?? []).slice(0, 5).map((n) => brief(n));
         const more = t.stuck > names.length ? ', ...' : '';
         warn(
           `${key} has ${t.stuck} stuck path(s) that fail every transfer${names.length ? ` (${names.join(', ')}${more})` : ''}; everything else keeps syncing; fix the cause (the log has rsync's message)`,

@@ -17,7 +17,7 @@ import {
   type TargetSpec,
   touchesRoot,
 } from '../transport/index.js';
-import { type BytePath, display } from '../util/bytes.js';
+import { type BytePath, brief, display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
 import type { FsEvent } from '../watch/types.js';
 import { type BackoffPolicy, defaultBackoff, retryDelay } from './backoff.js';
@@ -814,7 +814,12 @@ export class TargetWorker extends EventEmitter {
       `${kind === 'full' ? 'full sync' : 'transfer'} ${this.o.sourceName} -> ${this.name}: ${failed.length} path(s) failed (rsync exit 23): ${res.exit.message}${t.retry.length ? `; retrying them in ${Math.round(delay / 100) / 10} s` : ''}${again}`,
     );
     if (nowStuck.length > 0) {
-      const message = `target ${this.o.sourceName}/${this.name}: ${nowStuck.length} path(s) failed ${limit} times and are stuck (${nowStuck.slice(0, 5).join(', ')}${nowStuck.length > 5 ? ', ...' : ''}): ${res.exit.message}. Everything else keeps syncing; they are retried when they change and after each full sync.`;
+      const message = `target ${this.o.sourceName}/${this.name}: ${nowStuck.length} path(s) failed ${limit} times and are stuck (${nowStuck
+        .slice(0, 5)
+        .map((n) => brief(n))
+        .join(
+          ', ',
+        )}${nowStuck.length > 5 ? ', ...' : ''}): ${res.exit.message}. Everything else keeps syncing; they are retried when they change and after each full sync.`;
       this.o.log.error(
         { source: this.o.sourceName, target: this.name, stuck: nowStuck.slice(0, 100) },
         message,

@@ -1,3 +1,5 @@
+import { brief } from '../util/bytes.js';
+
 /**
  * What an rsync exit means for syncward: the one table (DESIGN.md, "Exit
  * codes mean something"), refined by rsync's own words on stderr where one
@@ -290,7 +292,7 @@ export function classifyExit(
     }
     const sample = failedPaths
       .slice(0, 3)
-      .map((p) => Buffer.from(p === '' ? '.' : p, 'latin1').toString('utf8'))
+      .map((p) => brief(Buffer.from(p === '' ? '.' : p, 'latin1').toString('utf8')))
       .join(', ');
     const tail = code === 24 ? '' : '; they are retried (see the rsync message for why)';
     return info(

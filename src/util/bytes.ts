@@ -47,3 +47,10 @@ export function coveredBy(p: BytePath, tops: ReadonlySet<BytePath>): boolean {
   for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) if (tops.has(p.slice(0, i))) return true;
   return false;
 }
+
+/** A name for a one-line message: a very long one (a path near rsync's 4,096-byte limit) keeps its ends. */
+export function brief(name: string, max = 160): string {
+  if (name.length <= max) return name;
+  const tail = Math.floor(max / 3);
+  return `${name.slice(0, max - tail - 1)}…${name.slice(-tail)}`;
+}

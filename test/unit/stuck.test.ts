@@ -8,6 +8,7 @@ import {
   PATTERN_MAX,
   RSYNC_PATH_MAX,
 } from '../../src/transport/index.js';
+import { brief } from '../../src/util/bytes.js';
 
 const deep = (n: number, name = 'd'.repeat(250)) => Array.from({ length: n }, () => name).join('/');
 
@@ -81,4 +82,12 @@ test('the state after a transfer stays lagging while the oldest pending change i
   assert.equal(settledState({ ...base, busy: false, oldestPendingAt: 10_000 }), 'lagging');
   assert.equal(settledState({ ...base, busy: true, oldestPendingAt: 90_000 }), 'syncing');
   assert.equal(settledState({ ...base, busy: false, oldestPendingAt: null }), 'idle');
+});
+
+test('a name near 4,096 bytes is shortened in one-line messages, keeping both ends', () => {
+  const long = `${'a'.repeat(3000)}/${'z'.repeat(1000)}`;
+  const b = brief(long);
+  assert.equal(b.length, 160);
+  assert.ok(b.startsWith('aaa') && b.endsWith('zzz') && b.includes('…'));
+  assert.equal(brief('short/name'), 'short/name');
 });
