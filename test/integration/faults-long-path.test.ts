@@ -97,6 +97,7 @@ test('a source path longer than 4,096 bytes is one stuck path: full syncs delete
     // a full sync on request still runs, succeeds for everything else, and deletes
     writeFileSync(join(local, 'stale-again.txt'), 'stale\n');
     const fullsBefore = transfers.filter((r) => r.kind === 'full').length;
+    const askedAt = Date.now();
     assert.equal(d.daemon.fullSync('src'), true);
     await waitFor(
       () => transfers.filter((r) => r.kind === 'full').length > fullsBefore,
@@ -105,7 +106,8 @@ test('a source path longer than 4,096 bytes is one stuck path: full syncs delete
     );
     await waitFor(() => !existsSync(join(local, 'stale-again.txt')), 30_000, 'the full sync to delete');
     const t = d.daemon.status()[0]?.targets[0];
-    assert.ok(t?.lastFullSyncAt !== null, 'a full sync counts as done although a path is stuck');
+    // what resolves an overflow alert: a full sync that left only stuck paths out counts as done
+    assert.ok((t?.lastFullSyncAt ?? 0) >= askedAt, 'a full sync counts as done although paths are stuck');
     assert.ok(!states.includes('down'), `the target never went down: ${states.join(' ')}`);
     assert.ok(
       !transfers.some((r) => r.result !== 'ok' && r.result !== 'vanished' && r.result !== 'partial'),
