@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { statSync } from 'node:fs';
+import { closeSync, constants, openSync, statSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { ApiServer } from '../api/index.js';
@@ -111,6 +111,8 @@ interface SourceRuntime {
   auditWatch: Set<Change[]>;
   /** writes and reads back the canary, when the source has one */
   canary: Canary | null;
+  /** the root directory, held open from the first watch until the source stops (spec.readRoot names it) */
+  rootFd: number | null;
 }
 
 export interface TargetStatus {
@@ -473,6 +475,7 @@ export class Daemon extends EventEmitter {
       targetSpecs,
       auditWatch: new Set(),
       canary: null,
+      rootFd: null,
     };
     if (sc.canary) {
       const cc = sc.canary;
@@ -621,6 +624,7 @@ export class Daemon extends EventEmitter {
       } catch {
         s.dev = null;
       }
+      this.pinRoot(s);
       this.log.info(
         { source: name, path, dirs, ms },
         `source ${name}: watching ${dirs} directories under ${path} (${ms} ms)`,
@@ -946,6 +950,26 @@ export class Daemon extends EventEmitter {
     s.links = null;
   }
 
+  /**
+   * From here on rsync reads the source through a directory fd, not its path
+   * (see SourceSpec.readRoot): what a transfer reads is the tree whose
+   * device the daemon watches, even if the root is unmounted or replaced
+   * while it runs. The fd is closed only after the source's workers stopped,
+   * so its number is never reused under a transfer.
+   */
+  private pinRoot(s: SourceRuntime): void {
+    if (s.rootFd !== null) return;
+    try {
+      s.rootFd = openSync(s.config.path, constants.O_RDONLY | constants.O_DIRECTORY);
+      s.spec.readRoot = `/proc/${process.pid}/fd/${s.rootFd}`;
+    } catch (e) {
+      this.log.warn(
+        { source: s.config.name, err: (e as Error).message },
+        `source ${s.config.name}: cannot hold the root open (${(e as Error).message}); rsync reads it by path`,
+      );
+    }
+  }
+
   /** Stops a source: no more watching; transfers in flight finish (at most `graceMs`). */
   private async stopSource(s: SourceRuntime, graceMs: number): Promise<void> {
     if (s.retry) clearTimeout(s.retry);
@@ -954,6 +978,11 @@ export class Daemon extends EventEmitter {
     s.state = 'stopped';
     s.canary?.stop();
     await Promise.all(s.workers.map((w) => w.stop(graceMs)));
+    if (s.rootFd !== null) {
+      delete s.spec.readRoot;
+      closeSync(s.rootFd);
+      s.rootFd = null;
+    }
   }
 
   /**

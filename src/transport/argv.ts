@@ -29,6 +29,14 @@ export interface TargetSpec {
 /** A source tree as the transport needs it. */
 export interface SourceSpec {
   root: string;
+  /**
+   * Where rsync reads the source, when not `root`: a directory fd the daemon
+   * holds since it began watching (/proc/PID/fd/N). A root unmounted
+   * (umount -l) or replaced while a transfer runs is then still read as the
+   * tree the delete guard checked, never as the empty directory beneath it,
+   * whose missing paths --delete-missing-args would delete on the target.
+   */
+  readRoot?: string;
   /** rsync filter options from the Filter, e.g. --exclude=*.swp */
   filterArgs: string[];
   /** mirror deletions */
@@ -114,7 +122,7 @@ export function buildBatchCall(
     ...(o.dryRun ? ['--dry-run'] : []),
     ...(o.itemize ? ['--itemize-changes'] : []),
     ...tgt.rsyncArgs,
-    sourceArg(src.root),
+    sourceArg(src.readRoot ?? src.root),
     rsyncDestination(tgt.url),
   ];
   return { argv, env: {}, stdin, ...roots(src, tgt) };
@@ -145,7 +153,7 @@ export function buildRootAttrsCall(src: SourceSpec, tgt: TargetSpec, o: CallOpti
     '--filter=- /*',
     ...commonArgs(tgt, o),
     ...tgt.rsyncArgs,
-    sourceArg(src.root),
+    sourceArg(src.readRoot ?? src.root),
     rsyncDestination(tgt.url),
   ];
   return { argv, env: {}, ...roots(src, tgt) };
@@ -165,7 +173,7 @@ export function buildFullSyncCall(src: SourceSpec, tgt: TargetSpec, o: FullSyncO
     ...(o.itemize ? ['--itemize-changes'] : []),
     ...(o.progress ? ['--info=progress2'] : []),
     ...tgt.rsyncArgs,
-    sourceArg(src.root),
+    sourceArg(src.readRoot ?? src.root),
     rsyncDestination(tgt.url),
   ];
   return { argv, env: {}, ...roots(src, tgt) };
@@ -221,8 +229,8 @@ const NUL = Buffer.from([0]);
 
 function roots(src: SourceSpec, tgt: TargetSpec): { sourceRoot: string; destRoot?: string } {
   return tgt.url.kind === 'local'
-    ? { sourceRoot: src.root, destRoot: tgt.url.path }
-    : { sourceRoot: src.root };
+    ? { sourceRoot: src.readRoot ?? src.root, destRoot: tgt.url.path }
+    : { sourceRoot: src.readRoot ?? src.root };
 }
 
 function sourceArg(root: string): string {

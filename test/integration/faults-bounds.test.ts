@@ -91,6 +91,57 @@ test('a source root that is unmounted holds every target and deletes nothing on 
   }
 });
 
+test('a source unmounted while a batch is in flight (held at the target daemon before its file list): the batch deletes nothing', async (t) => {
+  const rsyncd = await startRsyncDaemon({ modules: ['u'] });
+  const src = await makeTempDir('syncward-umount-inflight-src-');
+  const parent = await makeTempDir('syncward-umount-inflight-gate-');
+  const state = tempStateDir();
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', src]).status !== 0) {
+    t.skip('cannot mount a tmpfs here (needs root)');
+    await rsyncd.dispose();
+    return;
+  }
+  let mounted = true;
+  const target: TargetUnderTest = {
+    name: 'daemon',
+    url: rsyncd.url('u'),
+    dir: rsyncd.modulePath('u'),
+    passwordFile: rsyncd.passwordFile,
+  };
+  const d = await startDaemon(configYaml({ stateDir: state.dir, source: src, targets: [target] }));
+  const transfers: { kind: string }[] = [];
+  d.daemon.on('transfer', (r: { kind: string }) => transfers.push(r));
+  const entered = join(parent, 'entered');
+  const gate = join(parent, 'gate');
+  try {
+    for (let i = 0; i < 20; i++) writeFileSync(join(src, `page${i}.html`), `page ${i}\n`);
+    await converged(src, [target], 20_000, 'mirrored');
+    await waitFor(() => d.daemon.isIdle(), 20_000, 'idle');
+    // rsyncd runs pre-xfer exec, and waits for it, before the client sends its file list
+    writeFileSync(gate, '');
+    await rsyncd.setModuleOptions('u', [
+      `pre-xfer exec = touch ${entered}; while [ -e ${gate} ]; do sleep 0.05; done`,
+    ]);
+    const mark = transfers.length;
+    // every page in one batch of upserts (IN_ATTRIB), which waits at the gate
+    for (let i = 0; i < 20; i++) spawnSync('touch', [join(src, `page${i}.html`)]);
+    await waitFor(() => existsSync(entered), 20_000, 'the batch in flight, waiting at the gate');
+    assert.equal(spawnSync('umount', ['-l', src]).status, 0, 'umount');
+    mounted = false;
+    rmSync(gate);
+    await waitFor(() => transfers.length > mark, 30_000, 'the batch in flight to end');
+    assert.equal(readdirSync(target.dir).length, 20, 'the in-flight batch deleted nothing on the target');
+  } finally {
+    rmSync(gate, { force: true });
+    await rsyncd.setModuleOptions('u', []);
+    await d.dispose();
+    if (mounted) spawnSync('umount', [src]);
+    await rsyncd.dispose();
+    for (const p of [src, parent]) rmSync(p, { recursive: true, force: true });
+    state.dispose();
+  }
+});
+
 test('a source root moved away holds its targets; restored and reloaded (a real SIGHUP), it mirrors again', async () => {
   const src = await makeTempDir('syncward-restore-src-');
   const dst = await makeTempDir('syncward-restore-dst-');

@@ -111,6 +111,19 @@ test('the root\'s own metadata is never listed as "." (its whole first level, wi
   assert.deepEqual(attrs.argv.slice(-2), ['/home/www/', '/backup/www/']);
 });
 
+test('a source held open by the daemon is read through its fd path, and failed paths are reported against it', () => {
+  const held: SourceSpec = { ...src, readRoot: '/proc/4242/fd/17' };
+  for (const call of [
+    buildBatchCall(held, target('/backup/www'), [{ path: 'a', op: 'upsert' }], { isRoot: true }),
+    buildFullSyncCall(held, target('rsync://u@h/m'), { isRoot: true }),
+    buildRootAttrsCall(held, target('/backup/www'), { isRoot: true }),
+  ]) {
+    assert.ok(call.argv.includes('/proc/4242/fd/17/'), call.argv.join(' '));
+    assert.ok(!call.argv.includes('/home/www/'), 'not the path, which an unmount would empty');
+    assert.equal(call.sourceRoot, '/proc/4242/fd/17');
+  }
+});
+
 test('names travel as raw bytes: newline, quotes, $, backtick, leading dash, * and non-UTF-8', () => {
   const hostile = [
     'a b',
