@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { isWatching, msg, spawnSyncward } from '../helpers/cli-daemon.js';
 import type { Config, SourceConfig } from '../../src/config/index.js';
+import { isWatching, msg, spawnSyncward } from '../helpers/cli-daemon.js';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { makeTempDir } from '../helpers/tree.js';
 
