@@ -227,8 +227,10 @@ function connectionArgs(tgt: TargetSpec, o: { noMotd?: boolean } = {}): string[]
 
 const NUL = Buffer.from([0]);
 
+// the receiver names a failure by its full path on the target (a local or an
+// ssh directory; a daemon says "(in module)" instead): strip it back to ours
 function roots(src: SourceSpec, tgt: TargetSpec): { sourceRoot: string; destRoot?: string } {
-  return tgt.url.kind === 'local'
+  return tgt.url.kind === 'local' || (tgt.url.kind === 'ssh' && tgt.url.path.startsWith('/'))
     ? { sourceRoot: src.readRoot ?? src.root, destRoot: tgt.url.path }
     : { sourceRoot: src.readRoot ?? src.root };
 }

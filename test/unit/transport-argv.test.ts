@@ -6,6 +6,7 @@ import {
   buildFullSyncCall,
   buildPruneCall,
   buildRootAttrsCall,
+  classifyExit,
   parseTargetUrl,
   quoteRshWord,
   type SourceSpec,
@@ -225,6 +226,13 @@ test('an ssh target: one -e string, port, key, batch mode, connection sharing, c
   );
   assert.equal(call.argv.at(-1), 'deploy@10.0.0.3:/srv/www/');
   assert.ok(!call.argv.some((a) => a.startsWith('--sockopts') || a.startsWith('--contimeout')));
+});
+
+test("an ssh target's failures, named by their full path on the target, map back to paths in the tree", () => {
+  const call = buildBatchCall(src, target('ssh://deploy@h/srv/www'), [], { isRoot: true });
+  assert.equal(call.destRoot, '/srv/www');
+  const err = 'rsync: [generator] chgrp "/srv/www/a/d" failed: Operation not permitted (1)\n';
+  assert.deepEqual(classifyExit(23, null, err, call).failedPaths, ['a/d']);
 });
 
 test('ssh words with spaces or quotes are quoted the way rsync splits -e', () => {
