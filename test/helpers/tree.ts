@@ -30,6 +30,12 @@ export interface CompareOptions {
   hardLinks?: boolean;
   /** relative paths left out of the comparison (e.g. a canary file rewritten every second) */
   ignore?: readonly string[];
+  /**
+   * everything rsync -aH preserves: mtimes of files and directories to the
+   * nanosecond, the root's own mode, owner and mtime, and hard-link groups
+   * (which names share an inode), not just link counts
+   */
+  exact?: boolean;
 }
 
 type Stats = Awaited<ReturnType<typeof lstat>>;
@@ -41,8 +47,36 @@ type Stats = Awaited<ReturnType<typeof lstat>>;
  */
 export async function compareTrees(a: string, b: string, o: CompareOptions = {}): Promise<string[]> {
   const diffs: string[] = [];
-  await compareDir(Buffer.from(a), Buffer.from(b), '', diffs, o);
+  const groups = o.exact ? { a: new Map<bigint, string[]>(), b: new Map<bigint, string[]>() } : undefined;
+  if (o.exact) await compareEntry(Buffer.from(a), Buffer.from(b), '.', diffs, o);
+  await compareDir(Buffer.from(a), Buffer.from(b), '', diffs, o, groups);
+  if (groups) {
+    // a name whose other links are outside the tree is no group (a git clone links objects to the original)
+    const lines = (m: Map<bigint, string[]>) =>
+      new Set([...m.values()].filter((g) => g.length > 1).map((g) => g.sort().join(' = ')));
+    const [ga, gb] = [lines(groups.a), lines(groups.b)];
+    for (const g of ga) if (!gb.has(g)) diffs.push(`hard-link group missing in b: ${g}`);
+    for (const g of gb) if (!ga.has(g)) diffs.push(`hard-link group extra in b: ${g}`);
+  }
   return diffs;
+}
+
+/** Mode, owner (when asked) and mtime in nanoseconds of one pair of entries, for the exact comparison. */
+async function compareEntry(pa: Buffer, pb: Buffer, label: string, diffs: string[], o: CompareOptions) {
+  const [sa, sb] = await Promise.all([lstat(pa, { bigint: true }), lstat(pb, { bigint: true })]);
+  if ((sa.mode & 0o7777n) !== (sb.mode & 0o7777n))
+    diffs.push(
+      `mode differs: ${label} (${(sa.mode & 0o7777n).toString(8)} vs ${(sb.mode & 0o7777n).toString(8)})`,
+    );
+  if (o.owner && (sa.uid !== sb.uid || sa.gid !== sb.gid))
+    diffs.push(`owner differs: ${label} (${sa.uid}:${sa.gid} vs ${sb.uid}:${sb.gid})`);
+  if (sa.mtimeNs !== sb.mtimeNs) diffs.push(`mtime differs: ${label} (${sa.mtimeNs} vs ${sb.mtimeNs} ns)`);
+}
+
+/** Adds a file with more than one link to its inode's group of names. */
+async function noteLink(p: Buffer, rel: string, groups: Map<bigint, string[]>) {
+  const st = await lstat(p, { bigint: true });
+  if (st.isFile() && st.nlink > 1n) groups.set(st.ino, [...(groups.get(st.ino) ?? []), rel]);
 }
 
 function kind(s: Stats): string {
@@ -69,6 +103,7 @@ async function compareDir(
   rel: string,
   diffs: string[],
   o: CompareOptions,
+  groups?: { a: Map<bigint, string[]>; b: Map<bigint, string[]> },
 ): Promise<void> {
   const [na, nb] = await Promise.all([names(a), names(b)]);
   const show = (k: string) => Buffer.from(rel ? `${rel}/${k}` : k, 'latin1').toString('utf8');
@@ -86,6 +121,7 @@ async function compareDir(
     const childRel = rel ? `${rel}/${k}` : k;
     const [sa, sb] = await Promise.all([lstat(pa), lstat(pb)]);
     const label = show(k);
+    if (groups) await Promise.all([noteLink(pa, label, groups.a), noteLink(pb, label, groups.b)]);
     if (kind(sa) !== kind(sb)) {
       diffs.push(`type differs: ${label} (${kind(sa)} vs ${kind(sb)})`);
       continue;
@@ -102,7 +138,11 @@ async function compareDir(
       if (sa.size !== sb.size || !(await readFile(pa)).equals(await readFile(pb)))
         diffs.push(`content differs: ${label}`);
       // rsync may keep only whole seconds, depending on the filesystems
-      if (Math.floor(sa.mtimeMs / 1000) !== Math.floor(sb.mtimeMs / 1000))
+      if (o.exact) {
+        const [na, nb] = await Promise.all([lstat(pa, { bigint: true }), lstat(pb, { bigint: true })]);
+        if (na.mtimeNs !== nb.mtimeNs)
+          diffs.push(`mtime differs: ${label} (${na.mtimeNs} vs ${nb.mtimeNs} ns)`);
+      } else if (Math.floor(sa.mtimeMs / 1000) !== Math.floor(sb.mtimeMs / 1000))
         diffs.push(`mtime differs: ${label}`);
       if (o.hardLinks && sa.nlink > 1 !== sb.nlink > 1)
         diffs.push(`hard link count differs: ${label} (${sa.nlink} vs ${sb.nlink})`);
@@ -114,9 +154,13 @@ async function compareDir(
       if (!ta.equals(tb))
         diffs.push(`symlink target differs: ${label} (${ta.toString()} vs ${tb.toString()})`);
     } else if (sa.isDirectory()) {
-      if (o.dirMtime && Math.floor(sa.mtimeMs / 1000) !== Math.floor(sb.mtimeMs / 1000))
+      if (o.exact) {
+        const [na, nb] = await Promise.all([lstat(pa, { bigint: true }), lstat(pb, { bigint: true })]);
+        if (na.mtimeNs !== nb.mtimeNs)
+          diffs.push(`mtime differs: ${label}/ (${na.mtimeNs} vs ${nb.mtimeNs} ns)`);
+      } else if (o.dirMtime && Math.floor(sa.mtimeMs / 1000) !== Math.floor(sb.mtimeMs / 1000))
         diffs.push(`mtime differs: ${label}/`);
-      await compareDir(pa, pb, childRel, diffs, o);
+      await compareDir(pa, pb, childRel, diffs, o, groups);
     }
   }
 }
