@@ -6,7 +6,7 @@
  *                    [--sizes 10000,100000] [--cpu-prof] [--note "text"]
  *
  * Scenarios: latency burst churn startup overflow fanout large audit flags
- * idle (default: all). Writes <out>/latest.json, latest.md and latest.svg.
+ * idle tools (default: all). Writes <out>/latest.json, latest.md and latest.svg.
  * Installs lsyncd and inotify-tools with apt-get when missing and running as
  * root; without them their columns say "not installed".
  */
@@ -29,6 +29,7 @@ import { large } from './scenarios/large.js';
 import { latency } from './scenarios/latency.js';
 import { overflow } from './scenarios/overflow.js';
 import { startup } from './scenarios/startup.js';
+import { tools } from './scenarios/tools.js';
 
 export const SCENARIOS: Scenario[] = [
   latency,
@@ -41,6 +42,7 @@ export const SCENARIOS: Scenario[] = [
   large,
   audit,
   idle,
+  tools,
 ];
 
 interface Options {

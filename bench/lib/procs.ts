@@ -46,6 +46,9 @@ export interface SyncwardTarget {
   name: string;
   url: string;
   passwordFile?: string;
+  /** ssh targets: the key and the -o options (see test/helpers/sshd.ts) */
+  identityFile?: string;
+  sshOptions?: string[];
 }
 
 export interface SyncwardOptions {
@@ -77,6 +80,8 @@ export function syncwardConfig(o: SyncwardOptions): string {
   for (const t of o.targets) {
     lines.push(`      - name: ${t.name}`, `        url: ${JSON.stringify(t.url)}`);
     if (t.passwordFile) lines.push(`        password_file: ${JSON.stringify(t.passwordFile)}`);
+    if (t.identityFile) lines.push(`        identity_file: ${JSON.stringify(t.identityFile)}`);
+    if (t.sshOptions) lines.push(`        ssh_options: ${JSON.stringify(t.sshOptions)}`);
   }
   return `${lines.join('\n')}\n`;
 }
