@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { closeSync, constants, openSync, statSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
+import type { Alert, Incident, WorkerAlert } from '../alerts/index.js';
 import type { ApiServer } from '../api/index.js';
 import {
   type AuditResult,
@@ -20,13 +21,7 @@ import {
   type TargetConfig,
   targetSpec,
 } from '../config/index.js';
-import {
-  type Delivery,
-  type TargetState,
-  TargetWorker,
-  type TransferReport,
-  type WorkerAlert,
-} from '../dispatch/index.js';
+import { type Delivery, type TargetState, TargetWorker, type TransferReport } from '../dispatch/index.js';
 import { Filter } from '../filter/index.js';
 import { Hooks } from '../hooks/index.js';
 import {
@@ -40,7 +35,7 @@ import {
   StateLockedError,
   storageTroubleMessage,
 } from '../journal/index.js';
-import { Monitor, type Incident as MonitorIncident } from '../monitor/index.js';
+import { Monitor } from '../monitor/index.js';
 import { describeOpenFilesLimit, raiseOpenFilesLimit } from '../native/index.js';
 import { Canary, type CanaryEvent, type CanaryState, Scheduler } from '../schedule/index.js';
 import {
@@ -69,23 +64,7 @@ const SOURCE_RETRY_MS = 10_000;
 /** How often lag and the source roots' devices are checked. */
 const HEALTH_MS = 2_000;
 
-export type AlertKind =
-  | WorkerAlert['kind']
-  | 'uncleanRestart'
-  | 'overflow'
-  | 'rootGone'
-  | 'watchLimit'
-  | 'drift'
-  | 'canaryMissing';
-
-export interface Alert {
-  kind: AlertKind;
-  source: string;
-  target?: string;
-  message: string;
-  paths?: string[];
-  at: number;
-}
+export type { Alert, AlertKind, Incident } from '../alerts/index.js';
 
 export type SourceState = 'starting' | 'watching' | 'missing' | 'rootGone' | 'stopped';
 
@@ -194,12 +173,6 @@ const AUDIT_ENTRIES = 1000;
 
 /** End-to-end replication lag measured by the canary, per target (the canary's own record). */
 export type CanaryStatus = CanaryState;
-
-/**
- * An alert as the monitor tracks it: it fires once when its condition starts
- * and resolves once when the condition ends ('incident' event, both times).
- */
-export type Incident = MonitorIncident;
 
 /** A full sync asked for and refused because its source is not watched ('refused' event). */
 export interface RefusedEvent {

@@ -1,3 +1,4 @@
+export type { WorkerAlert } from '../alerts/index.js';
 export { type BackoffPolicy, defaultBackoff, retryDelay } from './backoff.js';
 export {
   type Allowance,
@@ -15,5 +16,4 @@ export {
   TargetWorker,
   type TargetWorkerOptions,
   type TransferReport,
-  type WorkerAlert,
 } from './target-worker.js';

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { WorkerAlert, WorkerAlertKind } from '../alerts/index.js';
 import { type Change, Coalescer } from '../coalesce/index.js';
 import type { Journal, PendingRow } from '../journal/index.js';
 import {
@@ -36,14 +37,6 @@ import { releasedBy, settledState, type Triage, triageFailures } from './stuck.j
  * - held: paused by a safety rule; nothing is sent until resumed
  */
 export type TargetState = 'starting' | 'syncing' | 'idle' | 'lagging' | 'down' | 'misconfigured' | 'held';
-
-export type AlertKind = 'held' | 'stuck' | 'noSpace' | 'misconfigured' | 'down';
-
-export interface WorkerAlert {
-  kind: AlertKind;
-  message: string;
-  paths?: string[];
-}
 
 export interface TransferReport {
   source: string;
@@ -369,7 +362,7 @@ export class TargetWorker extends EventEmitter {
     this.emit('state', next, prev, reason);
   }
 
-  private alert(kind: AlertKind, message: string, paths?: string[]): void {
+  private alert(kind: WorkerAlertKind, message: string, paths?: string[]): void {
     this.emit('alert', { kind, message, paths } satisfies WorkerAlert);
   }
 

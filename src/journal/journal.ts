@@ -1,8 +1,8 @@
 import { chmodSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { Incident } from '../alerts/index.js';
 import type { Change, Op } from '../coalesce/types.js';
-import type { Incident } from '../monitor/monitor.js';
 import { type BytePath, coveredBy } from '../util/bytes.js';
 
 /**

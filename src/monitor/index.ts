@@ -1,10 +1,9 @@
+export type { Alert, Incident } from '../alerts/index.js';
 export { defaultRetry, postJson, type RetryPolicy, retryDelayMs, runCommand, Sink } from './deliver.js';
 export {
   type AlertMessage,
-  type Incident,
   Monitor,
   type MonitorOptions,
-  type RawAlert,
 } from './monitor.js';
 export {
   type Condition,

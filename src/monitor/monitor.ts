@@ -1,10 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import type { Alert, Incident } from '../alerts/index.js';
 import type { AlertsConfig } from '../config/index.js';
 import type { Journal } from '../journal/index.js';
 import type { Logger } from '../util/log.js';
 import { postJson, runCommand, Sink } from './deliver.js';
-import { type Condition, evaluate, type RuleAudit, type RuleSource, type Snapshot } from './rules.js';
+import {
+  type Condition,
+  conditionId,
+  evaluate,
+  type RuleAudit,
+  type RuleSource,
+  type Snapshot,
+} from './rules.js';
 
 /** How often the rules are evaluated (state changes and raw alerts evaluate sooner). */
 const EVALUATE_MS = 2000;
@@ -15,18 +23,6 @@ const MIN_GAP_MS = 250;
 /** A webhook or alert command that takes longer is abandoned. */
 const SEND_TIMEOUT_MS = 10_000;
 
-/** An alert as tracked from firing to resolving (the daemon's Incident), and as the journal stores it. */
-export interface Incident {
-  id: string;
-  kind: string;
-  severity: 'warning' | 'critical';
-  source: string;
-  target?: string;
-  message: string;
-  firedAt: number;
-  resolvedAt: number | null;
-}
-
 /** What webhooks receive as JSON and commands on stdin. */
 export interface AlertMessage {
   event: 'firing' | 'resolved';
@@ -35,15 +31,6 @@ export interface AlertMessage {
   incident: Incident;
   host: string;
   syncward: string;
-}
-
-/** A raw alert from the daemon (Daemon.raise): the monitor latches the ones that are events, not states. */
-export interface RawAlert {
-  kind: string;
-  source: string;
-  target?: string;
-  message: string;
-  at: number;
 }
 
 export interface MonitorOptions {
@@ -82,6 +69,8 @@ export class Monitor {
   private readonly noSpaceAt: Record<string, number> = {};
   private readonly watchLimit: Record<string, { at: number; message: string }> = {};
   private readonly lastCompletedAudit: Record<string, RuleAudit> = {};
+  /** conditions whose raised alert the daemon logged as `ALERT <kind>:` since the last evaluation */
+  private readonly raised = new Set<string>();
   private alerts: AlertsConfig;
   private sinks: Sink<AlertMessage>[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -143,7 +132,8 @@ export class Monitor {
   }
 
   /** Latches the raw alerts that are events rather than states, then evaluates soon. */
-  onAlert(a: RawAlert): void {
+  onAlert(a: Alert): void {
+    this.raised.add(conditionId(a.kind, a.source, a.target));
     if (a.kind === 'uncleanRestart') this.uncleanRestartAt = a.at;
     else if (a.kind === 'noSpace' && a.target !== undefined) this.noSpaceAt[`${a.source}/${a.target}`] = a.at;
     else if (a.kind === 'watchLimit') this.watchLimit[a.source] = { at: a.at, message: a.message };
@@ -198,6 +188,7 @@ export class Monitor {
       this.fire(c, now);
     }
     for (const [id, inc] of this.open) if (!current.has(id)) this.resolve(inc, now);
+    this.raised.clear();
     if (this.restored.size > 0) this.settleRestored(snap, sources, now);
     return conditions;
   }
@@ -241,10 +232,16 @@ export class Monitor {
       resolvedAt: null,
     };
     this.open.set(c.id, inc);
-    this.o.log.error(
-      { incident: inc.id, alert: inc.kind, severity: inc.severity, source: inc.source, target: inc.target },
-      `ALERT firing ${inc.kind}: ${inc.message}`,
-    );
+    // an alert the daemon raised was logged already (`ALERT <kind>:`, with its paths): log each alert once
+    const fields = {
+      incident: inc.id,
+      alert: inc.kind,
+      severity: inc.severity,
+      source: inc.source,
+      target: inc.target,
+    };
+    if (this.raised.has(c.id)) this.o.log.debug(fields, `incident firing ${inc.kind}: ${inc.message}`);
+    else this.o.log.error(fields, `ALERT firing ${inc.kind}: ${inc.message}`);
     this.publish('firing', inc, `[${inc.severity}] ${inc.kind}: ${inc.message}`);
   }
 

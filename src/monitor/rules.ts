@@ -8,24 +8,9 @@
  * latched by the monitor and come in as data, so this stays pure.
  */
 
-export type Severity = 'warning' | 'critical';
+import type { ConditionKind, Severity } from '../alerts/index.js';
 
-export type ConditionKind =
-  | 'down'
-  | 'misconfigured'
-  | 'lag'
-  | 'canaryMissing'
-  | 'drift'
-  | 'auditFailed'
-  | 'overflow'
-  | 'watchUsage'
-  | 'watchLimit'
-  | 'unwatched'
-  | 'stuck'
-  | 'held'
-  | 'uncleanRestart'
-  | 'rootGone'
-  | 'noSpace';
+export type { ConditionKind, Severity };
 
 export interface Condition {
   /** stable while the condition lasts: kind + source + target */

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { pino } from 'pino';
 import type { AlertsConfig } from '../../src/config/index.js';
 import { Journal } from '../../src/journal/index.js';
 import { type Incident, Monitor } from '../../src/monitor/index.js';
@@ -200,6 +201,25 @@ test(
       ],
     );
     assert.deepEqual(journal.openIncidents(), []);
+    m.stop();
+  }),
+);
+
+test(
+  'an alert the daemon raised and logged is not logged again when its incident fires; one only the rules find is',
+  withJournal((journal) => {
+    const { t, s } = world();
+    const lines: { level: number; msg: string }[] = [];
+    const log = pino({ level: 'debug' }, { write: (l: string) => lines.push(JSON.parse(l)) });
+    const seen: Incident[] = [];
+    const m = new Monitor({ alerts, status: () => [s], journal, log, onIncident: (i) => seen.push(i) });
+    m.onAlert({ kind: 'noSpace', source: 'www', target: 'web1', message: 'no space', at: T0 + 100 });
+    t.oldestPendingAt = T0;
+    t.pending = 1;
+    m.evaluateNow(T0 + 400_000);
+    assert.deepEqual(seen.map((i) => i.kind).sort(), ['lag', 'noSpace']);
+    const alertLines = lines.filter((l) => l.msg.startsWith('ALERT')).map((l) => l.msg.split(':')[0]);
+    assert.deepEqual(alertLines, ['ALERT firing lag']);
     m.stop();
   }),
 );
