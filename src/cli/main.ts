@@ -71,7 +71,7 @@ export function buildProgram(): Command {
       'after',
       `
 Exit codes: 0 ok, 1 failure (a transfer failed, problems found), 2 usage or config error.
-Docs: README.md (quick start, configuration reference, operations).`,
+Docs: README.md (quick start), docs/operations.md, docs/alerts.md, docs/configuration.md.`,
     );
 
   program

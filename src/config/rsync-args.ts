@@ -1,6 +1,6 @@
 /**
  * Which extra rsync options a target's rsync_args may carry. They are appended
- * after syncward's own (DESIGN.md: transport), so an option here can undo
+ * after syncward's own (transport/argv.ts), so an option here can undo
  * what syncward relies on: what is sent, what is deleted, where rsync reads
  * its list of paths, or whether its --stats output (the max_delete count)
  * exists at all. rsync 3.5.0 option names; rsync accepts no abbreviations of

@@ -2,7 +2,7 @@ import { Cron } from 'croner';
 import { z } from 'zod';
 
 /**
- * The YAML config, as DESIGN.md "Interface contract" fixes it. Keys are
+ * The YAML config. Keys are
  * snake_case in the file; unknown keys are errors (a typo must not be ignored).
  * Every key carries a `describe()` text: docs/configuration.md is generated
  * from it, so the reference cannot drift from what is accepted.

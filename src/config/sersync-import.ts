@@ -8,7 +8,7 @@ import { checkRsyncArgs } from './rsync-args.js';
  * syncward YAML. Pure: XML text in, YAML text and warnings out. Each warning
  * names the XML line it comes from, so an operator can check it against the
  * file. What sersync did is taken from its source (FileSynchronize.cpp,
- * Inotify.cpp, CommandInterface.cpp, HttpInterface.cpp) and FIELD-NOTES.md.
+ * Inotify.cpp, CommandInterface.cpp, HttpInterface.cpp).
  */
 
 export interface ImportWarning {

@@ -212,7 +212,7 @@ export interface SourceStatus {
 
 /**
  * The running syncward: for each source a watcher, a filter and one worker
- * per target, wired as DESIGN.md's pipeline. A source or target that fails
+ * per target, wired as the pipeline of docs/architecture.md. A source or target that fails
  * never stops the others.
  *
  * Events: 'batch' (BatchEvent) when a source's watcher accepted changes,

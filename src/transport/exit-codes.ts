@@ -1,9 +1,8 @@
 import { brief } from '../util/bytes.js';
 
 /**
- * What an rsync exit means for syncward: the one table (DESIGN.md, "Exit
- * codes mean something"), refined by rsync's own words on stderr where one
- * code covers different causes.
+ * What an rsync exit means for syncward: the one table, refined by
+ * rsync's own words on stderr where one code covers different causes.
  */
 export type ExitClass = 'ok' | 'vanished' | 'partial' | 'transient' | 'misconfigured' | 'noSpace' | 'error';
 

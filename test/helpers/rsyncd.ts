@@ -30,7 +30,7 @@ export interface RsyncDaemon {
 
 export interface RsyncDaemonOptions {
   modules: string[];
-  /** socket options = TCP_NODELAY on the daemon side (default true, as README recommends) */
+  /** socket options = TCP_NODELAY on the daemon side (default true, as docs/operations.md recommends) */
   nodelay?: boolean;
   user?: string;
   password?: string;
@@ -58,7 +58,7 @@ export async function startRsyncDaemon(o: RsyncDaemonOptions): Promise<RsyncDaem
     `pid file = ${join(base, 'rsyncd.pid')}`,
     `port = ${port}`,
     'address = 127.0.0.1',
-    // What README recommends for a target: without it the daemon's side of
+    // What docs/operations.md recommends for a target: without it the daemon's side of
     // the protocol waits on Nagle + delayed ACK (~40 ms per call with --timeout)
     ...(o.nodelay === false ? [] : ['socket options = TCP_NODELAY']),
     `log file = ${join(base, 'rsyncd.log')}`,

@@ -16,7 +16,7 @@ const ROOT = new URL('../../../', import.meta.url).pathname;
 /**
  * Where the screenshot goes: a temp file, unless SYNCWARD_SCREENSHOT names one
  * (`SYNCWARD_SCREENSHOT=$PWD/docs/dashboard.png node scripts/run-tests.mjs dashboard`
- * regenerates README's image on purpose); a test run writes nothing into the checkout.
+ * regenerates the image in docs/operations.md on purpose); a test run writes nothing into the checkout.
  */
 const SCREENSHOT = process.env.SYNCWARD_SCREENSHOT;
 /** Long enough for a retry after backoff on a loaded 2-core machine; a condition, not a timing claim. */

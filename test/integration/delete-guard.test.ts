@@ -10,7 +10,7 @@ import { configYaml, converged, startDaemon, type TargetUnderTest } from '../hel
 import { type RsyncdAndLocal, rsyncdAndLocalTargets } from '../helpers/targets.js';
 import { waitFor } from '../helpers/tree.js';
 
-// One guard for every path that can delete on a target (DESIGN.md): the
+// One guard for every path that can delete on a target (dispatch/guard.ts): the
 // one-shot commands refuse where the daemon would hold, and say how to override.
 
 const FILES = 10;

@@ -31,7 +31,7 @@ function problemsOf(text: string) {
   assert.fail('config was accepted');
 }
 
-test('the example config of DESIGN.md is accepted with defaults filled in', () => {
+test('a full example config is accepted with defaults filled in', () => {
   const c = parseConfig(good, 'syncward.yaml');
   assert.equal(c.sources.length, 1);
   const s = c.sources[0];

@@ -273,7 +273,7 @@ test('rsyncMessage is the verbatim tail, capped near 2 KB at a line start', () =
   assert.equal(e.failedPaths.length, 200);
 });
 
-test('the table covers every class DESIGN.md names, and describes codes', () => {
+test('the table covers every exit class, and describes codes', () => {
   const classOf = (c: number) => EXIT_CLASSES[c]?.class;
   assert.equal(classOf(0), 'ok');
   assert.equal(classOf(24), 'vanished');

@@ -15,7 +15,7 @@ import {
   SersyncImportError,
 } from '../../src/config/sersync-import.js';
 
-// sersync 2.5.4's default confxml.xml shape (a copy of shared/fixtures/sersync-confxml.xml)
+// sersync 2.5.4's default confxml.xml shape
 const FIXTURE = readFileSync(
   new URL('../../../test/fixtures/sersync-confxml.xml', import.meta.url),
   'latin1',
