@@ -5,9 +5,11 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const DOCS = ['README.md', 'bench/README.md', ...readdirSync(join(ROOT, 'docs')).map((f) => `docs/${f}`)].filter(
-  (f) => f.endsWith('.md'),
-);
+const DOCS = [
+  'README.md',
+  'bench/README.md',
+  ...readdirSync(join(ROOT, 'docs')).map((f) => `docs/${f}`),
+].filter((f) => f.endsWith('.md'));
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes. */
 function anchorOf(heading: string): string {
@@ -40,10 +42,13 @@ test('every link in the README and docs/ points to a file (and heading) of this 
       }
       const [path = '', anchor] = link.split('#');
       const file = path === '' ? join(ROOT, doc) : join(ROOT, dirname(doc), path);
-      if (relative(ROOT, file).startsWith('..')) problems.push(`${doc}: ${link} points outside the repository`);
+      if (relative(ROOT, file).startsWith('..'))
+        problems.push(`${doc}: ${link} points outside the repository`);
       else if (!existsSync(file)) problems.push(`${doc}: ${link} names a file that does not exist`);
       else if (anchor !== undefined) {
-        const headings = [...readFileSync(file, 'utf8').matchAll(/^#+ (.*)$/gm)].map((h) => anchorOf(h[1] ?? ''));
+        const headings = [...readFileSync(file, 'utf8').matchAll(/^#+ (.*)$/gm)].map((h) =>
+          anchorOf(h[1] ?? ''),
+        );
         if (!headings.includes(anchor)) problems.push(`${doc}: ${link} names a heading that does not exist`);
       }
     }
