@@ -18,4 +18,4 @@ export {
   startApi,
 } from './server.js';
 export { contentType, staticPath, UI_DIR } from './static.js';
-export { presentedToken, readTokenFile, tokenMatches } from './token.js';
+export { presentedToken, readApiToken, tokenMatches } from './token.js';

@@ -9,18 +9,15 @@ import { API_DEFAULTS, parseListen } from '../config/index.js';
 import type { BatchEvent, SourceStatus } from '../daemon/daemon.js';
 import type { TargetState, TransferReport } from '../dispatch/index.js';
 import type { Logger } from '../util/log.js';
+import { VERSION } from '../util/version.js';
 import { EventStream } from './events.js';
 import { Metrics } from './metrics.js';
 import { type HostPolicy, INTENT_HEADER, type RequestFacts, refusal } from './request-check.js';
 import { serveStatic, UI_DIR } from './static.js';
-import { presentedToken, readTokenFile, tokenMatches } from './token.js';
+import { presentedToken, readApiToken, tokenMatches } from './token.js';
 
 /** The file a daemon listening on port 0 writes its address to, in state_dir. */
 export const API_FILE = 'api.json';
-
-const VERSION = (
-  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
 
 /** Errors kept for /api/status. */
 const RECENT_ERRORS = 50;
@@ -153,7 +150,7 @@ export async function startApi(daemon: ApiDaemon, o: ApiOptions): Promise<ApiSer
   let token: string | null = null;
   if (o.tokenFile) {
     try {
-      token = readTokenFile(o.tokenFile);
+      token = readApiToken(o.tokenFile);
     } catch (e) {
       log.error(
         { tokenFile: o.tokenFile },

@@ -1,28 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readTokenFile } from '../util/token-file.js';
 
-/**
- * Reads the API token from `file`. Refuses a missing or empty file and one
- * that group or others can read: a token anyone on the host can read
- * protects nothing.
- */
-export function readTokenFile(file: string): string {
-  let mode: number;
-  try {
-    mode = statSync(file).mode;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(
-      `api.token_file ${file} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (e as Error).message})`}: create it with a secret, e.g. \`head -c 32 /dev/urandom | base64 > ${file} && chmod 600 ${file}\``,
-    );
-  }
-  if ((mode & 0o077) !== 0)
-    throw new Error(
-      `api.token_file ${file} is readable by group or others (mode ${(mode & 0o777).toString(8)}): run \`chmod 600 ${file}\``,
-    );
-  const token = readFileSync(file, 'utf8').trim();
-  if (token === '') throw new Error(`api.token_file ${file} is empty: put a secret token in it`);
-  return token;
+/** Reads the API token from `file`; only its owner may read it. */
+export function readApiToken(file: string): string {
+  return readTokenFile(file, { key: 'api.token_file', ownerOnly: true });
 }
 
 /**

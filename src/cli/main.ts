@@ -1,16 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { type Config, ConfigError, configFromArgs, loadConfig } from '../config/index.js';
+import { VERSION } from '../util/version.js';
 import { EXIT } from './exit.js';
 
 // Each command's implementation is imported when that command runs: `start`
 // then does not load what only other commands use (fast-xml-parser, the
 // doctor's probes, ...), which keeps the daemon's memory down. The command
 // definitions below are all commander needs for --help.
-
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-  version: string;
-};
 
 /** Loads the config named by -c, or builds one from --source/--target. Errors exit with EXIT.config. */
 export function configFromOptions(o: {
@@ -65,7 +61,7 @@ export function buildProgram(): Command {
     .description(
       'Mirror directory trees to many servers in near real time (inotify + rsync),\nand detect, report and repair every way a mirror can go wrong.',
     )
-    .version(pkg.version, '-V, --version')
+    .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',

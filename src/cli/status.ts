@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { API_FILE, type ApiStatus, apiUrl, readTokenFile } from '../api/index.js';
+import { API_FILE, type ApiStatus, apiUrl, readApiToken } from '../api/index.js';
 import { type Config, parseListen } from '../config/index.js';
 import type { TargetStatus } from '../daemon/index.js';
 import { stateDirProblem } from '../journal/state-dir.js';
@@ -211,7 +211,7 @@ export async function runStatus(
   const headers: Record<string, string> = {};
   if (config.api.tokenFile) {
     try {
-      headers.authorization = `Bearer ${readTokenFile(config.api.tokenFile)}`;
+      headers.authorization = `Bearer ${readApiToken(config.api.tokenFile)}`;
     } catch (e) {
       return critical((e as Error).message);
     }

@@ -1,3 +1,5 @@
+import { jitteredDelay } from '../util/backoff.js';
+
 /**
  * When to try a target again after a failed transfer. Pure: the random
  * source is passed in so tests can pin it.
@@ -23,7 +25,5 @@ export function retryDelay(
   random: () => number = Math.random,
 ): number {
   const base = kind === 'misconfigured' ? policy.misconfiguredMs : policy.baseMs;
-  const exp = Math.min(policy.maxMs, base * 2 ** Math.max(0, attempt - 1));
-  // half fixed, half jittered: never retries sooner than exp/2
-  return Math.round(exp / 2 + (exp / 2) * random());
+  return jitteredDelay(attempt, base, policy.maxMs, random);
 }

@@ -1,7 +1,7 @@
 import type { Change, Op } from '../coalesce/types.js';
 import type { HookConfig, SourceConfig } from '../config/index.js';
+import { postJson, runCommand, Sink } from '../deliver/index.js';
 import { type CompiledPattern, compilePattern } from '../filter/index.js';
-import { postJson, runCommand, Sink } from '../monitor/deliver.js';
 import { type BytePath, display, fromText, parentOf } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
 import { timerDelay } from '../util/timers.js';

@@ -1,5 +1,4 @@
 export type { Alert, Incident } from '../alerts/index.js';
-export { defaultRetry, postJson, type RetryPolicy, retryDelayMs, runCommand, Sink } from './deliver.js';
 export {
   type AlertMessage,
   Monitor,

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Alert, Incident } from '../alerts/index.js';
 import type { AlertsConfig } from '../config/index.js';
+import { postJson, runCommand, Sink } from '../deliver/index.js';
 import type { Journal } from '../journal/index.js';
 import type { Logger } from '../util/log.js';
-import { postJson, runCommand, Sink } from './deliver.js';
+import { VERSION } from '../util/version.js';
 import {
   type Condition,
   conditionId,
@@ -42,15 +42,6 @@ export interface MonitorOptions {
   /** called at fire and at resolve */
   onIncident: (incident: Incident) => void;
   startedAt?: number;
-}
-
-let version = 'unknown';
-try {
-  version = (
-    JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
-  ).version;
-} catch {
-  // a copy without its package.json still runs
 }
 
 /**
@@ -271,7 +262,7 @@ export class Monitor {
     } catch (e) {
       this.o.log.error({ err: (e as Error).message }, `incident listener failed: ${(e as Error).message}`);
     }
-    const msg: AlertMessage = { event, text, incident: { ...inc }, host: this.host, syncward: version };
+    const msg: AlertMessage = { event, text, incident: { ...inc }, host: this.host, syncward: VERSION };
     for (const s of this.sinks) s.push(msg);
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultRetry, retryDelayMs, Sink } from '../../src/monitor/deliver.js';
+import { defaultRetry, retryDelayMs, Sink } from '../../src/deliver/index.js';
 import { silentLogger } from '../../src/util/log.js';
 
 test('retries back off exponentially, capped, and stop after the last try', () => {

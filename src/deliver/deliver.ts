@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { jitteredDelay } from '../util/backoff.js';
 import type { Logger } from '../util/log.js';
+import { readTokenFile } from '../util/token-file.js';
 
 /**
  * Delivery of JSON messages to webhooks and commands, for alerts and
@@ -31,15 +32,7 @@ export function retryDelayMs(
   random: () => number = Math.random,
 ): number | null {
   if (attempt >= policy.tries) return null;
-  const exp = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(exp / 2 + (exp / 2) * random());
-}
-
-/** Reads a token file (first line, trimmed); the file is read at each send so a rotated token is picked up. */
-function readToken(file: string): string {
-  const token = readFileSync(file, 'utf8').split('\n')[0]?.trim() ?? '';
-  if (token === '') throw new Error(`token file ${file} is empty: write the token into it`);
-  return token;
+  return jitteredDelay(attempt, policy.baseMs, policy.maxMs, random);
 }
 
 /** POSTs JSON; resolves on 2xx, throws with the status and the start of the body otherwise. */
@@ -49,7 +42,8 @@ export async function postJson(
   o: { timeoutMs: number; tokenFile?: string },
 ): Promise<void> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (o.tokenFile) headers.authorization = `Bearer ${readToken(o.tokenFile)}`;
+  if (o.tokenFile)
+    headers.authorization = `Bearer ${readTokenFile(o.tokenFile, { key: 'token_file', ownerOnly: false })}`;
   let res: Response;
   try {
     res = await fetch(url, {

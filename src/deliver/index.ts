@@ -1,0 +1,1 @@
+export { defaultRetry, postJson, type RetryPolicy, retryDelayMs, runCommand, Sink } from './deliver.js';
