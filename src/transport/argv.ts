@@ -111,7 +111,11 @@ export function buildBatchCall(
   const argv = [
     'rsync',
     '-a',
-    ...(changes.some((c) => c.op === 'upsertTree') ? ['-r'] : []),
+    // -H with incremental recursion hung batches mixing a recursed directory
+    // and linked names (cp -al, ln) under churn: every process waiting, only
+    // keepalives flowing, so --timeout never fired (rsync 3.5.0); one file
+    // list up front is what a full rsync -aH of the same names does anyway
+    ...(changes.some((c) => c.op === 'upsertTree') ? ['-r', '--no-inc-recursive'] : []),
     '-H',
     ...(src.delete ? ['--delete', '--delete-missing-args'] : ['--ignore-missing-args']),
     '--files-from=-',

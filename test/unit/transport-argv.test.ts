@@ -55,6 +55,8 @@ test('a batch recurses (-r) only when it holds a new or moved-in directory', () 
     isRoot: true,
   });
   assert.ok(tree.argv.includes('-r'));
+  // with -H, incremental recursion hung such batches under churn (test/integration/churn)
+  assert.ok(tree.argv.includes('--no-inc-recursive'), 'one file list up front when recursing with -H');
 });
 
 test('a batch to a local target: files-from stdin, deletes of missing args, filters before the paths', () => {
@@ -68,6 +70,7 @@ test('a batch to a local target: files-from stdin, deletes of missing args, filt
     'rsync',
     '-a',
     '-r',
+    '--no-inc-recursive',
     '-H',
     '--delete',
     '--delete-missing-args',
