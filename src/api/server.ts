@@ -8,6 +8,7 @@ import type { Alert, Incident } from '../alerts/index.js';
 import { API_DEFAULTS, parseListen } from '../config/index.js';
 import type { BatchEvent, SourceStatus } from '../daemon/daemon.js';
 import type { TargetState, TransferReport } from '../dispatch/index.js';
+import { transferred } from '../transport/index.js';
 import type { Logger } from '../util/log.js';
 import { VERSION } from '../util/version.js';
 import { EventStream } from './events.js';
@@ -270,7 +271,7 @@ class Api {
     this.on('transfer', (r: TransferReport) => {
       this.metrics.onTransfer(r);
       this.stream.publish('transfer', { ...r, at: Date.now() });
-      if (r.result !== 'ok' && r.result !== 'vanished')
+      if (!transferred(r.result))
         this.remember({
           at: Date.now(),
           kind: `transfer ${r.result}`,

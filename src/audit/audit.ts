@@ -7,6 +7,7 @@ import {
   runRsync,
   type SourceSpec,
   type TargetSpec,
+  transferred,
 } from '../transport/index.js';
 import { type BytePath, parentOf } from '../util/bytes.js';
 import { DRIFT_KINDS, type DriftEntry, type DriftKind, parseItemizeLine } from './itemize.js';
@@ -168,7 +169,7 @@ export async function auditTarget(src: SourceSpec, tgt: TargetSpec, o: AuditOpti
     if (pending.length < max) pending.push(e);
   }
   // vanished (24): a file went away on the source while rsync listed it; the rest was compared
-  const ok = r.exit.class === 'ok' || r.exit.class === 'vanished';
+  const ok = transferred(r.exit.class);
   const error = ok
     ? undefined
     : `rsync exit ${r.code ?? r.signal} (${r.exit.class}): ${r.exit.message}${r.exit.rsyncMessage ? `\n${r.exit.rsyncMessage.trim()}` : ''}`;

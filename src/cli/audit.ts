@@ -16,6 +16,7 @@ import {
   type RsyncProgress,
   runRsync,
   touchesRoot,
+  transferred,
 } from '../transport/index.js';
 import { display } from '../util/bytes.js';
 import { EXIT } from './exit.js';
@@ -139,7 +140,7 @@ export async function runAudit(
           : await runRsync(buildBatchCall(src, repairTgt, changes, { isRoot }), {
               timeoutMs: (tgt.timeoutS * 4 + 3600) * 1000,
             });
-      let sentOk = sent.exit.class === 'ok' || sent.exit.class === 'vanished';
+      let sentOk = transferred(sent.exit.class);
       if (sentOk && touchesRoot(changes)) {
         // the root's own times and mode (a repaired entry in it moved them again)
         const root = await runRsync(buildRootAttrsCall(src, tgt, { isRoot }), {

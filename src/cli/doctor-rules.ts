@@ -12,6 +12,7 @@ import {
   SENDER_REFUSES_FOREIGN_SYMLINKS,
   SENDER_SYMLINK_FIX,
   senderSymlinkWarning,
+  transferred,
 } from '../transport/index.js';
 
 export { compareVersions, parseRsyncVersion, type RsyncVersion } from '../transport/index.js';
@@ -351,7 +352,7 @@ export function targetProbeCheck(
   const name = `target ${target}`;
   const retry = `${p.argv.map(shellWord).join(' ')}   # the same probe by hand`;
   const detail = p.rsyncMessage === '' ? undefined : p.rsyncMessage;
-  if (p.class === 'ok' || p.class === 'vanished')
+  if (transferred(p.class))
     return {
       name,
       status: 'ok',

@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import { buildFullSyncCall, parseProgress2Line, runRsync } from '../transport/index.js';
+import { buildFullSyncCall, parseProgress2Line, runRsync, transferred } from '../transport/index.js';
 import { EXIT } from './exit.js';
 import { type GuardFlags, guardPair, overrideHint } from './guard.js';
 import { noMatch, selectPairs } from './pairs.js';
@@ -91,7 +91,7 @@ export async function runSync(
                 : undefined,
             });
       progress?.finish(key);
-      const ok = r.exit.class === 'ok' || r.exit.class === 'vanished';
+      const ok = transferred(r.exit.class);
       if (progress) {
         progress.log(
           ok

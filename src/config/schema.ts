@@ -420,5 +420,3 @@ export const configSchema = z.strictObject({
 });
 
 export type RawConfig = z.output<typeof configSchema>;
-export type RawSource = z.output<typeof sourceSchema>;
-export type RawTarget = z.output<typeof targetSchema>;

@@ -1,5 +1,5 @@
 import { readdirSync, statSync } from 'node:fs';
-import type { RsyncCall, RsyncResult, SourceSpec } from '../transport/index.js';
+import { type RsyncCall, type RsyncResult, type SourceSpec, transferred } from '../transport/index.js';
 import { type Allowance, type GuardRule, judgeDeletes, type RootState } from './delete-rules.js';
 
 export interface GuardRequest {
@@ -54,7 +54,7 @@ export async function guardDeletes(r: GuardRequest): Promise<GuardOutcome> {
       if (line.startsWith('*deleting')) n++;
     });
     const cls = res.exit.class;
-    if (cls !== 'ok' && cls !== 'vanished' && cls !== 'partial') return { kind: 'failed', result: res };
+    if (!transferred(cls) && cls !== 'partial') return { kind: 'failed', result: res };
     counted = n;
     v = judgeDeletes({ ...check, counted });
   }

@@ -17,6 +17,7 @@ import {
   type SourceSpec,
   type TargetSpec,
   touchesRoot,
+  transferred,
 } from '../transport/index.js';
 import { type BytePath, brief, display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
@@ -503,7 +504,11 @@ export class TargetWorker extends EventEmitter {
     }
     const call = buildBatchCall(src, this.o.target, changes, { isRoot: this.o.isRoot });
     const res = await this.exec(call);
-    if (!this.stopped && touchesRoot(changes) && ['ok', 'vanished', 'partial'].includes(res.exit.class))
+    if (
+      !this.stopped &&
+      touchesRoot(changes) &&
+      (transferred(res.exit.class) || res.exit.class === 'partial')
+    )
       await this.sendRootAttrs();
     this.finish('batch', changes, res, seq, left);
   }
@@ -518,7 +523,7 @@ export class TargetWorker extends EventEmitter {
    */
   private async sendRootAttrs(): Promise<void> {
     const res = await this.exec(buildRootAttrsCall(this.o.source, this.o.target, { isRoot: this.o.isRoot }));
-    if (res.exit.class !== 'ok' && res.exit.class !== 'vanished')
+    if (!transferred(res.exit.class))
       this.o.log.warn(
         { source: this.o.sourceName, target: this.name, rsyncMessage: res.exit.rsyncMessage },
         `target ${this.o.sourceName}/${this.name}: the root directory's times and mode could not be set (${res.exit.message}); the next change in the root or the next full sync sets them`,
@@ -563,8 +568,7 @@ export class TargetWorker extends EventEmitter {
     this.fullSyncReason = null;
     const res = await this.exec(buildFullSyncCall(src, this.o.target, { isRoot: this.o.isRoot }));
     this.finish('full', [], res, seq, left, reason);
-    if ((res.exit.class === 'ok' || res.exit.class === 'vanished') && this.o.target.backup)
-      await this.pruneBackups();
+    if (transferred(res.exit.class) && this.o.target.backup) await this.pruneBackups();
   }
 
   /** Drops dated backup directories older than keep_days on the target; a failure is only logged. */
@@ -574,7 +578,7 @@ export class TargetWorker extends EventEmitter {
       const call = buildPruneCall(this.o.target, empty, { isRoot: this.o.isRoot });
       if (!call) return;
       const res = await this.exec(call);
-      if (res.exit.class === 'ok' || res.exit.class === 'vanished')
+      if (transferred(res.exit.class))
         this.o.log.info(
           { source: this.o.sourceName, target: this.name },
           `target ${this.o.sourceName}/${this.name}: backups older than ${this.o.target.backup?.keepDays} days pruned`,
@@ -608,7 +612,7 @@ export class TargetWorker extends EventEmitter {
     reason?: string,
   ): void {
     const cls = res.exit.class;
-    const ok = cls === 'ok' || cls === 'vanished';
+    const ok = transferred(cls);
     const deletes = countDeletes(changes);
     const report: TransferReport = {
       source: this.o.sourceName,

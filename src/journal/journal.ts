@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Incident } from '../alerts/index.js';
 import type { Change, Op } from '../coalesce/types.js';
+import { transferred } from '../transport/exit-codes.js';
 import { type BytePath, coveredBy } from '../util/bytes.js';
 
 /**
@@ -521,8 +522,7 @@ export class Journal {
         t.code,
         t.message ?? null,
       );
-      if (t.result === 'ok' || t.result === 'vanished')
-        this.st.setSuccess.run(t.started + t.durationMs, t.target);
+      if (transferred(t.result)) this.st.setSuccess.run(t.started + t.durationMs, t.target);
       else this.st.setError.run(t.message ?? t.result, t.target);
       this.st.trimTransfers.run(t.target, t.target, HISTORY_ROWS);
     })();

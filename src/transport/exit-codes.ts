@@ -6,6 +6,11 @@ import { brief } from '../util/bytes.js';
  */
 export type ExitClass = 'ok' | 'vanished' | 'partial' | 'transient' | 'misconfigured' | 'noSpace' | 'error';
 
+/** Whether rsync delivered everything there was: success, or files that vanished meanwhile (nothing left to send). */
+export function transferred(cls: string): boolean {
+  return cls === 'ok' || cls === 'vanished';
+}
+
 export interface ExitInfo {
   class: ExitClass;
   code: number | null;

@@ -31,6 +31,7 @@ export {
   parseFailedPath,
   parseFailedPaths,
   parseFailures,
+  transferred,
   unescapeRsync,
 } from './exit-codes.js';
 export { buildFetchCall } from './fetch.js';
@@ -48,14 +49,12 @@ export {
   senderSymlinkWarning,
 } from './rsync-version.js';
 export {
-  assertTransferred,
   parseStatsLine,
   type RsyncResult,
   type RsyncStats,
   type RunOptions,
   rsyncEnv,
   runRsync,
-  TransferError,
 } from './run.js';
 export {
   formatTargetUrl,

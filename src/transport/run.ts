@@ -262,35 +262,3 @@ function parseNumber(s: string): number {
   if (!unit) return Math.round(n);
   return Math.round(n * 1024 ** ('KMGTP'.indexOf(unit) + 1));
 }
-
-/** A failed transfer, for callers that prefer throwing to inspecting the result. */
-export class TransferError extends Error {
-  readonly code: number | null;
-  readonly signal: string | null;
-  readonly class: ExitClass;
-  readonly rsyncMessage: string;
-  readonly failedPaths: string[];
-  readonly durationMs: number;
-
-  constructor(
-    readonly target: string,
-    result: RsyncResult,
-  ) {
-    super(
-      `transfer to ${target} failed (rsync exit ${result.code ?? result.signal}, ${result.exit.class}): ${result.exit.message}`,
-    );
-    this.name = 'TransferError';
-    this.code = result.code;
-    this.signal = result.signal;
-    this.class = result.exit.class;
-    this.rsyncMessage = result.exit.rsyncMessage;
-    this.failedPaths = result.exit.failedPaths;
-    this.durationMs = result.durationMs;
-  }
-}
-
-/** Returns the result when rsync succeeded (vanished files included), throws a TransferError otherwise. */
-export function assertTransferred(target: string, result: RsyncResult): RsyncResult {
-  if (result.exit.class === 'ok' || result.exit.class === 'vanished') return result;
-  throw new TransferError(target, result);
-}

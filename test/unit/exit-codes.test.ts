@@ -7,6 +7,7 @@ import {
   EXIT_CLASSES,
   parseFailedPaths,
   parseFailures,
+  transferred,
 } from '../../src/transport/index.js';
 
 // Real stderr from rsync 3.5.0 (protocol 32), captured with LC_ALL=C.
@@ -335,4 +336,11 @@ test('a path beneath something that is no longer a directory fails with cause no
   const info = classifyExit(23, null, stderr, { sourceRoot: '/tmp/sw/src' });
   assert.deepEqual(info.notDirectory, ['swap/d1/sub']);
   assert.deepEqual(info.failedPaths, ['swap/d1/sub', 'secret']);
+});
+
+test('a transfer counts as delivered when rsync exits 0 or only source files vanished (24), never on a partial (23)', () => {
+  assert.equal(transferred(classifyExit(0, null, '').class), true);
+  assert.equal(transferred(classifyExit(24, null, '').class), true);
+  assert.equal(transferred(classifyExit(23, null, '').class), false);
+  assert.equal(transferred(classifyExit(10, null, '').class), false);
 });
