@@ -11,15 +11,16 @@ import { makeTempDir, waitFor } from '../helpers/tree.js';
 const seeds = process.env.SEED ? [Number(process.env.SEED)] : [1, 2, Math.floor(Math.random() * 1e9)];
 const OPS = Number(process.env.CHURN_OPS ?? 400);
 /**
- * Known failures this churn finds and that are not fixed yet (see issue 11's
- * notes): rsync -aH calls that hang until the call bound (keepalives defeat
- * --timeout); non-root ssh targets failing chgrp with rsync exit 23 forever;
- * upserts of paths whose parent became a file retried forever. Remove once
- * fixed; SEED=n reruns a failing seed.
+ * Known failures this churn still finds (issue 11 notes; CHURN_STRICT=1 makes
+ * them fail the run): names of one inode left as separate copies on the
+ * targets after ln / cp -al (all target kinds), a linked file's later rewrite
+ * or touch not reaching the target, vanished paths retried until "stuck", a
+ * deleted directory left on a target, and non-root ssh targets failing chgrp
+ * (rsync exit 23). Remove the todo once they are fixed; SEED=n reruns a seed.
  */
 const KNOWN = process.env.CHURN_STRICT
   ? undefined
-  : 'open findings: rsync -H hang, ssh chgrp, upserts under a file';
+  : 'open findings: hard-link groups, vanished paths stuck, ssh chgrp';
 
 /** What keeps a target from being done: journal rows left, or a state other than idle. */
 function leftovers(daemon: Daemon, stateDir: string): string[] {
