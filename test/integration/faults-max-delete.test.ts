@@ -212,6 +212,9 @@ describe('safety holds: nothing is deleted on a target until an operator resumes
       await heldEverywhere(d.daemon, rec, 'daemon', ['held', 'rootGone']);
       assert.deepEqual(listing(local), before, 'the local target lost nothing');
       assert.deepEqual(listing(daemonTarget.dir), before, 'the daemon target lost nothing');
+      // the targets may be held by the delete guard (root missing) before the watcher
+      // reports the root itself gone: the source's refusal below needs the latter
+      await waitFor(() => rec.alerts.some((a) => a.kind === 'rootGone'), 10_000, 'the source rootGone');
       // even a full sync asked for now must not empty the targets: it is refused, and says so
       const refused = nextRefusal(d.daemon);
       assert.equal(d.daemon.fullSync('src', 'test'), false, 'the full sync is refused');
