@@ -37,7 +37,8 @@ import {
 } from '../journal/index.js';
 import { Monitor } from '../monitor/index.js';
 import { describeOpenFilesLimit, raiseOpenFilesLimit } from '../native/index.js';
-import { Canary, type CanaryEvent, type CanaryState, Scheduler } from '../schedule/index.js';
+import { Canary, type CanaryEvent, type CanaryState } from '../probe/index.js';
+import { Scheduler } from '../schedule/index.js';
 import {
   localRsyncVersion,
   SENDER_SYMLINK_FIX,

@@ -4,7 +4,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Alert, Daemon } from '../../src/daemon/index.js';
-import { type CanaryEvent, parseCanary } from '../../src/schedule/index.js';
+import { type CanaryEvent, parseCanary } from '../../src/probe/index.js';
 import { bin } from '../helpers/cli-daemon.js';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { type Sshd, startSshd } from '../helpers/sshd.js';

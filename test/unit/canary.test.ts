@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CanaryTracker, canaryText, parseCanary } from '../../src/schedule/index.js';
+import { CanaryTracker, canaryText, parseCanary } from '../../src/probe/index.js';
 import { buildFetchCall, parseTargetUrl, type TargetSpec } from '../../src/transport/index.js';
 
 function target(url: string, extra: Partial<TargetSpec> = {}): TargetSpec {

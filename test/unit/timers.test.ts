@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { parseConfig, type SourceConfig } from '../../src/config/index.js';
 import { Hooks } from '../../src/hooks/index.js';
-import { Canary } from '../../src/schedule/index.js';
+import { Canary } from '../../src/probe/index.js';
 import { silentLogger } from '../../src/util/log.js';
 import { MAX_TIMER_MS, timerDelay } from '../../src/util/timers.js';
 
