@@ -603,6 +603,29 @@ export class TargetWorker extends EventEmitter {
     }
   }
 
+  /** The journal's transfer history and the target's last success / last error (for status after a restart). */
+  private recordTransfer(r: TransferReport): void {
+    try {
+      this.o.journal?.recordTransfer({
+        target: this.key,
+        kind: r.kind,
+        started: Date.now() - r.durationMs,
+        durationMs: r.durationMs,
+        changes: r.changes,
+        files: r.files,
+        bytes: r.bytes,
+        result: r.result,
+        code: r.code,
+        message: r.message,
+      });
+    } catch (e) {
+      this.o.log.error(
+        { err: (e as Error).message },
+        `journal: cannot record transfer: ${(e as Error).message}`,
+      );
+    }
+  }
+
   private finish(
     kind: 'batch' | 'full',
     changes: Change[],
@@ -630,6 +653,7 @@ export class TargetWorker extends EventEmitter {
       sample: changes.slice(0, 5).map((c) => `${c.op} ${display(c.path) || '.'}`),
     };
     this.emit('transfer', report);
+    this.recordTransfer(report);
     const now = Date.now();
     const failedPaths = cls === 'partial' ? res.exit.failedPaths : [];
     if (ok || failedPaths.length > 0) {
