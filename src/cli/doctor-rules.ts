@@ -14,7 +14,9 @@ import {
   senderSymlinkWarning,
   transferred,
 } from '../transport/index.js';
+import { shellWord } from '../util/shell.js';
 
+export { shellWord };
 export { compareVersions, parseRsyncVersion, type RsyncVersion } from '../transport/index.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -332,11 +334,6 @@ export interface ProbeOutcome {
   durationMs: number;
   /** the probe's argv, to retry by hand */
   argv: string[];
-}
-
-/** A word as a shell would need it, for commands shown to the operator (never run through a shell). */
-export function shellWord(w: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replaceAll("'", "'\\''")}'`;
 }
 
 /**

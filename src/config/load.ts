@@ -67,6 +67,8 @@ export interface AlertsConfig {
   lagAboveS: number;
   watchUsageAbove: number;
   unwatchedAfterS: number;
+  /** the config file, for the commands alerts tell the operator to run */
+  configFile?: string;
   webhooks: { url: string; tokenFile?: string }[];
   commands: string[][];
 }
@@ -385,6 +387,7 @@ function resolveConfig(
       lagAboveS: a.lag_above_s,
       watchUsageAbove: a.watch_usage_above,
       unwatchedAfterS: a.unwatched_after_s,
+      configFile: file,
       webhooks: a.webhooks.map((w) => ({
         url: w.url,
         tokenFile: w.token_file ? abs(w.token_file) : undefined,
@@ -413,7 +416,8 @@ export function loadConfig(file: string): Config {
           : err.message;
     throw new ConfigError([{ file, message: `cannot read config: ${why}` }]);
   }
-  return parseConfig(text, file);
+  // absolute, so the commands syncward prints with -c FILE run from any directory
+  return parseConfig(text, resolve(file));
 }
 
 export interface AdHocOptions {

@@ -4,6 +4,8 @@
  * lost. Pure: the error's code decides.
  */
 
+import { syncwardCommand } from '../util/shell.js';
+
 export type StorageTrouble = 'corrupt' | 'full' | 'readonly' | 'denied' | 'other';
 
 /** SQLite codes as better-sqlite3 names them (SQLITE_CORRUPT_VTAB...), errno codes as Node does. */
@@ -50,7 +52,7 @@ export function catchUpText(sources: { name: string; initialSync: boolean }[], c
   const off = sources.filter((s) => !s.initialSync).map((s) => s.name);
   const all = 'the full sync at start resends every difference';
   if (off.length === 0) return all;
-  const cmd = `syncward sync -c ${configFile ?? 'FILE'}`;
+  const cmd = configFile ? syncwardCommand('sync', configFile) : 'syncward sync -c FILE';
   return off.length === sources.length
     ? `initial_sync is off, so run \`${cmd}\` once syncward runs again: it resends every difference`
     : `${all}, except for ${off.join(', ')} (initial_sync: false): run \`${cmd} --source NAME\` for ${off.length > 1 ? 'each' : 'it'} once syncward runs again`;

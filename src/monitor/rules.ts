@@ -9,6 +9,7 @@
  */
 
 import type { ConditionKind, Severity } from '../alerts/index.js';
+import { syncwardCommand } from '../util/shell.js';
 
 export type { ConditionKind, Severity };
 
@@ -30,6 +31,8 @@ export interface RulesConfig {
   lagAboveS: number;
   watchUsageAbove: number;
   unwatchedAfterS: number;
+  /** the config file the daemon runs with: `syncward resume -c FILE` in a held alert */
+  configFile?: string;
 }
 
 /** The parts of an audit result the rules read (daemon AuditSummary). */
@@ -257,7 +260,7 @@ function targetRules(
         'critical',
         src,
         tg,
-        `target ${key} is on hold: ${t.holdReason}; nothing is sent to it until an operator checks and runs: syncward resume ${tg}`,
+        `target ${key} is on hold: ${t.holdReason}; nothing is sent to it until an operator checks and runs: ${syncwardCommand('resume', rules.configFile, key)}`,
       ),
     );
   const limit = rules.lagAboveS * 1000;

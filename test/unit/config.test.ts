@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, checkEnvironment, configFromArgs, parseConfig } from '../../src/config/index.js';
+import { ConfigError, checkEnvironment, configFromArgs, loadConfig, parseConfig } from '../../src/config/index.js';
 
 const good = `
 state_dir: /tmp/syncward-state
@@ -122,6 +122,22 @@ test('the environment check finds a missing source and a password file others ca
     const problems = checkEnvironment(c);
     assert.ok(problems.some((p) => /does not exist/.test(p.message)));
     assert.ok(problems.some((p) => /chmod 600/.test(p.message)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a config file named by a relative path is kept absolute, so `-c FILE` in printed commands runs from any directory', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'syncward-cfg-'));
+  try {
+    const file = join(dir, 'syncward.yaml');
+    writeFileSync(
+      file,
+      `state_dir: ${join(dir, 'state')}\nsources:\n  - name: a\n    path: ${join(dir, 'src')}\n    initial_sync: false\n    targets:\n      - name: t\n        url: rsync://u@127.0.0.1/m\n`,
+    );
+    const c = loadConfig(relative(process.cwd(), file));
+    assert.equal(c.file, file);
+    assert.equal(c.alerts.configFile, file);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
