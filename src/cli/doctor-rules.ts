@@ -16,8 +16,8 @@ import {
 } from '../transport/index.js';
 import { shellWord } from '../util/shell.js';
 
-export { shellWord };
 export { compareVersions, parseRsyncVersion, type RsyncVersion } from '../transport/index.js';
+export { shellWord };
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 

@@ -258,7 +258,7 @@ test('stuck paths and a held target are conditions for as long as they last', ()
   assert.match(one(cs, 'stuck').message, /3 path\(s\)/);
 });
 
-test('a held alert names the resume command with the daemon\'s config file, quoted, so it runs as printed from any directory', () => {
+test("a held alert names the resume command with the daemon's config file, quoted, so it runs as printed from any directory", () => {
   const held = target({ holdReason: 'would delete 5000 entries, more than max_delete 1000' });
   const cs = evaluate(snap([source([held])]), { ...rules, configFile: '/etc/sync ward/s.yaml' }, T0);
   assert.match(one(cs, 'held').message, /runs: syncward resume -c '\/etc\/sync ward\/s\.yaml' www\/web1$/);

@@ -3,7 +3,13 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, checkEnvironment, configFromArgs, loadConfig, parseConfig } from '../../src/config/index.js';
+import {
+  ConfigError,
+  checkEnvironment,
+  configFromArgs,
+  loadConfig,
+  parseConfig,
+} from '../../src/config/index.js';
 
 const good = `
 state_dir: /tmp/syncward-state
