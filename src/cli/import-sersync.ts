@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { importSersyncFiles, type SersyncFile, SersyncImportError } from '../config/sersync-import.js';
+import { importSersyncFiles, type SersyncFile, SersyncImportError } from '../migrate/sersync/index.js';
 import { EXIT } from './exit.js';
 
 export interface ImportSersyncOptions {

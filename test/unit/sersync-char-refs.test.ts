@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { decodeXmlReferences, importSersync, SersyncImportError } from '../../src/config/sersync-import.js';
+import { decodeXmlReferences, importSersync, SersyncImportError } from '../../src/migrate/sersync/index.js';
 
 const FIXTURE = readFileSync(
   new URL('../../../test/fixtures/sersync-char-refs.xml', import.meta.url),

@@ -13,7 +13,7 @@ import {
   minutesToCron,
   regexToPattern,
   SersyncImportError,
-} from '../../src/config/sersync-import.js';
+} from '../../src/migrate/sersync/index.js';
 
 // sersync 2.5.4's default confxml.xml shape
 const FIXTURE = readFileSync(

@@ -1,226 +1,22 @@
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { Document, isMap, isPair, isScalar, type YAMLMap } from 'yaml';
-import { ConfigError, formatProblem, parseConfig } from './load.js';
-import { checkRsyncArgs } from './rsync-args.js';
+import { checkRsyncArgs } from '../../config/rsync-args.js';
+import {
+  attr,
+  child,
+  children,
+  type ImportWarning,
+  isOn,
+  type Json,
+  lineAt,
+  META,
+  SersyncImportError,
+  type XmlNode,
+} from './parse.js';
+import { Comments, type ImportedSource } from './write.js';
 
-/**
- * `syncward import-sersync`: a sersync 2.5.x confxml.xml turned into
- * syncward YAML. Pure: XML text in, YAML text and warnings out. Each warning
- * names the XML line it comes from, so an operator can check it against the
- * file. What sersync did is taken from its source (FileSynchronize.cpp,
- * Inotify.cpp, CommandInterface.cpp, HttpInterface.cpp).
- */
-
-export interface ImportWarning {
-  /** the XML file it is about (when known and the warning is about one file) */
-  file?: string;
-  /** line in the XML file, when the warning is about one element */
-  line?: number;
-  message: string;
-}
-
-export interface ImportResult {
-  yaml: string;
-  warnings: ImportWarning[];
-}
-
-export interface ImportOptions {
-  /** the XML file's name, for the header comment and the warnings */
-  file?: string;
-  /** state_dir written into the config */
-  stateDir?: string;
-}
-
-/** One confxml.xml: its text and name. */
-export interface SersyncFile {
-  xml: string;
-  file?: string;
-}
-
-/** The XML is not well-formed, or lacks what sersync itself requires. */
-export class SersyncImportError extends Error {
-  constructor(
-    message: string,
-    readonly line?: number,
-    readonly column?: number,
-    /** which file, when several were given */
-    readonly file?: string,
-  ) {
-    super(message);
-    this.name = 'SersyncImportError';
-  }
-}
-
-type XmlNode = Record<string, unknown>;
-
-const META = XMLParser.getMetaDataSymbol() as unknown as symbol;
-
-/** Converts a sersync confxml.xml into syncward YAML. Throws SersyncImportError for input sersync could not run. */
-export function importSersync(xml: string, o: ImportOptions = {}): ImportResult {
-  return importSersyncFiles([{ xml, file: o.file }], o);
-}
-
-/**
- * Several confxml.xml as one config, a source each: sersync needed one
- * process (and one file) per watched directory, syncward runs them all.
- */
-export function importSersyncFiles(
-  files: SersyncFile[],
-  o: Pick<ImportOptions, 'stateDir'> = {},
-): ImportResult {
-  const parts = files.map((f, i) => {
-    try {
-      return new SersyncImport(parseXml(f.xml), lineStarts(f.xml), i, f.file).collect();
-    } catch (e) {
-      if (e instanceof SersyncImportError && files.length > 1 && e.file === undefined)
-        throw new SersyncImportError(e.message, e.line, e.column, f.file);
-      throw e;
-    }
-  });
-  const warnings = parts.flatMap((p) => p.warnings);
-  const seen = new Map<string, number>();
-  for (const [i, p] of parts.entries()) {
-    const base = p.source.name as string;
-    let name = base;
-    for (let n = 2; seen.has(name); n++) name = `${base}-${n}`;
-    seen.set(name, i);
-    p.source.name = name;
-    const same = parts.slice(0, i).find((q) => q.source.path === p.source.path);
-    if (same)
-      warnings.push({
-        file: p.file,
-        message: `${p.source.path} is also watched by ${same.file ?? 'another file'}: two sources would watch and send it twice; merge their targets into one source`,
-      });
-  }
-  // behaviours that change, whatever the files say
-  warnings.push(
-    {
-      message:
-        'dotfiles now sync: sersync silently skipped every file whose name starts with "." or ends with "~" (so .htaccess never synced); to keep skipping some, list them in exclude (e.g. "*~", ".*.swp")',
-    },
-    {
-      message:
-        'rsync exit 23 (partial transfer) is no longer success: sersync counted it as done and files went missing; syncward retries the failed paths and alerts on those that keep failing',
-    },
-  );
-  return render(parts, warnings, files, o.stateDir ?? '/var/lib/syncward');
-}
-
-function parseXml(xml: string): XmlNode {
-  if (xml.trim() === '') throw new SersyncImportError('the file is empty; expected a sersync confxml.xml');
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true) {
-    const { msg, line, col } = valid.err;
-    throw new SersyncImportError(`not well-formed XML: ${msg}`, line, col ?? undefined);
-  }
-  // references are decoded here, in one pass, not by the parser: its own pass
-  // leaves &#x4E2D; and &#10; as they are (sersync's tinyxml decodes them)
-  const decode = (_name: string, value: string) => decodeXmlReferences(value, xml);
-  const parser = new XMLParser({
-    ignoreAttributes: false,
-    attributeNamePrefix: '@_',
-    captureMetaData: true,
-    parseAttributeValue: false,
-    parseTagValue: false,
-    processEntities: false,
-    attributeValueProcessor: decode,
-    tagValueProcessor: decode,
-    isArray: (_name, _jpath, _leaf, isAttribute) => !isAttribute,
-  });
-  return parser.parse(xml) as XmlNode;
-}
-
-const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-/**
- * XML's five predefined entities and character references (&#10;, &#x4E2D;)
- * in one left-to-right pass, so "&amp;#10;" stays the literal text "&#10;".
- * A reference to a character XML forbids, or to an entity XML does not
- * define (&nbsp; is HTML), is an error naming its line in `xml`.
- */
-export function decodeXmlReferences(value: string, xml = ''): string {
-  return value.replace(/&(#[xX][0-9a-fA-F]+|#[0-9]+|[A-Za-z_][\w.-]*);/g, (ref, body: string) => {
-    const fail = (why: string): never => {
-      const at = xml.indexOf(ref);
-      throw new SersyncImportError(`${ref} ${why}`, at < 0 ? undefined : xml.slice(0, at).split('\n').length);
-    };
-    if (!body.startsWith('#'))
-      return (
-        PREDEFINED[body] ??
-        fail(
-          'is not an XML entity: XML defines only &amp; &lt; &gt; &quot; &apos; (write other characters as &#N; or &#xN;, or as themselves)',
-        )
-      );
-    const code =
-      body[1] === 'x' || body[1] === 'X' ? Number.parseInt(body.slice(2), 16) : Number(body.slice(1));
-    // XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
-    const allowed =
-      code === 0x9 ||
-      code === 0xa ||
-      code === 0xd ||
-      (code >= 0x20 && code <= 0xd7ff) ||
-      (code >= 0xe000 && code <= 0xfffd) ||
-      (code >= 0x10000 && code <= 0x10ffff);
-    return allowed ? String.fromCodePoint(code) : fail('is not a character XML allows');
-  });
-}
-
-/** What one confxml.xml became: a source, and what to say about it. */
-interface ImportedSource {
-  file?: string;
-  index: number;
-  source: Json;
-  warnings: ImportWarning[];
-  comments: Comments;
-  /** active hooks (already in source.hooks) */
-  hooks: Json[];
-  /** hooks written commented out, with the reason */
-  disabledHooks: { hook: Json; why: string }[];
-}
-
-/** The YAML: header with the warnings, comments on the keys, hooks not enabled as commented-out YAML. */
-function render(
-  parts: ImportedSource[],
-  warnings: ImportWarning[],
-  files: SersyncFile[],
-  stateDir: string,
-): ImportResult {
-  const doc = new Document({ state_dir: stateDir, sources: parts.map((p) => p.source) });
-  const names = files.map((f) => f.file ?? '(stdin)');
-  doc.commentBefore = header(names, warnings);
-  for (const p of parts) {
-    p.comments.apply(doc);
-    if (p.disabledHooks.length === 0) continue;
-    const block = p.disabledHooks.map(({ hook, why }) => {
-      const body = new Document(p.hooks.length > 0 ? [hook] : { hooks: [hook] }).toString().trimEnd();
-      return [`Not enabled: ${why}.`, 'Uncomment and adapt to use it:', ...body.split('\n')]
-        .map((l) => ` ${l}`)
-        .join('\n');
-    });
-    const map = doc.getIn(['sources', p.index]) as YAMLMap;
-    const pair = map.items.find((x) => isPair(x) && isScalar(x.key) && x.key.value === 'targets');
-    if (pair && isScalar(pair.key))
-      pair.key.commentBefore = [block.join('\n\n'), pair.key.commentBefore].filter(Boolean).join('\n');
-  }
-  // what sersync accepted and syncward does not (a user name, a module, a path): said, not hidden
-  try {
-    parseConfig(doc.toString());
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    for (const p of e.problems)
-      warnings.push({
-        message: `the imported config does not validate yet, fix it by hand: ${formatProblem({ ...p, line: undefined, column: undefined })}`,
-      });
-    doc.commentBefore = header(names, warnings);
-  }
-  const yaml = doc.toString({ lineWidth: 0 });
-  return { yaml: yaml.endsWith('\n') ? yaml : `${yaml}\n`, warnings };
-}
-
-type Json = Record<string, unknown>;
+/** What each part of a confxml.xml becomes in syncward's config, with a warning for each behaviour that changes. */
 
 /** How the rsync calls of sersync were set up, for every target. */
-interface RsyncSettings {
+export interface RsyncSettings {
   params: ParamAnalysis;
   /** the <commonParams> element, for warnings */
   common?: XmlNode;
@@ -235,7 +31,7 @@ interface RsyncSettings {
 }
 
 /** One confxml.xml: reads each part in turn, collecting the source, warnings and comments. */
-class SersyncImport {
+export class SersyncImport {
   private readonly warnings: ImportWarning[] = [];
   private readonly comments = new Comments();
   private readonly head: XmlNode;
@@ -660,26 +456,7 @@ class SersyncImport {
   }
 }
 
-function header(files: string[], warnings: ImportWarning[]): string {
-  const several = files.length > 1;
-  const lines = [
-    ` syncward config imported from the sersync config${several ? 's' : ''} ${files.join(', ')} by \`syncward import-sersync\`.`,
-    ' Review the warnings below, then check it: syncward check -c THIS_FILE',
-    ' Reference: docs/configuration.md; what changes from sersync: docs/migration.md',
-    '',
-    ` ${warnings.length} warning(s):`,
-    ...warnings.map((w) => ` - ${where(w, several)}${w.message}`),
-  ];
-  return lines.join('\n');
-}
-
-/** "line 9: ", or with several files "confxml-www.xml:9: " */
-export function where(w: ImportWarning, withFile: boolean): string {
-  if (withFile && w.file) return `${w.file}${w.line ? `:${w.line}` : ''}: `;
-  return w.line ? `line ${w.line}: ` : '';
-}
-
-function targetComment(
+export function targetComment(
   n: number,
   ssh: boolean,
   params: ParamAnalysis,
@@ -697,73 +474,12 @@ function targetComment(
   return parts.join('\n');
 }
 
-/** Comments to attach to map keys once the YAML document exists. */
-class Comments {
-  private readonly list: { path: (string | number)[]; key: string; text: string }[] = [];
-
-  key(path: (string | number)[], key: string, text: string): void {
-    this.list.push({ path, key, text });
-  }
-
-  apply(doc: Document): void {
-    for (const { path, key, text } of this.list) {
-      const node = doc.getIn(path, true);
-      if (!isMap(node)) continue;
-      const pair = node.items.find((p) => isScalar(p.key) && p.key.value === key);
-      if (pair && isScalar(pair.key))
-        pair.key.commentBefore = [pair.key.commentBefore, ...text.split('\n').map((l) => ` ${l}`)]
-          .filter(Boolean)
-          .join('\n');
-    }
-  }
-}
-
-// ---------------------------------------------------------------- XML access
-
-function children(n: XmlNode | undefined, name: string): XmlNode[] {
-  const v = n?.[name];
-  if (!Array.isArray(v)) return [];
-  // an element with neither attributes nor children parses as ""
-  return v.map((x) => (typeof x === 'object' && x !== null ? (x as XmlNode) : {}));
-}
-
-function child(n: XmlNode | undefined, name: string): XmlNode | undefined {
-  return children(n, name)[0];
-}
-
-function attr(n: XmlNode | undefined, name: string): string | undefined {
-  const v = n?.[`@_${name}`];
-  return typeof v === 'string' ? v : undefined;
-}
-
-/** sersync compares start="true" exactly */
-function isOn(n: XmlNode): boolean {
-  return attr(n, 'start') === 'true';
-}
-
-function lineStarts(text: string): number[] {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  return starts;
-}
-
-function lineAt(starts: number[], index: number): number {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if ((starts[mid] as number) <= index) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo + 1;
-}
-
-function words(s: string): string[] {
+export function words(s: string): string[] {
   return s.split(/\s+/).filter((w) => w !== '');
 }
 
 /** A syncward name (letters, digits, ".", "_", "-", starting with a letter or digit). */
-function nameFrom(s: string, fallback: string): string {
+export function nameFrom(s: string, fallback: string): string {
   const n = s.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '');
   return n === '' ? fallback : n;
 }
@@ -795,7 +511,7 @@ export function regexToPattern(re: string): string | null {
 }
 
 /** The string a regex fragment matches when it has no operators, else null. */
-function literal(fragment: string): string | null {
+export function literal(fragment: string): string | null {
   let out = '';
   for (let i = 0; i < fragment.length; i++) {
     const c = fragment[i] as string;
@@ -818,7 +534,9 @@ function literal(fragment: string): string | null {
 
 // ---------------------------------------------------------------- crontab
 
-const CLEAN_MINUTES = [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720, 1440, 10080];
+export const CLEAN_MINUTES = [
+  1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720, 1440, 10080,
+];
 
 /**
  * sersync's crontab ran a full sync every N minutes after it started; cron
@@ -856,7 +574,7 @@ export function minutesToCron(n: number): { expr: string; minutes: number; exact
 
 // ------------------------------------------------------------ commonParams
 
-interface ParamAnalysis {
+export interface ParamAnalysis {
   raw: string;
   /** options syncward passes anyway */
   implied: string[];
@@ -872,21 +590,21 @@ interface ParamAnalysis {
   warnings: string[];
 }
 
-type Verdict =
+export type Verdict =
   | { kind: 'implied' }
   | { kind: 'carry' }
   | { kind: 'drop'; why?: string }
   | { kind: 'conflict'; why: string };
 
-const implied: Verdict = { kind: 'implied' };
-const carry: Verdict = { kind: 'carry' };
-const quiet: Verdict = { kind: 'drop' };
-const conflict = (why: string): Verdict => ({ kind: 'conflict', why });
+export const implied: Verdict = { kind: 'implied' };
+export const carry: Verdict = { kind: 'carry' };
+export const quiet: Verdict = { kind: 'drop' };
+export const conflict = (why: string): Verdict => ({ kind: 'conflict', why });
 
-const UPDATE =
+export const UPDATE =
   'it skips files that are newer on the target, so a target edited by hand is never repaired and audits report it as drift forever';
 
-const SHORT: Record<string, [long: string, Verdict]> = {
+export const SHORT: Record<string, [long: string, Verdict]> = {
   a: ['--archive', implied],
   r: ['--recursive', implied],
   l: ['--links', implied],
@@ -932,7 +650,7 @@ const SHORT: Record<string, [long: string, Verdict]> = {
   e: ['--rsh', conflict('set ssh in the target URL (ssh://user@host:port/path) and ssh_options instead')],
 };
 
-const LONG: Record<string, Verdict> = {
+export const LONG: Record<string, Verdict> = {
   archive: implied,
   recursive: implied,
   links: implied,
