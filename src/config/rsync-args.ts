@@ -126,6 +126,12 @@ refuse(
   'insecure-links',
 );
 refuse(
+  'it sends what a symlink in the source points to, wherever that is: anyone who can write to a source could put any file syncward can read (/etc/shadow) on the targets, and changes behind the link are never watched; syncward mirrors symlinks as symlinks',
+  'copy-links',
+  'copy-unsafe-links',
+  'copy-dirlinks',
+);
+refuse(
   'it turns off the checks on what a remote sender names, and syncward fetches canaries back from targets',
   'trust-sender',
 );

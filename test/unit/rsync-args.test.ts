@@ -60,6 +60,10 @@ test('options that destroy the source, pick other paths or bypass the delete gua
     ['--no-H', /--no-H .*hard-link groups/],
     ['--no-secluded-args', /--no-secluded-args .*remote shell split/],
     ['--insecure-links', /--insecure-links .*follow symlinks that other users plant/],
+    ['--copy-links', /--copy-links .*symlink in the source points to.*\/etc\/shadow/],
+    ['-L', /-L .*symlink in the source points to/],
+    ['-avk', /-k .*symlink in the source points to/],
+    ['--copy-unsafe-links', /--copy-unsafe-links .*symlink in the source points to/],
   ];
   for (const [arg, want] of cases) {
     const m = checkRsyncArgs([arg]);
