@@ -26,6 +26,8 @@ export class HardLinks extends EventEmitter {
   private scanning: Promise<void> | null = null;
   private fullScanDue = false;
   private closed = false;
+  /** names added or moved while a scan walks (null when none runs) */
+  private touched: Set<BytePath> | null = null;
 
   constructor(
     private readonly root: string,
@@ -73,8 +75,9 @@ export class HardLinks extends EventEmitter {
           break;
         case 'move':
           if (e.from !== undefined) this.rename(e.from, e.path, e.isDir);
+          // a renamed file keeps its links: look, in case its group is not known yet
           if (e.isDir) this.newTree(e.path);
-          else partners(this.inodeOf.get(e.path) ?? this.learn(e.path, e.links));
+          else partners(this.inodeOf.get(e.path) ?? this.learn(e.path, 2));
           break;
         case 'upsertTree':
           this.newTree(e.path);
@@ -114,6 +117,7 @@ export class HardLinks extends EventEmitter {
   }
 
   private add(key: string, path: BytePath): void {
+    this.touched?.add(path);
     const old = this.inodeOf.get(path);
     if (old === key) return;
     if (old !== undefined) this.names.get(old)?.delete(path);
@@ -167,22 +171,32 @@ export class HardLinks extends EventEmitter {
    * just the new subtrees. Then each group that was wanted, or that has a
    * name in a new subtree and another outside it (`cp -al`), is emitted
    * whole, so the next batch links its names on the targets.
+   *
+   * Events keep coming while a scan walks: a name learned meanwhile may lie
+   * in a directory the walk had already passed. Such names are not
+   * forgotten by a full scan, and a group wanted only since the scan began
+   * waits for the next one (its other name may have been walked while it
+   * had one link).
    */
   private async scan(): Promise<void> {
     const full = this.fullScanDue;
     const newTrees = this.trees;
     this.fullScanDue = false;
     this.trees = [];
+    const wantedBefore = new Set(this.wanted);
+    this.touched = new Set();
     const found = new Map<string, { nlink: number; paths: BytePath[] }>();
     for (const t of full ? [''] : newTrees) await this.walk(t, found);
+    const touched = this.touched;
+    this.touched = null;
     if (this.closed) return;
     const inNew = (p: BytePath) => newTrees.some((t) => t === '' || p === t || p.startsWith(`${t}/`));
-    const emit = full ? this.wanted : new Set<string>();
-    if (full) this.wanted = new Set();
+    const emit = new Set<string>();
     for (const [key, f] of found) {
-      // a full scan read every name: the group is exactly what it found
+      // a full scan read every name: the group is what it found, and what changed meanwhile
       if (full)
-        for (const p of [...(this.names.get(key) ?? [])]) if (!f.paths.includes(p)) this.forget(p, false);
+        for (const p of [...(this.names.get(key) ?? [])])
+          if (!f.paths.includes(p) && !touched.has(p)) this.forget(p, false);
       for (const p of f.paths) this.add(key, p);
       const group = this.names.get(key) ?? new Set();
       if (group.size < f.nlink && !full) {
@@ -191,6 +205,13 @@ export class HardLinks extends EventEmitter {
         this.fullScanDue = true;
       } else if (f.paths.some(inNew) && [...group].some((p) => !inNew(p))) emit.add(key);
     }
+    if (full)
+      for (const key of wantedBefore) {
+        // the walk saw the tree as it was when this group was wanted: emit what is known
+        this.wanted.delete(key);
+        emit.add(key);
+      }
+    if (this.wanted.size > 0) this.fullScanDue = true;
     const events: FsEvent[] = [];
     for (const key of emit)
       for (const p of this.names.get(key) ?? []) events.push({ kind: 'upsert', path: p, isDir: false });
