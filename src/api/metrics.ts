@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { BatchEvent, SourceStatus } from '../daemon/daemon.js';
 import type { TransferReport } from '../dispatch/index.js';
+import type { BatchEvent, SourceStatus } from '../status/index.js';
 
 const TARGET_STATES = ['starting', 'syncing', 'idle', 'lagging', 'down', 'misconfigured', 'held'] as const;
 const DRIFT_KINDS = ['missing', 'extra', 'content', 'metadata'] as const;

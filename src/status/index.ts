@@ -1,0 +1,126 @@
+/**
+ * What the daemon reports about itself: the status of each source and
+ * target, audit results and the events it emits. A leaf the daemon, the API,
+ * the CLI and the dashboard all import, so the API does not import the daemon.
+ */
+
+import type { DriftEntry } from '../audit/index.js';
+import type { TargetState } from '../dispatch/index.js';
+import type { CanaryState } from '../probe/index.js';
+import type { UnwatchedSummary } from '../watch/index.js';
+import type { FsEventKind } from '../watch/types.js';
+
+export type SourceState = 'starting' | 'watching' | 'missing' | 'rootGone' | 'stopped';
+
+export interface TargetStatus {
+  source: string;
+  target: string;
+  url: string;
+  state: TargetState;
+  /** epoch ms when the current state began, and why it began */
+  stateSince: number;
+  stateReason: string;
+  pending: number;
+  /** epoch ms of the oldest change the target still needs, from the journal */
+  oldestPendingAt: number | null;
+  stuck: number;
+  /** the stuck paths by name (at most 100): they fail every transfer and are left out of the others */
+  stuckPaths: string[];
+  holdReason: string | null;
+  lastSuccessAt: number | null;
+  lastFullSyncAt: number | null;
+  lastError: string | null;
+  /** the last audit of this target (scheduled, API or CLI through the daemon); null before the first */
+  lastAudit: AuditSummary | null;
+  /** null when the source has no canary configured */
+  canary: CanaryStatus | null;
+}
+
+/** The outcome of one audit of one target, as status, metrics and alert rules see it. */
+export interface AuditSummary {
+  at: number;
+  checksum: boolean;
+  /** true when the audit ran and found no drift (pending paths are not drift) */
+  ok: boolean;
+  /** why the audit could not run, or null */
+  error: string | null;
+  drift: { missing: number; extra: number; content: number; metadata: number };
+  /** paths that differ but are still pending in the journal (not drift) */
+  pending: number;
+  /** paths that fail every transfer (stuck): left out of the comparison, not in sync */
+  stuck?: number;
+}
+
+/** One target's audit through the daemon: the summary, and the entries (paths for people). */
+export interface TargetAuditResult {
+  source: string;
+  target: string;
+  url: string;
+  summary: AuditSummary;
+  /** drift entries, paths shown as text (at most 1000; summary.drift has the counts) */
+  entries: AuditEntry[];
+  /** differences still pending in the journal: on their way, not drift (at most 1000) */
+  pendingEntries: AuditEntry[];
+  /** entries were left out past the limit */
+  truncated: boolean;
+  durationMs: number;
+}
+
+export interface AuditEntry {
+  kind: DriftEntry['kind'];
+  path: string;
+  detail: string;
+  type: DriftEntry['type'];
+}
+
+/** Daemon.audit(): one result per audited target of the source. */
+export interface SourceAuditResult {
+  source: string;
+  results: TargetAuditResult[];
+}
+
+/** The 'audit' event, once per audited target. */
+export interface AuditEvent {
+  source: string;
+  target: string;
+  summary: AuditSummary;
+}
+
+/** End-to-end replication lag measured by the canary, per target (the canary's own record). */
+export type CanaryStatus = CanaryState;
+
+/** A full sync asked for and refused because its source is not watched ('refused' event). */
+export interface RefusedEvent {
+  source: string;
+  what: 'full sync';
+  /** who asked: "requested through the API", "scheduled (full_sync)", ... */
+  reason: string;
+  /** why it was refused */
+  why: string;
+  at: number;
+}
+
+/** A batch of accepted changes from a source's watcher ('batch' event). */
+export interface BatchEvent {
+  source: string;
+  at: number;
+  events: number;
+  /** how many of each kind */
+  kinds: Partial<Record<FsEventKind, number>>;
+  /** a few of the paths, for logs and the event stream */
+  sample: string[];
+}
+
+export interface SourceStatus {
+  name: string;
+  path: string;
+  state: SourceState;
+  watchedDirs: number;
+  overflows: number;
+  lastOverflowAt: number | null;
+  /** fs.inotify.max_user_watches when the source was last watched, or null if unreadable */
+  maxUserWatches: number | null;
+  /** directories that could not be listed or watched and are being retried */
+  unwatched: UnwatchedSummary;
+  targets: TargetStatus[];
+}
