@@ -4,7 +4,7 @@
  * lost. Pure: the error's code decides.
  */
 
-import { syncwardCommand } from '../util/shell.js';
+import { shellWord, syncwardCommand } from '../util/shell.js';
 
 export type StorageTrouble = 'corrupt' | 'full' | 'readonly' | 'denied' | 'other';
 
@@ -30,15 +30,18 @@ export interface TroubleContext {
 /** The operator's message for a storage error at start: what happened, what to do, what is lost. */
 export function storageTroubleMessage(e: unknown, c: TroubleContext): string {
   const why = (e as Error | null)?.message ?? String(e);
+  // quoted for a shell: a state_dir may hold spaces
+  const file = shellWord(c.file);
+  const dir = shellWord(c.stateDir);
   switch (storageTrouble(e)) {
     case 'corrupt':
-      return `the journal ${c.file} is damaged (SQLite: ${why}); syncward cannot start on it. Move it aside, then start again: mv ${c.file} ${c.file}.broken (and ${c.file}-wal, ${c.file}-shm if they exist). Nothing in the source or on the targets is lost: the journal only lists what the targets still need, and ${c.catchUp}; the transfer, audit and alert history kept in the old file is.`;
+      return `the journal ${c.file} is damaged (SQLite: ${why}); syncward cannot start on it. Move it aside, then start again: mv ${file} ${shellWord(`${c.file}.broken`)} (and ${c.file}-wal, ${c.file}-shm the same way if they exist). Nothing in the source or on the targets is lost: the journal only lists what the targets still need, and ${c.catchUp}; only the transfer, audit and alert history stays behind in the old file.`;
     case 'full':
-      return `no space left on the file system of state_dir ${c.stateDir} (${why}); syncward cannot record what the targets still need. Free space there (df -h ${c.stateDir} shows it), then start again. Nothing is lost: the journal keeps what it had recorded, and ${c.catchUp}.`;
+      return `no space left on the file system of state_dir ${c.stateDir} (${why}); syncward cannot record what the targets still need. Free space there (df -h ${dir} shows it), then start again. Nothing is lost: the journal keeps what it had recorded, and ${c.catchUp}.`;
     case 'readonly':
-      return `state_dir ${c.stateDir} cannot be written (${why}): its file system is read-only. Remount it read-write, or set state_dir to a writable directory (under systemd: ReadWritePaths=${c.stateDir}), then start again. Nothing is lost: ${c.catchUp}.`;
+      return `state_dir ${c.stateDir} cannot be written (${why}): its file system is read-only. Remount it read-write, or set state_dir to a writable directory (under systemd: ReadWritePaths=${dir}), then start again. Nothing is lost: ${c.catchUp}.`;
     case 'denied':
-      return `syncward (uid ${c.uid}) cannot open ${c.file} (${why}): run \`chown ${c.uid} ${c.file}* && chmod 600 ${c.file}*\`, then start again.`;
+      return `syncward (uid ${c.uid}) cannot open ${c.file} (${why}): run \`chown ${c.uid} ${file}* && chmod 600 ${file}*\`, then start again.`;
     default:
       return `cannot open the journal ${c.file}: ${why}`;
   }

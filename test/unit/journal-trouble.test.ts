@@ -56,6 +56,26 @@ test('each message says what happened, what to do and what is lost', () => {
   );
 });
 
+test('the commands in the messages are quoted for a shell when state_dir holds a space', () => {
+  const spaced = { ...ctx, stateDir: '/srv/sync ward', file: '/srv/sync ward/journal.db' };
+  assert.match(
+    storageTroubleMessage(err('SQLITE_NOTADB', 'file is not a database'), spaced),
+    /mv '\/srv\/sync ward\/journal\.db' '\/srv\/sync ward\/journal\.db\.broken'/,
+  );
+  assert.match(
+    storageTroubleMessage(err('SQLITE_FULL', 'full'), spaced),
+    /df -h '\/srv\/sync ward' shows it/,
+  );
+  assert.match(
+    storageTroubleMessage(err('EACCES', 'denied'), spaced),
+    /chown 0 '\/srv\/sync ward\/journal\.db'\* && chmod 600 '\/srv\/sync ward\/journal\.db'\*/,
+  );
+  assert.match(
+    catchUpText([{ name: 'www', initialSync: false }], '/etc/sync ward.yaml'),
+    /run `syncward sync -c '\/etc\/sync ward\.yaml'`/,
+  );
+});
+
 test('the catch-up named in the message is the startup full sync, or a sync to run by hand where initial_sync is off', () => {
   const on = { name: 'www', initialSync: true };
   const off = { name: 'img', initialSync: false };
