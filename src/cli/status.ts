@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { API_FILE, type ApiStatus, apiUrl, readApiToken } from '../api/index.js';
 import { type Config, parseListen } from '../config/index.js';
-import type { TargetStatus } from '../daemon/index.js';
 import { stateDirProblem } from '../journal/state-dir.js';
+import type { TargetStatus } from '../status/index.js';
 import { brief } from '../util/bytes.js';
 
 /** Nagios plugin convention: 0 OK, 1 WARNING, 2 CRITICAL. */

@@ -1,9 +1,11 @@
 // What the dashboard shows, derived from the API's data. Pure: no DOM, no fetch.
 // The types come from the daemon itself, so a change to its status contract
 // breaks the UI's type check instead of the page.
+
+import type { Incident } from '../../src/alerts/index.js';
 import type { ApiStatus } from '../../src/api/index.js';
-import type { AuditSummary, Incident, SourceStatus, TargetStatus } from '../../src/daemon/index.js';
 import type { TransferReport } from '../../src/dispatch/index.js';
+import type { AuditSummary, SourceStatus, TargetStatus } from '../../src/status/index.js';
 
 export type { ApiStatus, Incident, SourceStatus, TargetStatus, TransferReport };
 
