@@ -180,15 +180,25 @@ function locate(doc: Document, lc: LineCounter, path: KeyPath, childKey?: string
   return { line, column: col };
 }
 
+/** A value as the operator wrote it, for "expected number, not ...". */
+function givenText(v: unknown): string {
+  if (v === null) return 'an empty value';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a map';
+  if (typeof v === 'number' && !Number.isFinite(v)) return `${v} (a finite number is needed)`;
+  return JSON.stringify(v);
+}
+
 /** What a schema issue means, in words an operator can act on. */
 function issueMessage(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'unrecognized_keys':
       return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; see docs/configuration.md for valid keys)`;
     case 'invalid_type':
+      // issue.input is there only with reportInput: true (both safeParse calls below)
       return issue.input === undefined
         ? `required key is missing (expected ${issue.expected})`
-        : `expected ${issue.expected}`;
+        : `expected ${issue.expected}, not ${givenText(issue.input)}`;
     case 'invalid_value':
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     default:
@@ -214,7 +224,7 @@ export function parseConfig(text: string, file?: string): Config {
     );
   }
   const raw: unknown = doc.toJS() ?? {};
-  const parsed = configSchema.safeParse(raw);
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
@@ -448,7 +458,7 @@ export function configFromArgs(o: AdHocOptions): Config {
       },
     ],
   };
-  const parsed = configSchema.safeParse(yamlish);
+  const parsed = configSchema.safeParse(yamlish, { reportInput: true });
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((i) => ({ key: keyString(i.path), message: issueMessage(i) })),

@@ -60,6 +60,22 @@ test('malformed YAML names the file and the line', () => {
   assert.match(p.message, /YAML syntax/);
 });
 
+test('a value of the wrong type is named as such, not as a missing key; a missing key still is', () => {
+  const wrong = problemsOf(
+    good.replace('    exclude:', '    delete: 5\n    delay_ms: .inf\n    max_delete: [1]\n    exclude:'),
+  );
+  const by = (k: string) =>
+    wrong.find((p) => p.key === k)?.message ?? `no problem for ${k}: ${JSON.stringify(wrong)}`;
+  assert.equal(by('sources[0].delete'), 'expected boolean, not 5');
+  assert.match(by('sources[0].delay_ms'), /^expected number, not Infinity \(a finite number is needed\)$/);
+  assert.equal(by('sources[0].max_delete'), 'expected number, not a list');
+  const missing = problemsOf(good.replace('    path: /srv/www\n', ''));
+  assert.ok(
+    missing.some((p) => p.key === 'sources[0].path' && /required key is missing/.test(p.message)),
+    JSON.stringify(missing),
+  );
+});
+
 test('an unknown key is named with its line and a hint', () => {
   const text = good.replace('    exclude:', '    exclud:');
   const problems = problemsOf(text);
