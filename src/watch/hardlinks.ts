@@ -169,8 +169,9 @@ export class HardLinks extends EventEmitter {
   /**
    * One scan: the whole tree if a group is incomplete (or at start), else
    * just the new subtrees. Then each group that was wanted, or that has a
-   * name in a new subtree and another outside it (`cp -al`), is emitted
-   * whole, so the next batch links its names on the targets.
+   * name in a new subtree and another outside it (`cp -al`) or in another
+   * new subtree, is emitted whole, so the next batch links its names on the
+   * targets.
    *
    * Events keep coming while a scan walks: a name learned meanwhile may lie
    * in a directory the walk had already passed. Such names are not
@@ -190,7 +191,7 @@ export class HardLinks extends EventEmitter {
     const touched = this.touched;
     this.touched = null;
     if (this.closed) return;
-    const inNew = (p: BytePath) => newTrees.some((t) => t === '' || p === t || p.startsWith(`${t}/`));
+    const treeOf = (p: BytePath) => newTrees.find((t) => t === '' || p === t || p.startsWith(`${t}/`));
     const emit = new Set<string>();
     for (const [key, f] of found) {
       // a full scan read every name: the group is what it found, and what changed meanwhile
@@ -203,7 +204,10 @@ export class HardLinks extends EventEmitter {
         // linked to a name outside the new subtree that is not known yet
         this.wanted.add(key);
         this.fullScanDue = true;
-      } else if (f.paths.some(inNew) && [...group].some((p) => !inNew(p))) emit.add(key);
+      } else if (f.paths.some((p) => treeOf(p) !== undefined) && new Set([...group].map(treeOf)).size > 1)
+        // a name in a new tree and another elsewhere (or in another new tree, sent
+        // in another transfer): only one list with both names links them
+        emit.add(key);
     }
     if (full)
       for (const key of wantedBefore) {
