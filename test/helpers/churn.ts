@@ -33,12 +33,17 @@ const OPEN_LOGS = ['open-a.log', 'open-b.log'];
  * paths exist so operations are valid; the real check is the comparison of
  * everything rsync -aH preserves at the end.
  */
-export async function churn(root: string, seed: number, ops: number): Promise<void> {
+export async function churn(
+  root: string,
+  seed: number,
+  ops: number,
+  o: { hardLinks?: boolean } = {},
+): Promise<void> {
   const rand = rng(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   const logs = OPEN_LOGS.map((name) => openSync(join(root, name), 'a'));
   try {
-    await operate(root, seed, ops, rand, pick, logs);
+    await operate(root, seed, ops, rand, pick, logs, o.hardLinks ?? true);
   } finally {
     for (const fd of logs) closeSync(fd);
   }
@@ -51,6 +56,7 @@ async function operate(
   rand: () => number,
   pick: <T>(xs: T[]) => T,
   logs: number[],
+  hardLinks: boolean,
 ): Promise<void> {
   const dirs = new Set<string>(['']);
   const files = new Set<string>();
@@ -149,14 +155,14 @@ async function operate(
         links.add(p);
       } else if (r < 0.66) {
         // another name for an existing file, anywhere in the tree
-        if (regular.length > 0) {
+        if (hardLinks && regular.length > 0) {
           const p = fresh(anyDir(dirList), 'hl');
           linkSync(join(root, pick(regular)), join(root, p));
           files.add(p);
         }
       } else if (r < 0.68) {
         const from = pick(dirList.filter((d) => d !== ''));
-        if (from && from.split('/').length < 5) {
+        if (hardLinks && from && from.split('/').length < 5) {
           const to = fresh(anyDir(dirList.filter((d) => d !== from && !d.startsWith(`${from}/`))), 'snap');
           execFileSync('cp', ['-al', join(root, from), join(root, to)]);
           copyModel(from, to);

@@ -17,7 +17,9 @@ const OPS = Number(process.env.CHURN_OPS ?? 400);
  * the source left on the ssh target ("extra in b"), upsertTree rows left in the
  * journal for the daemon target after the trees converged, paths under a
  * directory replaced meanwhile going stuck on the daemon target (once with an
- * rsync exit 2), and rarely a hard-link group still arriving as copies.
+ * rsync exit 2), and rarely a hard-link group still arriving as copies (then
+ * a rewrite through one name leaves the other stale on that target; the
+ * faults-target-down churn leaves hard links out for this reason).
  * Remove the todo once they are fixed; SEED=n reruns a seed.
  */
 const KNOWN = process.env.CHURN_STRICT
