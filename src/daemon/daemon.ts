@@ -22,7 +22,7 @@ import {
   targetSpec,
 } from '../config/index.js';
 import { type Delivery, type TargetState, TargetWorker, type TransferReport } from '../dispatch/index.js';
-import { Filter } from '../filter/index.js';
+import { Filter, routeEvents } from '../filter/index.js';
 import { Hooks } from '../hooks/index.js';
 import {
   AUDIT_SAMPLE,
@@ -58,7 +58,6 @@ import {
 } from '../watch/index.js';
 import type { FsEvent, FsEventKind } from '../watch/types.js';
 import { startControlServer } from './control.js';
-import { routeEvents } from './route.js';
 
 /** How often a source whose directory is missing is looked for again. */
 const SOURCE_RETRY_MS = 10_000;

@@ -16,4 +16,3 @@ export {
   type TargetAuditResult,
   type TargetStatus,
 } from './daemon.js';
-export { routeEvents } from './route.js';

@@ -1,5 +1,5 @@
-import type { Filter } from '../filter/index.js';
 import type { FsEvent } from '../watch/types.js';
+import type { Filter } from './filter.js';
 
 /**
  * Applies the source's filter to a batch of watcher events. Pure.
