@@ -16,3 +16,4 @@ export {
   unionPending,
 } from './pending.js';
 export { repairChanges } from './repair.js';
+export { AuditRunner, type AuditRunnerOptions, type AuditSubject } from './runner.js';

@@ -4,7 +4,7 @@
  * the CLI and the dashboard all import, so the API does not import the daemon.
  */
 
-import type { DriftEntry } from '../audit/index.js';
+import type { DriftEntry } from '../audit/itemize.js';
 import type { TargetState } from '../dispatch/index.js';
 import type { CanaryState } from '../probe/index.js';
 import type { UnwatchedSummary } from '../watch/index.js';

@@ -1,0 +1,1 @@
+export { Source, type SourceContext } from './source.js';

@@ -1,0 +1,513 @@
+import { EventEmitter } from 'node:events';
+import { closeSync, constants, openSync, statSync } from 'node:fs';
+import type { Alert, WorkerAlert } from '../alerts/index.js';
+import type { AuditSubject } from '../audit/index.js';
+import { changesOf } from '../coalesce/index.js';
+import type { Change } from '../coalesce/types.js';
+import { rootIgnore, type SourceConfig, type TargetConfig, targetSpec } from '../config/index.js';
+import { type Delivery, type TargetState, TargetWorker, type TransferReport } from '../dispatch/index.js';
+import { Filter, routeEvents } from '../filter/index.js';
+import type { Journal } from '../journal/index.js';
+import { Canary, type CanaryEvent } from '../probe/index.js';
+import type { AuditSummary, BatchEvent, RefusedEvent, SourceState, SourceStatus } from '../status/index.js';
+import { localRsyncVersion, type SourceSpec, type TargetSpec } from '../transport/index.js';
+import { display } from '../util/bytes.js';
+import type { Logger } from '../util/log.js';
+import {
+  fullSyncAfterRecovery,
+  HardLinks,
+  type RecoveredInfo,
+  readMaxUserWatches,
+  TreeWatcher,
+} from '../watch/index.js';
+import type { FsEvent } from '../watch/types.js';
+
+/** How often a source whose directory is missing is looked for again. */
+const SOURCE_RETRY_MS = 10_000;
+/** Changes an audit in progress collects at most (it reads them as pending). */
+const AUDIT_SEEN_MAX = 1_000_000;
+
+/** What a source needs of the daemon that runs it. */
+export interface SourceContext {
+  /** the daemon's journal (null once it stopped) */
+  journal: () => Journal | null;
+  log: Logger;
+  stateDir: string;
+  isRoot: boolean;
+  /** the previous run did not stop cleanly: every target gets a full sync */
+  unclean: boolean;
+  /** alerts.unwatched_after_s in ms, read when it is needed (a reload may change it) */
+  unwatchedAlertMs: () => number;
+}
+
+/**
+ * One source and its pipeline: the watcher of its tree, the hard-link
+ * tracker, its filter, the journal rows of its targets, and one worker per
+ * target. A batch goes watcher → hard links → filter → changes → journal →
+ * each worker, in `accept`. It also owns the source's lifecycle: looking
+ * again for a missing root, holding every target when the root goes, the
+ * canary, and stopping.
+ *
+ * Events (forwarded by the daemon): 'batch' (BatchEvent), 'transfer'
+ * (TransferReport), 'delivered' (target, Delivery), 'state' (target, state,
+ * reason), 'alert' (an Alert without `at`), 'overflow' (source), 'ready'
+ * (source), 'canary' (CanaryEvent), 'refused' (RefusedEvent), 'recovered' ()
+ * when every directory is watched again.
+ */
+export class Source extends EventEmitter {
+  readonly config: SourceConfig;
+  readonly name: string;
+  state: SourceState = 'starting';
+  readonly workers: TargetWorker[];
+  private readonly filter: Filter;
+  /** the source as rsync sees it (root, filters incl. state_dir), for transfers and audits */
+  private readonly spec: SourceSpec;
+  private readonly targetSpecs: TargetSpec[];
+  private watcher: TreeWatcher | null = null;
+  /** the names of each linked file, so they travel together (rsync -H links within one list) */
+  private links: HardLinks | null = null;
+  private retry: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private overflows = 0;
+  private lastOverflowAt: number | null = null;
+  private maxUserWatches: number | null = null;
+  /** st_dev of the root when watching began: a change means it was unmounted or replaced */
+  private dev: number | null = null;
+  /** audits in progress: the changes the watcher accepts meanwhile are pending for them */
+  private readonly auditWatch = new Set<Change[]>();
+  /** writes and reads back the canary, when the source has one */
+  private readonly canary: Canary | null = null;
+  /** the root directory, held open from the first watch until the source stops (spec.readRoot names it) */
+  private rootFd: number | null = null;
+
+  constructor(
+    sc: SourceConfig,
+    private readonly ctx: SourceContext,
+  ) {
+    super();
+    this.config = sc;
+    this.name = sc.name;
+    // state_dir is never inside a source: the config's path rules refuse it
+    this.filter = new Filter({ exclude: sc.exclude, include: sc.include });
+    this.spec = { root: sc.path, filterArgs: this.filter.rsyncArgs(), delete: sc.delete };
+    this.targetSpecs = sc.targets.map((tc) => ({
+      ...targetSpec(tc, ctx.stateDir),
+      rsyncVersion: localRsyncVersion()?.version,
+    }));
+    if (sc.canary) {
+      const cc = sc.canary;
+      this.canary = new Canary({
+        source: sc.name,
+        root: sc.path,
+        path: cc.path,
+        intervalMs: cc.intervalS * 1000,
+        timeoutMs: cc.timeoutS * 1000,
+        targets: this.targetSpecs,
+        log: ctx.log,
+        active: () => this.state === 'watching',
+        onEvent: (e) => this.canaryEvent(e, cc.timeoutS),
+      });
+    }
+    this.workers = sc.targets.map((tc, i) => this.makeWorker(tc, this.targetSpecs[i] as TargetSpec));
+  }
+
+  private makeWorker(tc: TargetConfig, target: TargetSpec): TargetWorker {
+    const sc = this.config;
+    const w = new TargetWorker({
+      sourceName: sc.name,
+      source: this.spec,
+      target,
+      delayMs: sc.delayMs,
+      maxWaitMs: sc.maxWaitMs,
+      isRoot: this.ctx.isRoot,
+      log: this.ctx.log,
+      journal: this.ctx.journal() ?? undefined,
+      key: `${sc.name}/${tc.name}`,
+      maxDelete: tc.maxDelete,
+      fullSyncThreshold: sc.fullSyncThreshold,
+      stuckAfter: sc.stuckAfter,
+      lagThresholdS: sc.lagThresholdS,
+      rootIgnore: rootIgnore(sc, this.ctx.stateDir),
+      rootDev: () => this.dev,
+    });
+    w.on('transfer', (r: TransferReport) => this.emit('transfer', r));
+    // the canary is read back right after something reached the target: its lag is not rounded up to a poll
+    w.on('delivered', () => this.canary?.delivered(tc.name));
+    w.on('delivered', (d: Delivery) => this.emit('delivered', tc.name, d));
+    w.on('alert', (a: WorkerAlert) => this.raise({ ...a, target: tc.name }));
+    w.on('state', (state: TargetState, _prev: TargetState, reason: string) =>
+      this.emit('state', tc.name, state, reason),
+    );
+    return w;
+  }
+
+  /** the journal keys ("source/target") of this source's targets */
+  get keys(): string[] {
+    return this.workers.map((w) => w.key);
+  }
+
+  private raise(a: Omit<Alert, 'at' | 'source'>): void {
+    this.emit('alert', { ...a, source: this.name } satisfies Omit<Alert, 'at'>);
+  }
+
+  /** Watches the root (or looks for it again later), then catches every target up. */
+  async start(): Promise<void> {
+    if (this.stopped) return;
+    const { name, path } = this.config;
+    const log = this.ctx.log;
+    try {
+      if (!statSync(path).isDirectory())
+        throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      this.state = 'missing';
+      log.error(
+        { source: name, path, code },
+        `source ${name}: ${path} ${code === 'ENOENT' ? 'does not exist' : `cannot be used (${code ?? (e as Error).message})`}; other sources keep running; looking again every ${SOURCE_RETRY_MS / 1000} s`,
+      );
+      this.retryLater();
+      return;
+    }
+    const watcher = new TreeWatcher(path, { ignoreDir: (rel) => this.filter.excludes(rel, true) });
+    this.watcher = watcher;
+    const links = new HardLinks(path, (rel, isDir) => this.filter.excludes(rel, isDir));
+    this.links = links;
+    // the pipeline's first stages: the watcher's batches gain their linked names
+    watcher.on('events', (batch: FsEvent[]) => this.accept(links.expand(batch)));
+    // a linked file's other names, found by a scan after the event
+    links.on('events', (batch: FsEvent[]) => this.accept(batch));
+    this.watchSignals(watcher);
+    try {
+      const { dirs, ms } = await watcher.start();
+      this.maxUserWatches = readMaxUserWatches();
+      this.state = 'watching';
+      try {
+        this.dev = statSync(path).dev;
+      } catch {
+        this.dev = null;
+      }
+      this.pinRoot();
+      log.info(
+        { source: name, path, dirs, ms },
+        `source ${name}: watching ${dirs} directories under ${path} (${ms} ms)`,
+      );
+      this.emit('ready', name);
+    } catch (e) {
+      log.error(
+        { source: name, path, err: (e as Error).message },
+        `source ${name}: cannot watch ${path}: ${(e as Error).message}`,
+      );
+      this.unwatch();
+      this.state = 'missing';
+      this.retryLater();
+      return;
+    }
+    this.catchUp();
+    this.canary?.start();
+    links.start();
+  }
+
+  private retryLater(): void {
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      void this.start();
+    }, SOURCE_RETRY_MS);
+  }
+
+  /**
+   * One batch of the watcher's events through the rest of the pipeline:
+   * the filter, the changes they mean, the journal, then each target's worker.
+   */
+  private accept(events: FsEvent[]): void {
+    const routed = routeEvents(this.filter, events);
+    if (routed.length === 0) return;
+    this.ctx.log.debug({ source: this.name, events: routed.length }, 'events');
+    const kinds: BatchEvent['kinds'] = {};
+    for (const e of routed) kinds[e.kind] = (kinds[e.kind] ?? 0) + 1;
+    this.emit('batch', {
+      source: this.name,
+      at: Date.now(),
+      events: routed.length,
+      kinds,
+      sample: routed.slice(0, 5).map((e) => `${e.kind} ${display(e.path) || '.'}`),
+    } satisfies BatchEvent);
+    const changes = changesOf(routed);
+    for (const seen of this.auditWatch)
+      for (const c of changes) if (seen.length < AUDIT_SEEN_MAX) seen.push(c);
+    // Journal first: once recorded, a change survives a crash until each target has it
+    const seq = this.record(changes);
+    for (const w of this.workers) w.addEvents(routed, seq);
+  }
+
+  /** Writes the changes for every target; returns their sequence number (0 if they could not be written). */
+  private record(changes: Change[]): number {
+    try {
+      return this.ctx.journal()?.recordChanges(this.keys, changes) ?? 0;
+    } catch (e) {
+      this.ctx.log.error(
+        { source: this.name, err: (e as Error).message },
+        `journal: cannot record changes (${(e as Error).message}); they are still sent, but would be lost by a crash now: check the disk of state_dir ${this.ctx.stateDir}`,
+      );
+      return 0;
+    }
+  }
+
+  /** What the watcher says besides events: lost events, limits, trouble, the root gone. */
+  private watchSignals(watcher: TreeWatcher): void {
+    const name = this.name;
+    watcher.on('overflow', () => {
+      this.overflows++;
+      this.lastOverflowAt = Date.now();
+      this.ctx.log.warn(
+        { source: name },
+        `source ${name}: the kernel's inotify queue overflowed (fs.inotify.max_queued_events) and events were lost; running a full catch-up sync to every target`,
+      );
+      this.emit('overflow', name);
+      this.raise({
+        kind: 'overflow',
+        message: `source ${name}: inotify queue overflow; a full catch-up sync runs to every target`,
+      });
+      for (const w of this.workers) w.requestFullSync('inotify queue overflow');
+    });
+    watcher.on('watchLimit', (info: { message: string }) => {
+      this.raise({ kind: 'watchLimit', message: info.message });
+      for (const w of this.workers) w.requestFullSync('watch limit reached');
+    });
+    watcher.on('warning', (info: { path: string; code: string; message: string }) => {
+      this.ctx.log.warn({ source: name, ...info }, `source ${name}: ${info.message}`);
+    });
+    watcher.on('recovered', (info: RecoveredInfo) => this.unwatchedRecovered(info));
+    watcher.on('rootGone', (info: { reason: string }) => this.rootGone(info.reason));
+  }
+
+  /**
+   * What an earlier run had not delivered goes first, then (watches being in
+   * place) the full sync: whatever changed while syncward was down, or
+   * during the walk, is covered.
+   */
+  private catchUp(): void {
+    const journal = this.ctx.journal();
+    for (const w of this.workers) {
+      if (!journal) break;
+      const rows = journal.pending(w.key);
+      if (rows.length > 0) {
+        this.ctx.log.info(
+          { source: this.name, target: w.name, pending: rows.length },
+          `target ${this.name}/${w.name}: ${rows.length} change(s) pending from the journal`,
+        );
+        w.loadPending(rows);
+      }
+      const needsFull = journal.target(w.key)?.needsFull;
+      if (needsFull) w.requestFullSync(`left from the last run: ${needsFull}`);
+    }
+    // initial_sync: false trusts the journal after a clean stop; after a crash,
+    // events the kernel still queued were never journaled: a full sync, always
+    if (this.config.initialSync) for (const w of this.workers) w.requestFullSync('startup');
+    else if (this.ctx.unclean) for (const w of this.workers) w.requestFullSync('unclean restart');
+  }
+
+  /** Lag per target, and whether the watched root is still the same filesystem. */
+  checkHealth(now: number): void {
+    for (const w of this.workers) w.checkLag(now);
+    if (this.state !== 'watching' || this.dev === null) return;
+    let dev: number | null = null;
+    try {
+      dev = statSync(this.config.path).dev;
+    } catch {
+      dev = null;
+    }
+    if (dev !== this.dev)
+      this.rootGone(dev === null ? 'removed' : 'unmounted or replaced (its device changed)');
+  }
+
+  /** The source root vanished or changed: hold every target before anything is deleted on them. */
+  private rootGone(reason: string): void {
+    if (this.state === 'rootGone') return;
+    this.state = 'rootGone';
+    const { name, path } = this.config;
+    this.raise({
+      kind: 'rootGone',
+      message: `source ${name}: the source root ${path} was ${reason}; every target is on hold so nothing is deleted on them; restore the directory, then restart syncward (or send it SIGHUP)`,
+    });
+    for (const w of this.workers) w.hold(`source root ${path} was ${reason}`);
+    this.unwatch();
+  }
+
+  /**
+   * Every directory that could not be listed or watched is watched again and
+   * was sent whole. After a long spell (the `unwatched` alert fired) or a
+   * root that could not be listed, a full sync makes sure.
+   */
+  private unwatchedRecovered(info: RecoveredInfo): void {
+    const name = this.name;
+    const ms = Date.now() - info.since;
+    const full = fullSyncAfterRecovery({
+      unwatchedMs: ms,
+      alertAfterMs: this.ctx.unwatchedAlertMs(),
+      root: info.root,
+    });
+    this.ctx.log.info(
+      { source: name, dirs: info.dirs, ms, fullSync: full },
+      `source ${name}: every directory is watched again after ${Math.round(ms / 1000)} s; ${info.dirs} directory tree(s) that could not be listed or watched were sent whole${full ? ', and a full sync runs' : ''}`,
+    );
+    if (full)
+      for (const w of this.workers)
+        w.requestFullSync(`directories were unwatched for ${Math.round(ms / 1000)} s`);
+    this.emit('recovered');
+  }
+
+  /** A canary arrived on a target, or is missing there ('canary' event; missing raises canaryMissing). */
+  private canaryEvent(e: CanaryEvent, timeoutS: number): void {
+    this.emit('canary', e);
+    if (!e.missing) return;
+    const since = new Date(e.missingSince ?? e.at).toISOString();
+    this.raise({
+      kind: 'canaryMissing',
+      target: e.target,
+      message: `the canary of source ${e.source} written at ${since} has not arrived on target ${e.target} within ${timeoutS} s (watcher or transfer path dead); check the target's state and this log for rsync errors; it clears when a later canary arrives`,
+    });
+  }
+
+  /**
+   * Queues a full sync to every target (each goes through the delete guard
+   * before it deletes anything). A source that is not watched (missing, root
+   * gone) refuses: false, a warning and a 'refused' event.
+   */
+  fullSync(reason: string): boolean {
+    if (this.state !== 'watching') {
+      // a missing or vanished source must not be "synced" (with --delete that empties targets)
+      const why =
+        this.state === 'rootGone'
+          ? `its root ${this.config.path} vanished, was unmounted or replaced; restore it, then send syncward SIGHUP`
+          : `it is ${this.state}, not watched`;
+      const event: RefusedEvent = { source: this.name, what: 'full sync', reason, why, at: Date.now() };
+      this.ctx.log.warn(
+        { source: this.name, state: this.state, reason },
+        `source ${this.name}: full sync (${reason}) refused: ${why}`,
+      );
+      this.emit('refused', event);
+      return false;
+    }
+    for (const w of this.workers) w.requestFullSync(reason);
+    return true;
+  }
+
+  /** Resumes the held targets named `name` ("target" or "source/target"); returns how many. */
+  resume(name: string): number {
+    let n = 0;
+    for (const w of this.workers) if ((w.name === name || w.key === name) && w.resume()) n++;
+    return n;
+  }
+
+  /** true when the source is not watched, or none of its workers has anything pending or running */
+  get isIdle(): boolean {
+    return this.state !== 'watching' || this.workers.every((w) => w.isIdle);
+  }
+
+  /**
+   * What audits need of each target named `target` (all when undefined):
+   * the specs, why it cannot be audited now, and the changes the watcher
+   * accepts while one runs.
+   */
+  auditSubjects(target?: string): AuditSubject[] {
+    return this.workers
+      .map((w, i) => ({ w, i }))
+      .filter(({ w }) => target === undefined || w.name === target || w.key === target)
+      .map(({ w, i }) => ({
+        source: this.name,
+        target: w.name,
+        key: w.key,
+        url: (this.config.targets[i] as TargetConfig).url,
+        sourceSpec: this.spec,
+        targetSpec: this.targetSpecs[i] as TargetSpec,
+        exclude: this.config.canary ? [`/${this.config.canary.path}`] : [],
+        // not audited: a missing source would look like everything extra, a down target like nothing
+        skip: () =>
+          this.state !== 'watching'
+            ? `source ${this.name} is ${this.state}, not watching: not audited`
+            : w.state === 'down' || w.state === 'misconfigured'
+              ? `target is ${w.state}${w.stateReason ? ` (${w.stateReason})` : ''}: not audited`
+              : null,
+        stuck: () => w.stuckList(),
+        watch: (seen: Change[]) => {
+          this.auditWatch.add(seen);
+          return () => this.auditWatch.delete(seen);
+        },
+      }));
+  }
+
+  status(lastAudit: (key: string) => AuditSummary | null): SourceStatus {
+    return {
+      name: this.name,
+      path: this.config.path,
+      state: this.state,
+      watchedDirs: this.watcher?.watchedDirs ?? 0,
+      overflows: this.overflows,
+      lastOverflowAt: this.lastOverflowAt,
+      maxUserWatches: this.maxUserWatches,
+      unwatched: this.watcher?.unwatchedSummary() ?? { dirs: 0, since: null, codes: [], sample: [] },
+      targets: this.workers.map((w, i) => ({
+        source: this.name,
+        target: w.name,
+        url: (this.config.targets[i] as TargetConfig).url,
+        state: w.state,
+        stateSince: w.stateSince,
+        stateReason: w.stateReason,
+        pending: w.pending,
+        oldestPendingAt: w.oldestPendingAt(),
+        stuck: w.stuck,
+        stuckPaths: w.stuckNames(),
+        holdReason: w.held,
+        lastSuccessAt: w.lastSuccessAt,
+        lastFullSyncAt: w.lastFullSyncAt,
+        lastError: w.lastError,
+        lastAudit: lastAudit(w.key),
+        canary: this.canary?.status(w.name) ?? null,
+      })),
+    };
+  }
+
+  /** Closes the watcher and what works beside it. */
+  private unwatch(): void {
+    this.watcher?.close();
+    this.watcher = null;
+    this.links?.close();
+    this.links = null;
+  }
+
+  /**
+   * From here on rsync reads the source through a directory fd, not its path
+   * (see SourceSpec.readRoot): what a transfer reads is the tree whose
+   * device the daemon watches, even if the root is unmounted or replaced
+   * while it runs. The fd is closed only after the source's workers stopped,
+   * so its number is never reused under a transfer.
+   */
+  private pinRoot(): void {
+    if (this.rootFd !== null) return;
+    try {
+      this.rootFd = openSync(this.config.path, constants.O_RDONLY | constants.O_DIRECTORY);
+      this.spec.readRoot = `/proc/${process.pid}/fd/${this.rootFd}`;
+    } catch (e) {
+      this.ctx.log.warn(
+        { source: this.name, err: (e as Error).message },
+        `source ${this.name}: cannot hold the root open (${(e as Error).message}); rsync reads it by path`,
+      );
+    }
+  }
+
+  /** No more watching; transfers in flight finish (at most `graceMs`). */
+  async stop(graceMs: number): Promise<void> {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+    this.unwatch();
+    this.state = 'stopped';
+    this.canary?.stop();
+    await Promise.all(this.workers.map((w) => w.stop(graceMs)));
+    if (this.rootFd !== null) {
+      delete this.spec.readRoot;
+      closeSync(this.rootFd);
+      this.rootFd = null;
+    }
+  }
+}
