@@ -1,4 +1,4 @@
-import type { Change } from '../coalesce/types.js';
+import type { Change } from '../change/index.js';
 import type { DriftEntry } from './itemize.js';
 
 /**

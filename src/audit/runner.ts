@@ -1,5 +1,5 @@
 import type { Alert } from '../alerts/index.js';
-import type { Change } from '../coalesce/types.js';
+import type { Change } from '../change/index.js';
 import { AUDIT_SAMPLE, type AuditRow, type Journal } from '../journal/index.js';
 import type { AuditEntry, AuditEvent, AuditSummary, TargetAuditResult } from '../status/index.js';
 import type { SourceSpec, TargetSpec } from '../transport/index.js';

@@ -1,6 +1,5 @@
+import type { Change, Op } from '../change/index.js';
 import type { BytePath } from '../util/bytes.js';
-import type { FsEvent } from '../watch/types.js';
-import type { Change, Op } from './types.js';
 
 export interface CoalescerOptions {
   /** extra coalescing window after an entry's last event; 0 = ready at once when complete */
@@ -17,16 +16,17 @@ export interface CoalescerOptions {
  * I/O; time comes in as `now` (ms, expected never to go backwards — use a
  * monotonic clock; a step back is treated as "no time passed").
  *
- * Merging, oldest event first:
- * - many writes and the close → one upsert; `write` alone leaves the entry
- *   incomplete: ready at the close, or at first event + maxWaitMs;
+ * Its input is the changes of coalesce/changes.ts, the same the journal
+ * records. Merging, oldest first:
+ * - many writes and the close → one upsert; an upsert still `writing`
+ *   leaves the entry incomplete: ready at the close, or at first event +
+ *   maxWaitMs;
  * - upsert → delete = delete; delete → upsert = upsert (upsertTree if the new
  *   entry is a directory); delete or upsert → upsertTree = upsertTree;
  *   upsertTree → upsert = upsertTree;
  * - a delete or an upsertTree of D swallows what is pending beneath D (the
  *   delete removes it all, the tree transfer reads it all as it is by then),
- *   and events beneath a pending upsertTree of D are absorbed into it;
- * - move {from, path} = delete(from) + upsert(path) (upsertTree for a directory).
+ *   and events beneath a pending upsertTree of D are absorbed into it.
  *
  * Readiness: a complete entry at min(last event + delayMs, first event +
  * maxWaitMs); an incomplete one at first event + maxWaitMs; a change handed
@@ -66,16 +66,10 @@ export class Coalescer {
     return this.count;
   }
 
-  /** One event from the watcher (after the filter). */
-  add(ev: FsEvent, now: number): void {
+  /** One change the watcher just saw (changesOf, after the filter): newer than everything pending. */
+  add(change: Change, now: number): void {
     const t = this.tick(now);
-    if (ev.kind === 'move') {
-      // A move without its old path is only the arrival half.
-      if (ev.from !== undefined) this.apply(ev.from, 'delete', ev.isDir, t);
-      this.apply(ev.path, ev.isDir ? 'upsertTree' : 'upsert', ev.isDir, t);
-      return;
-    }
-    this.apply(ev.path, ev.kind, ev.isDir, t);
+    this.apply(change.path, change.writing ? 'write' : change.op, change.dir === true, t);
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Change } from '../coalesce/index.js';
+import type { Change } from '../change/index.js';
 import { type BytePath, coveredBy } from '../util/bytes.js';
 
 /**

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkerAlert, WorkerAlertKind } from '../alerts/index.js';
-import { type Change, Coalescer } from '../coalesce/index.js';
+import type { Change } from '../change/index.js';
+import { Coalescer } from '../coalesce/index.js';
 import type { Journal, PendingRow } from '../journal/index.js';
 import {
   buildBatchCall,
@@ -21,7 +22,6 @@ import {
 } from '../transport/index.js';
 import { type BytePath, brief, display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
-import type { FsEvent } from '../watch/types.js';
 import { type BackoffPolicy, defaultBackoff, retryDelay } from './backoff.js';
 import { EVERYTHING_ALLOWED, NOTHING_ALLOWED } from './delete-rules.js';
 import { type GuardOutcome, guardDeletes } from './guard.js';
@@ -196,21 +196,19 @@ export class TargetWorker extends EventEmitter {
     );
   }
 
-  /** Events from the watcher, already in the journal up to sequence `seq`. */
-  addEvents(events: readonly FsEvent[], seq = 0): void {
+  /** The changes the watcher just saw (changesOf), already in the journal up to sequence `seq`. */
+  addChanges(changes: readonly Change[], seq = 0): void {
     if (this.stopped) return;
     const now = Date.now();
-    for (const ev of events) {
-      this.queue.add(ev, now);
+    for (const c of changes) {
+      this.queue.add(c, now);
       // changed: a fresh chance in the queue, no longer left out
-      for (const p of ev.from === undefined ? [ev.path] : [ev.path, ev.from]) {
-        this.attempts.delete(p);
-        this.retryDue.delete(p);
-      }
+      this.attempts.delete(c.path);
+      this.retryDue.delete(c.path);
     }
     // a stuck path that changes, or lies beneath a directory that changed, gets fresh chances
     if (this.stuckPaths.size > 0) {
-      const changed = events.flatMap((ev) => (ev.from === undefined ? [ev.path] : [ev.path, ev.from]));
+      const changed = changes.map((c) => c.path);
       for (const p of releasedBy(this.stuckPaths.keys(), changed)) {
         const c = this.stuckPaths.get(p) as Change;
         this.stuckPaths.delete(p);

@@ -1,4 +1,4 @@
-import type { Change, Op } from '../coalesce/types.js';
+import type { Change, Op } from '../change/index.js';
 import type { HookConfig, SourceConfig } from '../config/index.js';
 import { postJson, runCommand, Sink } from '../deliver/index.js';
 import { type CompiledPattern, compilePattern } from '../filter/index.js';

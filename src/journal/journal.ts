@@ -2,7 +2,7 @@ import { chmodSync, closeSync, constants, existsSync, lstatSync, mkdirSync, open
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Incident } from '../alerts/index.js';
-import type { Change, Op } from '../coalesce/types.js';
+import type { Change, Op } from '../change/index.js';
 import { transferred } from '../transport/exit-codes.js';
 import { type BytePath, coveredBy } from '../util/bytes.js';
 

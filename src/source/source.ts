@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import { closeSync, constants, openSync, statSync } from 'node:fs';
 import type { Alert, WorkerAlert } from '../alerts/index.js';
 import type { AuditSubject } from '../audit/index.js';
+import type { Change } from '../change/index.js';
 import { changesOf } from '../coalesce/index.js';
-import type { Change } from '../coalesce/types.js';
 import { rootIgnore, type SourceConfig, type TargetConfig, targetSpec } from '../config/index.js';
 import { type Delivery, type TargetState, TargetWorker, type TransferReport } from '../dispatch/index.js';
 import { Filter, routeEvents } from '../filter/index.js';
@@ -236,7 +236,7 @@ export class Source extends EventEmitter {
       for (const c of changes) if (seen.length < AUDIT_SEEN_MAX) seen.push(c);
     // Journal first: once recorded, a change survives a crash until each target has it
     const seq = this.record(changes);
-    for (const w of this.workers) w.addEvents(routed, seq);
+    for (const w of this.workers) w.addChanges(changes, seq);
   }
 
   /** Writes the changes for every target; returns their sequence number (0 if they could not be written). */

@@ -1,4 +1,4 @@
-import type { Change } from '../coalesce/types.js';
+import type { Change } from '../change/index.js';
 import { secludedArgsOption } from './rsync-version.js';
 import { rsyncDestination, type TargetUrl } from './target-url.js';
 

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Change } from '../../src/coalesce/types.js';
+import type { Change } from '../../src/change/index.js';
 import {
   buildBatchCall,
   buildFullSyncCall,

@@ -11,7 +11,8 @@ test('each event kind becomes the change the journal must keep', () => {
       { kind: 'delete', path: 'd', isDir: false },
     ]),
     [
-      { path: 'a', op: 'upsert' },
+      // still being written: the journal keeps the upsert, the coalescer waits for the close
+      { path: 'a', op: 'upsert', writing: true },
       { path: 'b', op: 'upsert' },
       { path: 'c', op: 'upsertTree' },
       { path: 'd', op: 'delete' },
@@ -22,10 +23,24 @@ test('each event kind becomes the change the journal must keep', () => {
 test('a move is the delete of the old name and the arrival of the new one', () => {
   assert.deepEqual(changesOf([{ kind: 'move', path: 'new', from: 'old', isDir: true, cookie: 1 }]), [
     { path: 'old', op: 'delete' },
-    { path: 'new', op: 'upsertTree' },
+    // the arrival keeps the old name: a transfer may use it as its basis
+    { path: 'new', op: 'upsertTree', from: 'old' },
   ]);
   assert.deepEqual(changesOf([{ kind: 'move', path: 'f2', from: 'f1', isDir: false, cookie: 2 }]), [
     { path: 'f1', op: 'delete' },
-    { path: 'f2', op: 'upsert' },
+    { path: 'f2', op: 'upsert', from: 'f1' },
   ]);
+});
+
+test("a directory's own upsert is marked as one; a move in from outside is only its arrival", () => {
+  assert.deepEqual(
+    changesOf([
+      { kind: 'upsert', path: 'd', isDir: true },
+      { kind: 'move', path: 'in', isDir: true, cookie: 3 },
+    ]),
+    [
+      { path: 'd', op: 'upsert', dir: true },
+      { path: 'in', op: 'upsertTree' },
+    ],
+  );
 });

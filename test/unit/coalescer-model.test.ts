@@ -16,7 +16,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Change, Coalescer } from '../../src/coalesce/index.js';
+import type { Change } from '../../src/change/index.js';
+import { Coalescer, changesOf } from '../../src/coalesce/index.js';
 import type { FsEvent } from '../../src/watch/types.js';
 import { rng as prng } from '../helpers/rng.js';
 
@@ -158,7 +159,7 @@ function runSequence(seed: number, steps: number): void {
     log.push(
       `t=${now} ${ev.kind} ${JSON.stringify(ev.path)}${ev.from !== undefined ? ` from ${JSON.stringify(ev.from)}` : ''}${ev.isDir ? ' dir' : ''}`,
     );
-    c.add(ev, now);
+    for (const change of changesOf([ev])) c.add(change, now);
     pendingEvents.push({ t: now, paths: ev.from !== undefined ? [ev.from, ev.path] : [ev.path] });
     lastKind.set(ev.path, ev.kind);
     if (ev.from !== undefined) lastKind.set(ev.from, 'delete');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Change, Coalescer } from '../../src/coalesce/index.js';
+import type { Change } from '../../src/change/index.js';
+import { Coalescer, changesOf } from '../../src/coalesce/index.js';
 import type { FsEvent } from '../../src/watch/types.js';
 
 const write = (path: string): FsEvent => ({ kind: 'write', path, isDir: false });
@@ -15,10 +16,15 @@ const move = (from: string, path: string, isDir = false): FsEvent => ({
   cookie: 1,
 });
 
+/** Feeds one watcher event to `c` as the pipeline does: through changesOf. */
+function add(c: Coalescer, ev: FsEvent, now: number): void {
+  for (const change of changesOf([ev])) c.add(change, now);
+}
+
 /** A coalescer fed `events` at `now`, with delay 0 and a long maxWait unless told. */
 function fed(events: FsEvent[], opts = { delayMs: 0, maxWaitMs: 10_000 }, now = 0): Coalescer {
   const c = new Coalescer(opts);
-  for (const ev of events) c.add(ev, now);
+  for (const ev of events) add(c, ev, now);
   return c;
 }
 
@@ -40,28 +46,28 @@ test('a file being written is not sent before it is closed', () => {
   const c = fed([write('f')]);
   assert.equal(c.hasReady(0), false);
   assert.deepEqual(c.take(5_000), []);
-  c.add(upsert('f'), 6_000);
+  add(c, upsert('f'), 6_000);
   assert.deepEqual(ops(c.take(6_000)), ['upsert f']);
 });
 
 test('a file written continuously is still sent within maxWait', () => {
   const c = new Coalescer({ delayMs: 0, maxWaitMs: 1_000 });
-  for (let t = 0; t < 1_000; t += 10) c.add(write('log'), t);
+  for (let t = 0; t < 1_000; t += 10) add(c, write('log'), t);
   assert.deepEqual(c.take(999), []);
   assert.equal(c.nextReadyAt(), 1_000);
   assert.deepEqual(ops(c.take(1_000)), ['upsert log']);
   // still being written: the next round starts from its next event
-  c.add(write('log'), 1_010);
+  add(c, write('log'), 1_010);
   assert.equal(c.nextReadyAt(), 2_010);
 });
 
 test('a file rewritten after its close waits for the next close again', () => {
   const c = new Coalescer({ delayMs: 0, maxWaitMs: 1_000 });
-  c.add(upsert('f'), 0);
-  c.add(write('f'), 5);
+  add(c, upsert('f'), 0);
+  add(c, write('f'), 5);
   assert.equal(c.hasReady(5), false);
   assert.equal(c.nextReadyAt(), 1_000, 'still bounded by the first event');
-  c.add(upsert('f'), 7);
+  add(c, upsert('f'), 7);
   assert.deepEqual(ops(c.take(7)), ['upsert f']);
 });
 
@@ -80,7 +86,7 @@ test('delete then upsert becomes upsert', () => {
 test('delete then write waits for the close, as a new file would', () => {
   const c = fed([del('f'), write('f')]);
   assert.equal(c.hasReady(0), false);
-  c.add(upsert('f'), 1);
+  add(c, upsert('f'), 1);
   assert.deepEqual(ops(c.take(1)), ['upsert f']);
 });
 
@@ -136,8 +142,8 @@ test('changes beneath a pending upsertTree are absorbed into it', () => {
 test('changes beneath an upsertTree already taken are kept', () => {
   const c = fed([tree('d')]);
   assert.deepEqual(ops(c.take(0)), ['upsertTree d']);
-  c.add(upsert('d/x'), 1);
-  c.add(del('d/y'), 1);
+  add(c, upsert('d/x'), 1);
+  add(c, del('d/y'), 1);
   assert.deepEqual(ops(c.take(1)), ['upsert d/x', 'delete d/y']);
 });
 
@@ -175,9 +181,9 @@ test('an upsertTree of the root covers everything pending', () => {
 
 test('delayMs holds a complete entry until that long after its last event', () => {
   const c = new Coalescer({ delayMs: 100, maxWaitMs: 10_000 });
-  c.add(upsert('f'), 0);
+  add(c, upsert('f'), 0);
   assert.equal(c.nextReadyAt(), 100);
-  c.add(upsert('f'), 50);
+  add(c, upsert('f'), 50);
   assert.equal(c.nextReadyAt(), 150);
   assert.equal(c.hasReady(149), false);
   assert.deepEqual(c.take(149), []);
@@ -187,7 +193,7 @@ test('delayMs holds a complete entry until that long after its last event', () =
 
 test('delayMs never holds an entry past maxWait after its first event', () => {
   const c = new Coalescer({ delayMs: 100, maxWaitMs: 250 });
-  for (let t = 0; t <= 240; t += 60) c.add(upsert('f'), t);
+  for (let t = 0; t <= 240; t += 60) add(c, upsert('f'), t);
   assert.equal(c.nextReadyAt(), 250);
   assert.deepEqual(c.take(249), []);
   assert.deepEqual(ops(c.take(250)), ['upsert f']);
@@ -195,16 +201,16 @@ test('delayMs never holds an entry past maxWait after its first event', () => {
 
 test('with delayMs 0 a complete entry is ready at once', () => {
   const c = new Coalescer({ delayMs: 0, maxWaitMs: 1_000 });
-  c.add(upsert('f'), 42);
+  add(c, upsert('f'), 42);
   assert.equal(c.hasReady(42), true);
   assert.equal(c.nextReadyAt(), 42);
 });
 
 test('take returns only what is ready and leaves the rest', () => {
   const c = new Coalescer({ delayMs: 100, maxWaitMs: 10_000 });
-  c.add(upsert('a'), 0);
-  c.add(write('c'), 0);
-  c.add(upsert('b'), 60);
+  add(c, upsert('a'), 0);
+  add(c, write('c'), 0);
+  add(c, upsert('b'), 60);
   assert.deepEqual(ops(c.take(100)), ['upsert a']);
   assert.equal(c.size, 2);
   assert.equal(c.nextReadyAt(), 160);
@@ -228,15 +234,15 @@ test('a path taken can be queued again by new events', () => {
   const c = fed([upsert('d/f')]);
   c.take(0);
   assert.equal(c.size, 0);
-  c.add(upsert('d/f'), 1);
+  add(c, upsert('d/f'), 1);
   assert.equal(c.size, 1);
   assert.deepEqual(ops(c.take(1)), ['upsert d/f']);
 });
 
 test('an entry swallowed by a delete keeps its maxWait bound', () => {
   const c = new Coalescer({ delayMs: 500, maxWaitMs: 1_000 });
-  c.add(write('d/f'), 0);
-  c.add(del('d', true), 900);
+  add(c, write('d/f'), 0);
+  add(c, del('d', true), 900);
   // the delete alone would wait until 1400; the write it covers began at 0
   assert.equal(c.nextReadyAt(), 1_000);
   assert.deepEqual(ops(c.take(1_000)), ['delete d']);
@@ -245,7 +251,7 @@ test('an entry swallowed by a delete keeps its maxWait bound', () => {
 test('an older delete above a ready entry is sent with it', () => {
   // an old delete handed back after a failed transfer, with newer work beneath it
   const c = new Coalescer({ delayMs: 0, maxWaitMs: 1_000 });
-  c.add(upsert('d/x'), 0);
+  add(c, upsert('d/x'), 0);
   c.addChange({ path: 'd', op: 'delete' }, 0);
   assert.deepEqual(ops(c.take(0)), ['delete d', 'upsert d/x']);
 });
@@ -253,7 +259,7 @@ test('an older delete above a ready entry is sent with it', () => {
 test('addChange is ready at once, whatever delayMs says', () => {
   const c = new Coalescer({ delayMs: 5_000, maxWaitMs: 10_000 });
   c.addChange({ path: 'a', op: 'upsert' }, 10);
-  c.add(upsert('b'), 10);
+  add(c, upsert('b'), 10);
   assert.equal(c.hasReady(10), true);
   assert.deepEqual(ops(c.take(10)), ['upsert a']);
   assert.equal(c.size, 1);
@@ -261,16 +267,16 @@ test('addChange is ready at once, whatever delayMs says', () => {
 
 test('a change put back after a failed transfer does not undo a newer delete', () => {
   const c = new Coalescer({ delayMs: 0, maxWaitMs: 1_000 });
-  c.add(upsert('f'), 0);
+  add(c, upsert('f'), 0);
   const batch = c.take(0);
-  c.add(del('f'), 1); // meanwhile, while the transfer ran
+  add(c, del('f'), 1); // meanwhile, while the transfer ran
   for (const ch of batch) c.addChange(ch, 2); // it failed
   assert.deepEqual(ops(c.take(2)), ['delete f']);
 });
 
 test('a change put back beneath a newer directory delete is covered by it', () => {
   const c = new Coalescer({ delayMs: 100, maxWaitMs: 1_000 });
-  c.add(del('d', true), 10);
+  add(c, del('d', true), 10);
   c.addChange({ path: 'd/x', op: 'upsert' }, 20);
   assert.equal(c.size, 1);
   assert.equal(c.hasReady(20), true, 'the retry stays urgent');
@@ -302,7 +308,7 @@ test('clear drops everything', () => {
   assert.equal(c.size, 0);
   assert.equal(c.nextReadyAt(), undefined);
   assert.deepEqual(c.take(1e12), []);
-  c.add(upsert('a'), 1);
+  add(c, upsert('a'), 1);
   assert.deepEqual(ops(c.take(1)), ['upsert a']);
 });
 
@@ -313,8 +319,8 @@ test('non-UTF-8 names are kept byte for byte', () => {
 
 test('a clock that steps back does not reorder anything', () => {
   const c = new Coalescer({ delayMs: 100, maxWaitMs: 1_000 });
-  c.add(upsert('a'), 1_000);
-  c.add(upsert('b'), 500); // treated as 1000
+  add(c, upsert('a'), 1_000);
+  add(c, upsert('b'), 500); // treated as 1000
   assert.equal(c.nextReadyAt(), 1_100);
   assert.deepEqual(ops(c.take(1_100)), ['upsert a', 'upsert b']);
 });
@@ -322,9 +328,9 @@ test('a clock that steps back does not reorder anything', () => {
 test('100,000 pending deletes collapse into one delete of their parent', () => {
   // speed is measured in bench/coalescer.ts, not asserted here (timings flake on shared machines)
   const c = new Coalescer({ delayMs: 1_000, maxWaitMs: 10_000 });
-  for (let i = 0; i < 100_000; i++) c.add(del(`big/d${i % 100}/f${i}`), 0);
+  for (let i = 0; i < 100_000; i++) add(c, del(`big/d${i % 100}/f${i}`), 0);
   assert.equal(c.size, 100_000);
-  c.add(del('big', true), 1);
+  add(c, del('big', true), 1);
   assert.equal(c.size, 1);
   assert.deepEqual(ops(c.take(1e6)), ['delete big']);
 });

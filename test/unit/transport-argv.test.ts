@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Change } from '../../src/coalesce/types.js';
+import type { Change } from '../../src/change/index.js';
 import {
   buildBatchCall,
   buildFullSyncCall,
