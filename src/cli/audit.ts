@@ -10,14 +10,7 @@ import {
 } from '../audit/index.js';
 import type { Config, SourceConfig } from '../config/index.js';
 import { JournalReader } from '../journal/index.js';
-import {
-  buildBatchCall,
-  buildRootAttrsCall,
-  type RsyncProgress,
-  runRsync,
-  touchesRoot,
-  transferred,
-} from '../transport/index.js';
+import { buildBatchCall, type RsyncProgress, runRsync, sendBatch, transferred } from '../transport/index.js';
 import { display } from '../util/bytes.js';
 import { EXIT } from './exit.js';
 import { type GuardFlags, guardPair, overrideHint } from './guard.js';
@@ -136,18 +129,19 @@ export async function runAudit(
       }
       const sent =
         guard.kind === 'failed'
-          ? guard.result
-          : await runRsync(buildBatchCall(src, repairTgt, changes, { isRoot }), {
-              timeoutMs: (tgt.timeoutS * 4 + 3600) * 1000,
-            });
-      let sentOk = transferred(sent.exit.class);
-      if (sentOk && touchesRoot(changes)) {
-        // the root's own times and mode (a repaired entry in it moved them again)
-        const root = await runRsync(buildRootAttrsCall(src, tgt, { isRoot }), {
-          timeoutMs: (tgt.timeoutS * 4 + 60) * 1000,
-        });
-        sentOk = root.exit.class === 'ok';
-      }
+          ? { result: guard.result, rootAttrs: null }
+          : await sendBatch(
+              // the root's own times and mode follow (a repaired entry in it moved them again)
+              (call, step) =>
+                runRsync(call, { timeoutMs: (tgt.timeoutS * 4 + (step === 'batch' ? 3600 : 60)) * 1000 }),
+              src,
+              repairTgt,
+              changes,
+              { isRoot },
+            );
+      const sentOk =
+        transferred(sent.result.exit.class) &&
+        (sent.rootAttrs === null || sent.rootAttrs.exit.class === 'ok');
       const after = await auditTarget(src, tgt, opts);
       return {
         ...report,
@@ -155,7 +149,7 @@ export async function runAudit(
         repaired: {
           paths: changes.length,
           ok: sentOk,
-          message: sentOk ? undefined : sent.exit.message,
+          message: sentOk ? undefined : sent.result.exit.message,
           remaining: after.entries.length,
         },
       };

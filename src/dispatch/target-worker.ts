@@ -10,14 +10,13 @@ import {
   buildBatchCall,
   buildFullSyncCall,
   buildPruneCall,
-  buildRootAttrsCall,
   excludeArgs,
   type RsyncCall,
   type RsyncResult,
   runRsync,
   type SourceSpec,
+  sendBatch,
   type TargetSpec,
-  touchesRoot,
   transferred,
 } from '../transport/index.js';
 import { type BytePath, brief, display } from '../util/bytes.js';
@@ -500,32 +499,21 @@ export class TargetWorker extends EventEmitter {
       }
       if (guard.counted) this.recentDeletes.push({ at: Date.now(), n: guard.counted });
     }
-    const call = buildBatchCall(src, this.o.target, changes, { isRoot: this.o.isRoot });
-    const res = await this.exec(call);
-    if (
-      !this.stopped &&
-      touchesRoot(changes) &&
-      (transferred(res.exit.class) || res.exit.class === 'partial')
-    )
-      await this.sendRootAttrs();
-    this.finish('batch', changes, res, seq, left);
-  }
-
-  /**
-   * Gives the target root the source root's mode, owner and times after a
-   * batch that changed something directly in it. Every batch that does pays
-   * this call: the target root's mtime moves whenever rsync creates, renames
-   * or deletes an entry in it (a file's temp copy included), whatever the
-   * source root looks like. A failure is logged: the next batch that touches
-   * the root, a full sync, or an audit (as drift) catches it.
-   */
-  private async sendRootAttrs(): Promise<void> {
-    const res = await this.exec(buildRootAttrsCall(this.o.source, this.o.target, { isRoot: this.o.isRoot }));
-    if (!transferred(res.exit.class))
+    const { result: res, rootAttrs } = await sendBatch(
+      (call) => this.exec(call),
+      src,
+      this.o.target,
+      changes,
+      { isRoot: this.o.isRoot },
+      () => !this.stopped,
+    );
+    // A failure is logged: the next batch that touches the root, a full sync, or an audit (as drift) catches it
+    if (rootAttrs && !transferred(rootAttrs.exit.class))
       this.o.log.warn(
-        { source: this.o.sourceName, target: this.name, rsyncMessage: res.exit.rsyncMessage },
-        `target ${this.o.sourceName}/${this.name}: the root directory's times and mode could not be set (${res.exit.message}); the next change in the root or the next full sync sets them`,
+        { source: this.o.sourceName, target: this.name, rsyncMessage: rootAttrs.exit.rsyncMessage },
+        `target ${this.o.sourceName}/${this.name}: the root directory's times and mode could not be set (${rootAttrs.exit.message}); the next change in the root or the next full sync sets them`,
       );
+    this.finish('batch', changes, res, seq, left);
   }
 
   /** The delete guard (guard.ts) for the next transfer; a resume lets that one through as it is. */

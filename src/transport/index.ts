@@ -56,6 +56,7 @@ export {
   rsyncEnv,
   runRsync,
 } from './run.js';
+export { type BatchSent, type SendRunner, sendBatch } from './send.js';
 export {
   formatTargetUrl,
   parseTargetUrl,
