@@ -22,6 +22,7 @@ import {
 import { type BytePath, brief, display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
 import { type BackoffPolicy, defaultBackoff, retryDelay } from './backoff.js';
+import { targetFailure } from './decide.js';
 import { EVERYTHING_ALLOWED, NOTHING_ALLOWED } from './delete-rules.js';
 import { type GuardOutcome, guardDeletes } from './guard.js';
 import { releasedBy, settledState, type Triage, triageFailures } from './stuck.js';
@@ -706,22 +707,17 @@ export class TargetWorker extends EventEmitter {
     this.failures++;
     if (kind === 'full') this.fullSyncReason = reason ?? 'retry';
     for (const c of changes) this.queue.addChange(c, now);
-    const backoffKind =
-      cls === 'misconfigured' ? 'misconfigured' : cls === 'transient' ? 'transient' : 'other';
-    const delay = retryDelay(this.failures, backoffKind, this.o.backoff ?? defaultBackoff);
+    const f = targetFailure(cls, this.failures, this._state, this.holdReason !== null, this.o.backoff);
+    const delay = f.delayMs;
     this.retryAt = now + delay;
     this.lastError = res.exit.message;
     this.o.log.error(
       { ...report, rsyncMessage: res.exit.rsyncMessage, retryInMs: delay, attempt: this.failures },
       `${kind === 'full' ? 'full sync' : 'transfer'} ${this.o.sourceName} -> ${this.name} failed (rsync exit ${res.code ?? res.signal}, ${cls}): ${res.exit.message}; retry in ${Math.round(delay / 100) / 10} s`,
     );
-    const next = cls === 'misconfigured' ? 'misconfigured' : 'down';
-    if (this._state !== next && this.holdReason === null) {
-      this.setState(next, res.exit.message);
-      this.alert(
-        cls === 'noSpace' ? 'noSpace' : next,
-        `target ${this.o.sourceName}/${this.name} is ${next}: ${res.exit.message}`,
-      );
+    if (f.alert !== null) {
+      this.setState(f.state, res.exit.message);
+      this.alert(f.alert, `target ${this.o.sourceName}/${this.name} is ${f.state}: ${res.exit.message}`);
     }
   }
 
