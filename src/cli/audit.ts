@@ -10,7 +10,7 @@ import {
 } from '../audit/index.js';
 import type { Config, SourceConfig } from '../config/index.js';
 import { JournalReader } from '../journal/index.js';
-import { buildBatchCall, type RsyncProgress, runRsync, sendBatch, transferred } from '../transport/index.js';
+import { type RsyncProgress, transferred } from '../transport/index.js';
 import { display } from '../util/bytes.js';
 import { EXIT } from './exit.js';
 import { type GuardFlags, guardPair, overrideHint } from './guard.js';
@@ -90,7 +90,7 @@ export async function runAudit(
   const progress = stderrProgress(err, 'audit', o);
   const reports = await Promise.all(
     pairs.map(async (pair): Promise<TargetReport> => {
-      const { source, target, src, tgt } = pair;
+      const { source, target, src, tgt, transport } = pair;
       const key = `${source.name}/${target.name}`;
       progress?.start(key, key);
       const onProgress = progress ? (p: RsyncProgress) => progress.update(key, p) : undefined;
@@ -113,11 +113,9 @@ export async function runAudit(
       if (!o.repair || !r.ok || r.entries.length === 0) return report;
       // -I: these paths are known to differ, even where size and mtime match (a --checksum finding)
       const changes = repairChanges(r.entries);
-      const repairTgt = { ...tgt, rsyncArgs: [...tgt.rsyncArgs, '--ignore-times'] };
+      const repair = { extraArgs: ['--ignore-times'] };
       // the daemon's delete guard: an audit of an emptied source finds everything "extra"
-      const guard = await guardPair(config, pair, 'repair', o, () =>
-        buildBatchCall(src, repairTgt, changes, { isRoot, dryRun: true, itemize: true }),
-      );
+      const guard = await guardPair(config, pair, 'repair', o, () => transport.countDeletes(changes, repair));
       if (guard.kind === 'refused') {
         const message = `${guard.reason}; nothing was sent. ${overrideHint(guard.rule, guard.deletes)}`;
         // the text report says it on stdout; with --json, stderr says it too
@@ -130,18 +128,10 @@ export async function runAudit(
       const sent =
         guard.kind === 'failed'
           ? { result: guard.result, rootAttrs: null }
-          : await sendBatch(
-              // the root's own times and mode follow (a repaired entry in it moved them again)
-              (call, step) =>
-                runRsync(call, { timeoutMs: (tgt.timeoutS * 4 + (step === 'batch' ? 3600 : 60)) * 1000 }),
-              src,
-              repairTgt,
-              changes,
-              { isRoot },
-            );
+          : // the root's own times and mode follow (a repaired entry in it moved them again)
+            await transport.sendBatch(changes, repair);
       const sentOk =
-        transferred(sent.result.exit.class) &&
-        (sent.rootAttrs === null || sent.rootAttrs.exit.class === 'ok');
+        transferred(sent.result.class) && (sent.rootAttrs === null || sent.rootAttrs.class === 'ok');
       const after = await auditTarget(src, tgt, opts);
       return {
         ...report,
@@ -149,7 +139,7 @@ export async function runAudit(
         repaired: {
           paths: changes.length,
           ok: sentOk,
-          message: sentOk ? undefined : sent.result.exit.message,
+          message: sentOk ? undefined : sent.result.message,
           remaining: after.entries.length,
         },
       };

@@ -15,12 +15,11 @@ import { Filter } from '../filter/index.js';
 import { LOCK_FILE, stateDirProblem } from '../journal/index.js';
 import {
   brokenDeleteMissingArgs,
-  buildListCall,
   buildRemoteVersionCall,
   localRsyncVersion,
   type RsyncCall,
+  RsyncTransport,
   rsyncEnv,
-  runRsync,
 } from '../transport/index.js';
 import { type BytePath, joinRel, toFs } from '../util/bytes.js';
 import { readMaxUserWatches } from '../watch/index.js';
@@ -378,15 +377,21 @@ async function targetChecks(
     timeoutS: Math.min(t.timeoutS, timeoutS),
     contimeoutS: Math.min(t.timeoutS, timeoutS),
   };
-  const call = buildListCall(spec);
-  const r = await runRsync(call, { timeoutMs: (timeoutS + 5) * 1000 });
+  const transport = new RsyncTransport({
+    // the probe reads nothing of the source
+    source: { root: s.path, filterArgs: [], delete: s.delete },
+    target: spec,
+    isRoot: euid === 0,
+    timeoutMs: () => (timeoutS + 5) * 1000,
+  });
+  const r = await transport.probe();
   const probe = targetProbeCheck(id, t.url, url.kind, {
-    class: r.exit.class,
+    class: r.class,
     code: r.code,
-    message: r.exit.message,
-    rsyncMessage: r.exit.rsyncMessage,
+    message: r.message,
+    rsyncMessage: r.detail,
     durationMs: r.durationMs,
-    argv: call.argv,
+    argv: r.command,
   });
   checks.push(probe);
   const versionCall = buildRemoteVersionCall(spec);

@@ -1,6 +1,6 @@
 import { type Config, rootIgnore } from '../config/index.js';
 import { type Allowance, type GuardOutcome, type GuardRule, guardDeletes } from '../dispatch/index.js';
-import { type RsyncCall, runRsync } from '../transport/index.js';
+import type { DeleteCount } from '../transport/index.js';
 import type { SourceTargetPair } from './pairs.js';
 
 /** The one-shot commands' overrides of the delete guard. */
@@ -17,24 +17,22 @@ export function allowanceOf(o: GuardFlags): Allowance {
 
 /**
  * The daemon's delete guard for `sync` and `audit --repair`: the same root
- * checks and max_delete, counted with a dry run of `dryRun`.
+ * checks and max_delete, counted by `count` (a dry run of the call).
  */
 export function guardPair(
   config: Config,
   pair: SourceTargetPair,
   what: string,
   flags: GuardFlags,
-  dryRun: () => RsyncCall,
+  count: () => Promise<DeleteCount>,
 ): Promise<GuardOutcome> {
-  const timeoutMs = (pair.target.timeoutS * 4 + 3600) * 1000;
   return guardDeletes({
     what,
     source: pair.src,
-    dryRun,
+    count,
     maxDelete: pair.target.maxDelete,
     allow: allowanceOf(flags),
     rootIgnore: rootIgnore(pair.source, config.stateDir),
-    run: (call, onLine) => runRsync(call, { timeoutMs, onStdoutLine: onLine }),
   });
 }
 

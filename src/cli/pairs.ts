@@ -1,7 +1,14 @@
 import { type Config, type SourceConfig, type TargetConfig, targetSpec } from '../config/index.js';
 import { Filter } from '../filter/index.js';
 import { prepareStateDir, StateDirError } from '../journal/state-dir.js';
-import { localRsyncVersion, type SourceSpec, type TargetSpec } from '../transport/index.js';
+import {
+  commandBounds,
+  localRsyncVersion,
+  RsyncTransport,
+  type SourceSpec,
+  type TargetSpec,
+  type Transport,
+} from '../transport/index.js';
 
 /** One source and one of its targets, as config and as the transport needs them. */
 export interface SourceTargetPair {
@@ -9,6 +16,8 @@ export interface SourceTargetPair {
   target: TargetConfig;
   src: SourceSpec;
   tgt: TargetSpec;
+  /** every call of the command to this target, bounded for a one-shot run */
+  transport: Transport;
 }
 
 /**
@@ -23,6 +32,7 @@ export function selectPairs(config: Config, o: { source?: string; target?: strin
     // one that cannot be created only costs ssh its connection sharing
     if (!(e instanceof StateDirError) || e.kind === 'unsafe') throw e;
   }
+  const isRoot = process.getuid?.() === 0;
   const pairs: SourceTargetPair[] = [];
   for (const s of config.sources) {
     if (o.source && s.name !== o.source) continue;
@@ -32,7 +42,13 @@ export function selectPairs(config: Config, o: { source?: string; target?: strin
     for (const t of s.targets) {
       if (o.target && t.name !== o.target) continue;
       const tgt = { ...targetSpec(t, config.stateDir), rsyncVersion: localRsyncVersion()?.version };
-      pairs.push({ source: s, target: t, src, tgt });
+      const transport = new RsyncTransport({
+        source: src,
+        target: tgt,
+        isRoot,
+        timeoutMs: commandBounds(tgt),
+      });
+      pairs.push({ source: s, target: t, src, tgt, transport });
     }
   }
   return pairs;

@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import { buildFullSyncCall, parseProgress2Line, runRsync, transferred } from '../transport/index.js';
+import { transferred } from '../transport/index.js';
 import { EXIT } from './exit.js';
 import { type GuardFlags, guardPair, overrideHint } from './guard.js';
 import { noMatch, selectPairs } from './pairs.js';
@@ -41,23 +41,19 @@ export async function runSync(
   out: NodeJS.WritableStream = process.stdout,
   err: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
-  const isRoot = process.getuid?.() === 0;
   const jobs: Promise<SyncResult>[] = [];
   const pairs = selectPairs(config, o);
   const progress = stderrProgress(err, 'sync', o);
   for (const pair of pairs) {
-    const { source: s, target: t, src: source, tgt: spec } = pair;
+    const { source: s, target: t, transport } = pair;
     const key = `${s.name}/${t.name}`;
-    const call = buildFullSyncCall(source, spec, { isRoot, dryRun: o.dryRun, progress: !!progress });
     progress?.log(`sync ${s.name} -> ${t.name} (${t.url}) ...\n`);
     progress?.start(key, key);
     const run = async (): Promise<SyncResult> => {
       // a dry run deletes nothing: only a real sync goes through the delete guard
       const guard = o.dryRun
         ? null
-        : await guardPair(config, pair, 'full sync', o, () =>
-            buildFullSyncCall(source, spec, { isRoot, dryRun: true, itemize: true }),
-          );
+        : await guardPair(config, pair, 'full sync', o, () => transport.countDeletes('all'));
       if (guard?.kind === 'refused') {
         progress?.finish(key);
         const message = `${guard.reason}; nothing was sent. ${overrideHint(guard.rule, guard.deletes)}`;
@@ -81,22 +77,17 @@ export async function runSync(
       const r =
         guard?.kind === 'failed'
           ? guard.result
-          : await runRsync(call, {
-              timeoutMs: (t.timeoutS * 4 + 3600) * 1000,
-              onStdoutLine: progress
-                ? (line) => {
-                    const p = parseProgress2Line(line);
-                    if (p) progress.update(key, p);
-                  }
-                : undefined,
+          : await transport.sendAll({
+              dryRun: o.dryRun,
+              onProgress: progress ? (p) => progress.update(key, p) : undefined,
             });
       progress?.finish(key);
-      const ok = transferred(r.exit.class);
+      const ok = transferred(r.class);
       if (progress) {
         progress.log(
           ok
             ? `ok   ${s.name} -> ${t.name}: ${r.files} file(s), ${r.bytes} byte(s) sent in ${(r.durationMs / 1000).toFixed(1)} s${o.dryRun ? ' (dry run)' : ''}\n`
-            : `FAIL ${s.name} -> ${t.name}: rsync exit ${r.code ?? r.signal} (${r.exit.class}): ${r.exit.message}\n${indent(r.exit.rsyncMessage)}`,
+            : `FAIL ${s.name} -> ${t.name}: rsync exit ${r.code ?? r.signal} (${r.class}): ${r.message}\n${indent(r.detail)}`,
         );
       }
       return {
@@ -104,11 +95,11 @@ export async function runSync(
         target: t.name,
         ok,
         code: r.code,
-        class: r.exit.class,
+        class: r.class,
         files: r.files,
         bytes: r.bytes,
         durationMs: r.durationMs,
-        message: ok ? undefined : r.exit.message,
+        message: ok ? undefined : r.message,
       };
     };
     jobs.push(run());

@@ -1,13 +1,13 @@
 import { readdirSync, statSync } from 'node:fs';
-import { type RsyncCall, type RsyncResult, type SourceSpec, transferred } from '../transport/index.js';
+import { type DeleteCount, type SendResult, type SourceSpec, transferred } from '../transport/index.js';
 import { type Allowance, type GuardRule, judgeDeletes, type RootState } from './delete-rules.js';
 
 export interface GuardRequest {
   /** what would run, for the message: "full sync", "transfer", "repair" */
   what: string;
   source: SourceSpec;
-  /** the dry run of exactly the call that would run (--dry-run --itemize-changes) */
-  dryRun: () => RsyncCall;
+  /** what exactly the call that would run deletes, from a dry run of it (Transport.countDeletes) */
+  count: () => Promise<DeleteCount>;
   maxDelete?: number;
   allow: Allowance;
   /** names in the source root that do not make it "not empty" (the canary's file or directory) */
@@ -16,8 +16,6 @@ export interface GuardRequest {
   rootDev?: number | null;
   /** entries deleted on this target just before (the daemon's window) */
   recent?: number;
-  /** runs rsync, feeding each stdout line to `onLine` */
-  run: (call: RsyncCall, onLine: (line: string) => void) => Promise<RsyncResult>;
 }
 
 export type GuardOutcome =
@@ -25,7 +23,7 @@ export type GuardOutcome =
   | { kind: 'go'; counted: number | null }
   | { kind: 'refused'; rule: GuardRule; reason: string; deletes?: number }
   /** the dry run itself failed (target down, auth): report it as the transfer's failure */
-  | { kind: 'failed'; result: RsyncResult };
+  | { kind: 'failed'; result: SendResult };
 
 /**
  * The one guard before anything is deleted on a target: looks at the source
@@ -48,14 +46,9 @@ export async function guardDeletes(r: GuardRequest): Promise<GuardOutcome> {
   if (v.verdict === 'count') {
     // A delete of a directory removes everything beneath it on the target:
     // count entries, not changes, with a dry run of this very call.
-    let n = 0;
-    const res = await r.run(r.dryRun(), (line) => {
-      // rsync itemizes each entry it deletes as "*deleting"
-      if (line.startsWith('*deleting')) n++;
-    });
-    const cls = res.exit.class;
-    if (!transferred(cls) && cls !== 'partial') return { kind: 'failed', result: res };
-    counted = n;
+    const { result, deletes } = await r.count();
+    if (!transferred(result.class) && result.class !== 'partial') return { kind: 'failed', result };
+    counted = deletes;
     v = judgeDeletes({ ...check, counted });
   }
   if (v.verdict === 'refuse') return { kind: 'refused', rule: v.rule, reason: v.reason, deletes: v.deletes };

@@ -1,22 +1,14 @@
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { WorkerAlert, WorkerAlertKind } from '../alerts/index.js';
 import type { Change } from '../change/index.js';
 import { Coalescer } from '../coalesce/index.js';
 import type { Journal, PendingRow } from '../journal/index.js';
 import {
-  buildBatchCall,
-  buildFullSyncCall,
-  buildPruneCall,
-  excludeArgs,
-  type RsyncCall,
-  type RsyncResult,
-  runRsync,
+  type DeleteCount,
+  type SendOptions,
+  type SendResult,
   type SourceSpec,
-  sendBatch,
-  type TargetSpec,
+  type Transport,
   transferred,
 } from '../transport/index.js';
 import { type BytePath, brief, display } from '../util/bytes.js';
@@ -49,7 +41,7 @@ export interface TransferReport {
   files: number;
   bytes: number;
   durationMs: number;
-  result: RsyncResult['exit']['class'];
+  result: SendResult['class'];
   code: number | null;
   message?: string;
   /** a few of the paths, for the log */
@@ -64,11 +56,12 @@ export interface Delivery {
 
 export interface TargetWorkerOptions {
   sourceName: string;
+  /** the source's root and whether it mirrors deletes, for the delete guard */
   source: SourceSpec;
-  target: TargetSpec;
+  /** how this target is reached: every call to it goes through this */
+  transport: Transport;
   delayMs: number;
   maxWaitMs: number;
-  isRoot: boolean;
   log: Logger;
   /** durable record of what this target still needs; the worker clears what it delivered */
   journal?: Journal;
@@ -82,8 +75,6 @@ export interface TargetWorkerOptions {
   stuckAfter?: number;
   lagThresholdS?: number;
   backoff?: BackoffPolicy;
-  /** hard bound on one rsync call, on top of rsync's own --timeout */
-  callTimeoutMs?: number;
   /** names in the source root that do not make it "not empty" (the canary's file or directory) */
   rootIgnore?: string[];
   /** st_dev of the source root when watching began (null: not known yet) */
@@ -153,8 +144,8 @@ export class TargetWorker extends EventEmitter {
 
   constructor(private readonly o: TargetWorkerOptions) {
     super();
-    this.name = o.target.name;
-    this.key = o.key ?? `${o.sourceName}/${o.target.name}`;
+    this.name = o.transport.target;
+    this.key = o.key ?? `${o.sourceName}/${this.name}`;
     this.queue = new Coalescer({ delayMs: o.delayMs, maxWaitMs: o.maxWaitMs });
   }
 
@@ -317,16 +308,15 @@ export class TargetWorker extends EventEmitter {
   }
 
   /**
-   * The source as one call sees it: paths that keep failing are left out
-   * (except those the call lists itself), so that their error does not make
-   * rsync skip every deletion of the run; they are retried on their own.
+   * Options of the next call: paths that keep failing are left out (except
+   * those the call lists itself), so that their error does not make rsync
+   * skip every deletion of the run; they are retried on their own.
    */
-  private sourceFor(listed: readonly Change[] = []): SourceSpec {
-    const failing = new Set([...this.attempts.keys(), ...this.stuckPaths.keys()]);
-    if (failing.size === 0) return this.o.source;
-    const rules = excludeArgs(failing, new Set(listed.map((c) => c.path)));
-    // first: rsync's first matching rule wins
-    return { ...this.o.source, filterArgs: [...rules, ...this.o.source.filterArgs] };
+  private callOptions(): SendOptions {
+    return {
+      signal: this.abort.signal,
+      leaveOut: new Set([...this.attempts.keys(), ...this.stuckPaths.keys()]),
+    };
   }
 
   /** The failing paths a call left out: their journal rows stay. */
@@ -466,10 +456,6 @@ export class TargetWorker extends EventEmitter {
     return this.recentDeletes.reduce((n, d) => n + d.n, 0);
   }
 
-  private callTimeout(): number {
-    return this.o.callTimeoutMs ?? (this.o.target.timeoutS * 4 + 60) * 1000;
-  }
-
   private begin(): void {
     this.clearTimer();
     if (this._state !== 'down' && this._state !== 'misconfigured' && this._state !== 'lagging')
@@ -478,15 +464,11 @@ export class TargetWorker extends EventEmitter {
 
   private async runBatch(changes: Change[], seq: number): Promise<void> {
     this.begin();
-    const src = this.sourceFor(changes);
+    const call = this.callOptions();
     const left = this.leftOut(changes);
     if (canDelete(changes)) {
       const guard = await this.guard('transfer', this.recentDeleteCount(Date.now()), () =>
-        buildBatchCall(src, this.o.target, changes, {
-          isRoot: this.o.isRoot,
-          dryRun: true,
-          itemize: true,
-        }),
+        this.o.transport.countDeletes(changes, call),
       );
       if (this.stopped) return;
       if (guard.kind === 'failed') {
@@ -500,35 +482,30 @@ export class TargetWorker extends EventEmitter {
       }
       if (guard.counted) this.recentDeletes.push({ at: Date.now(), n: guard.counted });
     }
-    const { result: res, rootAttrs } = await sendBatch(
-      (call) => this.exec(call),
-      src,
-      this.o.target,
-      changes,
-      { isRoot: this.o.isRoot },
-      () => !this.stopped,
-    );
+    const { result: res, rootAttrs } = await this.o.transport.sendBatch(changes, {
+      ...call,
+      more: () => !this.stopped,
+    });
     // A failure is logged: the next batch that touches the root, a full sync, or an audit (as drift) catches it
-    if (rootAttrs && !transferred(rootAttrs.exit.class))
+    if (rootAttrs && !transferred(rootAttrs.class))
       this.o.log.warn(
-        { source: this.o.sourceName, target: this.name, rsyncMessage: rootAttrs.exit.rsyncMessage },
-        `target ${this.o.sourceName}/${this.name}: the root directory's times and mode could not be set (${rootAttrs.exit.message}); the next change in the root or the next full sync sets them`,
+        { source: this.o.sourceName, target: this.name, rsyncMessage: rootAttrs.detail },
+        `target ${this.o.sourceName}/${this.name}: the root directory's times and mode could not be set (${rootAttrs.message}); the next change in the root or the next full sync sets them`,
       );
     this.finish('batch', changes, res, seq, left);
   }
 
   /** The delete guard (guard.ts) for the next transfer; a resume lets that one through as it is. */
-  private guard(what: string, recent: number, dryRun: () => RsyncCall): Promise<GuardOutcome> {
+  private guard(what: string, recent: number, count: () => Promise<DeleteCount>): Promise<GuardOutcome> {
     return guardDeletes({
       what,
       source: this.o.source,
-      dryRun,
+      count,
       maxDelete: this.o.maxDelete,
       allow: this.allowDeletes ? EVERYTHING_ALLOWED : NOTHING_ALLOWED,
       rootIgnore: this.o.rootIgnore,
       rootDev: this.o.rootDev?.() ?? null,
       recent,
-      run: (call, onLine) => this.exec(call, onLine),
     });
   }
 
@@ -536,12 +513,10 @@ export class TargetWorker extends EventEmitter {
     this.begin();
     // Rows recorded up to here are covered by this full sync (rsync reads the tree after this point)
     const seq = this.o.journal?.currentSeq ?? this.queuedSeq;
-    const src = this.sourceFor();
+    const call = this.callOptions();
     const left = this.leftOut([]);
     // count what it would delete before deleting anything
-    const guard = await this.guard('full sync', 0, () =>
-      buildFullSyncCall(src, this.o.target, { isRoot: this.o.isRoot, dryRun: true, itemize: true }),
-    );
+    const guard = await this.guard('full sync', 0, () => this.o.transport.countDeletes('all', call));
     if (this.stopped) return;
     if (guard.kind === 'failed') {
       this.finish('full', [], guard.result, seq, left, reason);
@@ -553,41 +528,25 @@ export class TargetWorker extends EventEmitter {
       return;
     }
     this.fullSyncReason = null;
-    const res = await this.exec(buildFullSyncCall(src, this.o.target, { isRoot: this.o.isRoot }));
+    const res = await this.o.transport.sendAll(call);
     this.finish('full', [], res, seq, left, reason);
-    if (transferred(res.exit.class) && this.o.target.backup) await this.pruneBackups();
+    if (transferred(res.class)) await this.pruneBackups();
   }
 
   /** Drops dated backup directories older than keep_days on the target; a failure is only logged. */
   private async pruneBackups(): Promise<void> {
-    const empty = mkdtempSync(join(tmpdir(), 'syncward-prune-'));
-    try {
-      const call = buildPruneCall(this.o.target, empty, { isRoot: this.o.isRoot });
-      if (!call) return;
-      const res = await this.exec(call);
-      if (transferred(res.exit.class))
-        this.o.log.info(
-          { source: this.o.sourceName, target: this.name },
-          `target ${this.o.sourceName}/${this.name}: backups older than ${this.o.target.backup?.keepDays} days pruned`,
-        );
-      else
-        this.o.log.warn(
-          { source: this.o.sourceName, target: this.name, rsyncMessage: res.exit.rsyncMessage },
-          `target ${this.o.sourceName}/${this.name}: pruning old backups failed: ${res.exit.message}`,
-        );
-    } finally {
-      rmSync(empty, { recursive: true, force: true });
-    }
-  }
-
-  private async exec(call: RsyncCall, onStdoutLine?: (line: string) => void): Promise<RsyncResult> {
-    const started = Date.now();
-    try {
-      return await runRsync(call, { timeoutMs: this.callTimeout(), onStdoutLine, signal: this.abort.signal });
-    } catch (err) {
-      // rsync could not even be spawned: treat as misconfiguration of this host
-      return spawnFailure(err as Error, Date.now() - started);
-    }
+    const res = await this.o.transport.pruneBackups({ signal: this.abort.signal });
+    if (res === null) return;
+    if (transferred(res.class))
+      this.o.log.info(
+        { source: this.o.sourceName, target: this.name },
+        `target ${this.o.sourceName}/${this.name}: backups older than keep_days pruned`,
+      );
+    else
+      this.o.log.warn(
+        { source: this.o.sourceName, target: this.name, rsyncMessage: res.detail },
+        `target ${this.o.sourceName}/${this.name}: pruning old backups failed: ${res.message}`,
+      );
   }
 
   /** The journal's transfer history and the target's last success / last error (for status after a restart). */
@@ -616,12 +575,12 @@ export class TargetWorker extends EventEmitter {
   private finish(
     kind: 'batch' | 'full',
     changes: Change[],
-    res: RsyncResult,
+    res: SendResult,
     seq: number,
     leftOut: ReadonlySet<BytePath>,
     reason?: string,
   ): void {
-    const cls = res.exit.class;
+    const cls = res.class;
     const ok = transferred(cls);
     const deletes = countDeletes(changes);
     const report: TransferReport = {
@@ -636,19 +595,19 @@ export class TargetWorker extends EventEmitter {
       durationMs: res.durationMs,
       result: cls,
       code: res.code,
-      message: ok ? undefined : res.exit.message,
+      message: ok ? undefined : res.message,
       sample: changes.slice(0, 5).map((c) => `${c.op} ${display(c.path) || '.'}`),
     };
     this.emit('transfer', report);
     this.recordTransfer(report);
     const now = Date.now();
-    const failedPaths = cls === 'partial' ? res.exit.failedPaths : [];
+    const failedPaths = cls === 'partial' ? res.failedPaths : [];
     if (ok || failedPaths.length > 0) {
       // The target answered: what did not fail is delivered
       const t = triageFailures({
         changes,
         failed: failedPaths,
-        notDirectory: new Set(res.exit.notDirectory ?? []),
+        notDirectory: new Set(res.notDirectory),
         attempts: this.attempts,
         limit: this.o.stuckAfter ?? 5,
       });
@@ -710,14 +669,14 @@ export class TargetWorker extends EventEmitter {
     const f = targetFailure(cls, this.failures, this._state, this.holdReason !== null, this.o.backoff);
     const delay = f.delayMs;
     this.retryAt = now + delay;
-    this.lastError = res.exit.message;
+    this.lastError = res.message;
     this.o.log.error(
-      { ...report, rsyncMessage: res.exit.rsyncMessage, retryInMs: delay, attempt: this.failures },
-      `${kind === 'full' ? 'full sync' : 'transfer'} ${this.o.sourceName} -> ${this.name} failed (rsync exit ${res.code ?? res.signal}, ${cls}): ${res.exit.message}; retry in ${Math.round(delay / 100) / 10} s`,
+      { ...report, rsyncMessage: res.detail, retryInMs: delay, attempt: this.failures },
+      `${kind === 'full' ? 'full sync' : 'transfer'} ${this.o.sourceName} -> ${this.name} failed (rsync exit ${res.code ?? res.signal}, ${cls}): ${res.message}; retry in ${Math.round(delay / 100) / 10} s`,
     );
     if (f.alert !== null) {
-      this.setState(f.state, res.exit.message);
-      this.alert(f.alert, `target ${this.o.sourceName}/${this.name} is ${f.state}: ${res.exit.message}`);
+      this.setState(f.state, res.message);
+      this.alert(f.alert, `target ${this.o.sourceName}/${this.name} is ${f.state}: ${res.message}`);
     }
   }
 
@@ -763,7 +722,7 @@ export class TargetWorker extends EventEmitter {
     kind: 'batch' | 'full',
     t: Triage,
     incomplete: Change[],
-    res: RsyncResult,
+    res: SendResult,
     reason?: string,
   ): void {
     const limit = this.o.stuckAfter ?? 5;
@@ -785,7 +744,7 @@ export class TargetWorker extends EventEmitter {
     } catch (e) {
       this.o.log.error({ err: (e as Error).message }, `journal: ${(e as Error).message}`);
     }
-    const fullAgain = kind === 'full' && res.deletionSkipped === true;
+    const fullAgain = kind === 'full' && res.deletionSkipped;
     if (fullAgain) this.incompleteFulls++;
     const delay = retryDelay(
       Math.max(1, this.incompleteFulls, ...t.attempts.values()),
@@ -812,9 +771,9 @@ export class TargetWorker extends EventEmitter {
         target: this.name,
         failed: failed.slice(0, 20).map((c) => display(c.path)),
         satisfied: t.satisfied.slice(0, 20).map((c) => display(c.path)),
-        rsyncMessage: res.exit.rsyncMessage,
+        rsyncMessage: res.detail,
       },
-      `${kind === 'full' ? 'full sync' : 'transfer'} ${this.o.sourceName} -> ${this.name}: ${failed.length} path(s) failed (rsync exit 23): ${res.exit.message}${t.retry.length ? `; retrying them in ${Math.round(delay / 100) / 10} s` : ''}${again}`,
+      `${kind === 'full' ? 'full sync' : 'transfer'} ${this.o.sourceName} -> ${this.name}: ${failed.length} path(s) failed (rsync exit 23): ${res.message}${t.retry.length ? `; retrying them in ${Math.round(delay / 100) / 10} s` : ''}${again}`,
     );
     if (nowStuck.length > 0) {
       const message = `target ${this.o.sourceName}/${this.name}: ${nowStuck.length} path(s) failed ${limit} times and are stuck (${nowStuck
@@ -822,7 +781,7 @@ export class TargetWorker extends EventEmitter {
         .map((n) => brief(n))
         .join(
           ', ',
-        )}${nowStuck.length > 5 ? ', ...' : ''}): ${res.exit.message}. Everything else keeps syncing; they are retried when they change and after each full sync.`;
+        )}${nowStuck.length > 5 ? ', ...' : ''}): ${res.message}. Everything else keeps syncing; they are retried when they change and after each full sync.`;
       this.o.log.error(
         { source: this.o.sourceName, target: this.name, stuck: nowStuck.slice(0, 100) },
         message,
@@ -841,17 +800,4 @@ function countDeletes(changes: readonly Change[]): number {
   let n = 0;
   for (const c of changes) if (c.op === 'delete') n++;
   return n;
-}
-
-function spawnFailure(err: Error, durationMs: number): RsyncResult {
-  return {
-    code: null,
-    signal: null,
-    durationMs,
-    stderrTail: err.message,
-    stdoutTail: '',
-    files: 0,
-    bytes: 0,
-    exit: { class: 'misconfigured', code: null, message: err.message, rsyncMessage: '', failedPaths: [] },
-  } as unknown as RsyncResult;
 }

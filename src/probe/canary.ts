@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { buildFetchCall, runRsync, type TargetSpec } from '../transport/index.js';
+import type { Transport } from '../transport/index.js';
 import type { Logger } from '../util/log.js';
 import { timerDelay } from '../util/timers.js';
 
@@ -128,7 +128,8 @@ export interface CanaryOptions {
   path: string;
   intervalMs: number;
   timeoutMs: number;
-  targets: TargetSpec[];
+  /** each target, as the workers reach it */
+  targets: readonly Transport[];
   log: Logger;
   /** write only while this says so (the source is watched) */
   active: () => boolean;
@@ -139,7 +140,7 @@ export interface CanaryOptions {
 }
 
 interface Probe {
-  spec: TargetSpec;
+  transport: Transport;
   tracker: CanaryTracker;
   /** its read-back directory's name under the temp directory */
   dir: string;
@@ -173,9 +174,9 @@ export class Canary {
   constructor(private readonly o: CanaryOptions) {
     timerDelay(o.intervalMs, `canary interval of source ${o.source}`);
     timerDelay(o.timeoutMs, `canary timeout of source ${o.source}`);
-    o.targets.forEach((spec, i) => {
-      this.probes.set(spec.name, {
-        spec,
+    o.targets.forEach((transport, i) => {
+      this.probes.set(transport.target, {
+        transport,
         tracker: new CanaryTracker(o.timeoutMs),
         dir: String(i),
         busy: false,
@@ -253,7 +254,7 @@ export class Canary {
     if (!p.tracker.check(now)) return;
     this.o.onEvent({
       source: this.o.source,
-      target: p.spec.name,
+      target: p.transport.target,
       at: now,
       lagMs: null,
       missing: true,
@@ -318,12 +319,12 @@ export class Canary {
     } catch {
       // nothing left from the last read
     }
-    const call = buildFetchCall(p.spec, this.o.path, dir);
-    void runRsync(call, { timeoutMs: (p.spec.timeoutS + p.spec.contimeoutS) * 1000 + 5000 })
+    void p.transport
+      .fetch(this.o.path, dir)
       .then((r) => {
         const at = Date.now();
         let nonce: string | null = null;
-        if (r.exit.class === 'ok') {
+        if (r.class === 'ok') {
           try {
             nonce = parseCanary(readFileSync(local, 'utf8'))?.nonce ?? null;
           } catch {
@@ -334,19 +335,19 @@ export class Canary {
           // not there yet (23: no such file), or the target is down: both just mean "not seen"
           p.failures++;
           this.o.log.debug(
-            { source: this.o.source, target: p.spec.name, code: r.code, err: r.exit.message },
+            { source: this.o.source, target: p.transport.target, code: r.code, err: r.message },
             'canary: read back failed',
           );
         }
         const arrived = nonce === null ? null : p.tracker.seen(nonce, at);
         if (arrived) {
           this.o.log.info(
-            { source: this.o.source, target: p.spec.name, lagMs: arrived.lagMs },
-            `canary of source ${this.o.source} arrived on target ${p.spec.name} after ${arrived.lagMs} ms${arrived.recovered ? ' (it had been missing; the path works again)' : ''}`,
+            { source: this.o.source, target: p.transport.target, lagMs: arrived.lagMs },
+            `canary of source ${this.o.source} arrived on target ${p.transport.target} after ${arrived.lagMs} ms${arrived.recovered ? ' (it had been missing; the path works again)' : ''}`,
           );
           this.o.onEvent({
             source: this.o.source,
-            target: p.spec.name,
+            target: p.transport.target,
             at,
             lagMs: arrived.lagMs,
             missing: false,
@@ -356,8 +357,8 @@ export class Canary {
       })
       .catch((e: unknown) => {
         this.o.log.warn(
-          { source: this.o.source, target: p.spec.name, err: (e as Error).message },
-          `canary: cannot read back from ${p.spec.name}: ${(e as Error).message}`,
+          { source: this.o.source, target: p.transport.target, err: (e as Error).message },
+          `canary: cannot read back from ${p.transport.target}: ${(e as Error).message}`,
         );
       })
       .finally(() => {

@@ -10,7 +10,13 @@ import { Filter, routeEvents } from '../filter/index.js';
 import type { Journal } from '../journal/index.js';
 import { Canary, type CanaryEvent } from '../probe/index.js';
 import type { AuditSummary, BatchEvent, RefusedEvent, SourceState, SourceStatus } from '../status/index.js';
-import { localRsyncVersion, type SourceSpec, type TargetSpec } from '../transport/index.js';
+import {
+  localRsyncVersion,
+  RsyncTransport,
+  type SourceSpec,
+  type TargetSpec,
+  type Transport,
+} from '../transport/index.js';
 import { display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
 import {
@@ -63,6 +69,8 @@ export class Source extends EventEmitter {
   /** the source as rsync sees it (root, filters incl. state_dir), for transfers and audits */
   private readonly spec: SourceSpec;
   private readonly targetSpecs: TargetSpec[];
+  /** how each target is reached, by its worker and the canary alike */
+  private readonly transports: Transport[];
   private watcher: TreeWatcher | null = null;
   /** the names of each linked file, so they travel together (rsync -H links within one list) */
   private links: HardLinks | null = null;
@@ -94,6 +102,9 @@ export class Source extends EventEmitter {
       ...targetSpec(tc, ctx.stateDir),
       rsyncVersion: localRsyncVersion()?.version,
     }));
+    this.transports = this.targetSpecs.map(
+      (target) => new RsyncTransport({ source: this.spec, target, isRoot: ctx.isRoot }),
+    );
     if (sc.canary) {
       const cc = sc.canary;
       this.canary = new Canary({
@@ -102,24 +113,23 @@ export class Source extends EventEmitter {
         path: cc.path,
         intervalMs: cc.intervalS * 1000,
         timeoutMs: cc.timeoutS * 1000,
-        targets: this.targetSpecs,
+        targets: this.transports,
         log: ctx.log,
         active: () => this.state === 'watching',
         onEvent: (e) => this.canaryEvent(e, cc.timeoutS),
       });
     }
-    this.workers = sc.targets.map((tc, i) => this.makeWorker(tc, this.targetSpecs[i] as TargetSpec));
+    this.workers = sc.targets.map((tc, i) => this.makeWorker(tc, this.transports[i] as Transport));
   }
 
-  private makeWorker(tc: TargetConfig, target: TargetSpec): TargetWorker {
+  private makeWorker(tc: TargetConfig, transport: Transport): TargetWorker {
     const sc = this.config;
     const w = new TargetWorker({
       sourceName: sc.name,
       source: this.spec,
-      target,
+      transport,
       delayMs: sc.delayMs,
       maxWaitMs: sc.maxWaitMs,
-      isRoot: this.ctx.isRoot,
       log: this.ctx.log,
       journal: this.ctx.journal() ?? undefined,
       key: `${sc.name}/${tc.name}`,

@@ -37,6 +37,14 @@ export {
 export { buildFetchCall } from './fetch.js';
 export { parseProgress2Line, type RsyncProgress } from './progress.js';
 export {
+  type CallKind,
+  commandBounds,
+  daemonBounds,
+  RsyncTransport,
+  type RsyncTransportOptions,
+  resultOf,
+} from './rsync.js';
+export {
   brokenDeleteMissingArgs,
   compareVersions,
   localRsyncVersion,
@@ -56,7 +64,6 @@ export {
   rsyncEnv,
   runRsync,
 } from './run.js';
-export { type BatchSent, type SendRunner, sendBatch } from './send.js';
 export {
   formatTargetUrl,
   parseTargetUrl,
@@ -65,3 +72,13 @@ export {
   type TargetUrl,
   TargetUrlError,
 } from './target-url.js';
+export type {
+  BatchResult,
+  BatchSendOptions,
+  DeleteCount,
+  ProbeResult,
+  SendAllOptions,
+  SendOptions,
+  SendResult,
+  Transport,
+} from './transport.js';

@@ -9,6 +9,7 @@ import {
   buildFullSyncCall,
   parseTargetUrl,
   type RsyncResult,
+  RsyncTransport,
   runRsync,
   type SourceSpec,
   type TargetSpec,
@@ -376,5 +377,58 @@ test('a file rewritten with the same size within the same second is still sent',
   } finally {
     rmSync(src, { recursive: true, force: true });
     rmSync(dst, { recursive: true, force: true });
+  }
+});
+
+test('through the Transport: a dry run counts every entry a send would delete and changes nothing; a path left out is neither sent nor deleted', async () => {
+  const src = await makeTempDir('syncward-tr-seam-src-');
+  const dst = await makeTempDir('syncward-tr-seam-dst-');
+  try {
+    for (const d of ['d', 'd/e']) mkdirSync(join(src, d));
+    for (const f of ['d/1', 'd/2', 'd/e/3', 'keep']) write(src, f);
+    const source: SourceSpec = { root: src, filterArgs: [], delete: true };
+    const t = new RsyncTransport({ source, target: spec(dst), isRoot });
+    assert.equal((await t.sendAll()).class, 'ok');
+    rmSync(join(src, 'd'), { recursive: true });
+    const gone: Change[] = [{ path: 'd', op: 'delete' }];
+    const count = await t.countDeletes(gone);
+    assert.equal(count.result.class, 'ok', count.result.message);
+    // d, d/1, d/2, d/e, d/e/3: a directory counts with everything beneath it
+    assert.equal(count.deletes, 5);
+    assert.ok(existsSync(join(dst, 'd/e/3')), 'the dry run deleted nothing');
+    assert.equal((await t.countDeletes('all')).deletes, 5);
+
+    // left out: the full sync neither deletes d on the target nor sends the new file
+    write(src, 'new');
+    const partial = await t.sendAll({ leaveOut: new Set(['d', 'new']) });
+    assert.equal(partial.class, 'ok', partial.message);
+    assert.ok(existsSync(join(dst, 'd/e/3')) && !existsSync(join(dst, 'new')));
+    // a batch that lists a left-out path sends it all the same
+    const sent = await t.sendBatch([...gone, { path: 'new', op: 'upsert' }], {
+      leaveOut: new Set(['d', 'new']),
+    });
+    assert.equal(sent.result.class, 'ok', sent.result.message);
+    await same(src, dst);
+  } finally {
+    rmSync(src, { recursive: true, force: true });
+    rmSync(dst, { recursive: true, force: true });
+  }
+});
+
+test('through the Transport: an rsync that cannot be started is a misconfigured result, not a throw', async () => {
+  const src = await makeTempDir('syncward-tr-seam-spawn-');
+  try {
+    const source: SourceSpec = { root: src, filterArgs: [], delete: true };
+    // a NUL in an argument makes spawn itself throw, before any process exists
+    const t = new RsyncTransport({
+      source,
+      target: spec('/nonexistent-target', { rsyncArgs: ['--a\0b'] }),
+      isRoot,
+    });
+    const r = await t.sendAll();
+    assert.equal(r.class, 'misconfigured');
+    assert.equal(r.code, null);
+  } finally {
+    rmSync(src, { recursive: true, force: true });
   }
 });
