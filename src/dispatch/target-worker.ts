@@ -612,10 +612,13 @@ export class TargetWorker extends EventEmitter {
         limit: this.o.stuckAfter ?? 5,
       });
       const failed = new Set([...t.retry, ...t.stuck].map((c) => c.path));
-      // rsync skipped --delete inside every tree it recursed: those trees are not delivered yet
+      const satisfied = new Set(t.satisfied.map((c) => c.path));
+      // rsync skipped --delete inside every tree it recursed: those trees are
+      // not delivered yet (but a tree beneath what is no longer a directory
+      // is satisfied: sent again it would fail the same way, forever)
       const incomplete =
         res.deletionSkipped && kind === 'batch'
-          ? changes.filter((c) => c.op === 'upsertTree' && !failed.has(c.path))
+          ? changes.filter((c) => c.op === 'upsertTree' && !failed.has(c.path) && !satisfied.has(c.path))
           : [];
       const fullDone = kind === 'full' && !res.deletionSkipped;
       if (deletes > 0) this.recentDeletes.push({ at: now, n: deletes });

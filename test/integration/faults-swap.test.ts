@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TransferReport, WorkerAlert } from '../../src/dispatch/index.js';
@@ -62,6 +62,62 @@ test('a delete beneath a directory that became a file is satisfied, not stuck, a
       [],
       'no stuck alert',
     );
+  } finally {
+    await d?.dispose();
+    for (const x of [src, local]) rmSync(x, { recursive: true, force: true });
+    state.dispose();
+  }
+});
+
+// rsync skips every --delete of a call that had an I/O error, so the trees of such a batch go
+// again; a tree beneath what is a file now must not be among them: it fails the same way each
+// time, and its sibling trees (with their rows) went again every half second, forever.
+test('a new tree beneath a directory that became a file does not send its sibling trees again and again', async () => {
+  const src = await makeTempDir('syncward-swap-src-');
+  const local = await makeTempDir('syncward-swap-dst-');
+  const state = tempStateDir();
+  const targets: TargetUnderTest[] = [{ name: 'local', url: local, dir: local }];
+  const transfers: TransferReport[] = [];
+  let d: Awaited<ReturnType<typeof startDaemon>> | undefined;
+  try {
+    mkdirSync(join(src, 'swap'));
+    writeFileSync(join(src, 'swap/d1'), 'now a file\n');
+    mkdirSync(join(src, 'keep'));
+    writeFileSync(join(src, 'keep/f'), 'kept\n');
+    // the target has a stale file in keep/ that only keep's own --delete removes
+    mkdirSync(join(local, 'keep'), { recursive: true });
+    writeFileSync(join(local, 'keep/stale'), 'deleted in the source\n');
+    const j = Journal.open(state.dir);
+    j.recordChanges(['src/local'], [{ path: 'swap/d1/sub', op: 'upsertTree' }]);
+    j.recordChanges(['src/local'], [{ path: 'keep', op: 'upsertTree' }]);
+    j.close();
+
+    d = await startDaemon(
+      configYaml({ stateDir: state.dir, source: src, targets, extra: '    initial_sync: false' }),
+    );
+    d.daemon.on('transfer', (r: TransferReport) => transfers.push(r));
+    const reader = JournalReader.open(state.dir);
+    assert.ok(reader);
+    try {
+      await waitFor(
+        () => {
+          const t = d?.daemon.status()[0]?.targets[0];
+          return reader.pending('src/local').length === 0 && t?.state === 'idle' && t.pending === 0;
+        },
+        20_000,
+        'the replayed rows to clear and the target to go idle',
+      ).catch((e: Error) => {
+        throw new Error(
+          `${e.message}; rows ${JSON.stringify(reader.pending('src/local').map((c) => c.path))}, ${transfers.length} transfers`,
+        );
+      });
+    } finally {
+      reader.close();
+    }
+    assert.equal(existsSync(join(local, 'keep/stale')), false, 'keep/ was sent with its deletions');
+    assert.equal(readFileSync(join(local, 'keep/f'), 'utf8'), 'kept\n');
+    const t = d.daemon.status()[0]?.targets[0];
+    assert.equal(t?.stuck, 0, `nothing stuck: ${JSON.stringify(t?.stuckPaths)}`);
   } finally {
     await d?.dispose();
     for (const x of [src, local]) rmSync(x, { recursive: true, force: true });
