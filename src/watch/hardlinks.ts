@@ -62,7 +62,7 @@ export class HardLinks extends EventEmitter {
     for (const e of events) if (e.kind !== 'delete') listed.add(e.path);
     const partners = (key: string | undefined) => {
       if (key === undefined) return;
-      for (const n of this.names.get(key) ?? []) {
+      for (const n of this.live(key)) {
         if (listed.has(n)) continue;
         listed.add(n);
         out.push({ kind: 'upsert', path: n, isDir: false });
@@ -105,11 +105,41 @@ export class HardLinks extends EventEmitter {
     if (!st.isFile() || st.nlink < 2) return undefined;
     const key = `${st.dev}:${st.ino}`;
     this.add(key, path);
-    if ((this.names.get(key)?.size ?? 0) < st.nlink) {
+    if (this.live(key).size < st.nlink) {
       this.wanted.add(key);
       this.fullScanDue = true;
     }
     return key;
+  }
+
+  /**
+   * The group's names that are still this inode. A name can outlive its
+   * file here (a scan that read it before its delete), and a group that
+   * looks complete with a stale name would never look for the real one.
+   */
+  private live(key: string): Set<BytePath> {
+    const set = this.names.get(key) ?? new Set<BytePath>();
+    let stale = false;
+    for (const p of [...set])
+      if (this.keyAt(p) !== key) {
+        this.forget(p, false);
+        stale = true;
+      }
+    if (stale) {
+      // the names this group has now are not known: the next full scan finds them, then sends the group
+      this.wanted.add(key);
+      this.fullScanDue = true;
+    }
+    return this.names.get(key) ?? new Set<BytePath>();
+  }
+
+  private keyAt(path: BytePath): string | undefined {
+    try {
+      const st = lstatSync(this.abs(path));
+      return st.isFile() ? `${st.dev}:${st.ino}` : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private newTree(path: BytePath): void {
@@ -198,7 +228,8 @@ export class HardLinks extends EventEmitter {
       if (full)
         for (const p of [...(this.names.get(key) ?? [])])
           if (!f.paths.includes(p) && !touched.has(p)) this.forget(p, false);
-      for (const p of f.paths) this.add(key, p);
+      // a name read by the walk may be gone by now (deleted or renamed meanwhile)
+      for (const p of f.paths) if (this.keyAt(p) === key) this.add(key, p);
       const group = this.names.get(key) ?? new Set();
       if (group.size < f.nlink && !full) {
         // linked to a name outside the new subtree that is not known yet

@@ -141,7 +141,9 @@ async function compareDir(
       if (o.exact) {
         const [na, nb] = await Promise.all([lstat(pa, { bigint: true }), lstat(pb, { bigint: true })]);
         if (na.mtimeNs !== nb.mtimeNs)
-          diffs.push(`mtime differs: ${label} (${na.mtimeNs} vs ${nb.mtimeNs} ns)`);
+          diffs.push(
+            `mtime differs: ${label} (${na.mtimeNs} vs ${nb.mtimeNs} ns; ctime ${na.ctimeNs} vs ${nb.ctimeNs})`,
+          );
       } else if (Math.floor(sa.mtimeMs / 1000) !== Math.floor(sb.mtimeMs / 1000))
         diffs.push(`mtime differs: ${label}`);
       if (o.hardLinks && sa.nlink > 1 !== sb.nlink > 1)
@@ -157,7 +159,9 @@ async function compareDir(
       if (o.exact) {
         const [na, nb] = await Promise.all([lstat(pa, { bigint: true }), lstat(pb, { bigint: true })]);
         if (na.mtimeNs !== nb.mtimeNs)
-          diffs.push(`mtime differs: ${label}/ (${na.mtimeNs} vs ${nb.mtimeNs} ns)`);
+          diffs.push(
+            `mtime differs: ${label}/ (${na.mtimeNs} vs ${nb.mtimeNs} ns; ctime ${na.ctimeNs} vs ${nb.ctimeNs})`,
+          );
       } else if (o.dirMtime && Math.floor(sa.mtimeMs / 1000) !== Math.floor(sb.mtimeMs / 1000))
         diffs.push(`mtime differs: ${label}/`);
       await compareDir(pa, pb, childRel, diffs, o, groups);

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { HardLinks } from '../../src/watch/hardlinks.js';
+import type { FsEvent } from '../../src/watch/types.js';
+import { waitFor } from '../helpers/tree.js';
+
+// A real tree and HardLinks fed the watcher's events by hand: the kernel is not
+// mocked, only the order in which its events reach this stage.
+
+function upserts(events: FsEvent[]): string[] {
+  return events
+    .filter((e) => e.kind === 'upsert')
+    .map((e) => e.path)
+    .sort();
+}
+
+test("a name HardLinks still holds after its file went away does not stand in for the group's real names", async () => {
+  const root = mkdtempSync(join(tmpdir(), 'syncward-hl-'));
+  const links = new HardLinks(root, () => false);
+  const scanned: FsEvent[][] = [];
+  links.on('events', (b: FsEvent[]) => scanned.push(b));
+  try {
+    for (const d of ['a', 'b', 'c', 'd']) mkdirSync(join(root, d));
+    writeFileSync(join(root, 'a/x'), 'one inode\n');
+    linkSync(join(root, 'a/x'), join(root, 'b/y'));
+    links.expand([{ kind: 'upsert', path: 'b/y', isDir: false, links: 2 }]);
+    await waitFor(() => scanned.length > 0, 5_000, 'the scan that completes the group');
+    assert.deepEqual(upserts(scanned.flat()), ['a/x', 'b/y']);
+    scanned.length = 0;
+
+    // b/y moves to c/z and a/x goes; HardLinks hears only of b/y leaving (a
+    // scan that read a/x before its delete puts it back the same way)
+    renameSync(join(root, 'b/y'), join(root, 'c/z'));
+    unlinkSync(join(root, 'a/x'));
+    links.expand([{ kind: 'delete', path: 'b/y', isDir: false }]);
+    // then a new link to the file: two links, and two names known (a/x, d/w)
+    linkSync(join(root, 'c/z'), join(root, 'd/w'));
+    const out = links.expand([{ kind: 'upsert', path: 'd/w', isDir: false, links: 2 }]);
+    assert.deepEqual(upserts(out), ['d/w'], 'the gone name is not sent as a partner');
+    await waitFor(() => scanned.length > 0, 5_000, 'a scan for the names not known');
+    assert.deepEqual(upserts(scanned.flat()), ['c/z', 'd/w'], 'the group goes whole, with its real names');
+  } finally {
+    links.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
