@@ -233,6 +233,14 @@ export function classifyExit(
       .find((l) => re.test(l))
       ?.trim();
 
+  if (code === 2 && /Invalid packet at end of run/.test(stderr)) {
+    // rsync 3.5.0's sender, after files vanished under it, can end a run that
+    // had been going fine this way: the connection and the versions are good
+    return info(
+      'transient',
+      'rsync ended with a protocol error after source files vanished during the transfer (Invalid packet at end of run); the changes go again',
+    );
+  }
   if (code === 5) {
     const notDaemon = line(/rather than greeting/);
     if (notDaemon)

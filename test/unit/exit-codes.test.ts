@@ -344,3 +344,18 @@ test('a transfer counts as delivered when rsync exits 0 or only source files van
   assert.equal(transferred(classifyExit(23, null, '').class), false);
   assert.equal(transferred(classifyExit(10, null, '').class), false);
 });
+
+test('exit 2 after files vanished under the sender (Invalid packet at end of run) is transient, not a version problem', () => {
+  // seen in the churn test against a daemon target, rsync 3.5.0 on both sides
+  const stderr = [
+    'file has vanished: "/proc/21670/fd/26/release5/f6"',
+    'file has vanished: "/proc/21670/fd/26/release5/hl12"',
+    'Invalid packet at end of run (9) [sender]',
+    'rsync error: protocol incompatibility (code 2) at main.c(937) [sender=3.5.0]',
+  ].join('\n');
+  const e = classifyExit(2, null, stderr);
+  assert.equal(e.class, 'transient');
+  assert.match(e.message, /vanished/);
+  // a real protocol mismatch stays a configuration problem
+  assert.equal(classifyExit(2, null, 'protocol version mismatch -- is your shell clean?').class, 'misconfigured');
+});
