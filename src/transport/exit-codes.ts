@@ -358,6 +358,9 @@ export function parseFailure(
   // the sender cannot list a directory whose path is too long: exit 23, and deletions are skipped
   if (path === undefined)
     path = /^(?:filename overflows max-path len by \d+|skipping overly long name): (.*)$/.exec(line)?.[1];
+  // the receiver could not remove what stands in the way of an entry of another type
+  // (a directory that became a file): the path is not delivered, unquoted, relative
+  if (path === undefined) path = /^could not make way for (?:new )?[a-z ]+?: (.*)$/.exec(line)?.[1];
   if (path === undefined && line.startsWith('rsync: ')) {
     if (/^rsync: (\[\w+\] )?(error|warning|connection unexpectedly closed)/.test(line)) return undefined;
     m = /"(.*)"( \(in [^)]*\))?(?::| failed|$)/.exec(line);

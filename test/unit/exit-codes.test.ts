@@ -357,5 +357,23 @@ test('exit 2 after files vanished under the sender (Invalid packet at end of run
   assert.equal(e.class, 'transient');
   assert.match(e.message, /vanished/);
   // a real protocol mismatch stays a configuration problem
-  assert.equal(classifyExit(2, null, 'protocol version mismatch -- is your shell clean?').class, 'misconfigured');
+  assert.equal(
+    classifyExit(2, null, 'protocol version mismatch -- is your shell clean?').class,
+    'misconfigured',
+  );
+});
+
+test('a path the receiver could not make way for is failed, so it goes again', () => {
+  // churn against a daemon target: a directory replaced by a file in the source
+  const stderr = [
+    'could not make way for new regular file: release78 sp ace',
+    'file has vanished: "/proc/21350/fd/26/mv155"',
+    'rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1394) [sender=3.5.0]',
+  ].join('\n');
+  const e = classifyExit(23, null, stderr, { sourceRoot: '/proc/21350/fd/26' });
+  assert.deepEqual(e.failedPaths.sort(), ['mv155', 'release78 sp ace']);
+  assert.deepEqual(
+    parseFailures('could not make way for new symlink: a/b: c', {}).map((f) => f.path),
+    ['a/b: c'],
+  );
 });
