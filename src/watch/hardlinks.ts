@@ -217,13 +217,22 @@ export class HardLinks extends EventEmitter {
     const wantedBefore = new Set(this.wanted);
     this.touched = new Set();
     const found = new Map<string, { nlink: number; paths: BytePath[] }>();
-    for (const t of full ? [''] : newTrees) await this.walk(t, found);
+    for (const t of full ? [''] : newTrees) await this.walk(t, found, wantedBefore);
     const touched = this.touched;
     this.touched = null;
     if (this.closed) return;
     const treeOf = (p: BytePath) => newTrees.find((t) => t === '' || p === t || p.startsWith(`${t}/`));
     const emit = new Set<string>();
+    const dissolved: BytePath[] = [];
     for (const [key, f] of found) {
+      if (f.nlink < 2) {
+        // a wanted group back to one name (`ln a b; echo x > b; rm b`): what
+        // was written through the other name is this file's content now, and
+        // only this scan can name it; a file with one link is not remembered
+        if (wantedBefore.has(key)) dissolved.push(...f.paths.filter((p) => this.keyAt(p) === key));
+        for (const p of [...(this.names.get(key) ?? [])]) this.forget(p, false);
+        continue;
+      }
       // a full scan read every name: the group is what it found, and what changed meanwhile
       if (full)
         for (const p of [...(this.names.get(key) ?? [])])
@@ -247,14 +256,18 @@ export class HardLinks extends EventEmitter {
         emit.add(key);
       }
     if (this.wanted.size > 0) this.fullScanDue = true;
-    const events: FsEvent[] = [];
+    const events: FsEvent[] = dissolved.map((p) => ({ kind: 'upsert', path: p, isDir: false }));
     for (const key of emit)
       for (const p of this.names.get(key) ?? []) events.push({ kind: 'upsert', path: p, isDir: false });
     if (events.length > 0) this.emit('events', events);
   }
 
-  /** Lists the files with more than one link beneath `rel` (excluded paths left out). */
-  private async walk(rel: BytePath, found: Map<string, { nlink: number; paths: BytePath[] }>): Promise<void> {
+  /** Lists the files beneath `rel` with more than one link, or of a `wanted` inode (excluded paths left out). */
+  private async walk(
+    rel: BytePath,
+    found: Map<string, { nlink: number; paths: BytePath[] }>,
+    wanted: ReadonlySet<string> = new Set(),
+  ): Promise<void> {
     const stack: BytePath[] = [rel];
     while (stack.length > 0 && !this.closed) {
       const dir = stack.pop() as BytePath;
@@ -274,8 +287,8 @@ export class HardLinks extends EventEmitter {
         if (!ent.isFile() || this.excludes(p, false)) continue;
         try {
           const st = await lstat(this.abs(p));
-          if (st.nlink < 2) continue;
           const key = `${st.dev}:${st.ino}`;
+          if (st.nlink < 2 && !wanted.has(key)) continue;
           const f = found.get(key);
           if (f) f.paths.push(p);
           else found.set(key, { nlink: st.nlink, paths: [p] });

@@ -47,3 +47,31 @@ test("a name HardLinks still holds after its file went away does not stand in fo
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('a file written through a second name that is gone again before the scan is sent by its remaining name', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'syncward-hl-'));
+  const links = new HardLinks(root, () => false);
+  const scanned: FsEvent[][] = [];
+  links.on('events', (b: FsEvent[]) => scanned.push(b));
+  try {
+    writeFileSync(join(root, 'f'), 'first\n');
+    linkSync(join(root, 'f'), join(root, 'g'));
+    // ln f g: the watcher knows g only, so a scan is due for the other name
+    const out = links.expand([{ kind: 'upsert', path: 'g', isDir: false, links: 2 }]);
+    assert.deepEqual(upserts(out), ['g']);
+    // before the scan reads the tree: echo new > g; rm g
+    writeFileSync(join(root, 'g'), 'written through g\n');
+    unlinkSync(join(root, 'g'));
+    links.expand([{ kind: 'upsert', path: 'g', isDir: false }]);
+    links.expand([{ kind: 'delete', path: 'g', isDir: false }]);
+    await waitFor(() => scanned.flat().some((e) => e.path === 'f'), 5_000, 'f sent by the scan').catch(
+      (e: Error) => {
+        throw new Error(`${e.message}; the scans sent ${JSON.stringify(scanned)}`);
+      },
+    );
+    assert.equal(links.size, 0, 'a file with one link is not remembered');
+  } finally {
+    links.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
