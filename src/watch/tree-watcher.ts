@@ -70,6 +70,9 @@ type Unwatched =
   | { kind: 'list'; node: DirNode; code: string }
   | { kind: 'watch'; parent: DirNode; name: BytePath; code: string };
 
+/** addWatch errors of a path that may only be stale: the directory may be elsewhere now */
+const stalePath = (code: string | undefined) => code === 'ENOENT' || code === 'ENOTDIR';
+
 const listKey = (node: DirNode) => `l${node.wd}`;
 const watchKey = (parent: DirNode, name: BytePath) => `w${parent.wd}/${name}`;
 
@@ -375,7 +378,9 @@ export class TreeWatcher extends EventEmitter {
         this.overLimit.push(this.abs(rel));
       if (failureKind(err.code) === 'gone' && this.unwatched.size > 0)
         this.unwatched.delete(watchKey(parent, name));
-      if (err.code === 'ENOENT' && relink) this.retryLater({ parent, name, tries: 0 });
+      // a stale path (a rename above it not read yet) fails with ENOENT, or
+      // with ENOTDIR once a file took the old parent's name: look again
+      if (stalePath(err.code) && relink) this.retryLater({ parent, name, tries: 0 });
       else this.failed({ kind: 'watch', parent, name, code: err.code ?? 'EIO' }, rel, err);
       return null;
     }
@@ -716,8 +721,8 @@ export class TreeWatcher extends EventEmitter {
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         // still not there after the events ahead of it: it was deleted or moved on, and those events say so
-        if (code === 'ENOENT' && r.tries < 20) again.push({ ...r, tries: r.tries + 1 });
-        else if (code !== 'ENOENT')
+        if (stalePath(code) && r.tries < 20) again.push({ ...r, tries: r.tries + 1 });
+        else if (!stalePath(code))
           this.failed(
             { kind: 'watch', parent: r.parent, name: r.name, code: code ?? 'EIO' },
             rel,

@@ -382,6 +382,27 @@ test('a kernel queue overflow is signalled after every directory is watched agai
   w.close();
 });
 
+test('a directory created just before its parent moved away and a file took the old name is watched where it went', async () => {
+  // All in one turn of the event loop, so the IN_CREATE of c is read after
+  // all of it: watching c under its old path fails with ENOTDIR (a is a file
+  // now), which is a stale path, not a directory gone (churn seed 542278841)
+  const t = await watched((r) => {
+    mkdirSync(join(r, 'a', 'b'), { recursive: true });
+    mkdirSync(join(r, 'x'));
+  });
+  const { root, w, events } = t;
+  mkdirSync(join(root, 'a', 'b', 'c'));
+  renameSync(join(root, 'a', 'b'), join(root, 'x', 'b'));
+  rmSync(join(root, 'a'), { recursive: true });
+  writeFileSync(join(root, 'a'), 'a file now\n');
+  await until(() => has(events, 'move', 'x/b'), 'the move of b');
+  await until(() => w.watchedPaths().map(display).includes('x/b/c'), 'x/b/c watched', 3000).catch(() => {});
+  assert.deepEqual(w.watchedPaths().map(display).sort(), ['', 'x', 'x/b', 'x/b/c']);
+  writeFileSync(join(root, 'x', 'b', 'c', 'f'), 'y');
+  await until(() => has(events, 'upsert', 'x/b/c/f'), 'a write in the directory');
+  w.close();
+});
+
 test('after random churn the watched directories are exactly the tree (seeded, SEED=... to rerun)', async () => {
   const { churn } = await import('../helpers/churn.js');
   const { readdirSync } = await import('node:fs');
