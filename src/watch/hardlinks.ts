@@ -60,6 +60,16 @@ export class HardLinks extends EventEmitter {
     const out = [...events];
     const listed = new Set<BytePath>();
     for (const e of events) if (e.kind !== 'delete') listed.add(e.path);
+    // a name not known as linked is looked at once per batch: a file linked
+    // elsewhere by a name we never saw (moved into a new directory, say) may be
+    // written through this one and the name deleted before any scan finds it
+    const looked = new Set<BytePath>();
+    const keyOf = (e: FsEvent) => {
+      const known = this.inodeOf.get(e.path);
+      if (known !== undefined || looked.has(e.path)) return known;
+      looked.add(e.path);
+      return this.learn(e.path, e.links ?? 2);
+    };
     const partners = (key: string | undefined) => {
       if (key === undefined) return;
       for (const n of this.live(key)) {
@@ -83,9 +93,11 @@ export class HardLinks extends EventEmitter {
           this.newTree(e.path);
           break;
         case 'upsert':
-          if (!e.isDir) partners(this.inodeOf.get(e.path) ?? this.learn(e.path, e.links));
+          if (!e.isDir) partners(keyOf(e));
           break;
         case 'write':
+          // learned while it is written, so its group is complete by the close
+          keyOf(e);
           break;
       }
     }

@@ -120,7 +120,13 @@ export async function converged(
       async () => {
         last = [];
         for (const t of targets) {
-          const diffs = await compareTrees(source, t.dir, { owner: t.owner ?? false, ...compare });
+          // a tree still being written may lose an entry between its listing and its lstat: not yet, not a failure
+          const diffs = await compareTrees(source, t.dir, { owner: t.owner ?? false, ...compare }).catch(
+            (e: NodeJS.ErrnoException) => {
+              if (e.code !== 'ENOENT' && e.code !== 'ENOTDIR') throw e;
+              return [`changed while compared (${e.message})`];
+            },
+          );
           last.push(...diffs.map((d) => `${t.name}: ${d}`));
         }
         return last.length === 0;

@@ -75,3 +75,34 @@ test('a file written through a second name that is gone again before the scan is
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('a linked file whose name HardLinks never saw linked (moved into a new directory) and that is written through it, then removed, is sent by its other name', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'syncward-hl-'));
+  const links = new HardLinks(root, () => false);
+  const scanned: FsEvent[][] = [];
+  links.on('events', (b: FsEvent[]) => scanned.push(b));
+  try {
+    mkdirSync(join(root, 'new'));
+    writeFileSync(join(root, 'f'), 'first\n');
+    // ln f g; mv g new/h: the watcher saw g leave but never saw h arrive
+    // (new/ was not watched yet), so nothing knows h is linked
+    linkSync(join(root, 'f'), join(root, 'new/h'));
+    // then h is rewritten: the close of h is all HardLinks hears
+    writeFileSync(join(root, 'new/h'), 'written through h\n');
+    const out = links.expand([
+      { kind: 'write', path: 'new/h', isDir: false },
+      { kind: 'upsert', path: 'new/h', isDir: false },
+    ]);
+    unlinkSync(join(root, 'new/h'));
+    links.expand([{ kind: 'delete', path: 'new/h', isDir: false }]);
+    // f's content changed with no event of its own: a scan must name it
+    await waitFor(
+      () => upserts([...out, ...scanned.flat()]).includes('f'),
+      5_000,
+      'f sent (its content was written through new/h)',
+    );
+  } finally {
+    links.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
