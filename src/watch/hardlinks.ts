@@ -233,10 +233,21 @@ export class HardLinks extends EventEmitter {
     const touched = this.touched;
     this.touched = null;
     if (this.closed) return;
+    // groups a name joined while the walk ran: the walk's link count may predate it
+    const changedMeanwhile = new Set<string>();
+    for (const p of touched) {
+      const key = this.inodeOf.get(p);
+      if (key !== undefined) changedMeanwhile.add(key);
+    }
     const treeOf = (p: BytePath) => newTrees.find((t) => t === '' || p === t || p.startsWith(`${t}/`));
     const emit = new Set<string>();
     const dissolved: BytePath[] = [];
     for (const [key, f] of found) {
+      if (f.nlink < 2 && changedMeanwhile.has(key)) {
+        // `ln a b` while the walk read a with one link: the next scan counts again
+        this.wanted.add(key);
+        continue;
+      }
       if (f.nlink < 2) {
         // a wanted group back to one name (`ln a b; echo x > b; rm b`): what
         // was written through the other name is this file's content now, and
@@ -264,7 +275,8 @@ export class HardLinks extends EventEmitter {
     if (full)
       for (const key of wantedBefore) {
         // the walk saw the tree as it was when this group was wanted: emit what is known
-        this.wanted.delete(key);
+        // (a group that changed meanwhile stays wanted: the next scan sends it whole)
+        if (!changedMeanwhile.has(key)) this.wanted.delete(key);
         emit.add(key);
       }
     if (this.wanted.size > 0) this.fullScanDue = true;

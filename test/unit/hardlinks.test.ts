@@ -106,3 +106,46 @@ test('a linked file whose name HardLinks never saw linked (moved into a new dire
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('a link made while a scan walks, to a file the walk already counted with one link, is not forgotten: the group goes whole', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'syncward-hl-'));
+  let linkDuringWalk: (() => void) | null = null;
+  // the filter is asked about each entry as the walk reads it: the link is
+  // made once the walk is past the root, where it read a with one link
+  const links = new HardLinks(root, (rel) => {
+    if (rel.startsWith('sub/') && linkDuringWalk) {
+      const f = linkDuringWalk;
+      linkDuringWalk = null;
+      f();
+    }
+    return false;
+  });
+  const scanned: FsEvent[][] = [];
+  links.on('events', (b: FsEvent[]) => scanned.push(b));
+  try {
+    mkdirSync(join(root, 'sub'));
+    writeFileSync(join(root, 'sub/x'), 'x\n');
+    writeFileSync(join(root, 'a'), 'a\n');
+    // a's inode is wanted: a second name came and went (ln a t; rm t)
+    linkSync(join(root, 'a'), join(root, 't'));
+    links.expand([{ kind: 'upsert', path: 't', isDir: false, links: 2 }]);
+    unlinkSync(join(root, 't'));
+    links.expand([{ kind: 'delete', path: 't', isDir: false }]);
+    linkDuringWalk = () => {
+      linkSync(join(root, 'a'), join(root, 'b'));
+      links.expand([{ kind: 'upsert', path: 'b', isDir: false, links: 2 }]);
+    };
+    await waitFor(
+      () => {
+        const sent = upserts(scanned.flat());
+        return sent.includes('a') && sent.includes('b') && scanned.some((s) => upserts(s).join() === 'a,b');
+      },
+      5_000,
+      'a and b emitted together by a scan',
+    );
+    assert.equal(linkDuringWalk, null, 'the link was made during a walk');
+  } finally {
+    links.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
