@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Change } from '../change/index.js';
+import { type BytePath, toFs } from '../util/bytes.js';
 import {
   buildBatchCall,
   buildFullSyncCall,
@@ -136,8 +137,22 @@ export class RsyncTransport implements Transport {
   /** The source as one call sees it: the paths to leave out first, since rsync's first matching rule wins. */
   private source(o: SendOptions, listed: readonly Change[] = []): SourceSpec {
     if (!o.leaveOut || o.leaveOut.size === 0) return this.o.source;
-    const rules = excludeArgs(o.leaveOut, new Set(listed.map((c) => c.path)));
+    // a path gone from the source fails no listing, and a rule leaving it out
+    // would keep the directory above it from being deleted on the target
+    const present = [...o.leaveOut].filter((p) => this.onSource(p));
+    const rules = excludeArgs(present, new Set(listed.map((c) => c.path)));
     return { ...this.o.source, filterArgs: [...rules, ...this.o.source.filterArgs] };
+  }
+
+  /** Whether `path` may still be on the source: only ENOENT and ENOTDIR say it is not (EACCES, ENAMETOOLONG say nothing). */
+  private onSource(path: BytePath): boolean {
+    try {
+      lstatSync(Buffer.concat([Buffer.from(`${this.o.source.readRoot ?? this.o.source.root}/`), toFs(path)]));
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return code !== 'ENOENT' && code !== 'ENOTDIR';
+    }
   }
 
   private targetFor(o: SendOptions): TargetSpec {

@@ -380,7 +380,7 @@ test('a file rewritten with the same size within the same second is still sent',
   }
 });
 
-test('through the Transport: a dry run counts every entry a send would delete and changes nothing; a path left out is neither sent nor deleted', async () => {
+test('through the Transport: a dry run counts every entry a send would delete and changes nothing; a path left out is not sent, and one gone from the source does not keep its directory on the target', async () => {
   const src = await makeTempDir('syncward-tr-seam-src-');
   const dst = await makeTempDir('syncward-tr-seam-dst-');
   try {
@@ -398,17 +398,28 @@ test('through the Transport: a dry run counts every entry a send would delete an
     assert.ok(existsSync(join(dst, 'd/e/3')), 'the dry run deleted nothing');
     assert.equal((await t.countDeletes('all')).deletes, 5);
 
-    // left out: the full sync neither deletes d on the target nor sends the new file
+    // left out: the full sync does not send the new file; a left-out path
+    // gone from the source fails no listing and is not left out: left out, it
+    // would keep d from being deleted on the target (a failing d/e/3 whose
+    // directory was removed meanwhile)
     write(src, 'new');
-    const partial = await t.sendAll({ leaveOut: new Set(['d', 'new']) });
+    const partial = await t.sendAll({ leaveOut: new Set(['d/e/3', 'new']) });
     assert.equal(partial.class, 'ok', partial.message);
-    assert.ok(existsSync(join(dst, 'd/e/3')) && !existsSync(join(dst, 'new')));
+    assert.ok(!existsSync(join(dst, 'd')), 'd deleted: nothing of it is left on the source');
+    assert.ok(!existsSync(join(dst, 'new')), 'new left out');
     // a batch that lists a left-out path sends it all the same
-    const sent = await t.sendBatch([...gone, { path: 'new', op: 'upsert' }], {
-      leaveOut: new Set(['d', 'new']),
-    });
+    const sent = await t.sendBatch([{ path: 'new', op: 'upsert' }], { leaveOut: new Set(['new']) });
     assert.equal(sent.result.class, 'ok', sent.result.message);
     await same(src, dst);
+
+    // the same for a batch: deleting a directory whose failing file went with it
+    mkdirSync(join(src, 'g'));
+    write(src, 'g/x');
+    assert.equal((await t.sendAll()).class, 'ok');
+    rmSync(join(src, 'g'), { recursive: true });
+    const del = await t.sendBatch([{ path: 'g', op: 'delete' }], { leaveOut: new Set(['g/x']) });
+    assert.equal(del.result.class, 'ok', del.result.message);
+    assert.ok(!existsSync(join(dst, 'g')), 'g deleted although g/x was left out');
   } finally {
     rmSync(src, { recursive: true, force: true });
     rmSync(dst, { recursive: true, force: true });
