@@ -193,9 +193,14 @@ export class TargetWorker extends EventEmitter {
     const now = Date.now();
     for (const c of changes) {
       this.queue.add(c, now);
-      // changed: a fresh chance in the queue, no longer left out
+      // changed: a fresh chance in the queue, no longer left out; a retry
+      // still owed joins it as the older change (a tree owed stays a tree)
       this.attempts.delete(c.path);
-      this.retryDue.delete(c.path);
+      const owed = this.retryDue.get(c.path);
+      if (owed) {
+        this.retryDue.delete(c.path);
+        this.queue.addChange(owed, now);
+      }
     }
     // a stuck path that changes, or lies beneath a directory that changed, gets fresh chances
     if (this.stuckPaths.size > 0) {
