@@ -14,6 +14,7 @@ export {
   type SourceSpec,
   sshCommand,
   sshConfigValue,
+  serverAliveS,
   sshWords,
   type TargetSpec,
   touchesRoot,
