@@ -14,6 +14,8 @@ import {
  * The side-by-side setup most scenarios share: one rsync daemon with the
  * modules floor, sw and ls; a source directory for each; syncward mirroring
  * `sw`, and lsyncd mirroring `ls` when it is installed. dispose() stops all.
+ * The daemon has socket options = TCP_NODELAY unless `stock` asks for the
+ * rsyncd.conf targets are deployed with (none).
  */
 export interface Arena {
   rsyncd: RsyncDaemon;
@@ -25,8 +27,8 @@ export interface Arena {
   dispose(): Promise<void>;
 }
 
-export async function sideBySide(ctx: Context, prefix: string): Promise<Arena> {
-  const rsyncd = await startRsyncDaemon({ modules: ['floor', 'sw', 'ls'] });
+export async function sideBySide(ctx: Context, prefix: string, o: { stock?: boolean } = {}): Promise<Arena> {
+  const rsyncd = await startRsyncDaemon({ modules: ['floor', 'sw', 'ls'], nodelay: o.stock !== true });
   const tmp = scratch(prefix);
   const dirs = { floor: join(tmp.dir, 'floor'), sw: join(tmp.dir, 'sw'), ls: join(tmp.dir, 'ls') };
   for (const d of Object.values(dirs)) mkdirSync(d);

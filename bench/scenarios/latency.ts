@@ -3,6 +3,8 @@
  * Trials rotate between the floor (one bare rsync call of the file, timed the
  * same way: until the file is on the target), syncward (default config) and
  * lsyncd (default.rsync, delay 0), so all three see the same machine load.
+ * The daemon is stock (no socket options = TCP_NODELAY), as targets are
+ * deployed (issue 12): what a client passes, e.g. --timeout, costs there.
  */
 
 import { spawn } from 'node:child_process';
@@ -21,7 +23,7 @@ export const latency: Scenario = {
   title: 'Latency: one small file, write to on-target',
   async run(ctx: Context): Promise<ScenarioResult> {
     const trials = ctx.size(100, 40);
-    const arena = await sideBySide(ctx, 'latency');
+    const arena = await sideBySide(ctx, 'latency', { stock: true });
     const { rsyncd, dirs, ls } = arena;
     try {
       await warmUp(dirs.sw, rsyncd.modulePath('sw'), 'syncward');
@@ -113,6 +115,7 @@ export const latency: Scenario = {
         ],
         notes: [
           "The floor is spawned by the benchmark's Node process; lsyncd runs with archive = true and --sockopts=TCP_NODELAY, like syncward.",
+          'The rsync daemon is stock: no socket options = TCP_NODELAY in its rsyncd.conf.',
         ],
       };
     } finally {

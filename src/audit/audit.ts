@@ -24,7 +24,10 @@ export interface AuditOptions {
    * otherwise — the root included
    */
   dirMtime?: boolean;
-  /** hard bound on the rsync run (default: 4 × the target's I/O timeout + 1 h, as a full sync) */
+  /**
+   * hard bound on the rsync run (default: 4 × the target's timeout_s + 1 h, as
+   * a full sync); a run that makes no progress for timeout_s ends before
+   */
   timeoutMs?: number;
   /** entries kept in the result; the counts still cover everything (default 100 000) */
   maxEntries?: number;
@@ -118,6 +121,8 @@ export async function auditTarget(src: SourceSpec, tgt: TargetSpec, o: AuditOpti
   let truncated = false;
   const r = await runRsync(call, {
     timeoutMs: o.timeoutMs ?? (tgt.timeoutS * 4 + 3600) * 1000,
+    // hashing one big file for --checksum reads it (rchar) and uses CPU: progress, unlike for rsync's --timeout
+    stallS: tgt.timeoutS,
     signal: o.signal,
     onStdoutLine: (line) => {
       const p = o.onProgress ? parseProgress2Line(line) : undefined;

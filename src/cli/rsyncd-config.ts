@@ -65,7 +65,8 @@ export function renderRsyncdConfig(m: RsyncdModule): string {
   const lines = [
     '# rsyncd.conf for a syncward target, printed by `syncward rsyncd-config`.',
     '# Global section: once per rsyncd.conf, above the first [module].',
-    "# Without it the daemon's side of each transfer waits on Nagle and delayed ACK (~40 ms).",
+    '# Without it, once a timeout is set (a "timeout" line here, or a client\'s --timeout; syncward passes none),',
+    "# the daemon's side of each transfer waits on Nagle and delayed ACK (~40 ms).",
     'socket options = TCP_NODELAY',
     '',
     `[${m.module}]`,

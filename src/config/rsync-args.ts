@@ -48,7 +48,8 @@ refuse("it is rsync's internal server mode, not for a client", 'server', 'sender
 refuse('it is a daemon option; a client must not read another rsyncd.conf', 'config', 'dparam');
 refuse('set password_file on the target instead', 'password-file');
 refuse('put the port in the target URL instead', 'port');
-// --no-timeout is --timeout=0: a peer that accepts and never answers hangs rsync forever
+// timeout_s is syncward's own stall detection (transport/stall.ts); an operator's --timeout would
+// bring back rsync's keep-alives, ~45 ms a call against a daemon without TCP_NODELAY
 refuse('set timeout_s on the target instead', 'timeout', 'contimeout', 'no-timeout');
 refuse(
   'syncward sends the batch list NUL-separated (--from0); read by lines, names would be cut and changes lost',

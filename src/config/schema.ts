@@ -71,7 +71,7 @@ export const targetSchema = z
       .max(DAY_S, atMost(DAY_S, 's', '1 day'))
       .default(30)
       .describe(
-        'rsync --timeout: a call that moves no data for this long ends with an error and is retried.',
+        "Seconds without progress after which a call is ended and retried: syncward's own stall detection watches the rsync processes (bytes read and written, CPU time, output) and kills a call when none moved for this long. rsync's --timeout is not used (against a daemon without socket options = TCP_NODELAY its keep-alives cost ~45 ms a call). ssh targets also get ServerAliveInterval of a third of it.",
       ),
     max_delete: z
       .number()

@@ -16,7 +16,10 @@ export interface TargetSpec {
   controlPath?: string;
   /** operator extras, appended after ours so they can override */
   rsyncArgs: string[];
-  /** rsync --timeout: seconds without I/O before rsync gives up */
+  /**
+   * seconds without progress before a call is killed as stalled (syncward's
+   * own detection, run.ts; no rsync --timeout); ssh's keep-alives are set from it
+   */
   timeoutS: number;
   /** seconds to wait for the connection (daemon --contimeout, ssh ConnectTimeout) */
   contimeoutS: number;
@@ -197,21 +200,23 @@ export function buildListCall(tgt: TargetSpec): RsyncCall {
 }
 
 /**
- * The timeout and connection options of a call that only reads from the
- * target (the doctor's listing, the canary's fetch): like a transfer's, with
- * --no-motd so a daemon's greeting does not mix into the output.
+ * The connection options of a call that only reads from the target (the
+ * doctor's listing, the canary's fetch): like a transfer's, with --no-motd so
+ * a daemon's greeting does not mix into the output.
  */
 export function readArgs(tgt: TargetSpec): string[] {
-  return [`--timeout=${tgt.timeoutS}`, ...connectionArgs(tgt, { noMotd: true })];
+  return connectionArgs(tgt, { noMotd: true });
 }
 
 /**
  * How rsync reaches the target, for every kind of call: a daemon's socket
  * options, connect timeout and password file; an ssh target's -e command;
- * nothing for a local directory.
+ * nothing for a local directory. No call gets rsync's --timeout: run.ts
+ * kills a call that stops making progress (stall.ts), for each kind below.
  */
 function connectionArgs(tgt: TargetSpec, o: { noMotd?: boolean } = {}): string[] {
   switch (tgt.url.kind) {
+    // no --timeout: its keep-alives cost ~45 ms a call against a daemon without socket options = TCP_NODELAY
     case 'daemon': {
       const args = o.noMotd ? ['--no-motd'] : [];
       // without TCP_NODELAY, Nagle's algorithm stalls the protocol's small writes (~40 ms each round trip)
@@ -219,11 +224,13 @@ function connectionArgs(tgt: TargetSpec, o: { noMotd?: boolean } = {}): string[]
       if (tgt.passwordFile) args.push(`--password-file=${tgt.passwordFile}`);
       return args;
     }
+    // no --timeout: free over ssh's pipes, but it kills a --checksum audit while one big file is hashed (rsync issue 839)
     case 'ssh':
       // file names and options go to the remote rsync through the protocol,
       // never through the remote shell's command line: a target path with
       // spaces or $(...) stays one literal path, whatever RSYNC_OLD_ARGS says
       return [secludedArgsOption(tgt.rsyncVersion), '-e', sshCommand(tgt)];
+    // no --timeout: no network; a stall here is a hung disk, which run.ts sees (no byte moves, no CPU used) as rsync would
     case 'local':
       return [];
   }
@@ -284,7 +291,6 @@ export function buildPruneCall(tgt: TargetSpec, emptyDir: string, o: CallOptions
 
 function commonArgs(tgt: TargetSpec, o: CallOptions): string[] {
   return [
-    `--timeout=${tgt.timeoutS}`,
     // creates a missing destination directory (rsync >= 3.2.3)
     '--mkpath',
     // rsync's quick check compares mtimes in whole seconds unless told
@@ -329,7 +335,15 @@ export function sshWords(tgt: TargetSpec): string[] {
     );
   }
   words.push('-o', `ConnectTimeout=${tgt.contimeoutS}`);
+  // a network gone silent ends ssh (and a shared master connection with it) within
+  // about timeout_s, instead of when TCP gives up retransmitting, many minutes later
+  words.push('-o', `ServerAliveInterval=${serverAliveS(tgt.timeoutS)}`, '-o', 'ServerAliveCountMax=3');
   return words;
+}
+
+/** ssh's keep-alive interval: three unanswered ones (ServerAliveCountMax) take about timeout_s. */
+export function serverAliveS(timeoutS: number): number {
+  return Math.max(1, Math.ceil(timeoutS / 3));
 }
 
 /**

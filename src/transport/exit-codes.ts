@@ -34,6 +34,8 @@ export interface ClassifyOptions {
   destRoot?: string;
   /** the runner killed rsync after this many ms */
   timedOutMs?: number;
+  /** the runner killed rsync because nothing moved for this many seconds (run.ts, stall.ts) */
+  stalledS?: number;
   /** the runner killed rsync because the caller aborted */
   aborted?: boolean;
 }
@@ -173,6 +175,12 @@ export function classifyExit(
 
   if (o.aborted)
     return info('transient', 'rsync was stopped because syncward is shutting down or the call was cancelled');
+  if (o.stalledS !== undefined) {
+    return info(
+      'transient',
+      `the transfer made no progress for ${o.stalledS} s (rsync read, wrote and printed nothing and used no CPU) and was killed; check that the target host, its rsync and the network to it are up; retrying`,
+    );
+  }
   if (o.timedOutMs !== undefined) {
     return info(
       'transient',

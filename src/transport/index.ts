@@ -12,6 +12,7 @@ export {
   quoteRshWord,
   type RsyncCall,
   type SourceSpec,
+  serverAliveS,
   sshCommand,
   sshConfigValue,
   sshWords,
@@ -35,6 +36,7 @@ export {
   unescapeRsync,
 } from './exit-codes.js';
 export { buildFetchCall } from './fetch.js';
+export { parseIoBytes, parseStat, rsyncTreeCounters, type TreeCounters } from './proc-io.js';
 export { parseProgress2Line, type RsyncProgress } from './progress.js';
 export {
   type CallKind,
@@ -64,6 +66,14 @@ export {
   rsyncEnv,
   runRsync,
 } from './run.js';
+export {
+  checkIntervalMs,
+  observe,
+  type Progress,
+  type ProgressReading,
+  stalled,
+  stalledAfter,
+} from './stall.js';
 export {
   formatTargetUrl,
   parseTargetUrl,

@@ -38,14 +38,15 @@ export interface RsyncTransportOptions {
   target: TargetSpec;
   /** running as root: keep owners by number; otherwise don't try to set them */
   isRoot: boolean;
-  /** hard bound on one call of a kind, on top of rsync's own --timeout (default: daemonBounds) */
+  /** hard bound on one call of a kind, on top of the stall detection (default: daemonBounds) */
   timeoutMs?: (kind: CallKind) => number;
 }
 
 /**
- * The daemon's bounds: rsync's --timeout several times over for a transfer
- * (it restarts on every byte, so only a hung rsync reaches this); a read of
- * the canary is one connection and one small file.
+ * The daemon's bounds: the stall window (timeout_s) several times over for a
+ * transfer (it restarts whenever rsync moves a byte or uses CPU, so only a
+ * hung rsync reaches this); a read of the canary is one connection and one
+ * small file.
  */
 export function daemonBounds(tgt: TargetSpec): (kind: CallKind) => number {
   return (kind) =>
@@ -168,7 +169,14 @@ export class RsyncTransport implements Transport {
   ): Promise<SendResult> {
     const started = Date.now();
     try {
-      return resultOf(await runRsync(call, { timeoutMs: this.bound(kind), onStdoutLine, signal: o.signal }));
+      return resultOf(
+        await runRsync(call, {
+          timeoutMs: this.bound(kind),
+          stallS: this.o.target.timeoutS,
+          onStdoutLine,
+          signal: o.signal,
+        }),
+      );
     } catch (err) {
       // spawn itself threw (an argument it refuses): this host's setup, not the target
       return spawnFailure(err as Error, Date.now() - started);

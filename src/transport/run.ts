@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import type { RsyncCall } from './argv.js';
 import {
   classifyExit,
@@ -8,6 +8,8 @@ import {
   type FailedPath,
   parseFailure,
 } from './exit-codes.js';
+import { rsyncTreeCounters } from './proc-io.js';
+import { checkIntervalMs, observe, type Progress, stalled } from './stall.js';
 
 /** What rsync's --stats said (fields it did not print stay 0). */
 export interface RsyncStats {
@@ -49,6 +51,12 @@ export interface RsyncResult {
 export interface RunOptions {
   /** hard bound on the call; rsync is then sent SIGTERM, and SIGKILL 5 s later */
   timeoutMs: number;
+  /**
+   * seconds without progress (no byte read, written or printed, no CPU used
+   * by rsync's processes) after which the call is killed as stalled; none:
+   * only the hard bound
+   */
+  stallS?: number;
   signal?: AbortSignal;
   /** every stdout line (split on \n and \r, so --info=progress2 updates arrive too), without its end */
   onStdoutLine?: (line: string) => void;
@@ -57,6 +65,8 @@ export interface RunOptions {
 const TAIL_MAX = 64 * 1024;
 const LINE_MAX = 64 * 1024;
 const KILL_GRACE_MS = 5000;
+// a stalled rsync spends its SIGTERM trying to tell the silent peer why it ends
+const STALL_KILL_GRACE_MS = 1000;
 const FAILED_PATHS_MAX = 10_000;
 
 /**
@@ -94,6 +104,7 @@ export function runRsync(call: RsyncCall, o: RunOptions): Promise<RsyncResult> {
         notable.push(line);
     });
     let timedOut = false;
+    let stalledS: number | undefined;
     let aborted = false;
     let settled = false;
     let killTimer: NodeJS.Timeout | undefined;
@@ -102,6 +113,7 @@ export function runRsync(call: RsyncCall, o: RunOptions): Promise<RsyncResult> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearInterval(watch);
       clearTimeout(killTimer);
       o.signal?.removeEventListener('abort', onAbort);
       stdout.end();
@@ -116,6 +128,7 @@ export function runRsync(call: RsyncCall, o: RunOptions): Promise<RsyncResult> {
           sourceRoot: call.sourceRoot,
           destRoot: call.destRoot,
           timedOutMs: timedOut ? o.timeoutMs : undefined,
+          stalledS,
           aborted,
         });
         if (failed.size > 0 && (code === 23 || code === 24 || code === 11)) {
@@ -143,17 +156,47 @@ export function runRsync(call: RsyncCall, o: RunOptions): Promise<RsyncResult> {
     const child = spawn(cmd ?? 'rsync', args, {
       env: rsyncEnv(process.env, call.env),
       stdio: [call.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      // its own process group: a kill reaches the receiver, generator or ssh it forked
+      detached: true,
     });
-    const kill = () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+    let killing = false;
+    const kill = (graceMs = KILL_GRACE_MS) => {
+      if (killing || child.exitCode !== null || child.signalCode !== null) return;
+      killing = true;
+      signalGroup(child, 'SIGTERM');
+      killTimer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
       killTimer.unref();
     };
     const timer = setTimeout(() => {
       timedOut = true;
       kill();
     }, o.timeoutMs);
+    let outputBytes = 0;
+    let progress: Progress | undefined;
+    const look = () => {
+      const pid = child.pid;
+      if (pid === undefined) return;
+      const c = rsyncTreeCounters(pid);
+      progress = observe(progress, {
+        atMs: performance.now(),
+        ioBytes: c?.ioBytes ?? null,
+        cpuTicks: c?.cpuTicks ?? null,
+        outputBytes,
+      });
+    };
+    const stallS = o.stallS;
+    const watch =
+      stallS === undefined
+        ? undefined
+        : setInterval(() => {
+            look();
+            if (progress && !killing && stalled(progress, stallS * 1000)) {
+              stalledS = stallS;
+              kill(STALL_KILL_GRACE_MS);
+            }
+          }, checkIntervalMs(stallS));
+    watch?.unref();
+    if (watch) look();
     const onAbort = () => {
       aborted = true;
       kill();
@@ -169,14 +212,30 @@ export function runRsync(call: RsyncCall, o: RunOptions): Promise<RsyncResult> {
       // a child that never started also emits 'close'; its 'error' settles it
       if (child.pid !== undefined) finish(code, signal);
     });
-    child.stdout?.on('data', (d: Buffer) => stdout.push(d));
-    child.stderr?.on('data', (d: Buffer) => stderr.push(d));
+    child.stdout?.on('data', (d: Buffer) => {
+      outputBytes += d.length;
+      stdout.push(d);
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      outputBytes += d.length;
+      stderr.push(d);
+    });
     if (call.stdin && child.stdin) {
       // rsync may exit (bad auth, unknown module) before reading its stdin: EPIPE is expected then
       child.stdin.on('error', () => {});
       child.stdin.end(call.stdin);
     }
   });
+}
+
+/** A signal to rsync's whole process group; to rsync alone if the group is gone already. */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
 }
 
 /**

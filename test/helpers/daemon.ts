@@ -15,6 +15,8 @@ export interface TargetUnderTest {
   sshOptions?: string[];
   /** compare owners too (not for ssh targets written by an unprivileged user) */
   owner?: boolean;
+  /** the target's timeout_s (default 20) */
+  timeoutS?: number;
 }
 
 /** One source of a config under test (see sourcesYaml). */
@@ -54,7 +56,11 @@ export function sourcesYaml(o: {
       '    targets:',
     );
     for (const t of s.targets) {
-      lines.push(`      - name: ${t.name}`, `        url: ${JSON.stringify(t.url)}`, '        timeout_s: 20');
+      lines.push(
+        `      - name: ${t.name}`,
+        `        url: ${JSON.stringify(t.url)}`,
+        `        timeout_s: ${t.timeoutS ?? 20}`,
+      );
       if (t.passwordFile) lines.push(`        password_file: ${JSON.stringify(t.passwordFile)}`);
       if (t.identityFile) lines.push(`        identity_file: ${JSON.stringify(t.identityFile)}`);
       if (t.sshOptions) lines.push(`        ssh_options: ${JSON.stringify(t.sshOptions)}`);

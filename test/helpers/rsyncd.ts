@@ -30,7 +30,7 @@ export interface RsyncDaemon {
 
 export interface RsyncDaemonOptions {
   modules: string[];
-  /** socket options = TCP_NODELAY on the daemon side (default true, as docs/operations.md recommends) */
+  /** socket options = TCP_NODELAY on the daemon side (default true, as docs/operations.md recommends; false: a stock rsyncd.conf) */
   nodelay?: boolean;
   user?: string;
   password?: string;
@@ -58,8 +58,9 @@ export async function startRsyncDaemon(o: RsyncDaemonOptions): Promise<RsyncDaem
     `pid file = ${join(base, 'rsyncd.pid')}`,
     `port = ${port}`,
     'address = 127.0.0.1',
-    // What docs/operations.md recommends for a target: without it the daemon's side of
-    // the protocol waits on Nagle + delayed ACK (~40 ms per call with --timeout)
+    // What docs/operations.md recommends for a target: without it, once a timeout is set
+    // (--timeout, or "timeout" in rsyncd.conf), the daemon's side of the protocol waits on
+    // Nagle + delayed ACK (~40 ms per call); syncward passes none (nodelay: false is stock)
     ...(o.nodelay === false ? [] : ['socket options = TCP_NODELAY']),
     `log file = ${join(base, 'rsyncd.log')}`,
   ];

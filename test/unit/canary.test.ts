@@ -68,7 +68,6 @@ test('the canary is fetched from a daemon target with its password file and time
   assert.deepEqual(call.argv, [
     'rsync',
     '--ignore-times',
-    '--timeout=30',
     '--no-motd',
     '--sockopts=TCP_NODELAY',
     '--contimeout=15',
@@ -97,11 +96,5 @@ test('the canary is fetched over ssh with the transfer ssh command, and from a l
     '/tmp/y/',
   ]);
   const local = buildFetchCall(target('/backup/www'), '.syncward-canary', '/tmp/z');
-  assert.deepEqual(local.argv, [
-    'rsync',
-    '--ignore-times',
-    '--timeout=30',
-    '/backup/www/.syncward-canary',
-    '/tmp/z/',
-  ]);
+  assert.deepEqual(local.argv, ['rsync', '--ignore-times', '/backup/www/.syncward-canary', '/tmp/z/']);
 });

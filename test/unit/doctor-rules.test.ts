@@ -147,7 +147,6 @@ test('the target probe is rsync --list-only with the same connection options as 
   assert.deepEqual(call.argv, [
     'rsync',
     '--list-only',
-    '--timeout=10',
     '--no-motd',
     '--sockopts=TCP_NODELAY',
     '--contimeout=5',

@@ -3,15 +3,19 @@ import { test } from 'node:test';
 import type { Change } from '../../src/change/index.js';
 import {
   buildBatchCall,
+  buildFetchCall,
   buildFullSyncCall,
+  buildListCall,
   buildPruneCall,
   buildRootAttrsCall,
   classifyExit,
   parseTargetUrl,
   quoteRshWord,
   type SourceSpec,
+  serverAliveS,
   sshCommand,
   sshConfigValue,
+  sshWords,
   type TargetSpec,
   touchesRoot,
 } from '../../src/transport/index.js';
@@ -78,7 +82,6 @@ test('a batch to a local target: files-from stdin, deletes of missing args, filt
     '--from0',
     '--exclude=*.swp',
     '--exclude=.git/',
-    '--timeout=30',
     '--mkpath',
     '--modify-window=-1',
     '--stats',
@@ -197,6 +200,49 @@ test('a daemon target: TCP_NODELAY, connect timeout and the password file', () =
   assert.equal(call.destRoot, undefined);
 });
 
+test("no call passes rsync's --timeout, to any kind of target: syncward detects a stall itself", () => {
+  // against a daemon without socket options = TCP_NODELAY, --timeout's keep-alive
+  // traffic cost ~45 ms a call (Nagle and delayed ACK); it also kills a --checksum
+  // audit while one big file is hashed (rsync issue 839)
+  for (const url of ['rsync://www@10.0.0.2:873/www', 'ssh://deploy@10.0.0.3/srv/www', '/backup/www']) {
+    const tgt = target(url, {
+      passwordFile: url.startsWith('rsync') ? '/p' : undefined,
+      backup: { dir: '.b', keepDays: 2 },
+    });
+    const calls = [
+      buildBatchCall(src, tgt, [{ path: 'a', op: 'upsertTree' }], { isRoot: true }),
+      buildBatchCall(src, tgt, [{ path: 'gone', op: 'delete' }], {
+        isRoot: true,
+        dryRun: true,
+        itemize: true,
+      }),
+      buildRootAttrsCall(src, tgt, { isRoot: true }),
+      buildFullSyncCall(src, tgt, { isRoot: true }),
+      buildFullSyncCall(src, tgt, { isRoot: true, dryRun: true, itemize: true }),
+      buildListCall(tgt),
+      buildFetchCall(tgt, '.syncward-canary', '/tmp/c'),
+      buildPruneCall(tgt, '/tmp/empty', { isRoot: true }),
+    ];
+    for (const call of calls) {
+      assert.ok(call);
+      assert.ok(!call.argv.some((a) => /^--(no-)?timeout/.test(a)), `${url}: ${call.argv.join(' ')}`);
+      if (url.startsWith('rsync'))
+        assert.ok(call.argv.includes('--contimeout=15'), 'the connect timeout stays');
+    }
+  }
+});
+
+test('an ssh target ends a connection whose peer went silent within about timeout_s (ServerAlive*)', () => {
+  assert.equal(serverAliveS(30), 10);
+  assert.equal(serverAliveS(2), 1);
+  assert.equal(serverAliveS(100), 34);
+  const e = sshCommand(target('ssh://h/srv', { timeoutS: 60 }));
+  assert.match(e, / -o ServerAliveInterval=20 -o ServerAliveCountMax=3$/);
+  // the operator's own value comes first, and ssh keeps the first one it sees
+  const own = sshWords(target('ssh://h/srv', { sshOptions: ['ServerAliveInterval=5'] }));
+  assert.ok(own.indexOf('ServerAliveInterval=5') < own.indexOf('ServerAliveInterval=10'));
+});
+
 test('a daemon target without a password file leaves RSYNC_PASSWORD to the environment', () => {
   const call = buildBatchCall(src, target('rsync://www@h/www'), [], { isRoot: true });
   assert.ok(!call.argv.some((a) => a.startsWith('--password-file')));
@@ -225,7 +271,8 @@ test('an ssh target: one -e string, port, key, batch mode, connection sharing, c
   assert.equal(
     e,
     'ssh -p 2222 -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/etc/syncward/known_hosts -i /etc/syncward/id_ed25519 ' +
-      '-o BatchMode=yes -o ControlMaster=auto -o ControlPath=/var/lib/syncward/ssh/0123456789abcdef -o ControlPersist=60 -o ConnectTimeout=15',
+      '-o BatchMode=yes -o ControlMaster=auto -o ControlPath=/var/lib/syncward/ssh/0123456789abcdef -o ControlPersist=60 -o ConnectTimeout=15 ' +
+      '-o ServerAliveInterval=10 -o ServerAliveCountMax=3',
   );
   assert.equal(call.argv.at(-1), 'deploy@10.0.0.3:/srv/www/');
   assert.ok(!call.argv.some((a) => a.startsWith('--sockopts') || a.startsWith('--contimeout')));
@@ -247,7 +294,10 @@ test('ssh words with spaces or quotes are quoted the way rsync splits -e', () =>
   const e = sshCommand(
     target('ssh://h/srv', { identityFile: '/keys/my key', sshOptions: ['ProxyJump=a b'] }),
   );
-  assert.equal(e, "ssh -o 'ProxyJump=a b' -i '/keys/my key' -o BatchMode=yes -o ConnectTimeout=15");
+  assert.equal(
+    e,
+    "ssh -o 'ProxyJump=a b' -i '/keys/my key' -o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=10 -o ServerAliveCountMax=3",
+  );
 });
 
 test('a ControlPath with a space, quotes, a backslash or % reaches ssh as one literal path', () => {
@@ -269,7 +319,6 @@ test('a full sync: -a -H --delete and the same filters, no files-from', () => {
     '--delete',
     '--exclude=*.swp',
     '--exclude=.git/',
-    '--timeout=30',
     '--mkpath',
     '--modify-window=-1',
     '--stats',
