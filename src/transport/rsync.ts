@@ -77,7 +77,25 @@ export class RsyncTransport implements Transport {
   async sendBatch(changes: readonly Change[], o: BatchSendOptions = {}): Promise<BatchResult> {
     const src = this.source(o, changes);
     const tgt = this.targetFor(o);
-    const result = await this.run('batch', buildBatchCall(src, tgt, changes, { isRoot: this.o.isRoot }), o);
+    const call = buildBatchCall(src, tgt, changes, { isRoot: this.o.isRoot });
+    let since = Date.now();
+    let result = await this.run('batch', call, o);
+    // rsync -H: a linked file whose time changed between the reads of its
+    // names desyncs the file list's "same time as the previous entry", and
+    // the entries after it arrive with the seconds of another (seen under
+    // churn: directories one second off, with nothing left to send them
+    // again); a second pass while such a file keeps changing corrects them
+    for (let pass = 0; pass < 2 && transferred(result.class) && (o.more?.() ?? true); pass++) {
+      if (!this.linkedChangedSince(changes, since)) break;
+      since = Date.now();
+      const again = await this.run('batch', call, o);
+      result = {
+        ...again,
+        files: result.files + again.files,
+        bytes: result.bytes + again.bytes,
+        durationMs: result.durationMs + again.durationMs,
+      };
+    }
     const reached = transferred(result.class) || result.class === 'partial';
     if (!reached || !touchesRoot(changes) || !(o.more?.() ?? true)) return { result, rootAttrs: null };
     const rootAttrs = await this.run('rootAttrs', buildRootAttrsCall(src, tgt, { isRoot: this.o.isRoot }), o);
@@ -143,6 +161,22 @@ export class RsyncTransport implements Transport {
     const present = [...o.leaveOut].filter((p) => this.onSource(p));
     const rules = excludeArgs(present, new Set(listed.map((c) => c.path)));
     return { ...this.o.source, filterArgs: [...rules, ...this.o.source.filterArgs] };
+  }
+
+  /** Whether a listed file with more than one link changed (its ctime) since `sinceMs`. */
+  private linkedChangedSince(changes: readonly Change[], sinceMs: number): boolean {
+    const root = Buffer.from(`${this.o.source.readRoot ?? this.o.source.root}/`);
+    for (const c of changes) {
+      if (c.op !== 'upsert' || c.dir === true) continue;
+      try {
+        const st = lstatSync(Buffer.concat([root, toFs(c.path)]));
+        // the kernel's coarse clock may stamp a little behind Date.now()
+        if (st.isFile() && st.nlink > 1 && st.ctimeMs >= sinceMs - 5) return true;
+      } catch {
+        // gone: nothing of it to correct
+      }
+    }
+    return false;
   }
 
   /** Whether `path` may still be on the source: only ENOENT and ENOTDIR say it is not (EACCES, ENAMETOOLONG say nothing). */
