@@ -14,7 +14,7 @@ import {
 import { type BytePath, brief, display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
 import { type BackoffPolicy, defaultBackoff, retryDelay } from './backoff.js';
-import { targetFailure } from './decide.js';
+import { nextTransfer, settleFirst, targetFailure } from './decide.js';
 import { EVERYTHING_ALLOWED, NOTHING_ALLOWED } from './delete-rules.js';
 import { type GuardOutcome, guardDeletes } from './guard.js';
 import { releasedBy, settledState, type Triage, triageFailures } from './stuck.js';
@@ -395,38 +395,46 @@ export class TargetWorker extends EventEmitter {
       if (this.fullSyncReason === null) this.fullSyncReason = reason;
       this.o.journal?.setNeedsFull(this.key, this.fullSyncReason);
     }
-    if (this.running || this.holdReason !== null) return;
     const now = Date.now();
-    if (now < this.retryAt) {
-      this.wakeAt(this.retryAt);
-      return;
-    }
-    if (this.fullSyncReason !== null) {
-      const reason = this.fullSyncReason;
-      // Everything already pending is covered by the full sync; what arrives
-      // from now on stays queued for the batch after it.
-      this.queue.clear();
-      this.launch(this.runFull(reason));
-      return;
-    }
-    if (this.retryDue.size > 0) {
-      if (now >= this.retryDueAt) {
+    const step = nextTransfer({
+      now,
+      busy: this.running !== null || this.holdReason !== null,
+      retryAt: this.retryAt,
+      fullSyncDue: this.fullSyncReason !== null,
+      retries: this.retryDue.size,
+      retryDueAt: this.retryDueAt,
+      ready: this.queue.hasReady(now),
+      nextReadyAt: () => this.queue.nextReadyAt(),
+      empty: this.queue.size === 0,
+      settleUntil: this.settleUntil,
+      checksDeletes: this.checksDeletes,
+    });
+    if (step.wakeAt !== null) this.wakeAt(step.wakeAt);
+    if (step.idle) this.emit('idle');
+    switch (step.run) {
+      case 'full': {
+        // Everything already pending is covered by the full sync; what arrives
+        // from now on stays queued for the batch after it.
+        const reason = this.fullSyncReason as string;
+        this.queue.clear();
+        this.launch(this.runFull(reason));
+        return;
+      }
+      case 'retry': {
         const retry = [...this.retryDue.values()];
         this.retryDue.clear();
         this.launch(this.runBatch(retry, this.queuedSeq));
         return;
       }
-      this.wakeAt(this.retryDueAt);
-    }
-    if (this.queue.hasReady(now)) {
-      if (this.checksDeletes && now < this.settleUntil) {
-        this.wakeAt(this.settleUntil);
-        return;
-      }
-      const seq = this.queuedSeq;
-      const changes = this.queue.take(now);
-      if (changes.length > 0) {
-        if (this.checksDeletes && this.settleUntil === 0 && countDeletes(changes) > 0) {
+      case 'batch': {
+        const seq = this.queuedSeq;
+        const changes = this.queue.take(now);
+        if (changes.length === 0) {
+          const next = this.queue.nextReadyAt();
+          if (next !== undefined) this.wakeAt(next);
+          return;
+        }
+        if (settleFirst(this.checksDeletes, this.settleUntil, countDeletes(changes))) {
           // let the rest of an rm -rf arrive before counting
           for (const c of changes) this.queue.addChange(c, now);
           this.settleUntil = now + DELETE_SETTLE_MS;
@@ -438,9 +446,6 @@ export class TargetWorker extends EventEmitter {
         return;
       }
     }
-    const next = this.queue.nextReadyAt();
-    if (next !== undefined) this.wakeAt(next);
-    else if (this.queue.size === 0 && this.retryDue.size === 0) this.emit('idle');
   }
 
   /** max_delete applies to the next transfer (not lifted by a resume) */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultBackoff } from '../../src/dispatch/backoff.js';
-import { targetFailure } from '../../src/dispatch/decide.js';
+import { nextTransfer, settleFirst, targetFailure, type WorkerView } from '../../src/dispatch/decide.js';
 
 const fixed = () => 1;
 
@@ -31,4 +31,78 @@ test('misconfiguration starts slow and is its own state; a full disk is down wit
 
 test('a held target is not moved out of held nor alerted again by a failure', () => {
   assert.equal(targetFailure('transient', 1, 'held', true, defaultBackoff, fixed).alert, null);
+});
+
+const view = (o: Partial<WorkerView> = {}): WorkerView => ({
+  now: 1000,
+  busy: false,
+  retryAt: 0,
+  fullSyncDue: false,
+  retries: 0,
+  retryDueAt: 0,
+  ready: false,
+  nextReadyAt: () => undefined,
+  empty: true,
+  settleUntil: 0,
+  checksDeletes: false,
+  ...o,
+});
+
+test('next transfer: one at a time, a failed target waits for its backoff, a full sync owed goes first', () => {
+  assert.deepEqual(nextTransfer(view({ busy: true, ready: true, fullSyncDue: true })), {
+    run: null,
+    wakeAt: null,
+    idle: false,
+  });
+  assert.deepEqual(nextTransfer(view({ retryAt: 1500, ready: true, fullSyncDue: true })), {
+    run: null,
+    wakeAt: 1500,
+    idle: false,
+  });
+  assert.equal(nextTransfer(view({ fullSyncDue: true, ready: true, retries: 2, retryDueAt: 0 })).run, 'full');
+});
+
+test('next transfer: due retries before the ready batch; a retry not due yet does not hold the batch up', () => {
+  assert.equal(nextTransfer(view({ retries: 1, retryDueAt: 900, ready: true })).run, 'retry');
+  assert.deepEqual(nextTransfer(view({ retries: 1, retryDueAt: 1200, ready: true, empty: false })), {
+    run: 'batch',
+    wakeAt: 1200,
+    idle: false,
+  });
+});
+
+test('next transfer: nothing ready waits for the earliest of the queue and the retries; idle only when nothing is left', () => {
+  assert.deepEqual(
+    nextTransfer(view({ empty: false, nextReadyAt: () => 1300, retries: 1, retryDueAt: 1100 })),
+    {
+      run: null,
+      wakeAt: 1100,
+      idle: false,
+    },
+  );
+  assert.deepEqual(nextTransfer(view({ retries: 1, retryDueAt: 1100 })), {
+    run: null,
+    wakeAt: 1100,
+    idle: false,
+  });
+  assert.deepEqual(nextTransfer(view()), { run: null, wakeAt: null, idle: true });
+});
+
+test('next transfer: with max_delete, a batch with deletes settles once before it goes', () => {
+  assert.equal(settleFirst(true, 0, 3), true, 'the first batch with deletes waits');
+  assert.equal(settleFirst(true, 1150, 3), false, 'once');
+  assert.equal(settleFirst(false, 0, 3), false, 'no max_delete: no wait');
+  assert.equal(settleFirst(true, 0, 0), false, 'no deletes: no wait');
+  assert.deepEqual(
+    nextTransfer(view({ ready: true, empty: false, checksDeletes: true, settleUntil: 1150 })),
+    {
+      run: null,
+      wakeAt: 1150,
+      idle: false,
+    },
+  );
+  assert.equal(
+    nextTransfer(view({ ready: true, empty: false, checksDeletes: true, settleUntil: 900 })).run,
+    'batch',
+  );
 });
