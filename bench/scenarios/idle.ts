@@ -99,7 +99,7 @@ export const idle: Scenario = {
           },
         ],
         notes: [
-          "CPU is utime + stime of every thread from /proc/PID/stat; wakeups are the main thread's voluntary context switches. syncward's own timers while idle: the health check (root still mounted, lag) and the alert rules, each every 2 s.",
+          "CPU is utime + stime of every thread from /proc/PID/stat; wakeups are the main thread's voluntary context switches. syncward's own timers while idle: the health check (root still mounted, lag) and the alert rules, each every 10 s once every target is idle (2 s otherwise), and the API's connection timeout check every header_timeout_s / 2 (5 s by default).",
         ],
       };
     } finally {

@@ -164,12 +164,14 @@ export async function startApi(daemon: ApiDaemon, o: ApiOptions): Promise<ApiSer
   const headersTimeout = (o.headerTimeoutS ?? API_DEFAULTS.header_timeout_s) * 1000;
   // Every connection holds a file descriptor the daemon's rsyncs need too: a
   // client that opens many and never finishes a request must not starve them.
-  // Node checks the timeouts every connectionsCheckingInterval.
+  // Node checks the timeouts every connectionsCheckingInterval, connections
+  // or not: half the header timeout enforces it within 1.5x and wakes an idle
+  // daemon every 5 s by default, not every second.
   const server = createServer(
     {
       headersTimeout,
       requestTimeout: headersTimeout + BODY_TIMEOUT_MS,
-      connectionsCheckingInterval: Math.min(1000, headersTimeout / 2),
+      connectionsCheckingInterval: Math.max(250, headersTimeout / 2),
       keepAliveTimeout: KEEP_ALIVE_MS,
     },
     (req, res) => api.handle(req, res),

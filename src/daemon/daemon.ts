@@ -23,10 +23,13 @@ import { Source } from '../source/index.js';
 import type { SourceAuditResult, SourceStatus } from '../status/index.js';
 import { localRsyncVersion, SENDER_SYMLINK_FIX, senderSymlinkWarning } from '../transport/index.js';
 import type { Logger } from '../util/log.js';
+import { Pacer } from '../util/timers.js';
 import { startControlServer } from './control.js';
 
 /** How often lag and the source roots' devices are checked. */
 const HEALTH_MS = 2_000;
+/** how often an idle daemon (every target idle, nothing pending) looks at its roots and rules */
+const QUIET_MS = 10_000;
 
 export type { Alert, AlertKind, Incident } from '../alerts/index.js';
 export type {
@@ -70,7 +73,7 @@ export class Daemon extends EventEmitter {
   private unclean = false;
   private control: Server | null = null;
   private api: ApiServer | null = null;
-  private health: NodeJS.Timeout | null = null;
+  private health: Pacer | null = null;
   private monitor: Monitor | null = null;
   private hooks: Hooks | null = null;
   private audits: AuditRunner | null = null;
@@ -127,6 +130,7 @@ export class Daemon extends EventEmitter {
       journal: this.journal,
       log: this.log,
       onIncident: (incident) => this.emit('incident', incident),
+      quiet: () => this.quiet,
     });
     this.monitor.start();
     this.hooks = new Hooks(this.config.sources, this.log);
@@ -172,8 +176,14 @@ export class Daemon extends EventEmitter {
     const rsync = localRsyncVersion()?.version;
     const sender = rsync === undefined ? null : senderSymlinkWarning(rsync, this.isRoot);
     if (sender) this.log.warn({ rsync }, `${sender}: ${SENDER_SYMLINK_FIX.join(', ')}`);
-    this.health = setInterval(() => this.checkHealth(), HEALTH_MS);
-    this.health.unref();
+    // idle: the root's device and the lag only need a look every QUIET_MS
+    this.health = new Pacer(
+      () => this.checkHealth(),
+      () => this.quiet,
+      HEALTH_MS,
+      QUIET_MS,
+    );
+    this.health.start();
     this.sources = this.config.sources.map((sc) => this.makeSource(sc));
     this.schedule();
     await Promise.all(this.sources.map((s) => this.startSource(s)));
@@ -234,6 +244,11 @@ export class Daemon extends EventEmitter {
   }
 
   /** Lag per target, and whether each watched root is still the same filesystem. */
+  /** Every source idle (nothing pending, running or owed on any target): time alone changes nothing. */
+  private get quiet(): boolean {
+    return this.sources.every((s) => s.isIdle);
+  }
+
   private checkHealth(): void {
     const now = Date.now();
     for (const s of this.sources) s.checkHealth(now);
@@ -406,7 +421,7 @@ export class Daemon extends EventEmitter {
     // first: stopping sources and targets must not read as incidents resolving
     this.monitor?.stop();
     this.monitor = null;
-    if (this.health) clearInterval(this.health);
+    this.health?.stop();
     this.health = null;
     await Promise.all(this.sources.map((s) => s.stop(graceMs)));
     // hooks get a moment for what the last transfers delivered

@@ -4,6 +4,7 @@ import type { AlertsConfig } from '../config/index.js';
 import { postJson, runCommand, Sink } from '../deliver/index.js';
 import type { Journal } from '../journal/index.js';
 import type { Logger } from '../util/log.js';
+import { Pacer } from '../util/timers.js';
 import { VERSION } from '../util/version.js';
 import {
   type Condition,
@@ -16,6 +17,8 @@ import {
 
 /** How often the rules are evaluated (state changes and raw alerts evaluate sooner). */
 const EVALUATE_MS = 2000;
+/** ... and when nothing is pending anywhere and no incident is open: a state change evaluates at once anyway */
+const QUIET_MS = 10_000;
 /** After a restart, incidents that were open are kept this long at least before they may resolve. */
 const RESTORE_GRACE_MS = 15_000;
 /** Evaluations triggered by state changes are at least this far apart (a busy target changes state per transfer). */
@@ -42,6 +45,8 @@ export interface MonitorOptions {
   /** called at fire and at resolve */
   onIncident: (incident: Incident) => void;
   startedAt?: number;
+  /** nothing pending or running anywhere: with no incident open, the rules are evaluated every QUIET_MS */
+  quiet?: () => boolean;
 }
 
 /**
@@ -64,7 +69,7 @@ export class Monitor {
   private readonly raised = new Set<string>();
   private alerts: AlertsConfig;
   private sinks: Sink<AlertMessage>[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Pacer | null = null;
   private soon: NodeJS.Timeout | null = null;
   private lastEvaluation = 0;
   private stopped = false;
@@ -85,14 +90,19 @@ export class Monitor {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.evaluateNow(), EVALUATE_MS);
-    this.timer.unref();
+    this.timer = new Pacer(
+      () => this.evaluateNow(),
+      () => this.open.size === 0 && this.restored.size === 0 && (this.o.quiet?.() ?? false),
+      EVALUATE_MS,
+      QUIET_MS,
+    );
+    this.timer.start();
   }
 
   /** Stops evaluating; waiting alert messages are dropped (open incidents stay open in the journal). */
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.stop();
     this.timer = null;
     if (this.soon) clearTimeout(this.soon);
     this.soon = null;

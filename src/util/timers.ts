@@ -14,3 +14,40 @@ export function timerDelay(ms: number, what: string): number {
     );
   return ms;
 }
+
+/**
+ * A periodic check that runs every `busyMs` while something could need it
+ * and every `quietMs` once `quiet()` says nothing can change without an
+ * event first (an idle daemon then wakes only for its own slow checks).
+ * The timer never keeps the process alive.
+ */
+export class Pacer {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly run: () => void,
+    private readonly quiet: () => boolean,
+    private readonly busyMs: number,
+    private readonly quietMs: number,
+  ) {}
+
+  start(): void {
+    this.arm();
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private arm(): void {
+    this.timer = setTimeout(
+      () => {
+        this.run();
+        if (this.timer !== null) this.arm();
+      },
+      this.quiet() ? this.quietMs : this.busyMs,
+    );
+    this.timer.unref();
+  }
+}
