@@ -20,7 +20,7 @@ import { profileTables } from './lib/profile.js';
 import { markdownReport, svgChart } from './lib/render.js';
 import type { ChartInput, Scale, ScenarioResult } from './lib/types.js';
 import { audit } from './scenarios/audit.js';
-import { burst } from './scenarios/burst.js';
+import { type BurstRun, burst } from './scenarios/burst.js';
 import { churn } from './scenarios/churn.js';
 import { fanout } from './scenarios/fanout.js';
 import { flags } from './scenarios/flags.js';
@@ -164,19 +164,14 @@ export function chartInput(results: ScenarioResult[]): ChartInput {
   }
   const b = results.find((r) => r.name === 'burst' && !r.error);
   if (b) {
-    const runs = b.data.runs as Array<{
-      files: number;
-      floorMs: number;
-      syncwardMs: number | null;
-      lsyncdMs: number | null;
-    }>;
+    const runs = b.data.runs as BurstRun[];
     c.burst = {
       groups: runs.map((r) => ({
         label: `${r.files >= 1000 ? `${r.files / 1000}k` : r.files} files`,
         bars: [
-          { name: 'floor', ms: r.floorMs },
-          { name: 'syncward', ms: r.syncwardMs },
-          { name: 'lsyncd', ms: r.lsyncdMs },
+          { name: 'floor', ms: r.floor.fromFirstMs },
+          { name: 'syncward', ms: r.syncward.fromFirstMs },
+          { name: 'lsyncd', ms: r.lsyncd?.fromFirstMs ?? null },
         ],
       })),
     };
