@@ -51,6 +51,8 @@ export function ratioGoal(o: {
   limit: number;
   /** how the two numbers read, e.g. "s from the first write" */
   unit: string;
+  /** how a number (in ms) is printed: seconds unless told */
+  fmt?: (ms: number | null | undefined) => string;
   failure?: string;
   /** more of what was measured, after the verdict's own numbers */
   also?: string;
@@ -63,7 +65,7 @@ export function ratioGoal(o: {
   return {
     goal: o.goal,
     status: x <= o.limit ? 'met' : 'missed',
-    detail: `${fmtX(x)}: ${fmtS(o.value)} vs ${fmtS(o.base)} ${o.unit}${also}`,
+    detail: `${fmtX(x)}: ${(o.fmt ?? fmtS)(o.value)} vs ${(o.fmt ?? fmtS)(o.base)} ${o.unit}${also}`,
   };
 }
 

@@ -137,3 +137,41 @@ test('the churn report names the same-second cause only when every stale file wa
   );
   assert.equal(neverMatchedNote('syncward', []), null);
 });
+
+const summary = (p50: number, p99 = p50 * 2) => ({
+  n: 40,
+  min: p50,
+  p50,
+  p90: p50,
+  p99,
+  max: p99,
+  mean: p50,
+});
+
+test('latency goals: on loopback within 1.15x / 2x the bare call; over a round trip, half the bare call and half lsyncd', async () => {
+  const { latencyGoals } = await import('../../bench/scenarios/latency.js');
+  const loop = latencyGoals(undefined, summary(44, 97.4), summary(40, 105.8), null);
+  assert.deepEqual(
+    loop.map((g) => [g.goal, g.status, g.detail]),
+    [
+      ['latency p50 within 1.15x the bare rsync call', 'met', '1.10x: 44.0 vs 40.0 ms'],
+      ['latency p99 within 2x the bare rsync call', 'met', '0.92x: 97.4 vs 105.8 ms'],
+    ],
+  );
+  const far = latencyGoals(50, summary(340), summary(330), summary(335));
+  assert.deepEqual(
+    far.map((g) => [g.goal, g.status]),
+    [
+      ['latency p50 over a 50 ms round trip within 0.5x the bare rsync call', 'missed'],
+      ['latency p50 over a 50 ms round trip within 0.5x lsyncd', 'missed'],
+    ],
+  );
+  assert.equal(latencyGoals(50, summary(100), summary(330), null)[1]?.status, 'not measured');
+});
+
+test('--rtt takes a round trip in ms for the latency scenario', async () => {
+  const { parseArgs } = await import('../../bench/run.js');
+  assert.equal(parseArgs(['latency', '--rtt', '50']).rttMs, 50);
+  assert.equal(parseArgs(['--rtt', '0']).rttMs, 0);
+  assert.equal(parseArgs(['latency']).rttMs, undefined);
+});
