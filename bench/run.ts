@@ -3,12 +3,14 @@
  * on one loopback rsync daemon with auth.
  *
  *   npm run bench -- [scenario...] [--scale quick|full] [--out bench/results]
- *                    [--sizes 10000,100000] [--cpu-prof] [--note "text"]
+ *                    [--sizes 10000,100000] [--rtt MS] [--cpu-prof] [--note "text"]
  *
  * Scenarios: latency burst churn startup overflow fanout large audit flags
  * idle tools (default: all). Writes <out>/latest.json, latest.md and latest.svg.
  * Installs lsyncd and inotify-tools with apt-get when missing and running as
- * root; without them their columns say "not installed".
+ * root; without them their columns say "not installed". --rtt MS puts a
+ * proxy adding that round trip (MS/2 each way) between the latency
+ * scenario's contenders and their targets (bench/lib/tcp-proxy.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +22,7 @@ import { profileTables } from './lib/profile.js';
 import { markdownReport, svgChart } from './lib/render.js';
 import type { ChartInput, Scale, ScenarioResult } from './lib/types.js';
 import { audit } from './scenarios/audit.js';
-import { burst } from './scenarios/burst.js';
+import { type BurstRun, burst } from './scenarios/burst.js';
 import { churn } from './scenarios/churn.js';
 import { fanout } from './scenarios/fanout.js';
 import { flags } from './scenarios/flags.js';
@@ -50,13 +52,14 @@ interface Options {
   scale: Scale;
   out: string;
   sizes?: number[];
+  rttMs?: number;
   cpuProf: boolean;
   notes: string[];
 }
 
 function usage(problem: string): never {
   process.stderr.write(
-    `${problem}\nusage: npm run bench -- [${SCENARIOS.map((s) => s.name).join('|')} ...] [--scale quick|full] [--out DIR] [--sizes N,N] [--cpu-prof] [--note TEXT]\n`,
+    `${problem}\nusage: npm run bench -- [${SCENARIOS.map((s) => s.name).join('|')} ...] [--scale quick|full] [--out DIR] [--sizes N,N] [--rtt MS] [--cpu-prof] [--note TEXT]\n`,
   );
   process.exit(2);
 }
@@ -79,12 +82,19 @@ export function parseArgs(argv: string[]): Options {
       o.sizes = value().split(',').map(Number);
       if (o.sizes.some((n) => !(n > 0)))
         usage('--sizes takes positive numbers separated by commas, e.g. 10000,100000');
+    } else if (a === '--rtt') {
+      const v = value();
+      o.rttMs = Number(v);
+      if (!(o.rttMs >= 0) || v.trim() === '')
+        usage(`--rtt takes a round trip in ms (0 or more), e.g. 50, not ${JSON.stringify(v)}`);
     } else if (a === '--cpu-prof') o.cpuProf = true;
     else if (a === '--note') o.notes.push(value());
     else if (a.startsWith('-')) usage(`unknown option ${a}`);
     else if (!SCENARIOS.some((s) => s.name === a)) usage(`unknown scenario ${JSON.stringify(a)}`);
     else o.names.push(a);
   }
+  if (o.rttMs != null && o.names.length > 0 && !o.names.includes('latency'))
+    usage('--rtt shapes the latency scenario only: name latency among the scenarios');
   return o;
 }
 
@@ -164,19 +174,14 @@ export function chartInput(results: ScenarioResult[]): ChartInput {
   }
   const b = results.find((r) => r.name === 'burst' && !r.error);
   if (b) {
-    const runs = b.data.runs as Array<{
-      files: number;
-      floorMs: number;
-      syncwardMs: number | null;
-      lsyncdMs: number | null;
-    }>;
+    const runs = b.data.runs as BurstRun[];
     c.burst = {
       groups: runs.map((r) => ({
         label: `${r.files >= 1000 ? `${r.files / 1000}k` : r.files} files`,
         bars: [
-          { name: 'floor', ms: r.floorMs },
-          { name: 'syncward', ms: r.syncwardMs },
-          { name: 'lsyncd', ms: r.lsyncdMs },
+          { name: 'floor', ms: r.floor.fromFirstMs },
+          { name: 'syncward', ms: r.syncward.fromFirstMs },
+          { name: 'lsyncd', ms: r.lsyncd?.fromFirstMs ?? null },
         ],
       })),
     };
@@ -202,6 +207,7 @@ async function main(): Promise<void> {
     inotifywait: tools.inotifywait,
     cpuProfDir: o.cpuProf ? profDir : undefined,
     sizes: o.sizes,
+    rttMs: o.rttMs,
     log,
     size: (full, quick) => (o.scale === 'full' ? full : quick),
   };

@@ -12,6 +12,8 @@ export interface Context {
   cpuProfDir?: string;
   /** --sizes: replaces the sizes of scenarios that take several (burst, startup) */
   sizes?: number[];
+  /** --rtt: the latency scenario reaches its targets through a proxy adding this round trip (ms) */
+  rttMs?: number;
   log(msg: string): void;
   /** the quick or full value of a size */
   size(full: number, quick: number): number;

@@ -18,20 +18,28 @@ export function burstPath(i: number, perDir: number): { dir: string; file: strin
   return { dir, file: join(dir, `f${String(i).padStart(7, '0')}`) };
 }
 
+/** performance.now() just before a workload's first write and just after its last one. */
+export interface Writes {
+  firstAt: number;
+  lastAt: number;
+}
+
 /**
  * Creates n files of `size` bytes under root, `perDir` per directory, as fast
- * as one synchronous loop can. Returns the time the last file was closed.
+ * as one synchronous loop can. Returns when the first write began (root
+ * exists before it) and when the last file was closed.
  */
-export function writeBurst(root: string, n: number, o: { size?: number; perDir?: number } = {}): number {
+export function writeBurst(root: string, n: number, o: { size?: number; perDir?: number } = {}): Writes {
   const perDir = o.perDir ?? 1000;
   const body = randomBytes(o.size ?? 4096);
   mkdirSync(root, { recursive: true });
+  const firstAt = performance.now();
   for (let i = 0; i < n; i++) {
     const { dir, file } = burstPath(i, perDir);
     if (i % perDir === 0) mkdirSync(join(root, dir), { recursive: true });
     writeFileSync(join(root, file), body);
   }
-  return performance.now();
+  return { firstAt, lastAt: performance.now() };
 }
 
 /** Regular entries under root (recursive), leaving out rsync's in-flight ".name.XXXXXX" temp files. */
@@ -54,15 +62,21 @@ export function countFiles(root: string): number {
   return n;
 }
 
-/** Makes `n` directories under root: 100 top dirs (fewer when n is small) with leaves below. */
-export function makeDirTree(root: string, n: number): void {
+/**
+ * Makes about `n` directories under root: 100 top dirs (fewer when n is
+ * small) with leaves below. Returns how many directories the tree has, root
+ * included: what a watcher of it must watch.
+ */
+export function makeDirTree(root: string, n: number): number {
   mkdirSync(root, { recursive: true });
   const top = Math.min(100, n);
+  const leaves = Math.max(0, Math.floor(n / top) - 1);
   for (let i = 0; i < top; i++) {
     const d = join(root, `top${i}`);
     mkdirSync(d);
-    for (let j = 0; j < Math.floor(n / top) - 1; j++) mkdirSync(join(d, `dir${j}`));
+    for (let j = 0; j < leaves; j++) mkdirSync(join(d, `dir${j}`));
   }
+  return 1 + top * (1 + leaves);
 }
 
 /**

@@ -96,6 +96,8 @@ export interface SyncwardProcess {
   watching: Promise<{ at: number; dirs: number; ms: number }>;
   /** inotify queue overflows the daemon reported so far */
   overflows(): number;
+  /** the kinds of the alerts the daemon raised so far ("ALERT watchLimit: ..." logs alert: watchLimit) */
+  alerts(): string[];
   /** the last log lines at warn level and above, for error messages */
   problems(): string[];
   stop(): Promise<void>;
@@ -113,6 +115,7 @@ export function startSyncward(o: SyncwardOptions): SyncwardProcess {
   });
   let overflows = 0;
   const problems: string[] = [];
+  const alerts: string[] = [];
   let onWatching: (v: { at: number; dirs: number; ms: number }) => void = () => {};
   let onFail: (e: Error) => void = () => {};
   const watching = new Promise<{ at: number; dirs: number; ms: number }>((res, rej) => {
@@ -122,7 +125,7 @@ export function startSyncward(o: SyncwardOptions): SyncwardProcess {
   watching.catch(() => {});
   const lines = createInterface({ input: proc.stderr as NodeJS.ReadableStream });
   lines.on('line', (line) => {
-    let rec: { level?: number; msg?: string; dirs?: number; ms?: number };
+    let rec: { level?: number; msg?: string; dirs?: number; ms?: number; alert?: string };
     try {
       rec = JSON.parse(line);
     } catch {
@@ -133,6 +136,7 @@ export function startSyncward(o: SyncwardOptions): SyncwardProcess {
     if (/watching \d+ directories/.test(msg))
       onWatching({ at: performance.now(), dirs: rec.dirs ?? 0, ms: rec.ms ?? 0 });
     if (/queue overflowed/.test(msg)) overflows++;
+    if (typeof rec.alert === 'string') alerts.push(rec.alert);
     if ((rec.level ?? 0) >= 40) {
       problems.push(msg);
       if (problems.length > 20) problems.shift();
@@ -148,6 +152,7 @@ export function startSyncward(o: SyncwardOptions): SyncwardProcess {
     spawnedAt,
     watching,
     overflows: () => overflows,
+    alerts: () => [...alerts],
     problems: () => [...problems],
     stop: () => stopChild(proc, 15_000),
   };

@@ -140,7 +140,7 @@ function latencyPanel(l: ChartInput['latency'], x0: number, y0: number, w: numbe
 
 function burstPanel(b: ChartInput['burst'], x0: number, y0: number, w: number, h: number): string {
   const p: string[] = [
-    `<text x="${x0 + w / 2}" y="${y0 - 8}" text-anchor="middle" font-weight="bold">Burst: convergence after the last file</text>`,
+    `<text x="${x0 + w / 2}" y="${y0 - 8}" text-anchor="middle" font-weight="bold">Burst: convergence from the first write</text>`,
   ];
   const groups = b?.groups ?? [];
   const values = groups.flatMap((g) => g.bars.map((x) => x.ms ?? 0));

@@ -1,7 +1,9 @@
 /**
  * Fan-out: one source, 10 targets (10 modules of one rsync daemon), a burst
- * of N files; time from the end of the burst until every target holds all of
- * them, against the same burst to a single target.
+ * of N files until every target holds all of them, against the same burst to
+ * a single target. Each contender runs the same writing loop and is timed
+ * from its first write and from its last; the floor is the loop, then one
+ * bare rsync (or ten at once) spawned at the last write, until they exit.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,11 +19,19 @@ import {
   warmUp,
 } from '../lib/procs.js';
 import { fmtS, fmtX, ratio } from '../lib/stats.js';
-import type { ScenarioResult } from '../lib/types.js';
+import type { Goal, ScenarioResult } from '../lib/types.js';
+import { type Convergence, convergence, ratioGoal } from '../lib/verdicts.js';
 
 const FAN = 10;
+export const FANOUT_LIMIT = 2;
 
-async function converge(ctx: Context, rsyncd: RsyncDaemon, modules: string[], n: number): Promise<number> {
+/** syncward to `modules` at once: one burst, until every target holds it. */
+async function converge(
+  ctx: Context,
+  rsyncd: RsyncDaemon,
+  modules: string[],
+  n: number,
+): Promise<Convergence> {
   const tmp = scratch('fanout');
   const src = join(tmp.dir, 'src');
   mkdirSync(src);
@@ -33,18 +43,56 @@ async function converge(ctx: Context, rsyncd: RsyncDaemon, modules: string[], n:
   });
   try {
     for (const m of modules) await warmUp(src, rsyncd.modulePath(m), `syncward to ${m}`);
-    const end = writeBurst(join(src, 'f'), n);
+    const w = writeBurst(join(src, 'f'), n);
     const at = await until(
       () => modules.every((m) => countFiles(join(rsyncd.modulePath(m), 'f')) >= n),
       Math.max(180_000, n * 20),
       `all ${modules.length} targets to hold ${n} files`,
       50,
     );
-    return at - end;
+    return convergence({ firstWriteAt: w.firstAt, lastWriteAt: w.lastAt, arrivedAt: at });
   } finally {
     await sw.stop();
     tmp.dispose();
   }
+}
+
+/** The floor: the writing loop, then one bare rsync per module, all spawned at the last write. */
+async function floorCalls(rsyncd: RsyncDaemon, modules: string[], n: number): Promise<Convergence> {
+  const tmp = scratch('fanout-floor');
+  try {
+    const w = writeBurst(tmp.dir, n);
+    const calls = await Promise.all(
+      modules.map((m) => runRsync([...floorArgs(rsyncd), `${tmp.dir}/`, `${rsyncd.url(m)}/`])),
+    );
+    const at = performance.now();
+    const bad = calls.find((c) => c.code !== 0);
+    if (bad) throw new Error(`bare rsync failed (${bad.code}): ${bad.stderr}`);
+    return convergence({ firstWriteAt: w.firstAt, lastWriteAt: w.lastAt, arrivedAt: at });
+  } finally {
+    tmp.dispose();
+  }
+}
+
+export interface FanoutRun {
+  files: number;
+  one: Convergence;
+  ten: Convergence;
+  floorOne: Convergence;
+  floorTen: Convergence;
+}
+
+export function fanoutGoal(r: FanoutRun): Goal {
+  const x = (a: Convergence, b: Convergence, clock: 'fromFirstMs' | 'fromLastMs') =>
+    fmtX(ratio(a[clock], b[clock]));
+  return ratioGoal({
+    goal: `fan-out to ${FAN} targets within ${FANOUT_LIMIT}x of one target, both timed from the first write`,
+    value: r.ten.fromFirstMs,
+    base: r.one.fromFirstMs,
+    limit: FANOUT_LIMIT,
+    unit: 's from the first write',
+    also: `from the last write ${x(r.ten, r.one, 'fromLastMs')}; ${FAN} bare rsync calls at once took ${x(r.floorTen, r.floorOne, 'fromFirstMs')} one call (from the first write), and syncward to ${FAN} targets ${x(r.ten, r.floorTen, 'fromFirstMs')} those ${FAN} calls`,
+  });
 }
 
 export const fanout: Scenario = {
@@ -54,57 +102,54 @@ export const fanout: Scenario = {
     const n = ctx.size(10_000, 2_000);
     const fan = Array.from({ length: FAN }, (_, i) => `t${i}`);
     const floorMods = Array.from({ length: FAN }, (_, i) => `floor${i}`);
-    const rsyncd = await startRsyncDaemon({ modules: ['one', ...fan, ...floorMods] });
+    const rsyncd = await startRsyncDaemon({ modules: ['one', 'floor', ...fan, ...floorMods] });
     try {
       ctx.log(`fan-out: 1 target, ${n} files`);
       const one = await converge(ctx, rsyncd, ['one'], n);
       ctx.log(`fan-out: ${FAN} targets, ${n} files`);
       const ten = await converge(ctx, rsyncd, fan, n);
-      // the floor: the same files, one bare rsync to one module, then 10 at once
-      const tmp = scratch('fanout-floor');
-      try {
-        writeBurst(tmp.dir, n);
-        const floor1 = await runRsync([...floorArgs(rsyncd), `${tmp.dir}/`, `${rsyncd.url('floor0')}/`]);
-        const t0 = performance.now();
-        await Promise.all(
-          floorMods.map((m) => runRsync([...floorArgs(rsyncd), `${tmp.dir}/`, `${rsyncd.url(m)}/ten/`])),
-        );
-        const floor10 = performance.now() - t0;
-        const x = ratio(ten, one);
-        return {
-          name: 'fanout',
-          title: this.title,
-          params: { files: n, targets: FAN },
-          data: { oneMs: one, tenMs: ten, floorOneMs: floor1.ms, floorTenMs: floor10 },
-          tables: [
-            {
-              title: `${n.toLocaleString('en')} files of 4 KiB; seconds from the end of the burst until every target holds them.`,
-              columns: ['', '1 target', `${FAN} targets`, `${FAN} / 1`],
-              rows: [
-                ['syncward', fmtS(one), fmtS(ten), fmtX(x)],
-                [
-                  `bare rsync -a (1 call; ${FAN} calls at once)`,
-                  fmtS(floor1.ms),
-                  fmtS(floor10),
-                  fmtX(ratio(floor10, floor1.ms)),
-                ],
-              ],
-            },
-          ],
-          goals: [
-            {
-              goal: `fan-out to ${FAN} targets within 2x of one target`,
-              status: x != null && x <= 2 ? 'met' : 'missed',
-              detail: `${fmtX(x)}: ${fmtS(ten)} vs ${fmtS(one)} s; ${FAN} bare rsync calls at once took ${fmtX(ratio(floor10, floor1.ms))} one call, and syncward to ${FAN} targets ${fmtX(ratio(ten, floor10))} those ${FAN} calls`,
-            },
-          ],
-          notes: [
-            `All ${FAN} targets are modules of one loopback rsync daemon on this machine, so their receivers share its cores with the senders.`,
-          ],
-        };
-      } finally {
-        tmp.dispose();
-      }
+      ctx.log(`fan-out: bare rsync, 1 call and ${FAN} at once`);
+      const floorOne = await floorCalls(rsyncd, ['floor'], n);
+      const floorTen = await floorCalls(rsyncd, floorMods, n);
+      const r: FanoutRun = { files: n, one, ten, floorOne, floorTen };
+      const row = (label: string, a: Convergence, b: Convergence) => [
+        label,
+        fmtS(a.fromFirstMs),
+        fmtS(b.fromFirstMs),
+        fmtX(ratio(b.fromFirstMs, a.fromFirstMs)),
+        fmtS(a.fromLastMs),
+        fmtS(b.fromLastMs),
+        fmtX(ratio(b.fromLastMs, a.fromLastMs)),
+      ];
+      return {
+        name: 'fanout',
+        title: this.title,
+        params: { files: n, targets: FAN },
+        data: { run: r },
+        tables: [
+          {
+            title: `${n.toLocaleString('en')} files of 4 KiB; seconds until every target holds them, from the first write and from the last.`,
+            columns: [
+              '',
+              '1 target, from first',
+              `${FAN} targets, from first`,
+              `${FAN} / 1`,
+              '1 target, from last',
+              `${FAN} targets, from last`,
+              `${FAN} / 1`,
+            ],
+            rows: [
+              row('syncward', one, ten),
+              row(`bare rsync -a (1 call; ${FAN} calls at once)`, floorOne, floorTen),
+            ],
+          },
+        ],
+        goals: [fanoutGoal(r)],
+        notes: [
+          `All ${FAN} targets are modules of one loopback rsync daemon on this machine, so their receivers share its cores with the senders.`,
+          'The bare rsync calls are spawned at the last write of the same writing loop and have arrived when they exit; syncward sends while the loop runs, so by the last-write clock alone it looks faster than they are.',
+        ],
+      };
     } finally {
       await rsyncd.dispose();
     }

@@ -30,7 +30,7 @@ export const overflow: Scenario = {
     const { rsyncd, dirs, sw, ls } = arena;
     const limit = Math.max(180_000, n * 3);
     const outcome = async (src: string, dst: string, overflows: () => number): Promise<Outcome> => {
-      const end = writeBurst(join(src, 'o'), n);
+      const end = writeBurst(join(src, 'o'), n).lastAt;
       const target = join(dst, 'o');
       try {
         const at = await until(() => countFiles(target) >= n, limit, 'every file on the target', 50);

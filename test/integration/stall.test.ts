@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { startTcpProxy } from '../../bench/lib/tcp-proxy.js';
 import type { TransferReport } from '../../src/dispatch/index.js';
 import {
   buildFullSyncCall,
@@ -13,7 +14,6 @@ import {
 } from '../../src/transport/index.js';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { startRsyncDaemon } from '../helpers/rsyncd.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { compareTrees, makeTempDir, waitFor } from '../helpers/tree.js';
 
 /**
