@@ -76,102 +76,174 @@ const FAILED_PATHS_MAX = 10_000;
  * itemized sync of a million files costs no memory.
  */
 export function runRsync(call: RsyncCall, o: RunOptions): Promise<RsyncResult> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const stats: RsyncStats = {
-      files: 0,
-      created: 0,
-      deleted: 0,
-      transferred: 0,
-      transferredSize: 0,
-      bytesSent: 0,
-      bytesReceived: 0,
-    };
-    let deletionSkipped = false;
-    const stdout = new LineSplitter((line) => {
-      parseStatsLine(line, stats);
-      if (line.startsWith('IO error encountered -- skipping file deletion')) deletionSkipped = true;
-      o.onStdoutLine?.(line);
-    });
-    // failed paths are taken from every stderr line, not just the tail
-    const failed = new Map<string, FailedPath>();
-    // lines that decide the class but may scroll out of the tail
-    const notable: string[] = [];
-    const stderr = new LineSplitter((line) => {
-      const f = failed.size < FAILED_PATHS_MAX ? parseFailure(line, call) : undefined;
-      if (f !== undefined && !failed.has(f.path)) failed.set(f.path, f);
-      if (notable.length < 5 && /^@ERROR|No space left on device|Disk quota exceeded/.test(line))
-        notable.push(line);
-    });
-    let timedOut = false;
-    let stalledS: number | undefined;
-    let aborted = false;
-    let settled = false;
-    let killTimer: NodeJS.Timeout | undefined;
+  return startRsync(call).run(call.stdin, o);
+}
 
-    const finish = (code: number | null, signal: string | null, spawnError?: NodeJS.ErrnoException) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      clearInterval(watch);
-      clearTimeout(killTimer);
-      o.signal?.removeEventListener('abort', onAbort);
-      stdout.end();
-      stderr.end();
-      const stderrTail = stderr.tail;
-      let exit: ExitInfo;
-      if (spawnError) {
-        exit = classifySpawnError(call.argv[0] ?? 'rsync', spawnError);
-      } else {
-        const missing = notable.filter((l) => !stderrTail.includes(l));
-        exit = classifyExit(code, signal, [...missing, stderrTail].join('\n'), {
-          sourceRoot: call.sourceRoot,
-          destRoot: call.destRoot,
-          timedOutMs: timedOut ? o.timeoutMs : undefined,
-          stalledS,
-          aborted,
-        });
-        if (failed.size > 0 && (code === 23 || code === 24 || code === 11)) {
-          exit.failedPaths = [...failed.keys()];
-          exit.notDirectory = [...failed.values()]
-            .filter((f) => f.cause === 'notDirectory')
-            .map((f) => f.path);
-        }
-      }
-      resolve({
-        code,
-        signal,
-        durationMs: Date.now() - started,
-        stderrTail,
-        stdoutTail: stdout.tail,
-        files: stats.transferred,
-        bytes: stats.bytesSent,
-        stats,
-        exit,
-        deletionSkipped,
+/** An rsync started before its list is known (transport/ready.ts): running, waiting on its stdin. */
+export interface StartedRsync {
+  /** undefined: it could not be started (done says why) */
+  readonly pid: number | undefined;
+  /** when it was spawned (Date.now()) */
+  readonly startedAt: number;
+  /** it exited (or never started) */
+  readonly exited: boolean;
+  /** it was handed its list */
+  readonly running: boolean;
+  /**
+   * Resolves when rsync exited, whatever happened. Before run(), the result
+   * is rsync's own exit: what ended it while it waited (a refused login, a
+   * daemon at max connections, a kill).
+   */
+  readonly done: Promise<RsyncResult>;
+  /**
+   * Hands rsync its --files-from=- list (stdin, then EOF) and starts the
+   * bounds of a call: from here it is an ordinary call, timed from now.
+   * `stdin` undefined: a call that reads no list (its stdin is closed).
+   */
+  run(stdin: Buffer | undefined, o: RunOptions): Promise<RsyncResult>;
+  /** SIGTERM to its process group, SIGKILL after graceMs; the result is killed by a signal */
+  kill(graceMs?: number): void;
+}
+
+/**
+ * Spawns rsync with its stdin open and nothing fed: rsync connects, logs in
+ * and then waits to read --files-from=- (a call with no list simply runs).
+ * Nothing bounds it until run(): an rsync waiting on its stdin reads,
+ * writes and prints nothing, which is not a stall.
+ */
+export function startRsync(call: RsyncCall): StartedRsync {
+  const spawnedAt = Date.now();
+  let started = spawnedAt;
+  let o: RunOptions = { timeoutMs: 0 };
+  let resolve!: (r: RsyncResult) => void;
+  const done = new Promise<RsyncResult>((r) => {
+    resolve = r;
+  });
+  const stats: RsyncStats = {
+    files: 0,
+    created: 0,
+    deleted: 0,
+    transferred: 0,
+    transferredSize: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+  };
+  let deletionSkipped = false;
+  const stdout = new LineSplitter((line) => {
+    parseStatsLine(line, stats);
+    if (line.startsWith('IO error encountered -- skipping file deletion')) deletionSkipped = true;
+    o.onStdoutLine?.(line);
+  });
+  // failed paths are taken from every stderr line, not just the tail
+  const failed = new Map<string, FailedPath>();
+  // lines that decide the class but may scroll out of the tail
+  const notable: string[] = [];
+  const stderr = new LineSplitter((line) => {
+    const f = failed.size < FAILED_PATHS_MAX ? parseFailure(line, call) : undefined;
+    if (f !== undefined && !failed.has(f.path)) failed.set(f.path, f);
+    if (notable.length < 5 && /^@ERROR|No space left on device|Disk quota exceeded/.test(line))
+      notable.push(line);
+  });
+  let timedOut = false;
+  let stalledS: number | undefined;
+  let aborted = false;
+  let settled = false;
+  let handed = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let watch: NodeJS.Timeout | undefined;
+
+  const finish = (code: number | null, signal: string | null, spawnError?: NodeJS.ErrnoException) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    clearInterval(watch);
+    clearTimeout(killTimer);
+    o.signal?.removeEventListener('abort', onAbort);
+    stdout.end();
+    stderr.end();
+    const stderrTail = stderr.tail;
+    let exit: ExitInfo;
+    if (spawnError) {
+      exit = classifySpawnError(call.argv[0] ?? 'rsync', spawnError);
+    } else {
+      const missing = notable.filter((l) => !stderrTail.includes(l));
+      exit = classifyExit(code, signal, [...missing, stderrTail].join('\n'), {
+        sourceRoot: call.sourceRoot,
+        destRoot: call.destRoot,
+        timedOutMs: timedOut ? o.timeoutMs : undefined,
+        stalledS,
+        aborted,
       });
-    };
-
-    const [cmd, ...args] = call.argv;
-    const child = spawn(cmd ?? 'rsync', args, {
-      env: rsyncEnv(process.env, call.env),
-      stdio: [call.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-      // its own process group: a kill reaches the receiver, generator or ssh it forked
-      detached: true,
+      if (failed.size > 0 && (code === 23 || code === 24 || code === 11)) {
+        exit.failedPaths = [...failed.keys()];
+        exit.notDirectory = [...failed.values()].filter((f) => f.cause === 'notDirectory').map((f) => f.path);
+      }
+    }
+    resolve({
+      code,
+      signal,
+      durationMs: Date.now() - started,
+      stderrTail,
+      stdoutTail: stdout.tail,
+      files: stats.transferred,
+      bytes: stats.bytesSent,
+      stats,
+      exit,
+      deletionSkipped,
     });
-    let killing = false;
-    const kill = (graceMs = KILL_GRACE_MS) => {
-      if (killing || child.exitCode !== null || child.signalCode !== null) return;
-      killing = true;
-      signalGroup(child, 'SIGTERM');
-      killTimer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
-      killTimer.unref();
-    };
-    const timer = setTimeout(() => {
+  };
+
+  const [cmd, ...args] = call.argv;
+  const child = spawn(cmd ?? 'rsync', args, {
+    env: rsyncEnv(process.env, call.env),
+    stdio: ['pipe', 'pipe', 'pipe'],
+    // its own process group: a kill reaches the receiver, generator or ssh it forked
+    detached: true,
+  });
+  let killing = false;
+  const kill = (graceMs = KILL_GRACE_MS) => {
+    if (killing || child.exitCode !== null || child.signalCode !== null) return;
+    killing = true;
+    signalGroup(child, 'SIGTERM');
+    killTimer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
+    killTimer.unref();
+  };
+  const onAbort = () => {
+    aborted = true;
+    kill();
+  };
+
+  child.once('error', (e: NodeJS.ErrnoException) => {
+    // spawn failed (ENOENT, EACCES); a kill() failing later is not worth reporting
+    if (child.pid === undefined) finish(null, null, e);
+  });
+  child.once('close', (code, signal) => {
+    // a child that never started also emits 'close'; its 'error' settles it
+    if (child.pid !== undefined) finish(code, signal);
+  });
+  let outputBytes = 0;
+  child.stdout?.on('data', (d: Buffer) => {
+    outputBytes += d.length;
+    stdout.push(d);
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    outputBytes += d.length;
+    stderr.push(d);
+  });
+  // rsync may exit (bad auth, unknown module, killed while waiting) before reading its stdin: EPIPE is expected then
+  child.stdin?.on('error', () => {});
+
+  const run = (stdin: Buffer | undefined, ro: RunOptions): Promise<RsyncResult> => {
+    if (handed) throw new Error('rsync was already handed its list');
+    handed = true;
+    if (settled) return done;
+    o = ro;
+    started = Date.now();
+    timer = setTimeout(() => {
       timedOut = true;
       kill();
     }, o.timeoutMs);
-    let outputBytes = 0;
     let progress: Progress | undefined;
     const look = () => {
       const pid = child.pid;
@@ -185,47 +257,39 @@ export function runRsync(call: RsyncCall, o: RunOptions): Promise<RsyncResult> {
       });
     };
     const stallS = o.stallS;
-    const watch =
-      stallS === undefined
-        ? undefined
-        : setInterval(() => {
-            look();
-            if (progress && !killing && stalled(progress, stallS * 1000)) {
-              stalledS = stallS;
-              kill(STALL_KILL_GRACE_MS);
-            }
-          }, checkIntervalMs(stallS));
-    watch?.unref();
-    if (watch) look();
-    const onAbort = () => {
-      aborted = true;
-      kill();
-    };
+    if (stallS !== undefined) {
+      watch = setInterval(() => {
+        look();
+        if (progress && !killing && stalled(progress, stallS * 1000)) {
+          stalledS = stallS;
+          kill(STALL_KILL_GRACE_MS);
+        }
+      }, checkIntervalMs(stallS));
+      watch.unref();
+      look();
+    }
     if (o.signal?.aborted) onAbort();
     else o.signal?.addEventListener('abort', onAbort, { once: true });
+    if (stdin) child.stdin?.end(stdin);
+    else child.stdin?.end();
+    return done;
+  };
 
-    child.once('error', (e: NodeJS.ErrnoException) => {
-      // spawn failed (ENOENT, EACCES); a kill() failing later is not worth reporting
-      if (child.pid === undefined) finish(null, null, e);
-    });
-    child.once('close', (code, signal) => {
-      // a child that never started also emits 'close'; its 'error' settles it
-      if (child.pid !== undefined) finish(code, signal);
-    });
-    child.stdout?.on('data', (d: Buffer) => {
-      outputBytes += d.length;
-      stdout.push(d);
-    });
-    child.stderr?.on('data', (d: Buffer) => {
-      outputBytes += d.length;
-      stderr.push(d);
-    });
-    if (call.stdin && child.stdin) {
-      // rsync may exit (bad auth, unknown module) before reading its stdin: EPIPE is expected then
-      child.stdin.on('error', () => {});
-      child.stdin.end(call.stdin);
-    }
-  });
+  return {
+    get pid() {
+      return child.pid;
+    },
+    startedAt: spawnedAt,
+    get exited() {
+      return settled;
+    },
+    get running() {
+      return handed;
+    },
+    done,
+    run,
+    kill,
+  };
 }
 
 /** A signal to rsync's whole process group; to rsync alone if the group is gone already. */
