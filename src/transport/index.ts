@@ -38,6 +38,16 @@ export {
 export { buildFetchCall } from './fetch.js';
 export { parseIoBytes, parseStat, rsyncTreeCounters, type TreeCounters } from './proc-io.js';
 export { parseProgress2Line, type RsyncProgress } from './progress.js';
+export { ReadyRsync, type ReadyRsyncOptions, type ReadyStats } from './ready.js';
+export {
+  busyAfterDisarm,
+  fitsReady,
+  learnedRecycleMs,
+  MIN_RECYCLE_MS,
+  type ReadyOutcome,
+  retryCold,
+  shouldArm,
+} from './ready-rules.js';
 export {
   type CallKind,
   commandBounds,
@@ -65,6 +75,8 @@ export {
   type RunOptions,
   rsyncEnv,
   runRsync,
+  type StartedRsync,
+  startRsync,
 } from './run.js';
 export {
   checkIntervalMs,

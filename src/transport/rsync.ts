@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Change } from '../change/index.js';
 import { type BytePath, toFs } from '../util/bytes.js';
+import type { Logger } from '../util/log.js';
 import {
   buildBatchCall,
   buildFullSyncCall,
@@ -18,7 +19,9 @@ import { excludeArgs } from './exclude.js';
 import { transferred } from './exit-codes.js';
 import { buildFetchCall } from './fetch.js';
 import { parseProgress2Line } from './progress.js';
-import { type RsyncResult, runRsync } from './run.js';
+import { ReadyRsync, type ReadyStats } from './ready.js';
+import { busyAfterDisarm, retryCold, shouldArm } from './ready-rules.js';
+import { type RsyncResult, runRsync, type StartedRsync } from './run.js';
 import type {
   BatchResult,
   BatchSendOptions,
@@ -40,6 +43,14 @@ export interface RsyncTransportOptions {
   isRoot: boolean;
   /** hard bound on one call of a kind, on top of the stall detection (default: daemonBounds) */
   timeoutMs?: (kind: CallKind) => number;
+  /**
+   * Keep one batch rsync started ahead while the target is idle (idle()),
+   * recycled every recycleMs: the daemon's targets (preconnect), never a
+   * one-shot command, whose process would outlive its use
+   */
+  ready?: { recycleMs: number };
+  /** where the ready rsync's own events are told (it exited unused, a batch went again cold) */
+  log?: Logger;
 }
 
 /**
@@ -62,10 +73,52 @@ export function commandBounds(tgt: TargetSpec): (kind: CallKind) => number {
 export class RsyncTransport implements Transport {
   readonly target: string;
   private readonly bound: (kind: CallKind) => number;
+  /** the batch rsync started ahead, when preconnect is on */
+  private readonly ready: ReadyRsync | null;
+  /** calls running now: no ready rsync is started beside one (one connection per target) */
+  private busy = 0;
+  /** the caller said the target is idle, and has not called since */
+  private wanted = false;
+  private closed = false;
+  /** a ready rsync was just ended for the call being made: a daemon may not have freed its slot yet */
+  private freed = false;
 
   constructor(private readonly o: RsyncTransportOptions) {
     this.target = o.target.name;
     this.bound = o.timeoutMs ?? daemonBounds(o.target);
+    const ready = o.ready;
+    this.ready = ready
+      ? new ReadyRsync({
+          build: () => buildBatchCall(this.o.source, this.o.target, [], { isRoot: this.o.isRoot }),
+          recycleMs: ready.recycleMs,
+          endStallS: o.target.timeoutS,
+          endTimeoutMs: this.bound('batch'),
+          recycled: () => this.arm(),
+          diedIdle: (r) =>
+            this.o.log?.info(
+              { target: this.target, code: r.code, signal: r.signal, rsyncMessage: r.exit.rsyncMessage },
+              `target ${this.target}: the rsync started ahead exited before it was used (${r.exit.message}); the next batch is sent as a normal call`,
+            ),
+        })
+      : null;
+  }
+
+  /** The target has nothing to send for now: with preconnect, an rsync is started to wait for the next batch. */
+  idle(): void {
+    this.wanted = true;
+    this.arm();
+  }
+
+  /** Ends the rsync started ahead, if any, and starts no other (the daemon is stopping). */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wanted = false;
+    await this.ready?.disarm();
+  }
+
+  /** What the rsync started ahead did so far; null: preconnect is off. */
+  readyStats(): ReadyStats | null {
+    return this.ready?.stats() ?? null;
   }
 
   /**
@@ -78,28 +131,62 @@ export class RsyncTransport implements Transport {
     const src = this.source(o, changes);
     const tgt = this.targetFor(o);
     const call = buildBatchCall(src, tgt, changes, { isRoot: this.o.isRoot });
-    let since = Date.now();
-    let result = await this.run('batch', call, o);
-    // rsync -H: a linked file whose time changed between the reads of its
-    // names desyncs the file list's "same time as the previous entry", and
-    // the entries after it arrive with the seconds of another (seen under
-    // churn: directories one second off, with nothing left to send them
-    // again); a second pass while such a file keeps changing corrects them
-    for (let pass = 0; pass < 2 && transferred(result.class) && (o.more?.() ?? true); pass++) {
-      if (!this.linkedChangedSince(changes, since)) break;
-      since = Date.now();
-      const again = await this.run('batch', call, o);
-      result = {
-        ...again,
-        files: result.files + again.files,
-        bytes: result.bytes + again.bytes,
-        durationMs: result.durationMs + again.durationMs,
-      };
-    }
-    const reached = transferred(result.class) || result.class === 'partial';
-    if (!reached || !touchesRoot(changes) || !(o.more?.() ?? true)) return { result, rootAttrs: null };
-    const rootAttrs = await this.run('rootAttrs', buildRootAttrsCall(src, tgt, { isRoot: this.o.isRoot }), o);
-    return { result, rootAttrs };
+    return this.session(
+      true,
+      async (ready) => {
+        let since = Date.now();
+        let result = await this.firstBatchCall(call, o, ready);
+        // rsync -H: a linked file whose time changed between the reads of its
+        // names desyncs the file list's "same time as the previous entry", and
+        // the entries after it arrive with the seconds of another (seen under
+        // churn: directories one second off, with nothing left to send them
+        // again); a second pass while such a file keeps changing corrects them
+        for (let pass = 0; pass < 2 && transferred(result.class) && (o.more?.() ?? true); pass++) {
+          if (!this.linkedChangedSince(changes, since)) break;
+          since = Date.now();
+          const again = await this.run('batch', call, o);
+          result = {
+            ...again,
+            files: result.files + again.files,
+            bytes: result.bytes + again.bytes,
+            durationMs: result.durationMs + again.durationMs,
+          };
+        }
+        const reached = transferred(result.class) || result.class === 'partial';
+        if (!reached || !touchesRoot(changes) || !(o.more?.() ?? true)) return { result, rootAttrs: null };
+        const rootAttrs = await this.run(
+          'rootAttrs',
+          buildRootAttrsCall(src, tgt, { isRoot: this.o.isRoot }),
+          o,
+        );
+        return { result, rootAttrs };
+      },
+      call,
+    );
+  }
+
+  /**
+   * The batch itself: handed to the ready rsync when there is one for
+   * exactly this call, else a normal call. A handed-off batch that failed as
+   * a stale connection would is sent again at once, cold (ready-rules.ts
+   * retryCold): nothing waits past one normal call for the ready rsync.
+   */
+  private async firstBatchCall(
+    call: RsyncCall,
+    o: SendOptions,
+    ready: StartedRsync | null,
+  ): Promise<SendResult> {
+    if (ready === null) return this.run('batch', call, o);
+    const first = await this.run('batch', call, o, undefined, ready);
+    if (!retryCold({ class: first.class, aborted: o.signal?.aborted === true })) return first;
+    const ageMs = Date.now() - ready.startedAt - first.durationMs;
+    this.ready?.failedAt(ageMs);
+    this.o.log?.info(
+      { target: this.target, code: first.code, rsyncMessage: first.detail, readyAgeMs: ageMs },
+      `target ${this.target}: the rsync started ahead failed its batch (${first.message}); sending it again as a normal call`,
+    );
+    const again = await this.run('batch', call, o);
+    return { ...again, durationMs: first.durationMs + again.durationMs };
   }
 
   sendAll(o: SendAllOptions = {}): Promise<SendResult> {
@@ -115,7 +202,7 @@ export class RsyncTransport implements Transport {
           if (p) progress(p);
         }
       : undefined;
-    return this.run('all', call, o, onLine);
+    return this.session(true, () => this.run('all', call, o, onLine));
   }
 
   /** A dry run of exactly the call that would be made, counting the entries rsync itemizes as "*deleting". */
@@ -126,19 +213,21 @@ export class RsyncTransport implements Transport {
         ? buildFullSyncCall(this.source(o), this.targetFor(o), opts)
         : buildBatchCall(this.source(o, what), this.targetFor(o), what, opts);
     let deletes = 0;
-    const result = await this.run('count', call, o, (line) => {
-      if (line.startsWith('*deleting')) deletes++;
-    });
+    const result = await this.session(true, () =>
+      this.run('count', call, o, (line) => {
+        if (line.startsWith('*deleting')) deletes++;
+      }),
+    );
     return { result, deletes };
   }
 
   fetch(path: string, intoDir: string, o: SendOptions = {}): Promise<SendResult> {
-    return this.run('fetch', buildFetchCall(this.targetFor(o), path, intoDir), o);
+    return this.session(false, () => this.run('fetch', buildFetchCall(this.targetFor(o), path, intoDir), o));
   }
 
   async probe(o: SendOptions = {}): Promise<ProbeResult> {
     const call = buildListCall(this.targetFor(o));
-    return { ...(await this.run('probe', call, o)), command: call.argv };
+    return { ...(await this.session(false, () => this.run('probe', call, o))), command: call.argv };
   }
 
   /** An empty directory synced over the backup directory with --delete, the days still kept protected. */
@@ -147,7 +236,7 @@ export class RsyncTransport implements Transport {
     const empty = mkdtempSync(join(tmpdir(), 'syncward-prune-'));
     try {
       const call = buildPruneCall(this.targetFor(o), empty, { isRoot: this.o.isRoot });
-      return call === null ? null : await this.run('prune', call, o);
+      return call === null ? null : await this.session(true, () => this.run('prune', call, o));
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
@@ -195,25 +284,87 @@ export class RsyncTransport implements Transport {
     return { ...this.o.target, rsyncArgs: [...this.o.target.rsyncArgs, ...o.extraArgs] };
   }
 
+  /**
+   * One call to the target, or a batch's calls, with the target's one
+   * connection: the ready rsync is handed the batch (`batch` given and
+   * exactly its call) or ended first (killed, its exit awaited), so a daemon
+   * with max connections = 1 sees one client at a time. `byWorker`: the
+   * dispatcher's own work (it says idle() again when it is done); the
+   * canary's and doctor's reads leave the ready rsync wanted, so it is
+   * started again after them.
+   */
+  private async session<T>(
+    byWorker: boolean,
+    fn: (ready: StartedRsync | null) => Promise<T>,
+    batch?: RsyncCall,
+  ): Promise<T> {
+    const ready = this.ready;
+    if (byWorker) this.wanted = false;
+    this.busy++;
+    try {
+      const taken = ready && batch ? ready.take(batch) : null;
+      if (ready && taken === null) {
+        this.freed = ready.present;
+        await ready.disarm();
+        if (batch) ready.sentCold();
+      }
+      return await fn(taken);
+    } finally {
+      this.busy--;
+      this.freed = false;
+      if (ready) ready.blocked = false;
+      this.arm();
+    }
+  }
+
+  /** Starts the ready rsync when the target is idle and free (ready-rules.ts shouldArm). */
+  private arm(): void {
+    const r = this.ready;
+    if (
+      r &&
+      shouldArm({
+        enabled: true,
+        wanted: this.wanted,
+        busy: this.busy,
+        closed: this.closed,
+        blocked: r.blocked,
+        present: r.present,
+      })
+    )
+      r.arm();
+  }
+
+  /** One rsync call (`started`: the ready rsync, handed this call's list), in the transport's terms. */
   private async run(
     kind: CallKind,
     call: RsyncCall,
     o: SendOptions,
     onStdoutLine?: (line: string) => void,
+    started?: StartedRsync,
   ): Promise<SendResult> {
-    const started = Date.now();
+    const t0 = Date.now();
+    const opts = {
+      timeoutMs: this.bound(kind),
+      stallS: this.o.target.timeoutS,
+      onStdoutLine,
+      signal: o.signal,
+    };
     try {
-      return resultOf(
-        await runRsync(call, {
-          timeoutMs: this.bound(kind),
-          stallS: this.o.target.timeoutS,
-          onStdoutLine,
-          signal: o.signal,
-        }),
-      );
+      let res = resultOf(await (started ? started.run(call.stdin, opts) : runRsync(call, opts)));
+      // the ready rsync was just ended: a daemon frees its max connections slot when its own process exits
+      for (
+        let i = 0;
+        this.freed && i < 3 && busyAfterDisarm({ class: res.class, detail: `${res.message}\n${res.detail}` });
+        i++
+      ) {
+        await new Promise((r) => setTimeout(r, 100 << i));
+        res = resultOf(await runRsync(call, opts));
+      }
+      this.freed = false;
+      return res;
     } catch (err) {
       // spawn itself threw (an argument it refuses): this host's setup, not the target
-      return spawnFailure(err as Error, Date.now() - started);
+      return spawnFailure(err as Error, Date.now() - t0);
     }
   }
 }

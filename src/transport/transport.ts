@@ -99,4 +99,12 @@ export interface Transport {
   probe(o?: SendOptions): Promise<ProbeResult>;
   /** Drops dated backups older than the target's keep_days; null: the target keeps no backups. */
   pruneBackups(o?: SendOptions): Promise<SendResult | null>;
+  /**
+   * A hint: nothing is due for the target now. A transport may prepare the
+   * next batch's call meanwhile (RsyncTransport: an rsync started, logged in
+   * and waiting for its list), as long as that never costs a call anything.
+   */
+  idle?(): void;
+  /** Ends whatever the transport keeps open for the target; nothing is prepared after it (the daemon stops). */
+  close?(): Promise<void>;
 }
