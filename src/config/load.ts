@@ -20,6 +20,10 @@ export interface TargetConfig {
   sshOptions: string[];
   rsyncArgs: string[];
   timeoutS: number;
+  /** keep one batch rsync started ahead while the target is idle */
+  preconnect: boolean;
+  /** end and restart that rsync after this many seconds */
+  preconnectRecycleS: number;
   /** the safety limit for this target: its own max_delete, else the source's */
   maxDelete?: number;
   backup?: { dir: string; keepDays: number };
@@ -298,6 +302,8 @@ function resolveConfig(
         sshOptions: t.ssh_options,
         rsyncArgs: t.rsync_args,
         timeoutS: t.timeout_s,
+        preconnect: t.preconnect,
+        preconnectRecycleS: t.preconnect_recycle_s,
         maxDelete: t.max_delete ?? s.max_delete,
         backup: t.backup ? { dir: t.backup.dir, keepDays: t.backup.keep_days } : undefined,
       };

@@ -73,6 +73,21 @@ export const targetSchema = z
       .describe(
         "Seconds without progress after which a call is ended and retried: syncward's own stall detection watches the rsync processes (bytes read and written, CPU time, output) and kills a call when none moved for this long. rsync's --timeout is not used (against a daemon without socket options = TCP_NODELAY its keep-alives cost ~45 ms a call). ssh targets also get ServerAliveInterval of a third of it.",
       ),
+    preconnect: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Keep one rsync started ahead while the target is idle: connected, logged in and waiting for its list of paths, so the next change is delivered in the round trips that remain (one small file: about half the time of a normal call on loopback, a quarter on a 50 ms link). Costs the target one idle connection (a daemon process, or an ssh session with its remote rsync) and this host one rsync process; it is recycled every preconnect_recycle_s. A batch that needs another rsync call (a new directory sent whole, a count before deletes, failing paths left out) is sent as a normal call. Only the daemon uses it (`sync`, `audit` and `doctor` never do).',
+      ),
+    preconnect_recycle_s: z
+      .number()
+      .int()
+      .min(10)
+      .max(DAY_S, atMost(DAY_S, 's', '1 day'))
+      .default(50)
+      .describe(
+        "preconnect: seconds after which the waiting rsync is ended (with an empty list: nothing sent, an ordinary transfer in the daemon's log) and started again. Keep it below the target's idle limits: an rsync daemon's `timeout` in rsyncd.conf (sersync how-tos set 600, some 60 to 300), a firewall's or NAT's idle timeout. A batch handed to a connection that was cut anyway is sent again at once as a normal call, and later ones are recycled sooner.",
+      ),
     max_delete: z
       .number()
       .int()

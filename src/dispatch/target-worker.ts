@@ -411,6 +411,8 @@ export class TargetWorker extends EventEmitter {
     });
     if (step.wakeAt !== null) this.wakeAt(step.wakeAt);
     if (step.idle) this.emit('idle');
+    // nothing due now and the target is not backing off: the transport may get the next batch's call ready
+    if (step.run === null && this.quiet(now)) this.o.transport.idle?.();
     switch (step.run) {
       case 'full': {
         // Everything already pending is covered by the full sync; what arrives
@@ -446,6 +448,13 @@ export class TargetWorker extends EventEmitter {
         return;
       }
     }
+  }
+
+  /** Nothing running, held, backing off, or ready to go (a batch waiting for its deletes to settle is ready). */
+  private quiet(now: number): boolean {
+    return (
+      this.running === null && this.holdReason === null && now >= this.retryAt && !this.queue.hasReady(now)
+    );
   }
 
   /** max_delete applies to the next transfer (not lifted by a resume) */

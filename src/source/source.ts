@@ -103,7 +103,16 @@ export class Source extends EventEmitter {
       rsyncVersion: localRsyncVersion()?.version,
     }));
     this.transports = this.targetSpecs.map(
-      (target) => new RsyncTransport({ source: this.spec, target, isRoot: ctx.isRoot }),
+      (target, i) =>
+        new RsyncTransport({
+          source: this.spec,
+          target,
+          isRoot: ctx.isRoot,
+          ready: sc.targets[i]?.preconnect
+            ? { recycleMs: sc.targets[i].preconnectRecycleS * 1000 }
+            : undefined,
+          log: ctx.log,
+        }),
     );
     if (sc.canary) {
       const cc = sc.canary;
@@ -514,6 +523,8 @@ export class Source extends EventEmitter {
     this.state = 'stopped';
     this.canary?.stop();
     await Promise.all(this.workers.map((w) => w.stop(graceMs)));
+    // the rsyncs started ahead end before the root fd they read through is closed
+    await Promise.all(this.transports.map((t) => t.close?.()));
     if (this.rootFd !== null) {
       delete this.spec.readRoot;
       closeSync(this.rootFd);
