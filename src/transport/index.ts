@@ -40,13 +40,14 @@ export { parseIoBytes, parseStat, rsyncTreeCounters, type TreeCounters } from '.
 export { parseProgress2Line, type RsyncProgress } from './progress.js';
 export { ReadyRsync, type ReadyRsyncOptions, type ReadyStats } from './ready.js';
 export {
-  busyAfterDisarm,
   fitsReady,
   learnedRecycleMs,
   MIN_RECYCLE_MS,
   type ReadyOutcome,
   retryCold,
+  SLOT_FREED_MS,
   shouldArm,
+  slotNotYetFreed,
 } from './ready-rules.js';
 export {
   type CallKind,

@@ -81,13 +81,19 @@ export function shouldArm(s: {
   return s.enabled && s.wanted && s.busy === 0 && !s.closed && !s.blocked && !s.present;
 }
 
+/** How soon after our own previous connection to a target ended a "max connections" refusal is taken for that connection's slot. */
+export const SLOT_FREED_MS = 1000;
+
 /**
- * Whether a call that failed right after the ready rsync was ended is made
- * again after a short pause: a daemon frees its `max connections` slot only
- * when its own process for the ended connection exits, moments after ours.
+ * Whether a call refused by a daemon at max connections is made again
+ * after a short pause: when our own previous connection to the target (a
+ * call, or the ready rsync ended for this one) ended just before, the slot
+ * is ours. A daemon frees it only when its process for that connection
+ * exits, which may be moments after our rsync did (seen with max
+ * connections = 1: a count, then its batch, refused).
  */
-export function busyAfterDisarm(o: { class: ExitClass; detail: string }): boolean {
-  return o.class === 'transient' && /max connections/.test(o.detail);
+export function slotNotYetFreed(o: { class: ExitClass; detail: string; sinceOursMs: number }): boolean {
+  return o.class === 'transient' && /max connections/.test(o.detail) && o.sinceOursMs < SLOT_FREED_MS;
 }
 
 function sameWords(a: readonly string[], b: readonly string[]): boolean {

@@ -34,18 +34,20 @@ export interface ReadyRsyncOptions {
   endTimeoutMs: number;
   /** a ready rsync ended by its recycle: the caller may start the next */
   recycled: () => void;
-  /** one exited by itself before it was used */
-  diedIdle?: (r: RsyncResult) => void;
+  /** one exited by itself before it was used (it was spawned at startedAt); the caller may lift `blocked` */
+  diedIdle?: (r: RsyncResult, startedAt: number) => void;
 }
 
 /** An idle rsync waiting on its stdin ends at once on SIGTERM; SIGKILL is the backstop. */
 const KILL_GRACE_MS = 1000;
+/** An empty call is a few round trips: one that takes longer is on a dead link, and killed. */
+const END_MS = 5000;
 
 /**
  * At most one rsync started ahead for one target: spawned, connected and
  * logged in, waiting on its stdin for the --files-from=- list (run.ts
  * startRsync). The transport hands it a batch whose call matches (take),
- * or ends it before any other call (disarm). One timer while it waits: its
+ * or ends it, with an empty list too, before any other call (disarm). One timer while it waits: its
  * recycle, which ends it with an empty list (nothing is listed, so nothing
  * is sent or deleted, and the daemon logs an ordinary transfer rather than
  * a cut connection) so that a daemon's idle timeout never cuts it first.
@@ -96,7 +98,7 @@ export class ReadyRsync {
       this.detach();
       this.counts.diedIdle++;
       this.blocked = true;
-      this.o.diedIdle?.(r);
+      this.o.diedIdle?.(r, proc.startedAt);
     });
     this.timer = setTimeout(() => void this.recycle(), this.recycleMs);
     // an idle daemon may exit with one waiting: the timer must not keep it up
@@ -116,14 +118,24 @@ export class ReadyRsync {
     return proc;
   }
 
-  /** Ends the waiting one (and one being recycled) and waits until it exited: the target's connection is free. */
-  async disarm(): Promise<void> {
-    const procs = [this.proc, this.leaving].filter((p): p is StartedRsync => p !== null);
-    if (this.proc) this.counts.disarmed++;
+  /**
+   * Ends the waiting one (and one being recycled) and waits until it exited:
+   * the target's connection is free. `end`: with an empty list, so the
+   * target logs an ordinary transfer and its daemon process exits by itself
+   * (a daemon frees a max connections slot only then); it takes the round
+   * trips of an empty call, at most END_MS before it is killed. `kill`: now
+   * (the daemon is stopping).
+   */
+  async disarm(how: 'end' | 'kill' = 'end'): Promise<void> {
+    const waiting = this.proc;
+    const leaving = this.leaving;
+    if (waiting) this.counts.disarmed++;
     this.detach();
     this.leaving = null;
-    for (const p of procs) p.kill(KILL_GRACE_MS);
-    await Promise.all(procs.map((p) => p.done));
+    if (waiting && how === 'end') void waiting.run(Buffer.alloc(0), { timeoutMs: END_MS });
+    else waiting?.kill(KILL_GRACE_MS);
+    if (how === 'kill') leaving?.kill(KILL_GRACE_MS);
+    await Promise.all([waiting?.done, leaving?.done]);
   }
 
   /** Counts a batch that went cold. */

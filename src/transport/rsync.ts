@@ -20,7 +20,7 @@ import { transferred } from './exit-codes.js';
 import { buildFetchCall } from './fetch.js';
 import { parseProgress2Line } from './progress.js';
 import { ReadyRsync, type ReadyStats } from './ready.js';
-import { busyAfterDisarm, retryCold, shouldArm } from './ready-rules.js';
+import { retryCold, shouldArm, slotNotYetFreed } from './ready-rules.js';
 import { type RsyncResult, runRsync, type StartedRsync } from './run.js';
 import type {
   BatchResult,
@@ -80,8 +80,8 @@ export class RsyncTransport implements Transport {
   /** the caller said the target is idle, and has not called since */
   private wanted = false;
   private closed = false;
-  /** a ready rsync was just ended for the call being made: a daemon may not have freed its slot yet */
-  private freed = false;
+  /** when our last connection to the target ended (a call, or the ready rsync): a daemon may not have freed its slot yet */
+  private lastEndedAt = 0;
 
   constructor(private readonly o: RsyncTransportOptions) {
     this.target = o.target.name;
@@ -94,13 +94,28 @@ export class RsyncTransport implements Transport {
           endStallS: o.target.timeoutS,
           endTimeoutMs: this.bound('batch'),
           recycled: () => this.arm(),
-          diedIdle: (r) =>
-            this.o.log?.info(
-              { target: this.target, code: r.code, signal: r.signal, rsyncMessage: r.exit.rsyncMessage },
-              `target ${this.target}: the rsync started ahead exited before it was used (${r.exit.message}); the next batch is sent as a normal call`,
-            ),
+          diedIdle: (r, startedAt) => this.diedIdle(r, startedAt),
         })
       : null;
+  }
+
+  /**
+   * The ready rsync exited before it was used. Refused by a daemon at max
+   * connections right after our own call ended, it is started again after a
+   * pause (the slot is ours, see slotNotYetFreed); otherwise none is started
+   * until the next call to the target ended.
+   */
+  private diedIdle(r: RsyncResult, startedAt: number): void {
+    const res = resultOf(r);
+    if (this.ready && !this.closed && this.slotOurs(res, startedAt - this.lastEndedAt)) {
+      this.ready.blocked = false;
+      setTimeout(() => this.arm(), 200).unref();
+      return;
+    }
+    this.o.log?.info(
+      { target: this.target, code: r.code, signal: r.signal, rsyncMessage: r.exit.rsyncMessage },
+      `target ${this.target}: the rsync started ahead exited before it was used (${r.exit.message}); the next batch is sent as a normal call`,
+    );
   }
 
   /** The target has nothing to send for now: with preconnect, an rsync is started to wait for the next batch. */
@@ -113,7 +128,7 @@ export class RsyncTransport implements Transport {
   async close(): Promise<void> {
     this.closed = true;
     this.wanted = false;
-    await this.ready?.disarm();
+    await this.ready?.disarm('kill');
   }
 
   /** What the rsync started ahead did so far; null: preconnect is off. */
@@ -287,7 +302,7 @@ export class RsyncTransport implements Transport {
   /**
    * One call to the target, or a batch's calls, with the target's one
    * connection: the ready rsync is handed the batch (`batch` given and
-   * exactly its call) or ended first (killed, its exit awaited), so a daemon
+   * exactly its call) or ended first (an empty list, its exit awaited), so a daemon
    * with max connections = 1 sees one client at a time. `byWorker`: the
    * dispatcher's own work (it says idle() again when it is done); the
    * canary's and doctor's reads leave the ready rsync wanted, so it is
@@ -304,17 +319,22 @@ export class RsyncTransport implements Transport {
     try {
       const taken = ready && batch ? ready.take(batch) : null;
       if (ready && taken === null) {
-        this.freed = ready.present;
-        await ready.disarm();
+        if (ready.present) {
+          await ready.disarm();
+          this.lastEndedAt = Date.now();
+        }
         if (batch) ready.sentCold();
       }
       return await fn(taken);
     } finally {
       this.busy--;
-      this.freed = false;
       if (ready) ready.blocked = false;
       this.arm();
     }
+  }
+
+  private slotOurs(res: SendResult, sinceOursMs: number): boolean {
+    return slotNotYetFreed({ class: res.class, detail: `${res.message}\n${res.detail}`, sinceOursMs });
   }
 
   /** Starts the ready rsync when the target is idle and free (ready-rules.ts shouldArm). */
@@ -349,22 +369,20 @@ export class RsyncTransport implements Transport {
       onStdoutLine,
       signal: o.signal,
     };
+    const sinceOursMs = Date.now() - this.lastEndedAt;
     try {
       let res = resultOf(await (started ? started.run(call.stdin, opts) : runRsync(call, opts)));
-      // the ready rsync was just ended: a daemon frees its max connections slot when its own process exits
-      for (
-        let i = 0;
-        this.freed && i < 3 && busyAfterDisarm({ class: res.class, detail: `${res.message}\n${res.detail}` });
-        i++
-      ) {
-        await new Promise((r) => setTimeout(r, 100 << i));
+      // a daemon at max connections may still count our previous connection: its process exits moments after ours
+      for (let pause = 100; pause <= 400 && this.slotOurs(res, sinceOursMs); pause *= 2) {
+        await new Promise((r) => setTimeout(r, pause));
         res = resultOf(await runRsync(call, opts));
       }
-      this.freed = false;
       return res;
     } catch (err) {
       // spawn itself threw (an argument it refuses): this host's setup, not the target
       return spawnFailure(err as Error, Date.now() - t0);
+    } finally {
+      this.lastEndedAt = Date.now();
     }
   }
 }

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
@@ -24,6 +24,8 @@ export interface RsyncDaemon {
    * rsyncd reads its config at every connection: the next call sees them.
    */
   setModuleOptions(name: string, lines: string[]): Promise<void>;
+  /** the daemon's log so far (connections, logins, transfers, errors) */
+  log(): Promise<string>;
   /** stop and remove every temp directory */
   dispose(): Promise<void>;
 }
@@ -34,6 +36,8 @@ export interface RsyncDaemonOptions {
   nodelay?: boolean;
   user?: string;
   password?: string;
+  /** extra lines of every module's section, e.g. "max connections = 1", "timeout = 2" (per module: setModuleOptions) */
+  moduleOptions?: Record<string, string[]>;
 }
 
 /** A real `rsync --daemon` on 127.0.0.1, a random free port, with auth on every module. */
@@ -63,8 +67,10 @@ export async function startRsyncDaemon(o: RsyncDaemonOptions): Promise<RsyncDaem
     // Nagle + delayed ACK (~40 ms per call); syncward passes none (nodelay: false is stock)
     ...(o.nodelay === false ? [] : ['socket options = TCP_NODELAY']),
     `log file = ${join(base, 'rsyncd.log')}`,
+    // max connections counts clients in this file (the default lives in /var/run, shared by every daemon)
+    `lock file = ${join(base, 'rsyncd.lock')}`,
   ];
-  const extra = new Map<string, string[]>();
+  const extra = new Map<string, string[]>(Object.entries(o.moduleOptions ?? {}));
   const writeConf = () => {
     const all = [...lines];
     for (const m of o.modules)
@@ -130,6 +136,7 @@ export async function startRsyncDaemon(o: RsyncDaemonOptions): Promise<RsyncDaem
       extra.set(name, more);
       await writeConf();
     },
+    log: () => readFile(join(base, 'rsyncd.log'), 'utf8').catch(() => ''),
     dispose: async () => {
       await stop();
       await rm(base, { recursive: true, force: true });
