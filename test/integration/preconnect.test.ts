@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Change } from '../../src/change/index.js';
@@ -11,6 +11,7 @@ import {
   type SourceSpec,
   type TargetSpec,
 } from '../../src/transport/index.js';
+import { configYaml, converged, startDaemon, type TargetUnderTest } from '../helpers/daemon.js';
 import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
 import { type Sshd, startSshd } from '../helpers/sshd.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
@@ -26,9 +27,9 @@ before(async () => {
   base = await makeTempDir('syncward-preconnect-');
   // a stock rsyncd.conf (no TCP_NODELAY), and modules that limit clients or cut idle ones
   rsyncd = await startRsyncDaemon({
-    modules: ['www', 'one', 'cut', 'rec'],
+    modules: ['www', 'one', 'cut', 'rec', 'solo'],
     nodelay: false,
-    moduleOptions: { one: ['max connections = 1'], cut: ['timeout = 2'] },
+    moduleOptions: { one: ['max connections = 1'], cut: ['timeout = 2'], solo: ['max connections = 1'] },
   });
 });
 after(async () => {
@@ -344,4 +345,70 @@ describe('an ssh target', () => {
       spawnSync('ssh', ['-o', `ControlPath=${controlPath}`, '-O', 'exit', 'x'], { stdio: 'ignore' });
     }
   });
+});
+
+/** This process's child rsyncs that read a --files-from list (batches, and the ones started ahead). */
+function batchRsyncs(): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== process.pid) continue;
+      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (argv[0] === 'rsync' && argv.includes('--files-from=-')) out.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+test('the daemon keeps an rsync ready per target while idle, the canary and changes work against max connections = 1, and stop ends them all', async () => {
+  const src = join(base, 'daemon-src');
+  const local = join(base, 'daemon-local');
+  const state = join(base, 'daemon-state');
+  mkdirSync(src);
+  mkdirSync(state);
+  // the canary writes only into a source that holds something else
+  writeFileSync(join(src, 'index.html'), 'hello');
+  const targets: TargetUnderTest[] = [
+    {
+      name: 'solo',
+      url: rsyncd.url('solo'),
+      dir: rsyncd.modulePath('solo'),
+      passwordFile: rsyncd.passwordFile,
+    },
+    { name: 'local', url: local, dir: local },
+  ];
+  const d = await startDaemon(
+    configYaml({
+      stateDir: state,
+      source: src,
+      targets,
+      extra: '    canary: { interval_s: 1, timeout_s: 10 }',
+    }),
+  );
+  let stopped = false;
+  try {
+    const canary = (t: string) =>
+      d.daemon.status()[0]?.targets.find((x) => x.target === t)?.canary?.lagMs ?? null;
+    // the canary: a batch, then its read-back, each with the target's one connection
+    await waitFor(
+      () => targets.every((t) => canary(t.name) !== null),
+      30_000,
+      'a canary lag on every target',
+    );
+    await waitFor(() => batchRsyncs().length >= 1, 10_000, 'an rsync started ahead');
+    for (let i = 0; i < 5; i++) writeFileSync(join(src, `f${i}`), `${i}`);
+    await converged(src, targets, 30_000, 'targets match source (the canary aside)', {
+      ignore: ['.syncward-canary'],
+    });
+    await d.dispose();
+    stopped = true;
+    assert.deepEqual(batchRsyncs(), [], 'no rsync left after stop');
+  } finally {
+    if (!stopped) await d.dispose();
+  }
 });
