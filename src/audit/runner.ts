@@ -29,6 +29,8 @@ export interface AuditSubject {
   stuck(): BytePath[];
   /** collects the changes the watcher accepts from now on; the function returned stops it */
   watch(seen: Change[]): () => void;
+  /** runs the audit's rsync as one of the target's calls (a pre-connected rsync to it ends first) */
+  aside?<T>(call: () => Promise<T>): Promise<T>;
 }
 
 export interface AuditRunnerOptions {
@@ -89,13 +91,15 @@ export class AuditRunner {
       const seen: Change[] = [];
       const unwatch = t.watch(seen);
       try {
-        r = await auditTarget(t.sourceSpec, t.targetSpec, {
-          isRoot: this.o.isRoot,
-          checksum,
-          exclude: t.exclude,
-          pending: () => this.pendingFor(t.key, seen),
-          stuck: t.stuck(),
-        });
+        const audit = () =>
+          auditTarget(t.sourceSpec, t.targetSpec, {
+            isRoot: this.o.isRoot,
+            checksum,
+            exclude: t.exclude,
+            pending: () => this.pendingFor(t.key, seen),
+            stuck: t.stuck(),
+          });
+        r = await (t.aside ? t.aside(audit) : audit());
       } catch (e) {
         r = failedAudit(`audit failed: ${(e as Error).message}`, Date.now() - at);
       } finally {

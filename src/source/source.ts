@@ -452,6 +452,10 @@ export class Source extends EventEmitter {
           this.auditWatch.add(seen);
           return () => this.auditWatch.delete(seen);
         },
+        aside: <T>(call: () => Promise<T>) => {
+          const t = this.transports[i] as Transport;
+          return t.aside ? t.aside(call) : call();
+        },
       }));
   }
 

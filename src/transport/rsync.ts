@@ -131,6 +131,11 @@ export class RsyncTransport implements Transport {
     await this.ready?.disarm('kill');
   }
 
+  /** A call made outside the transport (the audit's comparison), with the target's one connection: the ready rsync ends first. */
+  aside<T>(call: () => Promise<T>): Promise<T> {
+    return this.session(false, call);
+  }
+
   /** What the rsync started ahead did so far; null: preconnect is off. */
   readyStats(): ReadyStats | null {
     return this.ready?.stats() ?? null;

@@ -105,6 +105,12 @@ export interface Transport {
    * and waiting for its list), as long as that never costs a call anything.
    */
   idle?(): void;
+  /**
+   * Runs a call to the target that the caller makes itself (the audit's
+   * itemized comparison) as one of the target's calls: whatever the
+   * transport keeps open for the target is ended first.
+   */
+  aside?<T>(call: () => Promise<T>): Promise<T>;
   /** Ends whatever the transport keeps open for the target; nothing is prepared after it (the daemon stops). */
   close?(): Promise<void>;
 }
