@@ -17,6 +17,7 @@ import {
 import { excludeArgs } from './exclude.js';
 import { transferred } from './exit-codes.js';
 import { buildFetchCall } from './fetch.js';
+import { sendMoves, withCounts } from './moves.js';
 import { parseProgress2Line } from './progress.js';
 import { type RsyncResult, runRsync } from './run.js';
 import type {
@@ -78,8 +79,12 @@ export class RsyncTransport implements Transport {
     const src = this.source(o, changes);
     const tgt = this.targetFor(o);
     const call = buildBatchCall(src, tgt, changes, { isRoot: this.o.isRoot });
+    // moved names first, from their old names on the target; the batch then deletes those
+    const moved = await sendMoves(changes, src, tgt, { isRoot: this.o.isRoot }, (c) =>
+      this.run('batch', c, o),
+    );
     let since = Date.now();
-    let result = await this.run('batch', call, o);
+    let result = withCounts(await this.run('batch', call, o), moved);
     // rsync -H: a linked file whose time changed between the reads of its
     // names desyncs the file list's "same time as the previous entry", and
     // the entries after it arrive with the seconds of another (seen under
