@@ -25,7 +25,13 @@ import type { SendResult } from './transport.js';
  *   (same size and mtime) in the destination directory as the delta basis,
  *   so only checksums travel. In the batch itself --delete-missing-args
  *   would delete the old name before the generator reaches the new one (it
- *   goes in file-list order), so this is a call of its own, before.
+ *   goes in file-list order), so this is a call of its own, before;
+ * - a file moved to another directory under the same name: `--link-dest`
+ *   to the old directory, with --checksum, since no inode vouches for it (a
+ *   look-alike of the same size and mtime is not linked). A file moved and
+ *   renamed at once goes by the batch: --fuzzy looks only in the
+ *   destination directory, and rsync 3.5.0's --fuzzy --fuzzy with a
+ *   relative alternate directory looks for the basis in the wrong place.
  * The batch then sends the new names again (nothing left to send but the
  * file list) and deletes the old ones. New before delete: a crash between
  * the two leaves every file on the target, and the journal still holds both
@@ -43,7 +49,7 @@ export interface DirMove {
   inode: string;
 }
 
-/** A file renamed within its directory, whose old name the same batch deletes. */
+/** A file renamed within its directory, or moved to another under its name, whose old name the same batch deletes. */
 export interface FileMove {
   path: BytePath;
   from: BytePath;
@@ -57,19 +63,44 @@ export interface FileMove {
  * are left to the batch (--fuzzy looks only in the destination directory).
  * Pure.
  */
-export function movesOf(changes: readonly Change[]): { dirs: DirMove[]; files: FileMove[] } {
+export function movesOf(changes: readonly Change[]): {
+  dirs: DirMove[];
+  files: FileMove[];
+  relocated: FileMove[];
+} {
   const deleted = new Set<BytePath>();
   for (const c of changes) if (c.op === 'delete') deleted.add(c.path);
   const dirs: DirMove[] = [];
   const files: FileMove[] = [];
+  const relocated: FileMove[] = [];
   for (const c of changes) {
     if (c.from === undefined || !deleted.has(c.from) || c.path === '' || c.from === '') continue;
     if (c.op === 'upsertTree' && c.inode !== undefined)
       dirs.push({ path: c.path, from: c.from, inode: c.inode });
-    else if (c.op === 'upsert' && c.dir !== true && parentOf(c.path) === parentOf(c.from))
-      files.push({ path: c.path, from: c.from });
+    else if (c.op !== 'upsert' || c.dir === true) continue;
+    else if (parentOf(c.path) === parentOf(c.from)) files.push({ path: c.path, from: c.from });
+    else if (baseName(c.path) === baseName(c.from)) relocated.push({ path: c.path, from: c.from });
   }
-  return { dirs, files };
+  return { dirs, files, relocated };
+}
+
+function baseName(p: BytePath): BytePath {
+  return p.slice(p.lastIndexOf('/') + 1);
+}
+
+/** Files moved to other directories under their names, one group (one call) per new and old directory. Pure. */
+export function relocationGroups(
+  moves: readonly FileMove[],
+): Array<{ dir: BytePath; from: BytePath; names: BytePath[] }> {
+  const groups = new Map<string, { dir: BytePath; from: BytePath; names: BytePath[] }>();
+  for (const m of moves) {
+    const [dir, from] = [parentOf(m.path), parentOf(m.from)];
+    const key = `${dir}\0${from}`;
+    const g = groups.get(key) ?? { dir, from, names: [] };
+    groups.set(key, g);
+    g.names.push(baseName(m.path));
+  }
+  return [...groups.values()];
 }
 
 /**
@@ -79,11 +110,11 @@ export function movesOf(changes: readonly Change[]): { dirs: DirMove[]; files: F
  * `x/new` from `a/b/old` is `../../a/b/old`. Pure.
  */
 export function linkDestOf(path: BytePath, from: BytePath): string {
-  const to = path.split('/');
-  const old = from.split('/');
+  const to = path === '' ? [] : path.split('/');
+  const old = from === '' ? [] : from.split('/');
   let common = 0;
   while (common < to.length - 1 && common < old.length - 1 && to[common] === old[common]) common++;
-  return [...Array<string>(to.length - common).fill('..'), ...old.slice(common)].join('/');
+  return [...Array<string>(to.length - common).fill('..'), ...old.slice(common)].join('/') || '.';
 }
 
 /**
@@ -98,6 +129,7 @@ export function linkDestOf(path: BytePath, from: BytePath): string {
  * null. Pure.
  */
 export function subtreeFilter(filterArgs: readonly string[], dir: BytePath): string[] | null {
+  if (dir === '') return [...filterArgs];
   const prefix = dir.split('/');
   const out: string[] = [];
   for (const arg of filterArgs) {
@@ -144,8 +176,7 @@ export function argvName(p: BytePath): string | null {
  * The directory's own transfer, its old name as the hard-link basis: the
  * same rules as a tree in a batch (-r, -H, --delete beneath it, the filter
  * translated to the subtree), source SRC/new/, destination DEST/new/. null
- * when it cannot be made safely (see subtreeFilter, argvName; a target's
- * --backup-dir would land inside the new directory). Pure.
+ * when it cannot be made safely (see subtreeCall). Pure.
  */
 export function buildDirMoveCall(
   src: SourceSpec,
@@ -153,24 +184,65 @@ export function buildDirMoveCall(
   move: DirMove,
   o: CallOptions,
 ): RsyncCall | null {
-  if (tgt.backup) return null;
-  const path = argvName(move.path);
-  const from = argvName(move.from);
-  const filter = subtreeFilter(src.filterArgs, move.path);
-  if (path === null || from === null || filter === null) return null;
+  return subtreeCall(src, tgt, move.path, move.from, ['-r', '--no-inc-recursive', '--delete'], o);
+}
+
+/**
+ * Files moved from directory `from` to directory `dir` under their names:
+ * a transfer rooted at the new directory listing them, each hard-linked
+ * from the old directory when its checksum matches (-c: no inode vouches
+ * for a file). null when it cannot be made safely (see subtreeCall). Pure.
+ */
+export function buildRelocationCall(
+  src: SourceSpec,
+  tgt: TargetSpec,
+  group: { dir: BytePath; from: BytePath; names: readonly BytePath[] },
+  o: CallOptions,
+): RsyncCall | null {
+  const call = subtreeCall(
+    src,
+    tgt,
+    group.dir,
+    group.from,
+    ['--checksum', '--ignore-missing-args', '--files-from=-', '--from0'],
+    o,
+  );
+  return call && { ...call, stdin: Buffer.concat(group.names.flatMap((n) => [toFs(n), NUL])) };
+}
+
+/**
+ * A transfer rooted at directory `dir` on both sides, with `--link-dest`
+ * to `basis` (relative to it). null when the old name must not or cannot
+ * be the basis: the source does not delete (the old name then stays on the
+ * target, and must not share inodes with the new one), the target keeps
+ * backups (a relative --backup-dir would land inside `dir`), a name rsync's
+ * argv cannot carry, filter rules that do not translate to the subtree.
+ */
+function subtreeCall(
+  src: SourceSpec,
+  tgt: TargetSpec,
+  dir: BytePath,
+  basis: BytePath,
+  args: readonly string[],
+  o: CallOptions,
+): RsyncCall | null {
+  if (tgt.backup || !src.delete) return null;
+  const to = argvName(dir);
+  const from = argvName(basis);
+  const filter = subtreeFilter(src.filterArgs, dir);
+  if (to === null || from === null || filter === null) return null;
+  const sub = to === '' ? '' : `${to}/`;
   const argv = [
     'rsync',
     '-a',
-    '-r',
-    '--no-inc-recursive',
     '-H',
-    ...(src.delete ? ['--delete'] : []),
-    `--link-dest=${linkDestOf(path, from)}`,
+    ...args,
+    `--link-dest=${linkDestOf(to, from)}`,
     ...filter,
     ...commonArgs(tgt, o),
     ...tgt.rsyncArgs,
-    `${(src.readRoot ?? src.root).replace(/\/+$/, '')}/${path}/`,
-    `${rsyncDestination(tgt.url)}${path}/`,
+    `${(src.readRoot ?? src.root).replace(/\/+$/, '')}/${sub}`,
+    `${rsyncDestination(tgt.url)}${sub}`,
   ];
   return { argv, env: {} };
 }
@@ -234,13 +306,17 @@ export async function sendMoves(
   o: CallOptions,
   run: (call: RsyncCall) => Promise<SendResult>,
 ): Promise<SendResult | null> {
-  const { dirs, files } = movesOf(changes);
+  const { dirs, files, relocated } = movesOf(changes);
   const calls: RsyncCall[] = [];
   for (const d of dirs) {
     const call = stillMoved(src, d) ? buildDirMoveCall(src, tgt, d, o) : null;
     if (call) calls.push(call);
   }
   if (files.length > 0) calls.push(buildFileMovesCall(src, tgt, files, o));
+  for (const g of relocationGroups(relocated)) {
+    const call = buildRelocationCall(src, tgt, g, o);
+    if (call) calls.push(call);
+  }
   let total: SendResult | null = null;
   for (const call of calls) {
     const r = await run(call);

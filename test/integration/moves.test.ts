@@ -176,6 +176,30 @@ for (const kind of kinds) {
       await exact(src, dst, kind.owner);
     });
 
+    test('a file moved to another directory under its name sends < 1% of it; a look-alike moved beside it is not linked', async (t) => {
+      writeFileSync(join(src, 'd/small'), randomBytes(4096));
+      const warm = await transport.sendBatch([{ path: 'd/small', op: 'upsert' }]);
+      assert.equal(warm.result.class, 'ok', warm.result.message);
+      renameSync(join(src, 'd/renamed.bin'), join(src, 'x/renamed.bin'));
+      // moved, then rewritten with other bytes of the same size and mtime: rsync's quick check cannot tell
+      const mtime = statSync(join(src, 'd/small')).mtime;
+      renameSync(join(src, 'd/small'), join(src, 'x/small'));
+      writeFileSync(join(src, 'x/small'), randomBytes(4096));
+      utimesSync(join(src, 'x/small'), mtime, mtime);
+      const changes: Change[] = [
+        { path: 'd/renamed.bin', op: 'delete' },
+        { path: 'd/small', op: 'delete' },
+        { path: 'x/renamed.bin', op: 'upsert', from: 'd/renamed.bin' },
+        { path: 'x/small', op: 'upsert', from: 'd/small' },
+      ];
+      const { result } = await transport.sendBatch(changes);
+      assert.equal(result.class, 'ok', result.message);
+      t.diagnostic(`${result.bytes} bytes sent`);
+      assertSmall(result.bytes, 20 * MB, 'file');
+      assert.ok(result.bytes > 4096, 'the look-alike travelled');
+      await exact(src, dst, kind.owner);
+    });
+
     test('a "move" whose new directory is not the moved inode is a normal send, never linked to look-alikes', async () => {
       // the moved directory is replaced by another with files of the same size and mtime but other bytes:
       // hard-linking them from the old name would pass rsync's quick check and leave the old content

@@ -7,8 +7,10 @@ import {
   argvName,
   buildDirMoveCall,
   buildFileMovesCall,
+  buildRelocationCall,
   linkDestOf,
   movesOf,
+  relocationGroups,
   subtreeFilter,
 } from '../../src/transport/moves.js';
 import type { FsEvent } from '../../src/watch/types.js';
@@ -50,13 +52,15 @@ test('a move pair is an arrival with its old name and the delete of that name in
   assert.deepEqual(movesOf(changes), {
     dirs: [{ path: 'a/new', from: 'a/old', inode: '1:2' }],
     files: [{ path: 'd/g', from: 'd/f' }],
+    relocated: [],
   });
 });
 
-test('no pair: the old name not deleted in the batch, no inode, or a file moved to another directory', () => {
+test('no pair: the old name not deleted in the batch, no inode, or a file moved and renamed at once', () => {
   assert.deepEqual(movesOf([{ path: 'new', op: 'upsertTree', from: 'old', inode: '1:2' }]), {
     dirs: [],
     files: [],
+    relocated: [],
   });
   // the old name came back meanwhile: it stays on the target and must not share inodes with the new one
   assert.deepEqual(
@@ -64,22 +68,55 @@ test('no pair: the old name not deleted in the batch, no inode, or a file moved 
       { path: 'old', op: 'upsertTree' },
       { path: 'new', op: 'upsertTree', from: 'old', inode: '1:2' },
     ]),
-    { dirs: [], files: [] },
+    { dirs: [], files: [], relocated: [] },
   );
   assert.deepEqual(
     movesOf([
       { path: 'old', op: 'delete' },
       { path: 'new', op: 'upsertTree', from: 'old' },
     ]),
-    { dirs: [], files: [] },
+    { dirs: [], files: [], relocated: [] },
   );
   assert.deepEqual(
     movesOf([
       { path: 'x/f', op: 'delete' },
-      { path: 'y/f', op: 'upsert', from: 'x/f' },
+      { path: 'y/g', op: 'upsert', from: 'x/f' },
     ]),
-    { dirs: [], files: [] },
+    { dirs: [], files: [], relocated: [] },
   );
+});
+
+test('files moved to other directories under their names go in one call per new and old directory', () => {
+  const { relocated } = movesOf([
+    { path: 'x/f', op: 'delete' },
+    { path: 'x/g', op: 'delete' },
+    { path: 'h', op: 'delete' },
+    { path: 'y/f', op: 'upsert', from: 'x/f' },
+    { path: 'y/g', op: 'upsert', from: 'x/g' },
+    { path: 'y/h', op: 'upsert', from: 'h' },
+  ]);
+  assert.deepEqual(relocationGroups(relocated), [
+    { dir: 'y', from: 'x', names: ['f', 'g'] },
+    { dir: 'y', from: '', names: ['h'] },
+  ]);
+  const call = buildRelocationCall(
+    src,
+    target('rsync://u@h/www'),
+    { dir: 'y', from: '', names: ['h'] },
+    {
+      isRoot: true,
+    },
+  );
+  assert.ok(call);
+  for (const a of ['--link-dest=..', '--checksum', '--files-from=-', '--ignore-missing-args'])
+    assert.ok(call.argv.includes(a), `${a} in ${call.argv.join(' ')}`);
+  assert.ok(!call.argv.some((a) => a.startsWith('--delete')));
+  assert.deepEqual(call.argv.slice(-2), ['/home/www/y/', 'rsync://u@h/www/y/']);
+  assert.deepEqual(call.stdin, Buffer.from('h\0'));
+  // into the root, from a directory
+  const up = buildRelocationCall(src, target('/b'), { dir: '', from: 'x', names: ['f'] }, { isRoot: true });
+  assert.ok(up?.argv.includes('--link-dest=x'));
+  assert.deepEqual(up?.argv.slice(-2), ['/home/www/', '/b/']);
 });
 
 test('the link-dest basis is the old directory relative to the new one, for any depths', () => {
@@ -91,6 +128,9 @@ test('the link-dest basis is the old directory relative to the new one, for any 
   assert.equal(linkDestOf('a/b/c/new', 'old'), '../../../../old');
   // a common prefix only counts whole names
   assert.equal(linkDestOf('ab/new', 'a/old'), '../../a/old');
+  // directories of moved files, the root as ''
+  assert.equal(linkDestOf('y', ''), '..');
+  assert.equal(linkDestOf('', 'x/z'), 'x/z');
 });
 
 test('filter rules read from inside the moved directory', () => {
@@ -135,20 +175,16 @@ test('a moved directory goes alone, recursive, from its old name, to each kind o
   const ssh = buildDirMoveCall(src, target('ssh://u@h/srv/www'), move, { isRoot: false });
   assert.deepEqual(ssh?.argv.slice(-2), ['/home/www/x/new dir/', 'u@h:/srv/www/x/new dir/']);
   assert.ok(ssh?.argv.includes('-e'));
-  const local = buildDirMoveCall(
-    { ...src, readRoot: '/proc/1/fd/7', delete: false },
-    target('/backup/www'),
-    move,
-    {
-      isRoot: true,
-    },
-  );
+  const local = buildDirMoveCall({ ...src, readRoot: '/proc/1/fd/7' }, target('/backup/www'), move, {
+    isRoot: true,
+  });
   assert.deepEqual(local?.argv.slice(-2), ['/proc/1/fd/7/x/new dir/', '/backup/www/x/new dir/']);
-  assert.ok(!local?.argv.includes('--delete'), 'delete: false deletes nothing beneath it either');
 });
 
-test('a moved directory goes by the batch when the target keeps backups or the name or rules do not fit', () => {
+test('a moved directory goes by the batch when the source keeps deleted names, the target keeps backups, or the name or rules do not fit', () => {
   const move = { path: 'new', from: 'old', inode: '1:2' };
+  // the old name stays on the target: it must not share inodes with the new one
+  assert.equal(buildDirMoveCall({ ...src, delete: false }, target('/b'), move, { isRoot: true }), null);
   assert.equal(
     buildDirMoveCall(src, target('/b', { backup: { dir: '.bak', keepDays: 3 } }), move, { isRoot: true }),
     null,
