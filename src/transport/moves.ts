@@ -84,6 +84,15 @@ export function movesOf(changes: readonly Change[]): {
   return { dirs, files, relocated };
 }
 
+/**
+ * Whether a batch holds a move that may go ahead of it (sendMoves makes a
+ * call for it unless its checks at send time say no). Pure.
+ */
+export function hasMoves(changes: readonly Change[]): boolean {
+  const m = movesOf(changes);
+  return m.dirs.length + m.files.length + m.relocated.length > 0;
+}
+
 function baseName(p: BytePath): BytePath {
   return p.slice(p.lastIndexOf('/') + 1);
 }

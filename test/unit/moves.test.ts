@@ -8,6 +8,7 @@ import {
   buildDirMoveCall,
   buildFileMovesCall,
   buildRelocationCall,
+  hasMoves,
   linkDestOf,
   movesOf,
   relocationGroups,
@@ -117,6 +118,17 @@ test('files moved to other directories under their names go in one call per new 
   const up = buildRelocationCall(src, target('/b'), { dir: '', from: 'x', names: ['f'] }, { isRoot: true });
   assert.ok(up?.argv.includes('--link-dest=x'));
   assert.deepEqual(up?.argv.slice(-2), ['/home/www/', '/b/']);
+});
+
+test('a batch has moves only with a pair in it', () => {
+  assert.equal(hasMoves([{ path: 'new', op: 'upsertTree', from: 'old', inode: '1:2' }]), false);
+  assert.equal(
+    hasMoves([
+      { path: 'f', op: 'delete' },
+      { path: 'g', op: 'upsert', from: 'f' },
+    ]),
+    true,
+  );
 });
 
 test('the link-dest basis is the old directory relative to the new one, for any depths', () => {
