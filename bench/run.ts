@@ -5,8 +5,8 @@
  *   npm run bench -- [scenario...] [--scale quick|full] [--out bench/results]
  *                    [--sizes 10000,100000] [--rtt MS] [--cpu-prof] [--note "text"]
  *
- * Scenarios: latency burst churn startup overflow fanout large audit flags
- * idle tools (default: all). Writes <out>/latest.json, latest.md and latest.svg.
+ * Scenarios: latency burst churn startup overflow fanout large move audit
+ * flags idle tools (default: all). Writes <out>/latest.json, latest.md and latest.svg.
  * Installs lsyncd and inotify-tools with apt-get when missing and running as
  * root; without them their columns say "not installed". --rtt MS puts a
  * proxy adding that round trip (MS/2 each way) between the latency
@@ -29,6 +29,7 @@ import { flags } from './scenarios/flags.js';
 import { idle } from './scenarios/idle.js';
 import { large } from './scenarios/large.js';
 import { latency } from './scenarios/latency.js';
+import { move } from './scenarios/move.js';
 import { overflow } from './scenarios/overflow.js';
 import { startup } from './scenarios/startup.js';
 import { tools } from './scenarios/tools.js';
@@ -42,6 +43,7 @@ export const SCENARIOS: Scenario[] = [
   overflow,
   fanout,
   large,
+  move,
   audit,
   idle,
   tools,

@@ -238,6 +238,21 @@ export function inotifywaitStartup(root: string): Promise<{ ms: number; rssMb: n
   });
 }
 
+/**
+ * `syncward audit -c config` (a running daemon's config): its exit code, 0
+ * when every target matches the source. Not spawnSync: the bench's own
+ * proxies, on this event loop, carry the audit's connections.
+ */
+export function auditSyncward(config: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [bin, 'audit', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    for (const s of [p.stdout, p.stderr])
+      s?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-2000)));
+    p.on('close', (code) => resolve({ code, output: output.trim() }));
+  });
+}
+
 /** rsync's arguments for the bare floor call: archive, TCP_NODELAY like syncward, the module's password. */
 export function floorArgs(d: RsyncDaemon, extra: string[] = []): string[] {
   return ['-a', '--sockopts=TCP_NODELAY', `--password-file=${d.passwordFile}`, ...extra];

@@ -162,3 +162,30 @@ export function neverMatchedNote(who: string, stale: readonly StaleFile[]): stri
     ? `${who} never matched: ${cause}; syncward passes --modify-window=-1.`
     : `${who} never matched: ${staleFacts(stale)}; no cause measured.`;
 }
+
+/**
+ * "sends less than `limit` of what it moved": met when the bytes on the
+ * wire (both ways) stay under that share and the target ended identical;
+ * missed when it never ended identical (why goes in `failure`).
+ */
+export function wireShareGoal(o: {
+  goal: string;
+  wireBytes: number | null;
+  movedBytes: number;
+  limit: number;
+  failure?: string;
+}): Goal {
+  if (o.wireBytes == null) return { goal: o.goal, status: 'missed', detail: o.failure ?? 'did not finish' };
+  const share = o.wireBytes / o.movedBytes;
+  return {
+    goal: o.goal,
+    status: share < o.limit && o.failure === undefined ? 'met' : 'missed',
+    detail: `${fmtShare(share)}: ${o.wireBytes} bytes on the wire for ${o.movedBytes} bytes moved${o.failure ? `; ${o.failure}` : ''}`,
+  };
+}
+
+/** a share as a percentage with enough digits to tell 0.01% from 0.0001% */
+export function fmtShare(share: number): string {
+  const pct = share * 100;
+  return `${pct >= 10 ? pct.toFixed(0) : pct.toPrecision(2)}%`;
+}

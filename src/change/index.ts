@@ -35,8 +35,15 @@ export interface Change {
   /**
    * the old name of an entry moved within the tree: this change is the
    * arrival, and the delete of `from` comes just before it (the journal
-   * keeps the two). It lets a transfer use the old name as its basis; the
-   * coalescer does not keep it yet.
+   * keeps the two). It lets a transfer use the old name as its basis
+   * (transport/moves.ts). The coalescer keeps it while the entry stays this
+   * arrival; the journal does not (a replay sends the new name normally).
    */
   from?: BytePath;
+  /**
+   * a directory moved within the tree: its "dev:ino" as the watcher saw it
+   * when it paired the move (the inode its watch is on). A transfer uses the
+   * old name as a basis only while the new name is still this directory.
+   */
+  inode?: string;
 }

@@ -30,7 +30,12 @@ export function changesOf(events: readonly FsEvent[]): Change[] {
         if (ev.from === undefined) out.push({ path: ev.path, op: ev.isDir ? 'upsertTree' : 'upsert' });
         else {
           out.push({ path: ev.from, op: 'delete' });
-          out.push({ path: ev.path, op: ev.isDir ? 'upsertTree' : 'upsert', from: ev.from });
+          out.push({
+            path: ev.path,
+            op: ev.isDir ? 'upsertTree' : 'upsert',
+            from: ev.from,
+            ...(ev.inode !== undefined ? { inode: ev.inode } : {}),
+          });
         }
         break;
     }

@@ -26,7 +26,11 @@ export interface CoalescerOptions {
  *   upsertTree → upsert = upsertTree;
  * - a delete or an upsertTree of D swallows what is pending beneath D (the
  *   delete removes it all, the tree transfer reads it all as it is by then),
- *   and events beneath a pending upsertTree of D are absorbed into it.
+ *   and events beneath a pending upsertTree of D are absorbed into it;
+ * - a move's arrival keeps its old name (`from`, and a directory's `inode`)
+ *   while later changes only add to it (writes, upserts, events beneath a
+ *   tree); a delete, or an arrival without it, forgets it: the old name is
+ *   only ever a basis to send from, and without it the entry goes normally.
  *
  * Readiness: a complete entry at min(last event + delayMs, first event +
  * maxWaitMs); an incomplete one at first event + maxWaitMs; a change handed
@@ -69,7 +73,11 @@ export class Coalescer {
   /** One change the watcher just saw (changesOf, after the filter): newer than everything pending. */
   add(change: Change, now: number): void {
     const t = this.tick(now);
-    this.apply(change.path, change.writing ? 'write' : change.op, change.dir === true, t);
+    const node = this.apply(change.path, change.writing ? 'write' : change.op, change.dir === true, t);
+    if (node === null) return;
+    // an upsert (a write, new metadata) adds to a move's arrival; a delete or another arrival replaces it
+    if (change.from !== undefined) node.move = { from: change.from, inode: change.inode };
+    else if (change.op !== 'upsert') node.move = null;
   }
 
   /**
@@ -92,6 +100,7 @@ export class Coalescer {
       node.op = change.op;
       node.complete = true;
       node.dirUpsert = false;
+      node.move = change.from !== undefined ? { from: change.from, inode: change.inode } : null;
       // Only a tree transfer covers what is pending beneath: it reads the
       // tree as it is when it runs. An old delete must not swallow newer
       // entries beneath it; `take` sends it no later than them instead.
@@ -133,7 +142,12 @@ export class Coalescer {
     }
     const out: Change[] = [];
     for (const n of picked) {
-      out.push({ path: n.path, op: n.op as Op });
+      const c: Change = { path: n.path, op: n.op as Op };
+      if (n.move !== null) {
+        c.from = n.move.from;
+        if (n.move.inode !== undefined) c.inode = n.move.inode;
+      }
+      out.push(c);
       this.drop(n);
       this.prune(n);
     }
@@ -179,19 +193,19 @@ export class Coalescer {
     return this.clock;
   }
 
-  /** Merges one newer event for `path` into what is pending. */
+  /** Merges one newer event for `path` into what is pending; returns its entry (null: absorbed by a tree above). */
   private apply(
     path: BytePath,
     kind: 'write' | 'upsert' | 'upsertTree' | 'delete',
     isDir: boolean,
     t: number,
-  ): void {
+  ): Node | null {
     const node = this.locate(path, false);
     if (node.path !== path) {
       // beneath a pending tree transfer, which will read it as it is then;
       // it counts as activity in that tree for the coalescing window
       this.touch(node, t, false);
-      return;
+      return null;
     }
     const isNew = node.op === null;
     switch (kind) {
@@ -220,6 +234,7 @@ export class Coalescer {
         break;
     }
     this.touch(node, t, isNew);
+    return node;
   }
 
   /**
@@ -295,6 +310,7 @@ export class Coalescer {
   /** Forgets the entry at `node` (the node itself stays in the trie). */
   private drop(n: Node): void {
     n.op = null;
+    n.move = null;
     n.complete = true;
     n.dirUpsert = false;
     this.count--;
@@ -329,6 +345,8 @@ class Node {
   complete = true;
   /** the last upsert was of a directory */
   dirUpsert = false;
+  /** a move's arrival: its old name, and a directory's dev:ino when the move was seen */
+  move: { from: BytePath; inode: string | undefined } | null = null;
   /** take() bookkeeping */
   mark = 0;
   readonly first: Link;

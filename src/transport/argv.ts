@@ -261,7 +261,7 @@ export function backupDay(d: Date): string {
  * relative to the target root. The protect rule (P) goes first, before the
  * source's own filters, so no --delete ever removes the backups.
  */
-function backupArgs(tgt: TargetSpec, o: CallOptions): string[] {
+export function backupArgs(tgt: TargetSpec, o: CallOptions): string[] {
   if (!tgt.backup) return [];
   const dir = tgt.backup.dir;
   return [`--filter=P /${dir}/`, '--backup', `--backup-dir=${dir}/${backupDay(o.now ?? new Date())}`];
@@ -289,7 +289,7 @@ export function buildPruneCall(tgt: TargetSpec, emptyDir: string, o: CallOptions
   return { argv, env: {} };
 }
 
-function commonArgs(tgt: TargetSpec, o: CallOptions): string[] {
+export function commonArgs(tgt: TargetSpec, o: CallOptions): string[] {
   return [
     // creates a missing destination directory (rsync >= 3.2.3)
     '--mkpath',

@@ -18,6 +18,7 @@ import {
 import { excludeArgs } from './exclude.js';
 import { transferred } from './exit-codes.js';
 import { buildFetchCall } from './fetch.js';
+import { hasMoves, sendMoves, withCounts } from './moves.js';
 import { parseProgress2Line } from './progress.js';
 import { ReadyRsync, type ReadyStats } from './ready.js';
 import { retryCold, shouldArm, slotNotYetFreed } from './ready-rules.js';
@@ -154,8 +155,12 @@ export class RsyncTransport implements Transport {
     return this.session(
       true,
       async (ready) => {
+        // moved names first, from their old names on the target; the batch then deletes those
+        const moved = await sendMoves(changes, src, tgt, { isRoot: this.o.isRoot }, (c) =>
+          this.run('batch', c, o),
+        );
         let since = Date.now();
-        let result = await this.firstBatchCall(call, o, ready);
+        let result = withCounts(await this.firstBatchCall(call, o, ready), moved);
         // rsync -H: a linked file whose time changed between the reads of its
         // names desyncs the file list's "same time as the previous entry", and
         // the entries after it arrive with the seconds of another (seen under
@@ -181,7 +186,8 @@ export class RsyncTransport implements Transport {
         );
         return { result, rootAttrs };
       },
-      call,
+      // a batch with moves makes more than one call: the ready rsync is put away first
+      hasMoves(changes) ? undefined : call,
     );
   }
 

@@ -586,9 +586,11 @@ export class TreeWatcher extends EventEmitter {
         if (from) {
           this.held.delete(ev.cookie);
           const fromRel = joinRel(this.pathOf(from.node), from.name);
+          let inode: string | undefined;
           if (isDir) {
             const moved = from.node.children?.get(from.name);
             if (moved && !this.ignoreDir(rel) && !this.within(node, moved)) {
+              inode = this.inodeOf(moved, rel);
               this.unlinkFromParent(moved);
               moved.name = ev.name;
               moved.parent = node;
@@ -607,7 +609,14 @@ export class TreeWatcher extends EventEmitter {
               }
             }
           }
-          out.push({ kind: 'move', path: rel, from: fromRel, isDir, cookie: ev.cookie });
+          out.push({
+            kind: 'move',
+            path: rel,
+            from: fromRel,
+            isDir,
+            cookie: ev.cookie,
+            ...(inode !== undefined ? { inode } : {}),
+          });
           continue;
         }
         // moved in from outside the tree
@@ -663,6 +672,30 @@ export class TreeWatcher extends EventEmitter {
       return !st.isFile() || st.nlink > 1 ? st.nlink : null;
     } catch {
       return null; // already gone: its IN_DELETE follows
+    }
+  }
+
+  /**
+   * The "dev:ino" of the directory now at `rel`, if it is the one `node`
+   * watches: inotify gives an inode one watch descriptor, so adding a watch
+   * on the path returns node's wd only for the same directory. The stat on
+   * each side of it must agree, or something took the name meanwhile.
+   * undefined: not sure (a move's transfer then sends normally).
+   */
+  private inodeOf(node: DirNode, rel: BytePath): string | undefined {
+    if (!this.inotify) return undefined;
+    try {
+      const before = lstatSync(this.abs(rel), { bigint: true });
+      const wd = this.inotify.addWatch(this.abs(rel), MASK);
+      if (wd !== node.wd) {
+        if (!this.byWd.has(wd)) this.inotify.rmWatch(wd);
+        return undefined;
+      }
+      const after = lstatSync(this.abs(rel), { bigint: true });
+      if (before.dev !== after.dev || before.ino !== after.ino) return undefined;
+      return `${after.dev}:${after.ino}`;
+    } catch {
+      return undefined;
     }
   }
 

@@ -23,6 +23,8 @@ export interface FsEvent {
   cookie?: number;
   /** the old path, for `move` events */
   from?: BytePath;
+  /** a directory `move`: the moved directory's "dev:ino", read when the move was paired and checked against its watch */
+  inode?: string;
   /** a file created with this many links (> 1: a new hard link; see HardLinks) */
   links?: number;
 }

@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { type TargetUnderTest, tempStateDir } from './daemon.js';
 import { type RsyncDaemon, startRsyncDaemon } from './rsyncd.js';
+import type { Sshd } from './sshd.js';
 import { makeTempDir } from './tree.js';
 
 /** A target on a module of a real rsyncd, logging in with its password file (default: module "m", named "daemon"). */
@@ -11,6 +12,11 @@ export function rsyncdTarget(rsyncd: RsyncDaemon, module = 'm', name = 'daemon')
     dir: rsyncd.modulePath(module),
     passwordFile: rsyncd.passwordFile,
   };
+}
+
+/** A target in `dir` over a real sshd, as its unprivileged user (whose files keep their own owner). */
+export function sshTarget(sshd: Sshd, dir: string, name = 'ssh'): TargetUnderTest {
+  return { name, url: sshd.url(dir), dir, identityFile: sshd.identityFile, sshOptions: sshd.sshOptions };
 }
 
 export interface RsyncdAndLocal {

@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   convergence,
+  fmtShare,
   neverMatchedNote,
   ratioGoal,
   type StaleFile,
   sameSecondCause,
   type WatchReport,
+  wireShareGoal,
   withoutTroubleGoal,
 } from '../../bench/lib/verdicts.js';
 import { type BurstRun, burstGoal } from '../../bench/scenarios/burst.js';
@@ -174,4 +176,22 @@ test('--rtt takes a round trip in ms for the latency scenario', async () => {
   assert.equal(parseArgs(['latency', '--rtt', '50']).rttMs, 50);
   assert.equal(parseArgs(['--rtt', '0']).rttMs, 0);
   assert.equal(parseArgs(['latency']).rttMs, undefined);
+});
+
+test('a move goal is met under its share of the bytes moved, and only with the target identical', () => {
+  const base = { goal: 'g', movedBytes: 200_000_000, limit: 0.01 };
+  assert.deepEqual(wireShareGoal({ ...base, wireBytes: 120_000 }), {
+    goal: 'g',
+    status: 'met',
+    detail: '0.060%: 120000 bytes on the wire for 200000000 bytes moved',
+  });
+  assert.equal(wireShareGoal({ ...base, wireBytes: 2_000_000 }).status, 'missed');
+  assert.equal(wireShareGoal({ ...base, wireBytes: 1000, failure: 'target differs: x' }).status, 'missed');
+  assert.deepEqual(wireShareGoal({ ...base, wireBytes: null, failure: 'timed out' }), {
+    goal: 'g',
+    status: 'missed',
+    detail: 'timed out',
+  });
+  assert.equal(fmtShare(1.0003), '100%');
+  assert.equal(fmtShare(0.00057), '0.057%');
 });
