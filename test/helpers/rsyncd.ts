@@ -90,8 +90,12 @@ export async function startRsyncDaemon(o: RsyncDaemonOptions): Promise<RsyncDaem
   let stderr = '';
   const start = async () => {
     stderr = '';
+    // its own process group: stop() ends the daemon with the connections it
+    // forked, as `systemctl stop rsync` or a host going down does (a child
+    // left serving a pre-connected client would deliver a "down" target's batch)
     const p = spawn('rsync', ['--daemon', '--no-detach', `--config=${conf}`], {
       stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
     });
     proc = p;
     p.stderr?.on('data', (d: Buffer) => {
@@ -114,7 +118,11 @@ export async function startRsyncDaemon(o: RsyncDaemonOptions): Promise<RsyncDaem
     proc = null;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const gone = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
+    try {
+      process.kill(-(p.pid as number), 'SIGTERM');
+    } catch {
+      p.kill('SIGTERM');
+    }
     await gone;
     // the listening socket can outlive the parent briefly in a forked child
     await waitFor(async () => !(await accepts(port)), 5000, `port ${port} to close`);
