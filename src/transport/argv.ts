@@ -1,4 +1,5 @@
 import type { Change } from '../change/index.js';
+import { type BytePath, toFs } from '../util/bytes.js';
 import { secludedArgsOption } from './rsync-version.js';
 import { rsyncDestination, type TargetUrl } from './target-url.js';
 
@@ -44,6 +45,11 @@ export interface SourceSpec {
   filterArgs: string[];
   /** mirror deletions */
   delete: boolean;
+}
+
+/** A tree path as the source holds it now, read where rsync reads it (readRoot when set). */
+export function sourcePath(src: SourceSpec, rel: BytePath): Buffer {
+  return Buffer.concat([Buffer.from(`${src.readRoot ?? src.root}/`), toFs(rel)]);
 }
 
 /** One rsync invocation: spawn argv[0] with argv.slice(1), no shell. */

@@ -7,6 +7,7 @@ import {
   commonArgs,
   type RsyncCall,
   type SourceSpec,
+  sourcePath,
   type TargetSpec,
 } from './argv.js';
 import { transferred } from './exit-codes.js';
@@ -293,7 +294,7 @@ const NUL = Buffer.from([0]);
 /** Whether the directory at `path` on the source is still the inode the move was seen with. */
 function stillMoved(src: SourceSpec, move: DirMove): boolean {
   try {
-    const st = lstatSync(Buffer.concat([Buffer.from(`${src.readRoot ?? src.root}/`), toFs(move.path)]), {
+    const st = lstatSync(sourcePath(src, move.path), {
       bigint: true,
     });
     return st.isDirectory() && `${st.dev}:${st.ino}` === move.inode;

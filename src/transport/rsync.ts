@@ -2,7 +2,7 @@ import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Change } from '../change/index.js';
-import { type BytePath, toFs } from '../util/bytes.js';
+import type { BytePath } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
 import {
   buildBatchCall,
@@ -12,6 +12,7 @@ import {
   buildRootAttrsCall,
   type RsyncCall,
   type SourceSpec,
+  sourcePath,
   type TargetSpec,
   touchesRoot,
 } from './argv.js';
@@ -280,11 +281,10 @@ export class RsyncTransport implements Transport {
 
   /** Whether a listed file with more than one link changed (its ctime) since `sinceMs`. */
   private linkedChangedSince(changes: readonly Change[], sinceMs: number): boolean {
-    const root = Buffer.from(`${this.o.source.readRoot ?? this.o.source.root}/`);
     for (const c of changes) {
       if (c.op !== 'upsert' || c.dir === true) continue;
       try {
-        const st = lstatSync(Buffer.concat([root, toFs(c.path)]));
+        const st = lstatSync(sourcePath(this.o.source, c.path));
         // the kernel's coarse clock may stamp a little behind Date.now()
         if (st.isFile() && st.nlink > 1 && st.ctimeMs >= sinceMs - 5) return true;
       } catch {
@@ -297,7 +297,7 @@ export class RsyncTransport implements Transport {
   /** Whether `path` may still be on the source: only ENOENT and ENOTDIR say it is not (EACCES, ENAMETOOLONG say nothing). */
   private onSource(path: BytePath): boolean {
     try {
-      lstatSync(Buffer.concat([Buffer.from(`${this.o.source.readRoot ?? this.o.source.root}/`), toFs(path)]));
+      lstatSync(sourcePath(this.o.source, path));
       return true;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
