@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import { parseTargetUrl, type TargetSpec } from '../../src/transport/index.js';
 import { type TargetUnderTest, tempStateDir } from './daemon.js';
 import { type RsyncDaemon, startRsyncDaemon } from './rsyncd.js';
 import type { Sshd } from './sshd.js';
@@ -55,5 +56,18 @@ export async function rsyncdAndLocalTargets(prefix: string): Promise<RsyncdAndLo
       rmSync(local, { recursive: true, force: true });
       state.dispose();
     },
+  };
+}
+
+/** A transport's view of a target at `url`, as the transport tests build one (name "t", 20 s stall, 5 s connect). */
+export function targetSpec(url: string, extra: Partial<TargetSpec> = {}): TargetSpec {
+  return {
+    name: 't',
+    url: parseTargetUrl(url),
+    sshOptions: [],
+    rsyncArgs: [],
+    timeoutS: 20,
+    contimeoutS: 5,
+    ...extra,
   };
 }

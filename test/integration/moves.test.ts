@@ -17,7 +17,6 @@ import type { Daemon } from '../../src/daemon/index.js';
 import type { TransferReport } from '../../src/dispatch/index.js';
 import { JournalReader } from '../../src/journal/index.js';
 import {
-  parseTargetUrl,
   RsyncTransport,
   type SourceSpec,
   type TargetSpec,
@@ -25,7 +24,7 @@ import {
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
 import { type Sshd, startSshd } from '../helpers/sshd.js';
-import { rsyncdTarget, sshTarget } from '../helpers/targets.js';
+import { rsyncdTarget, sshTarget, targetSpec } from '../helpers/targets.js';
 import { compareTrees, makeTempDir, waitFor } from '../helpers/tree.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -61,18 +60,6 @@ let rsyncd: RsyncDaemon;
 let sshd: Sshd;
 const made: string[] = [];
 
-function spec(url: string, extra: Partial<TargetSpec> = {}): TargetSpec {
-  return {
-    name: 't',
-    url: parseTargetUrl(url),
-    sshOptions: [],
-    rsyncArgs: [],
-    timeoutS: 20,
-    contimeoutS: 5,
-    ...extra,
-  };
-}
-
 const kinds: Kind[] = [
   {
     name: 'a local directory',
@@ -80,7 +67,7 @@ const kinds: Kind[] = [
     async setup() {
       const dir = await makeTempDir('syncward-moves-local-');
       made.push(dir);
-      return { target: spec(dir), dir };
+      return { target: targetSpec(dir), dir };
     },
   },
   {
@@ -88,7 +75,7 @@ const kinds: Kind[] = [
     owner: true,
     async setup() {
       return {
-        target: spec(rsyncd.url('chroot'), { passwordFile: rsyncd.passwordFile }),
+        target: targetSpec(rsyncd.url('chroot'), { passwordFile: rsyncd.passwordFile }),
         dir: rsyncd.modulePath('chroot'),
       };
     },
@@ -100,7 +87,7 @@ const kinds: Kind[] = [
       // the daemon then sanitizes --link-dest paths: "../old" must stay inside the module
       await rsyncd.setModuleOptions('plain', ['use chroot = no']);
       return {
-        target: spec(rsyncd.url('plain'), { passwordFile: rsyncd.passwordFile }),
+        target: targetSpec(rsyncd.url('plain'), { passwordFile: rsyncd.passwordFile }),
         dir: rsyncd.modulePath('plain'),
       };
     },
@@ -111,7 +98,7 @@ const kinds: Kind[] = [
     async setup() {
       const dir = await sshd.targetDir();
       return {
-        target: spec(sshd.url(dir), { identityFile: sshd.identityFile, sshOptions: sshd.sshOptions }),
+        target: targetSpec(sshd.url(dir), { identityFile: sshd.identityFile, sshOptions: sshd.sshOptions }),
         dir,
       };
     },

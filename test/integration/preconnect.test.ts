@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Change } from '../../src/change/index.js';
 import {
-  parseTargetUrl,
   type ReadyStats,
   RsyncTransport,
   type SourceSpec,
@@ -14,6 +13,7 @@ import {
 import { configYaml, converged, startDaemon, type TargetUnderTest } from '../helpers/daemon.js';
 import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
 import { type Sshd, startSshd } from '../helpers/sshd.js';
+import { targetSpec } from '../helpers/targets.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -46,18 +46,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-function spec(url: string, extra: Partial<TargetSpec> = {}): TargetSpec {
-  return {
-    name: 't',
-    url: parseTargetUrl(url),
-    sshOptions: [],
-    rsyncArgs: [],
-    timeoutS: 20,
-    contimeoutS: 5,
-    ...extra,
-  };
 }
 
 let n = 0;
@@ -112,7 +100,7 @@ function assertOk(r: { class: string; message: string; detail: string }, what: s
 describe('a batch rsync started ahead (preconnect) to a stock rsync daemon', () => {
   test('a batch is handed to the rsync started ahead, which had logged in before the change', async () => {
     const { src, t, name } = setup((d) =>
-      spec(`${rsyncd.url('www')}/${d}`, { passwordFile: rsyncd.passwordFile }),
+      targetSpec(`${rsyncd.url('www')}/${d}`, { passwordFile: rsyncd.passwordFile }),
     );
     try {
       assertOk(await t.sendAll(), 'full sync');
@@ -139,7 +127,7 @@ describe('a batch rsync started ahead (preconnect) to a stock rsync daemon', () 
 
   test('a batch that needs another call (a directory sent whole, failing paths left out) goes cold and arrives', async () => {
     const { src, t, name } = setup((d) =>
-      spec(`${rsyncd.url('www')}/${d}`, { passwordFile: rsyncd.passwordFile }),
+      targetSpec(`${rsyncd.url('www')}/${d}`, { passwordFile: rsyncd.passwordFile }),
     );
     try {
       t.idle();
@@ -163,7 +151,7 @@ describe('a batch rsync started ahead (preconnect) to a stock rsync daemon', () 
 
   test('a ready rsync killed before its batch: the batch goes cold and arrives, and the next one is started after it', async () => {
     const { src, t, name } = setup((d) =>
-      spec(`${rsyncd.url('www')}/${d}`, { passwordFile: rsyncd.passwordFile }),
+      targetSpec(`${rsyncd.url('www')}/${d}`, { passwordFile: rsyncd.passwordFile }),
     );
     try {
       t.idle();
@@ -187,7 +175,7 @@ describe('a batch rsync started ahead (preconnect) to a stock rsync daemon', () 
 
   test('a daemon that cut the waiting connection (timeout = 2): the batch is sent again cold at once and arrives', async () => {
     const { src, t, name } = setup((d) =>
-      spec(`${rsyncd.url('cut')}/${d}`, { passwordFile: rsyncd.passwordFile }),
+      targetSpec(`${rsyncd.url('cut')}/${d}`, { passwordFile: rsyncd.passwordFile }),
     );
     try {
       t.idle();
@@ -209,7 +197,7 @@ describe('a batch rsync started ahead (preconnect) to a stock rsync daemon', () 
 
   test('the ready rsync is recycled with an empty list: nothing is sent or deleted, and the next batch uses the new one', async () => {
     const { src, t, name } = setup(
-      (d) => spec(`${rsyncd.url('rec')}/${d}`, { passwordFile: rsyncd.passwordFile }),
+      (d) => targetSpec(`${rsyncd.url('rec')}/${d}`, { passwordFile: rsyncd.passwordFile }),
       300,
     );
     try {
@@ -239,7 +227,7 @@ describe('a batch rsync started ahead (preconnect) to a stock rsync daemon', () 
 
   test('a daemon with max connections = 1: batches, a full sync, a count, the canary fetch and the probe all work', async () => {
     const { src, t, name } = setup((d) =>
-      spec(`${rsyncd.url('one')}/${d}`, { passwordFile: rsyncd.passwordFile }),
+      targetSpec(`${rsyncd.url('one')}/${d}`, { passwordFile: rsyncd.passwordFile }),
     );
     const fetched = join(base, `${name}-fetched`);
     mkdirSync(fetched);
@@ -287,7 +275,7 @@ describe('a batch rsync started ahead (preconnect) to a stock rsync daemon', () 
 });
 
 test('a local target: a batch is handed to the rsync started ahead', async () => {
-  const { src, t, name } = setup((d) => spec(join(base, `${d}-dst`)));
+  const { src, t, name } = setup((d) => targetSpec(join(base, `${d}-dst`)));
   try {
     t.idle();
     await readyPid(t);
@@ -322,7 +310,7 @@ describe('an ssh target', () => {
     const controlPath = join(base, `cm-${process.pid}`);
     const started = () => readFileSync(starts, 'utf8').split('\n').filter(Boolean).length;
     const { src, t } = setup(() =>
-      spec(sshd.url(dir), {
+      targetSpec(sshd.url(dir), {
         identityFile: sshd.identityFile,
         sshOptions: sshd.sshOptions,
         controlPath,

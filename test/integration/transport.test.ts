@@ -7,7 +7,6 @@ import type { Change } from '../../src/change/index.js';
 import {
   buildBatchCall,
   buildFullSyncCall,
-  parseTargetUrl,
   type RsyncResult,
   RsyncTransport,
   runRsync,
@@ -16,21 +15,10 @@ import {
 } from '../../src/transport/index.js';
 import { freePort } from '../helpers/ports.js';
 import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
+import { targetSpec } from '../helpers/targets.js';
 import { compareTrees, makeTempDir } from '../helpers/tree.js';
 
 const isRoot = process.getuid?.() === 0;
-
-function spec(url: string, extra: Partial<TargetSpec> = {}): TargetSpec {
-  return {
-    name: 't',
-    url: parseTargetUrl(url),
-    sshOptions: [],
-    rsyncArgs: [],
-    timeoutS: 20,
-    contimeoutS: 5,
-    ...extra,
-  };
-}
 
 function write(root: string, rel: string | Buffer, content: string | Buffer = rel.toString()): void {
   const p = Buffer.concat([Buffer.from(`${root}/`), Buffer.isBuffer(rel) ? rel : Buffer.from(rel)]);
@@ -78,7 +66,7 @@ const kinds: Kind[] = [
       const dir = await makeTempDir('syncward-transport-dst-');
       // --mkpath creates the missing level
       return {
-        target: spec(join(dir, 'mirror')),
+        target: targetSpec(join(dir, 'mirror')),
         dir: join(dir, 'mirror'),
         dispose: async () => rmSync(dir, { recursive: true, force: true }),
       };
@@ -89,7 +77,7 @@ const kinds: Kind[] = [
     async setup() {
       const module = `m${Math.random().toString(36).slice(2, 8)}`;
       // the module directory exists; the URL path below it does not yet
-      const target = spec(`${rsyncd.url('www')}/${module}`, { passwordFile: rsyncd.passwordFile });
+      const target = targetSpec(`${rsyncd.url('www')}/${module}`, { passwordFile: rsyncd.passwordFile });
       const dir = join(rsyncd.modulePath('www'), module);
       return { target, dir, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
     },
@@ -275,7 +263,7 @@ describe('transport failures are classified', () => {
     const wrong = join(dir, 'pass');
     writeFileSync(wrong, 'not-the-password\n', { mode: 0o600 });
     try {
-      const r = await run(spec(rsyncd.url('other'), { passwordFile: wrong }));
+      const r = await run(targetSpec(rsyncd.url('other'), { passwordFile: wrong }));
       assert.equal(r.code, 5);
       assert.equal(r.exit.class, 'misconfigured');
       assert.match(r.exit.message, /auth failed on module other/);
@@ -289,7 +277,7 @@ describe('transport failures are classified', () => {
     const prev = process.env.RSYNC_PASSWORD;
     process.env.RSYNC_PASSWORD = rsyncd.password;
     try {
-      ok(await run(spec(rsyncd.url('other'))));
+      ok(await run(targetSpec(rsyncd.url('other'))));
     } finally {
       if (prev === undefined) delete process.env.RSYNC_PASSWORD;
       else process.env.RSYNC_PASSWORD = prev;
@@ -297,7 +285,7 @@ describe('transport failures are classified', () => {
   });
 
   test('an unknown module is misconfigured', async () => {
-    const r = await run(spec(rsyncd.url('nosuchmodule'), { passwordFile: rsyncd.passwordFile }));
+    const r = await run(targetSpec(rsyncd.url('nosuchmodule'), { passwordFile: rsyncd.passwordFile }));
     assert.equal(r.code, 5);
     assert.equal(r.exit.class, 'misconfigured');
     assert.match(r.exit.message, /Unknown module 'nosuchmodule'/);
@@ -305,7 +293,7 @@ describe('transport failures are classified', () => {
 
   test('a closed port is transient', async () => {
     const port = await freePort();
-    const r = await run(spec(`rsync://u@127.0.0.1:${port}/m`, { passwordFile: rsyncd.passwordFile }));
+    const r = await run(targetSpec(`rsync://u@127.0.0.1:${port}/m`, { passwordFile: rsyncd.passwordFile }));
     assert.equal(r.code, 10);
     assert.equal(r.exit.class, 'transient');
     assert.match(r.exit.message, /Connection refused/);
@@ -317,13 +305,16 @@ describe('transport failures are classified', () => {
     const server: Server = createServer((s) => sockets.push(s));
     await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
     try {
-      const r = await run(spec(`rsync://u@127.0.0.1:${port}/m`, { passwordFile: rsyncd.passwordFile }), 700);
+      const r = await run(
+        targetSpec(`rsync://u@127.0.0.1:${port}/m`, { passwordFile: rsyncd.passwordFile }),
+        700,
+      );
       assert.equal(r.exit.class, 'transient');
       assert.match(r.exit.message, /did not finish within/);
       const ac = new AbortController();
       setTimeout(() => ac.abort(), 200);
       const aborted = await run(
-        spec(`rsync://u@127.0.0.1:${port}/m`, { passwordFile: rsyncd.passwordFile }),
+        targetSpec(`rsync://u@127.0.0.1:${port}/m`, { passwordFile: rsyncd.passwordFile }),
         30_000,
         ac.signal,
       );
@@ -337,11 +328,11 @@ describe('transport failures are classified', () => {
 
   test('a restarted daemon (same port) is reachable again', async () => {
     await rsyncd.restart();
-    ok(await run(spec(rsyncd.url('other'), { passwordFile: rsyncd.passwordFile })));
+    ok(await run(targetSpec(rsyncd.url('other'), { passwordFile: rsyncd.passwordFile })));
   });
 
   test('rsync missing from PATH resolves as misconfigured instead of throwing', async () => {
-    const call = buildBatchCall(source(), spec('/nonexistent-target'), [], { isRoot });
+    const call = buildBatchCall(source(), targetSpec('/nonexistent-target'), [], { isRoot });
     const r = await runRsync(
       { ...call, argv: ['syncward-no-such-rsync', ...call.argv.slice(1)] },
       { timeoutMs: 5000 },
@@ -361,7 +352,7 @@ test('a file rewritten with the same size within the same second is still sent',
     const { utimesSync } = await import('node:fs');
     utimesSync(f, 1_700_000_000.1, 1_700_000_000.1);
     ok(
-      await runRsync(buildBatchCall(source, spec(dst), [{ path: 'page', op: 'upsert' }], { isRoot }), {
+      await runRsync(buildBatchCall(source, targetSpec(dst), [{ path: 'page', op: 'upsert' }], { isRoot }), {
         timeoutMs: 20_000,
       }),
     );
@@ -369,7 +360,7 @@ test('a file rewritten with the same size within the same second is still sent',
     writeFileSync(f, 'version 2\n');
     utimesSync(f, 1_700_000_000.5, 1_700_000_000.5);
     ok(
-      await runRsync(buildBatchCall(source, spec(dst), [{ path: 'page', op: 'upsert' }], { isRoot }), {
+      await runRsync(buildBatchCall(source, targetSpec(dst), [{ path: 'page', op: 'upsert' }], { isRoot }), {
         timeoutMs: 20_000,
       }),
     );
@@ -387,7 +378,7 @@ test('through the Transport: a dry run counts every entry a send would delete an
     for (const d of ['d', 'd/e']) mkdirSync(join(src, d));
     for (const f of ['d/1', 'd/2', 'd/e/3', 'keep']) write(src, f);
     const source: SourceSpec = { root: src, filterArgs: [], delete: true };
-    const t = new RsyncTransport({ source, target: spec(dst), isRoot });
+    const t = new RsyncTransport({ source, target: targetSpec(dst), isRoot });
     assert.equal((await t.sendAll()).class, 'ok');
     rmSync(join(src, 'd'), { recursive: true });
     const gone: Change[] = [{ path: 'd', op: 'delete' }];
@@ -433,7 +424,7 @@ test('through the Transport: an rsync that cannot be started is a misconfigured 
     // a NUL in an argument makes spawn itself throw, before any process exists
     const t = new RsyncTransport({
       source,
-      target: spec('/nonexistent-target', { rsyncArgs: ['--a\0b'] }),
+      target: targetSpec('/nonexistent-target', { rsyncArgs: ['--a\0b'] }),
       isRoot,
     });
     const r = await t.sendAll();
