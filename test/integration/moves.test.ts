@@ -16,11 +16,7 @@ import type { Change } from '../../src/change/index.js';
 import type { Daemon } from '../../src/daemon/index.js';
 import type { TransferReport } from '../../src/dispatch/index.js';
 import { JournalReader } from '../../src/journal/index.js';
-import {
-  RsyncTransport,
-  type SourceSpec,
-  type TargetSpec,
-} from '../../src/transport/index.js';
+import { RsyncTransport, type SourceSpec, type TargetSpec } from '../../src/transport/index.js';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
 import { type Sshd, startSshd } from '../helpers/sshd.js';
