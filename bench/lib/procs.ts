@@ -5,7 +5,7 @@
  * lsyncd (default.rsync), `inotifywait -r`, and bare rsync calls (the floor).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type RsyncDaemon, startRsyncDaemon } from '../../test/helpers/rsyncd.js';
@@ -69,7 +69,7 @@ export function syncwardConfig(o: SyncwardOptions): string {
     'api:',
     `  listen: ${JSON.stringify(o.api ?? 'off')}`,
     'log:',
-    '  level: info',
+    `  level: ${process.env.SYNCWARD_BENCH_LOG_LEVEL ?? 'info'}`,
     '  format: json',
     'sources:',
     '  - name: src',
@@ -124,7 +124,10 @@ export function startSyncward(o: SyncwardOptions): SyncwardProcess {
   });
   watching.catch(() => {});
   const lines = createInterface({ input: proc.stderr as NodeJS.ReadableStream });
+  // SYNCWARD_BENCH_LOG=FILE keeps the daemon's log lines (JSON) for a look at its batches afterwards
+  const keep = process.env.SYNCWARD_BENCH_LOG;
   lines.on('line', (line) => {
+    if (keep) appendFileSync(keep, `${line}\n`);
     let rec: { level?: number; msg?: string; dirs?: number; ms?: number; alert?: string };
     try {
       rec = JSON.parse(line);

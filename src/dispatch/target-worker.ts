@@ -618,6 +618,19 @@ export class TargetWorker extends EventEmitter {
       sample: changes.slice(0, 5).map((c) => `${c.op} ${display(c.path) || '.'}`),
     };
     this.emit('transfer', report);
+    this.o.log.debug(
+      {
+        source: report.source,
+        target: report.target,
+        kind,
+        changes: report.changes,
+        files: report.files,
+        bytes: report.bytes,
+        ms: report.durationMs,
+        result: cls,
+      },
+      `target ${this.o.sourceName}/${this.name}: ${kind} of ${report.changes} change(s): ${cls} in ${report.durationMs} ms`,
+    );
     this.recordTransfer(report);
     const now = Date.now();
     const failedPaths = cls === 'partial' ? res.failedPaths : [];
