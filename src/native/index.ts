@@ -4,8 +4,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 
-/** The addon built from src/native/inotify.c by node-gyp. */
-interface Binding {
+/** The addon built from src/native/inotify.c and fanotify.c by node-gyp. */
+export interface Binding {
   init(): number;
   addWatch(fd: number, path: Buffer, mask: number): number;
   rmWatch(fd: number, wd: number): number;
@@ -14,6 +14,12 @@ interface Binding {
   /** absent from an addon built before it existed */
   raiseNofileLimit?(): { soft: number; hard: number; before: number; errno: number };
   constants: Record<InotifyConstant, number>;
+  /** fanotify (src/native/fanotify.c); absent from an addon built before it existed */
+  fanInit?(flags: number, eventFlags: number): number;
+  fanMark?(fd: number, flags: number, mask: number, path: Buffer): void;
+  handleOf?(path: Buffer): { handle: Buffer; mountId: number };
+  pathOfHandle?(mountFd: number, handle: Buffer): Buffer | null;
+  fanotifyConstants?: Record<string, number>;
 }
 
 export type InotifyConstant =
@@ -54,6 +60,11 @@ function loadBinding(): Binding {
 }
 
 const binding = loadBinding();
+
+/** The addon itself, for the fanotify layer (src/native/fanotify.ts). */
+export function addon(): Binding {
+  return binding;
+}
 
 export const IN = binding.constants;
 

@@ -17,13 +17,7 @@
 #include <node_api.h>
 #include <uv.h>
 
-#define CHECK(call)                                                            \
-  do {                                                                         \
-    if ((call) != napi_ok) {                                                   \
-      napi_throw_error(env, NULL, "syncward_inotify: N-API call failed: " #call); \
-      return NULL;                                                             \
-    }                                                                          \
-  } while (0)
+#include "native.h"
 
 /* One read() may return many events; 256 KiB holds ~16k short names. */
 #define READ_BUF (256 * 1024)
@@ -40,7 +34,7 @@ typedef struct {
   char *buf;
 } reader_t;
 
-static napi_value throw_errno(napi_env env, const char *what, int err) {
+napi_value sw_throw_errno(napi_env env, const char *what, int err) {
   napi_value msg, code, error;
   char text[512];
   snprintf(text, sizeof text, "%s: %s", what, strerror(err));
@@ -57,7 +51,7 @@ static napi_value throw_errno(napi_env env, const char *what, int err) {
 
 static napi_value js_init(napi_env env, napi_callback_info info) {
   int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (fd < 0) return throw_errno(env, "inotify_init1", errno);
+  if (fd < 0) return sw_throw_errno(env, "inotify_init1", errno);
   napi_value result;
   CHECK(napi_create_int32(env, fd, &result));
   return result;
@@ -76,13 +70,13 @@ static napi_value js_add_watch(napi_env env, napi_callback_info info) {
   CHECK(napi_get_buffer_info(env, argv[1], &data, &len));
   CHECK(napi_get_value_uint32(env, argv[2], &mask));
   char *path = malloc(len + 1);
-  if (path == NULL) return throw_errno(env, "inotify_add_watch", ENOMEM);
+  if (path == NULL) return sw_throw_errno(env, "inotify_add_watch", ENOMEM);
   memcpy(path, data, len);
   path[len] = '\0';
   int wd = inotify_add_watch(fd, path, mask);
   int err = errno;
   free(path);
-  if (wd < 0) return throw_errno(env, "inotify_add_watch", err);
+  if (wd < 0) return sw_throw_errno(env, "inotify_add_watch", err);
   napi_value result;
   CHECK(napi_create_int32(env, wd, &result));
   return result;
@@ -175,11 +169,11 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
   reader_t *r = calloc(1, sizeof(reader_t));
-  if (r == NULL) return throw_errno(env, "start", ENOMEM);
+  if (r == NULL) return sw_throw_errno(env, "start", ENOMEM);
   r->buf = malloc(READ_BUF);
   if (r->buf == NULL) {
     free(r);
-    return throw_errno(env, "start", ENOMEM);
+    return sw_throw_errno(env, "start", ENOMEM);
   }
   r->fd = fd;
   r->env = env;
@@ -194,7 +188,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     napi_async_destroy(env, r->ctx);
     free(r->buf);
     free(r);
-    return throw_errno(env, "uv_poll_start", -rc);
+    return sw_throw_errno(env, "uv_poll_start", -rc);
   }
   r->poll.data = r;
   napi_value external;
@@ -230,13 +224,13 @@ static void set_limit(napi_env env, napi_value obj, const char *name, rlim_t v) 
  */
 static napi_value js_raise_nofile_limit(napi_env env, napi_callback_info info) {
   struct rlimit lim;
-  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return throw_errno(env, "getrlimit", errno);
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return sw_throw_errno(env, "getrlimit", errno);
   rlim_t before = lim.rlim_cur;
   int err = 0;
   if (lim.rlim_cur != lim.rlim_max) {
     struct rlimit want = {lim.rlim_max, lim.rlim_max};
     if (setrlimit(RLIMIT_NOFILE, &want) != 0) err = errno;
-    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return throw_errno(env, "getrlimit", errno);
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return sw_throw_errno(env, "getrlimit", errno);
   }
   napi_value result, errValue;
   CHECK(napi_create_object(env, &result));
@@ -287,6 +281,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
   set_uint(env, c, "IN_MASK_ADD", IN_MASK_ADD);
   set_uint(env, c, "IN_ISDIR", IN_ISDIR);
   napi_set_named_property(env, exports, "constants", c);
+  sw_fanotify_register(env, exports);
   return exports;
 }
 

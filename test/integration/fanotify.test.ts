@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { type FanEvent, Fanotify, fanConstants, handleOf } from '../../src/native/fanotify.js';
+
+// The real syscalls on this machine's filesystem: a group marks the whole
+// filesystem (root and CAP_SYS_ADMIN; ext4 here), reports directory handles
+// and names, and the handles resolve back to paths.
+const root = mkdtempSync(join(tmpdir(), 'syncward-fanotify-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+function collector(f: Fanotify) {
+  const seen: FanEvent[] = [];
+  f.start(
+    (evs) => seen.push(...evs),
+    (err) => {
+      throw err;
+    },
+  );
+  /** waits until an event matches, then returns it */
+  const until = async (match: (e: FanEvent) => boolean, what: string): Promise<FanEvent> => {
+    for (let i = 0; i < 200; i++) {
+      const hit = seen.find(match);
+      if (hit) return hit;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`no fanotify event for ${what}`);
+  };
+  return { until };
+}
+
+test('a filesystem mark reports entry events in a directory by its handle and the name, resolvable to the path', async () => {
+  const c = fanConstants();
+  const f = new Fanotify();
+  try {
+    f.markFilesystem(Buffer.from(root));
+    const { until } = collector(f);
+    const dir = join(root, 'd');
+    mkdirSync(dir);
+    const dirHandle = handleOf(Buffer.from(dir));
+    writeFileSync(join(dir, 'caf\u00e9 \n'), 'x');
+    const created = await until(
+      (e) => (e.mask & (c.FAN_CREATE as number)) !== 0 && e.infos.some((i) => i.handle.equals(dirHandle)),
+      'the file created in d',
+    );
+    const info = created.infos.find((i) => i.type === c.FAN_EVENT_INFO_TYPE_DFID_NAME);
+    assert.equal(
+      Buffer.from(info?.name ?? '', 'latin1').toString('utf8'),
+      'caf\u00e9 \n',
+      'the name, as bytes',
+    );
+    assert.equal(f.pathOf(dirHandle)?.toString(), dir, 'the handle resolves to the directory');
+    await until(
+      (e) =>
+        (e.mask & (c.FAN_CLOSE_WRITE as number)) !== 0 && e.infos.some((i) => i.handle.equals(dirHandle)),
+      'the file closed after writing',
+    );
+  } finally {
+    f.close();
+  }
+});
+
+test('a rename reports both names with their directories; a moved directory resolves to its new path, a removed one to null', async () => {
+  const c = fanConstants();
+  const f = new Fanotify();
+  try {
+    f.markFilesystem(Buffer.from(root));
+    const { until } = collector(f);
+    const a = join(root, 'a');
+    const b = join(root, 'b');
+    mkdirSync(a);
+    mkdirSync(b);
+    writeFileSync(join(a, 'f'), 'x');
+    const [ha, hb] = [handleOf(Buffer.from(a)), handleOf(Buffer.from(b))];
+    renameSync(join(a, 'f'), join(b, 'g'));
+    // the whole filesystem is marked: other processes' renames arrive too
+    const renamed = await until(
+      (e) => (e.mask & (c.FAN_RENAME as number)) !== 0 && e.infos.some((i) => i.handle.equals(ha)),
+      'the rename',
+    );
+    const from = renamed.infos.find((i) => i.type === c.FAN_EVENT_INFO_TYPE_OLD_DFID_NAME);
+    const to = renamed.infos.find((i) => i.type === c.FAN_EVENT_INFO_TYPE_NEW_DFID_NAME);
+    assert.ok(from?.handle.equals(ha) && from.name === 'f', 'the old directory and name');
+    assert.ok(to?.handle.equals(hb) && to.name === 'g', 'the new directory and name');
+    renameSync(a, join(b, 'a2'));
+    assert.equal(f.pathOf(ha)?.toString(), join(b, 'a2'), 'a moved directory resolves to where it is now');
+    rmSync(join(b, 'a2'), { recursive: true });
+    assert.equal(f.pathOf(ha), null, 'a removed directory resolves to nothing');
+  } finally {
+    f.close();
+  }
+});

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseFanEvents } from '../../src/native/fanotify.js';
+
+const VERSION = 3;
+
+/** One fid info record as the kernel lays it out: header, fsid, struct file_handle, name + NUL, padded to 4. */
+function fid(type: number, handle: number[], name?: string): Buffer {
+  const nameBytes =
+    name === undefined ? Buffer.alloc(0) : Buffer.concat([Buffer.from(name, 'latin1'), Buffer.from([0])]);
+  const body = 4 + 8 + 8 + handle.length + nameBytes.length;
+  const len = Math.ceil(body / 4) * 4;
+  const b = Buffer.alloc(len);
+  b.writeUInt8(type, 0);
+  b.writeUInt16LE(len, 2);
+  b.fill(7, 4, 12); // fsid
+  b.writeUInt32LE(handle.length, 12);
+  b.writeInt32LE(1, 16); // handle_type
+  Buffer.from(handle).copy(b, 20);
+  nameBytes.copy(b, 20 + handle.length);
+  return b;
+}
+
+function event(mask: bigint, pid: number, ...infos: Buffer[]): Buffer {
+  const meta = Buffer.alloc(24);
+  const len = 24 + infos.reduce((n, i) => n + i.length, 0);
+  meta.writeUInt32LE(len, 0);
+  meta.writeUInt8(VERSION, 4);
+  meta.writeUInt16LE(24, 6);
+  meta.writeBigUInt64LE(mask, 8);
+  meta.writeInt32LE(-1, 16); // FAN_NOFD
+  meta.writeInt32LE(pid, 20);
+  return Buffer.concat([meta, ...infos]);
+}
+
+test('a create and a rename decode to their directory handles and names, raw bytes kept', () => {
+  const create = event(0x100n, 42, fid(2, [1, 2, 3, 4, 5, 6, 7, 8], 'caf\xe9 \n'));
+  const rename = event(0x50000000n, 43, fid(10, [9, 9, 9, 9], 'old'), fid(12, [8, 8, 8, 8, 8, 8], 'new'));
+  const [c, r, ...rest] = parseFanEvents(Buffer.concat([create, rename]), VERSION);
+  assert.equal(rest.length, 0);
+  assert.deepEqual({ mask: c?.mask, pid: c?.pid, n: c?.infos.length }, { mask: 0x100, pid: 42, n: 1 });
+  assert.equal(c?.infos[0]?.name, 'caf\xe9 \n');
+  assert.deepEqual(
+    [...(c?.infos[0]?.handle ?? [])],
+    [8, 0, 0, 0, 1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8],
+    'the handle is struct file_handle: handle_bytes, handle_type, bytes',
+  );
+  assert.equal(r?.mask, 0x50000000);
+  assert.deepEqual(
+    r?.infos.map((i) => [i.type, i.name, i.handle.length]),
+    [
+      [10, 'old', 12],
+      [12, 'new', 14],
+    ],
+  );
+});
+
+test('a record naming the directory itself (".") has an empty name; one without a name too', () => {
+  const [e] = parseFanEvents(event(0x4n, 1, fid(2, [1, 1, 1, 1], '.'), fid(1, [2, 2, 2, 2])), VERSION);
+  assert.deepEqual(
+    e?.infos.map((i) => [i.type, i.name]),
+    [
+      [2, ''],
+      [1, ''],
+    ],
+  );
+});
+
+test('an overflow (no info records) decodes with its mask; a truncated tail is left out, not misread', () => {
+  const overflow = event(0x4000n, 0);
+  const whole = event(0x100n, 5, fid(2, [1, 2, 3, 4], 'a'));
+  const parsed = parseFanEvents(Buffer.concat([overflow, whole, whole.subarray(0, 30)]), VERSION);
+  assert.deepEqual(
+    parsed.map((e) => [e.mask, e.infos.length]),
+    [
+      [0x4000, 0],
+      [0x100, 1],
+    ],
+  );
+});
+
+test('a record whose handle runs past its length is skipped; a wrong metadata version is an error', () => {
+  const bad = fid(2, [1, 2, 3, 4], 'a');
+  bad.writeUInt32LE(200, 12); // handle_bytes beyond the record
+  const [e] = parseFanEvents(event(0x100n, 1, bad, fid(2, [5, 5, 5, 5], 'b')), VERSION);
+  assert.deepEqual(
+    e?.infos.map((i) => i.name),
+    ['b'],
+  );
+  assert.throws(() => parseFanEvents(event(0x100n, 1), VERSION + 1), /metadata version 3, expected 4/);
+});
