@@ -38,6 +38,8 @@ export interface SourceConfig {
   include: string[];
   delete: boolean;
   initialSync: boolean;
+  /** how the tree is watched */
+  watcher: 'inotify' | 'fanotify';
   maxDelete?: number;
   lagThresholdS: number;
   fullSyncThreshold: number;
@@ -343,6 +345,7 @@ function resolveConfig(
       include: s.include,
       delete: s.delete,
       initialSync: s.initial_sync,
+      watcher: s.watcher,
       maxDelete: s.max_delete,
       lagThresholdS: s.lag_threshold_s,
       fullSyncThreshold: s.full_sync_threshold,

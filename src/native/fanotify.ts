@@ -96,13 +96,11 @@ export function fanConstants(): Record<string, number> {
   return c;
 }
 
-/** The events and flags a filesystem-wide watcher of entries asks for. */
+/** The events a filesystem-wide watcher of entries asks for: a rename is one FAN_RENAME with both names (Linux >= 5.17), not MOVED_FROM/MOVED_TO. */
 export function watchMask(c: Record<string, number>): number {
   return (
     (c.FAN_CREATE as number) |
     (c.FAN_DELETE as number) |
-    (c.FAN_MOVED_FROM as number) |
-    (c.FAN_MOVED_TO as number) |
     (c.FAN_RENAME as number) |
     (c.FAN_MODIFY as number) |
     (c.FAN_CLOSE_WRITE as number) |
@@ -135,7 +133,8 @@ export class Fanotify {
       (c.FAN_NONBLOCK as number) |
       (c.FAN_REPORT_DIR_FID as number) |
       (c.FAN_REPORT_NAME as number) |
-      (c.FAN_REPORT_FID as number);
+      (c.FAN_REPORT_FID as number) |
+      (c.FAN_REPORT_TARGET_FID as number);
     // O_RDONLY | O_LARGEFILE for the (unused) event fds: a fid group reports none
     this.fd = (a.fanInit as NonNullable<typeof a.fanInit>)(flags >>> 0, 0o100000);
   }

@@ -17,14 +17,18 @@ import {
   type TargetSpec,
   type Transport,
 } from '../transport/index.js';
-import { display } from '../util/bytes.js';
+import { type BytePath, display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
 import {
+  FanotifyWatcher,
+  fanotifyRefusal,
   fullSyncAfterRecovery,
   HardLinks,
   type RecoveredInfo,
   readMaxUserWatches,
   TreeWatcher,
+  type Watcher,
+  type WatcherBackend,
 } from '../watch/index.js';
 import type { FsEvent } from '../watch/types.js';
 
@@ -71,7 +75,7 @@ export class Source extends EventEmitter {
   private readonly targetSpecs: TargetSpec[];
   /** how each target is reached, by its worker and the canary alike */
   private readonly transports: Transport[];
-  private watcher: TreeWatcher | null = null;
+  private watcher: Watcher | null = null;
   /** the names of each linked file, so they travel together (rsync -H links within one list) */
   private links: HardLinks | null = null;
   private retry: NodeJS.Timeout | null = null;
@@ -187,17 +191,12 @@ export class Source extends EventEmitter {
       this.retryLater();
       return;
     }
-    const watcher = new TreeWatcher(path, { ignoreDir: (rel) => this.filter.excludes(rel, true) });
-    this.watcher = watcher;
     const links = new HardLinks(path, (rel, isDir) => this.filter.excludes(rel, isDir));
     this.links = links;
-    // the pipeline's first stages: the watcher's batches gain their linked names
-    watcher.on('events', (batch: FsEvent[]) => this.accept(links.expand(batch)));
     // a linked file's other names, found by a scan after the event
     links.on('events', (batch: FsEvent[]) => this.accept(batch));
-    this.watchSignals(watcher);
     try {
-      const { dirs, ms } = await watcher.start();
+      const { dirs, ms } = await this.startWatcher(links);
       this.maxUserWatches = readMaxUserWatches();
       this.state = 'watching';
       try {
@@ -224,6 +223,48 @@ export class Source extends EventEmitter {
     this.catchUp();
     this.canary?.start();
     links.start();
+  }
+
+  /**
+   * The watcher the config asks for, started, with its events flowing into
+   * the pipeline. fanotify that cannot watch this tree (no CAP_SYS_ADMIN, an
+   * old kernel, a filesystem without file handles, a mount inside the tree)
+   * falls back to inotify, and the log says why.
+   */
+  private async startWatcher(links: HardLinks): Promise<{ dirs: number; ms: number }> {
+    const { name, path } = this.config;
+    const open = (backend: WatcherBackend): Watcher => {
+      const ignoreDir = (rel: BytePath) => this.filter.excludes(rel, true);
+      const w =
+        backend === 'fanotify'
+          ? new FanotifyWatcher(path, { ignoreDir })
+          : new TreeWatcher(path, { ignoreDir });
+      this.watcher = w;
+      // the pipeline's first stages: the watcher's batches gain their linked names
+      w.on('events', (batch: FsEvent[]) => this.accept(links.expand(batch)));
+      this.watchSignals(w);
+      return w;
+    };
+    if (this.config.watcher === 'fanotify') {
+      const fan = open('fanotify');
+      try {
+        const started = await fan.start();
+        this.ctx.log.info(
+          { source: name, path, watcher: 'fanotify' },
+          `source ${name}: watching ${path} with fanotify (one filesystem mark)`,
+        );
+        return started;
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        fan.removeAllListeners();
+        fan.close();
+        this.ctx.log.warn(
+          { source: name, path, watcher: 'inotify', code: err.code },
+          `source ${name}: fanotify cannot watch ${path} (${fanotifyRefusal(err)}); watching it with inotify instead`,
+        );
+      }
+    }
+    return open('inotify').start();
   }
 
   private retryLater(): void {
@@ -272,7 +313,7 @@ export class Source extends EventEmitter {
   }
 
   /** What the watcher says besides events: lost events, limits, trouble, the root gone. */
-  private watchSignals(watcher: TreeWatcher): void {
+  private watchSignals(watcher: Watcher): void {
     const name = this.name;
     watcher.on('overflow', () => {
       this.overflows++;

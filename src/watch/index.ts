@@ -1,3 +1,12 @@
+import type { FanotifyWatcher } from './fanotify-watcher.js';
+import type { TreeWatcher } from './tree-watcher.js';
+
+export {
+  FanotifyWatcher,
+  type FanotifyWatcherOptions,
+  fanotifyRefusal,
+  mountsBeneath,
+} from './fanotify-watcher.js';
 export { HardLinks } from './hardlinks.js';
 export { fullSyncAfterRecovery } from './recovery.js';
 export {
@@ -10,3 +19,7 @@ export {
   type WatchWarning,
 } from './tree-watcher.js';
 export type { FsEvent, FsEventKind } from './types.js';
+
+/** How a source is watched: one inotify watch per directory, or one fanotify mark on its filesystem. */
+export type WatcherBackend = 'inotify' | 'fanotify';
+export type Watcher = TreeWatcher | FanotifyWatcher;

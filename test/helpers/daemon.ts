@@ -52,6 +52,8 @@ export function sourcesYaml(o: {
       `  - name: ${s.name}`,
       `    path: ${JSON.stringify(s.path)}`,
       `    exclude: ${JSON.stringify(s.exclude ?? [])}`,
+      // SYNCWARD_TEST_WATCHER=fanotify runs a suite against the second backend
+      ...(process.env.SYNCWARD_TEST_WATCHER ? [`    watcher: ${process.env.SYNCWARD_TEST_WATCHER}`] : []),
       ...(s.extra ? [s.extra] : []),
       '    targets:',
     );

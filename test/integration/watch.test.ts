@@ -18,6 +18,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { display } from '../../src/util/bytes.js';
 import { type FsEvent, TreeWatcher } from '../../src/watch/index.js';
+import { FanotifyWatcher } from '../../src/watch/fanotify-watcher.js';
 import { canChangeQueue, withSmallQueue } from '../helpers/queue.js';
 
 const cleanup: string[] = [];
@@ -40,7 +41,10 @@ async function watched(setup?: (root: string) => void, ignore?: (rel: string) =>
   setup?.(root);
   const events: FsEvent[] = [];
   const signals: Array<{ kind: string; info: unknown }> = [];
-  const w = new TreeWatcher(root, { ignoreDir: ignore });
+  const w =
+    process.env.SYNCWARD_TEST_WATCHER === 'fanotify'
+      ? (new FanotifyWatcher(root, { ignoreDir: ignore }) as unknown as TreeWatcher)
+      : new TreeWatcher(root, { ignoreDir: ignore });
   watchers.push(w);
   w.on('events', (b: FsEvent[]) => events.push(...b));
   for (const s of ['overflow', 'watchLimit', 'rootGone', 'warning'])

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseFanEvents } from '../../src/native/fanotify.js';
+import { fanotifyRefusal, mountsBeneath } from '../../src/watch/fanotify-watcher.js';
 
 const VERSION = 3;
 
@@ -88,4 +89,28 @@ test('a record whose handle runs past its length is skipped; a wrong metadata ve
     ['b'],
   );
   assert.throws(() => parseFanEvents(event(0x100n, 1), VERSION + 1), /metadata version 3, expected 4/);
+});
+
+test('mount points beneath a source are found in mountinfo, octal escapes decoded, the source itself and siblings not', () => {
+  const info = [
+    '22 1 254:0 / / rw,relatime - ext4 /dev/vda rw',
+    '30 22 0:40 / /srv/www/uploads rw - nfs4 host:/x rw',
+    '31 22 0:41 / /srv/www\\040old/cache rw - tmpfs tmpfs rw',
+    '32 22 0:42 / /srv/www rw - ext4 /dev/vdb rw',
+    '33 22 0:43 / /srv/wwwx rw - tmpfs tmpfs rw',
+  ].join('\n');
+  assert.deepEqual(mountsBeneath('/srv/www', info), ['/srv/www/uploads']);
+  assert.deepEqual(mountsBeneath('/srv/www old', info), ['/srv/www old/cache']);
+  assert.deepEqual(mountsBeneath('/', info).length, 4);
+});
+
+test('why fanotify cannot watch a tree is said in terms an operator can act on', () => {
+  const err = (code: string, message = code) => Object.assign(new Error(message), { code });
+  assert.match(fanotifyRefusal(err('EPERM')), /needs root/);
+  assert.match(fanotifyRefusal(err('EINVAL')), /Linux >= 5\.17/);
+  assert.match(fanotifyRefusal(err('EOPNOTSUPP')), /file handles/);
+  assert.match(
+    fanotifyRefusal(err('EXDEV', '1 filesystem(s) are mounted inside /srv (/srv/nfs)')),
+    /mounted inside \/srv.*one filesystem mark would not see them/,
+  );
 });
