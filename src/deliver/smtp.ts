@@ -138,8 +138,7 @@ const isLoopbackHost = (h: string) => h === 'localhost' || h === '::1' || /^127\
 export async function sendMail(server: SmtpServer, mail: Mail): Promise<void> {
   const reader = new ReplyReader();
   const listen = (s: Socket | TLSSocket) => {
-    s.setEncoding('utf8');
-    s.on('data', (d: string) => reader.feed(d));
+    s.on('data', (d: Buffer) => reader.feed(d.toString('utf8')));
     s.on('error', (e) => reader.fail(new Error(`${server.host}:${server.port}: ${e.message}`)));
     s.on('close', () => reader.fail(new Error(`${server.host}:${server.port} closed the connection`)));
   };

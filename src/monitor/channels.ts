@@ -40,7 +40,7 @@ function webhookChannel(w: WebhookConfig, timeoutMs: number): AlertChannel {
     w.format === 'syncward' ? `alert webhook ${w.url}` : `alert ${w.format} webhook ${new URL(w.url).origin}`;
   return {
     name,
-    send: (m) => {
+    send: async (m) => {
       // read at each send, so a rotated secret is picked up
       const secret = w.secretFile
         ? readTokenFile(w.secretFile, { key: 'secret_file', ownerOnly: true })
@@ -58,7 +58,7 @@ function webhookChannel(w: WebhookConfig, timeoutMs: number): AlertChannel {
 function emailChannel(e: EmailConfig, timeoutMs: number): AlertChannel {
   return {
     name: `alert mail to ${e.to.join(', ')} via ${e.host}:${e.port}`,
-    send: (m) =>
+    send: async (m) =>
       sendMail(
         {
           host: e.host,

@@ -12,6 +12,7 @@ import {
   serviceRefusal,
   webhookRequest,
 } from '../../src/deliver/index.js';
+import { downAlert } from '../helpers/alert-sample.js';
 
 // Vectors computed apart from syncward, with Python's hmac and base64 as each
 // service documents its algorithm:
@@ -29,21 +30,7 @@ const FEISHU = {
   sign: '3/MaVZ8JLIy4TUG+7KSFJqvUkTKd+HWY8g+56DZWq8s=',
 };
 
-const firing: AlertNote = {
-  event: 'firing',
-  text: '[critical] down: target 网站/主站 has been down for 61 s',
-  incident: {
-    id: 'down:网站/主站',
-    kind: 'down',
-    severity: 'critical',
-    source: '网站',
-    target: '主站',
-    message: `target 网站/主站 has been down for 61 s: ${'connection refused; '.repeat(40)}`,
-    firedAt: Date.UTC(2025, 10, 25, 10, 0, 0),
-    resolvedAt: null,
-  },
-  host: 'mirror-1',
-};
+const firing: AlertNote = downAlert(Date.UTC(2025, 10, 25, 10, 0, 0), 'connection refused; '.repeat(40));
 const resolved: AlertNote = {
   ...firing,
   event: 'resolved',
