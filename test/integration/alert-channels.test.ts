@@ -7,9 +7,13 @@ import { Sink } from '../../src/deliver/index.js';
 import { type AlertChannel, type AlertMessage, alertChannels } from '../../src/monitor/index.js';
 import { silentLogger } from '../../src/util/log.js';
 import { downAlert } from '../helpers/alert-sample.js';
+import { countEvaluations } from '../helpers/alerts.js';
 import { type ChatService, chatReceiver } from '../helpers/chat-receiver.js';
+import { configYaml, converged, startDaemon, tempStateDir } from '../helpers/daemon.js';
+import { startRsyncDaemon } from '../helpers/rsyncd.js';
 import { selfSignedCert, startSmtpd } from '../helpers/smtpd.js';
-import { makeTempDir } from '../helpers/tree.js';
+import { rsyncdTarget } from '../helpers/targets.js';
+import { makeTempDir, waitFor } from '../helpers/tree.js';
 
 const message = downAlert(Date.now());
 
@@ -194,5 +198,80 @@ test('alert mail upgrades to TLS with STARTTLS and checks the certificate agains
   } finally {
     await smtpd.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a running daemon's target going down, then up, reaches a signed chat robot and the mail receiver once firing and once resolved", async () => {
+  const rsyncd = await startRsyncDaemon({ modules: ['m'] });
+  const src = await makeTempDir('syncward-chat-e2e-src-');
+  const work = await makeTempDir('syncward-chat-e2e-work-');
+  const state = tempStateDir();
+  const secretFile = join(work, 'feishu.secret');
+  writeFileSync(secretFile, 'feishu-e2e-secret\n', { mode: 0o600 });
+  const feishu = await chatReceiver('feishu', { secret: 'feishu-e2e-secret' });
+  const smtpd = await startSmtpd();
+  const target = rsyncdTarget(rsyncd);
+  const yaml = `${configYaml({ stateDir: state.dir, source: src, targets: [target] })}alerts:
+  down_after_s: 1
+  webhooks:
+    - url: ${JSON.stringify(feishu.url)}
+      format: feishu
+      secret_file: ${JSON.stringify(secretFile)}
+  email:
+    smtp: ${smtpd.address}
+    from: syncward@example.com
+    to: [ops@example.com]
+`;
+  const d = await startDaemon(yaml);
+  // what each receiver got about the down incident, as "FIRING" / "RESOLVED"
+  const chat = () =>
+    feishu
+      .shown()
+      .filter((t) => / down on src\/daemon /.test(t))
+      .map((t) => (/syncward FIRING/.test(t) ? 'FIRING' : 'RESOLVED'));
+  const mail = () =>
+    smtpd.mails
+      .filter((m) => / down on src\/daemon /.test(m.subject))
+      .map((m) => (/syncward FIRING/.test(m.subject) ? 'FIRING' : 'RESOLVED'));
+  try {
+    writeFileSync(join(src, 'before'), 'x');
+    await converged(src, [target], 30_000, 'initial sync');
+
+    await rsyncd.stop();
+    writeFileSync(join(src, 'during-outage'), 'y');
+    await waitFor(
+      () => chat().length > 0 && mail().length > 0,
+      30_000,
+      'the down alert in the chat and the mail',
+    );
+    // stay down for a few more evaluations: a firing incident must not be sent again
+    const evaluations = countEvaluations(d.daemon);
+    await waitFor(() => evaluations() >= 3, 30_000, 'three more evaluations with the target down');
+
+    await rsyncd.restart();
+    await waitFor(
+      () => chat().includes('RESOLVED') && mail().includes('RESOLVED'),
+      60_000,
+      'the resolve in the chat and the mail',
+    );
+    await converged(src, [target], 30_000, 'the target caught up');
+    await d.daemon.flushNotifications();
+    assert.deepEqual(chat(), ['FIRING', 'RESOLVED'], 'the chat: one firing, then one resolve');
+    assert.deepEqual(mail(), ['FIRING', 'RESOLVED'], 'the mail: one firing, then one resolve');
+    assert.deepEqual(
+      feishu.got.map((g) => g.refused),
+      feishu.got.map(() => null),
+      'every message was signed as Feishu checks it',
+    );
+    const [firing, resolved] = smtpd.mails.filter((m) => / down on src\/daemon /.test(m.subject));
+    assert.match(firing?.text ?? '', /\r\nmessage: target src\/daemon has been down for \d+ s/);
+    assert.match(resolved?.text ?? '', /\r\nsummary: resolved down on src\/daemon after \d+ s/);
+  } finally {
+    await d.dispose();
+    await Promise.all([feishu.close(), smtpd.close()]);
+    await rsyncd.dispose();
+    rmSync(src, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+    state.dispose();
   }
 });
