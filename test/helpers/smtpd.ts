@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, TLSSocket } from 'node:tls';
 
 /**
  * A real SMTP server on 127.0.0.1 (RFC 5321, the part a client uses: EHLO,
@@ -29,8 +29,12 @@ export interface ReceivedMail {
 export interface SmtpdOptions {
   /** offer STARTTLS with this certificate */
   tls?: { key: string; cert: string };
+  /** with tls: TLS from the first byte (SMTPS) instead of STARTTLS */
+  implicit?: boolean;
   /** require AUTH with these credentials before MAIL */
   auth?: { user: string; pass: string };
+  /** the AUTH mechanisms offered (default "PLAIN LOGIN") */
+  mechanisms?: string;
   /** refuse RCPT TO for these addresses (550) */
   refuse?: string[];
 }
@@ -71,11 +75,11 @@ function parseMessage(raw: string): { headers: Record<string, string>; text: str
 export async function startSmtpd(o: SmtpdOptions = {}) {
   const mails: ReceivedMail[] = [];
   const sessions = new Set<Socket>();
-  const server: Server = createServer((plain) => {
+  const session = (plain: Socket) => {
     sessions.add(plain);
     plain.on('close', () => sessions.delete(plain));
     let socket: Socket = plain;
-    let tls = false;
+    let tls = plain instanceof TLSSocket;
     let user: string | null = null;
     let from: string | null = null;
     let to: string[] = [];
@@ -135,7 +139,7 @@ export async function startSmtpd(o: SmtpdOptions = {}) {
         case 'EHLO': {
           const ext = ['8BITMIME'];
           if (o.tls && !tls) ext.push('STARTTLS');
-          if (o.auth) ext.push('AUTH PLAIN LOGIN');
+          if (o.auth) ext.push(`AUTH ${o.mechanisms ?? 'PLAIN LOGIN'}`);
           say(`250-127.0.0.1 hello ${arg}`);
           ext.forEach((e, i) => say(`250${i === ext.length - 1 ? ' ' : '-'}${e}`));
           return;
@@ -213,7 +217,11 @@ export async function startSmtpd(o: SmtpdOptions = {}) {
     plain.on('data', onData);
     plain.on('error', () => {});
     say('220 127.0.0.1 ESMTP test receiver');
-  });
+  };
+  const server: Server =
+    o.tls && o.implicit
+      ? createTlsServer({ key: o.tls.key, cert: o.tls.cert }, session)
+      : createServer(session);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   return {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { AlertsConfig, EmailConfig, WebhookConfig } from '../../src/config/index.js';
@@ -166,6 +167,17 @@ test('alert mail reaches a real SMTP receiver with its headers, a UTF-8 subject 
       /does not offer STARTTLS/,
     );
     assert.equal(smtpd.mails.length, 1, 'nothing else was accepted');
+
+    const loginOnly = await startSmtpd({
+      auth: { user: 'syncward', pass: 'pa55 word' },
+      mechanisms: 'LOGIN',
+    });
+    try {
+      await channelOf({ email: { ...email, port: loginOnly.port } }).send(message);
+      assert.equal(loginOnly.mails[0]?.user, 'syncward', 'logged in with AUTH LOGIN');
+    } finally {
+      await loginOnly.close();
+    }
   } finally {
     await smtpd.close();
     rmSync(dir, { recursive: true, force: true });
@@ -195,9 +207,40 @@ test('alert mail upgrades to TLS with STARTTLS and checks the certificate agains
       'a certificate no CA vouches for is refused',
     );
     assert.equal(smtpd.mails.length, 1);
+
+    const smtps = await startSmtpd({ tls: cert, implicit: true });
+    try {
+      await channelOf({ email: { ...email, port: smtps.port, tls: 'implicit' } }).send(message);
+      assert.equal(smtps.mails[0]?.tls, true, 'the mail went over implicit TLS');
+    } finally {
+      await smtps.close();
+    }
   } finally {
     await smtpd.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a mail server that never answers is given up after the timeout', async () => {
+  const silent = createServer(() => {
+    // accepts, never greets
+  });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const { port } = silent.address() as AddressInfo;
+  try {
+    const alerts: AlertsConfig = {
+      ...rules,
+      webhooks: [],
+      commands: [],
+      email: { host: '127.0.0.1', port, from: 'a@example.com', to: ['b@example.com'], tls: 'auto' },
+    };
+    const [mail] = alertChannels(alerts, 300);
+    await assert.rejects(
+      mail?.send(message) ?? Promise.resolve(),
+      /127\.0\.0\.1:\d+: no answer within 0\.3 s/,
+    );
+  } finally {
+    await new Promise<void>((r) => silent.close(() => r()));
   }
 });
 
