@@ -45,17 +45,13 @@ export function alertTitle(m: AlertNote): string {
   return `syncward ${state}: ${inc.kind} on ${placeOf(inc)} (${m.host})`;
 }
 
-/** The facts of an alert as label/value pairs, in the order a reader wants them. */
+/**
+ * The facts under the title (which names state, severity, kind, place and
+ * host) as label/value pairs: the times, then what happened.
+ */
 export function alertFacts(m: AlertNote, max = SUMMARY_CHARS): [string, string][] {
   const inc = m.incident;
-  const facts: [string, string][] = [
-    ['state', m.event],
-    ['kind', inc.kind],
-    ['severity', inc.severity],
-    ['where', placeOf(inc)],
-    ['host', m.host],
-    ['fired', new Date(inc.firedAt).toISOString()],
-  ];
+  const facts: [string, string][] = [['fired', new Date(inc.firedAt).toISOString()]];
   if (inc.resolvedAt !== null) facts.push(['resolved', new Date(inc.resolvedAt).toISOString()]);
   if (m.event === 'resolved') facts.push(['summary', cut(m.text, max)]);
   facts.push(['message', cut(inc.message, max)]);

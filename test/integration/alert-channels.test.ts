@@ -151,7 +151,7 @@ test('alert mail reaches a real SMTP receiver with its headers, a UTF-8 subject 
     assert.ok(Math.abs(Date.parse(mail.headers.date ?? '') - Date.now()) < 3_600_000, mail.headers.date);
     assert.match(mail.headers['message-id'] ?? '', /^<[0-9a-f-]{36}@[^>]+>$/);
     assert.equal(mail.headers['content-type'], 'text/plain; charset=utf-8');
-    assert.match(mail.text, /\r\nwhere: 网站\/主站\r\n/);
+    assert.match(mail.text, /^syncward FIRING critical: down on 网站\/主站 \(mirror-1\)\r\n/);
     assert.match(mail.text, /\r\nmessage: target 网站\/主站 has been down for 61 s: connection refused/);
 
     await assert.rejects(
