@@ -227,6 +227,22 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
     });
 
   program
+    .command('alert-test')
+    .description(
+      'send one test alert through every configured alert channel (webhooks, commands, e-mail) and report each; no daemon needed',
+    )
+    .requiredOption('-c, --config <file>', 'YAML config file')
+    .option('--json', 'print each channel and its result as JSON on stdout')
+    .addHelpText(
+      'after',
+      "\nEach channel gets one try (10 s), all at once: a failure shows with its reason (HTTP status, the service's errcode, the SMTP reply).\nExit codes: 0 every channel took it, 1 a channel failed, 2 no channel configured, usage or config error.",
+    )
+    .action(async (o) => {
+      const { runAlertTest } = await import('./alert-test.js');
+      process.exitCode = await runAlertTest(loadConfig(o.config), { json: o.json === true });
+    });
+
+  program
     .command('init')
     .description('write a commented starter config (default ./syncward.yaml); "-" or --stdout prints it')
     .argument('[file]', 'where to write it')

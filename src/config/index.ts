@@ -7,6 +7,7 @@ export {
   type ConfigProblem,
   checkEnvironment,
   configFromArgs,
+  type EmailConfig,
   formatProblem,
   type HookConfig,
   isLoopback,
@@ -18,5 +19,6 @@ export {
   type SourceConfig,
   type TargetConfig,
   targetSpec,
+  type WebhookConfig,
 } from './load.js';
 export { API_DEFAULTS, configSchema } from './schema.js';

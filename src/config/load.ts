@@ -3,6 +3,7 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import type { WebhookFormat } from '../deliver/index.js';
 import { compilePattern, Filter } from '../filter/index.js';
 import { SSH_DIR, stateDirProblem } from '../journal/state-dir.js';
 import { parseTargetUrl, type TargetSpec, type TargetUrl } from '../transport/index.js';
@@ -75,8 +76,28 @@ export interface AlertsConfig {
   unwatchedAfterS: number;
   /** the config file, for the commands alerts tell the operator to run */
   configFile?: string;
-  webhooks: { url: string; tokenFile?: string }[];
+  webhooks: WebhookConfig[];
   commands: string[][];
+  email?: EmailConfig;
+}
+
+export interface WebhookConfig {
+  url: string;
+  format: WebhookFormat;
+  tokenFile?: string;
+  /** the signing secret of a dingtalk or feishu robot */
+  secretFile?: string;
+}
+
+export interface EmailConfig {
+  host: string;
+  port: number;
+  from: string;
+  to: string[];
+  tls: 'auto' | 'starttls' | 'implicit' | 'off';
+  caFile?: string;
+  username?: string;
+  passwordFile?: string;
 }
 
 export interface ApiConfig {
@@ -389,6 +410,12 @@ function resolveConfig(
     at(['api', 'listen'], (e as Error).message);
   }
   const a = raw.alerts;
+  let smtp: ListenAddress = { host: '', port: 0 };
+  try {
+    if (a.email) smtp = parseListen(a.email.smtp) ?? smtp;
+  } catch (e) {
+    at(['alerts', 'email', 'smtp'], (e as Error).message.replace(/ or "off"$/, ''));
+  }
   const config: Config = {
     file,
     stateDir: abs(raw.state_dir),
@@ -409,9 +436,20 @@ function resolveConfig(
       configFile: file,
       webhooks: a.webhooks.map((w) => ({
         url: w.url,
+        format: w.format,
         tokenFile: w.token_file ? abs(w.token_file) : undefined,
+        secretFile: w.secret_file ? abs(w.secret_file) : undefined,
       })),
       commands: a.commands,
+      email: a.email && {
+        ...smtp,
+        from: a.email.from,
+        to: a.email.to,
+        tls: a.email.tls,
+        caFile: a.email.ca_file ? abs(a.email.ca_file) : undefined,
+        username: a.email.username,
+        passwordFile: a.email.password_file ? abs(a.email.password_file) : undefined,
+      },
     },
     log: raw.log,
     sources,

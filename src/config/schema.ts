@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
+import { SIGNED_FORMATS, WEBHOOK_FORMATS } from '../deliver/formats.js';
 
 /**
  * The YAML config. Keys are
@@ -124,6 +125,11 @@ const httpUrl = z.url({
   protocol: /^https?$/,
   error: 'must be an http:// or https:// URL, e.g. "https://hooks.example/syncward"',
 });
+
+/** A mail address as SMTP's MAIL FROM / RCPT TO take it: no display name, no brackets. */
+const mailbox = z
+  .string()
+  .regex(/^[^\s<>@,;"]+@[^\s<>@,;"]+$/, 'give a bare address, e.g. "ops@example.com" (no name, no <>)');
 
 /** A program run without a shell: argv[0] is an absolute path or a name on PATH. */
 const argv = z
@@ -401,20 +407,78 @@ export const configSchema = z.strictObject({
         ),
       webhooks: z
         .array(
-          z.strictObject({
-            url: httpUrl.describe('Receives each alert as a JSON POST.'),
-            token_file: z.string().optional().describe('Sent as "Authorization: Bearer <contents>".'),
-          }),
+          z
+            .strictObject({
+              url: httpUrl.describe(
+                'Receives each alert as a JSON POST (for a chat robot: the webhook address the service gave, its key or access_token included).',
+              ),
+              format: z
+                .enum(WEBHOOK_FORMATS)
+                .default('syncward')
+                .describe(
+                  "The body: syncward (syncward's JSON), slack (incoming webhook), dingtalk (DingTalk robot, markdown), wecom (WeCom group robot, markdown), feishu (Feishu/Lark custom bot, text). A chat service's HTTP 200 answer with a non-zero errcode/code counts as a failed delivery.",
+                ),
+              token_file: z.string().optional().describe('Sent as "Authorization: Bearer <contents>".'),
+              secret_file: z
+                .string()
+                .optional()
+                .describe(
+                  'dingtalk and feishu: file (mode 600) holding the robot\'s signing secret ("加签"); each message is then signed (timestamp + sign) as the service requires.',
+                ),
+            })
+            .refine((w) => w.secret_file === undefined || SIGNED_FORMATS.includes(w.format), {
+              message: `secret_file signs messages for format ${SIGNED_FORMATS.join(' or ')} only (slack and wecom carry their key in the URL)`,
+              path: ['secret_file'],
+            }),
         )
         .default([])
         .describe(
-          'Webhooks: a JSON POST ({event: "firing" | "resolved", text, incident, host, syncward}) per alert firing and per alert resolving; 10 s timeout, up to 5 tries with backoff.',
+          'Webhooks: a POST per alert firing and per alert resolving (format syncward: {event: "firing" | "resolved", text, incident, host, syncward}); 10 s timeout, up to 5 tries with backoff.',
         ),
       commands: z
         .array(argv)
         .default([])
         .describe(
           'Programs run per alert firing and resolving (argv list, no shell), the same JSON as webhooks on stdin; killed after 10 s, retried like webhooks on a non-zero exit.',
+        ),
+      email: z
+        .strictObject({
+          smtp: z
+            .string()
+            .regex(
+              /^(?:\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/,
+              'give host:port of the mail server, e.g. "mail.example.com:587"',
+            )
+            .describe('host:port of the mail server that takes the alert mail (SMTP).'),
+          from: mailbox.describe('Sender address.'),
+          to: z.array(mailbox).min(1, 'name at least one recipient').describe('Recipient addresses.'),
+          tls: z
+            .enum(['auto', 'starttls', 'implicit', 'off'])
+            .default('auto')
+            .describe(
+              'auto: STARTTLS when the server offers it; starttls: STARTTLS or fail; implicit: TLS from the start (SMTPS, port 465); off: never (the mail travels in clear).',
+            ),
+          ca_file: z
+            .string()
+            .optional()
+            .describe(
+              "PEM file of the CA to trust for the server's certificate instead of the system's (a private CA).",
+            ),
+          username: z.string().min(1).optional().describe('Log in with AUTH PLAIN (or LOGIN) as this user.'),
+          password_file: z
+            .string()
+            .optional()
+            .describe(
+              'File (mode 600) holding the password for username; sent only over TLS, or to a loopback server.',
+            ),
+        })
+        .refine((e) => (e.username === undefined) === (e.password_file === undefined), {
+          message: 'username and password_file go together',
+          path: ['password_file'],
+        })
+        .optional()
+        .describe(
+          'E-mail: one mail per alert firing and per alert resolving (subject: the alert in one line; body: its facts, UTF-8); 10 s timeout, retried like webhooks.',
         ),
     })
     .default({

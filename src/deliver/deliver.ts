@@ -35,11 +35,15 @@ export function retryDelayMs(
   return jitteredDelay(attempt, policy.baseMs, policy.maxMs, random);
 }
 
-/** POSTs JSON; resolves on 2xx, throws with the status and the start of the body otherwise. */
+/**
+ * POSTs JSON; resolves on 2xx, throws with the status and the start of the
+ * body otherwise, or with `refusal`'s reason when a 2xx answer's body says
+ * the message was refused (chat services answer 200 with an error code).
+ */
 export async function postJson(
   url: string,
   body: unknown,
-  o: { timeoutMs: number; tokenFile?: string },
+  o: { timeoutMs: number; tokenFile?: string; refusal?: (answer: string) => string | null },
 ): Promise<void> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (o.tokenFile)
@@ -60,6 +64,8 @@ export async function postJson(
   }
   const text = await res.text().catch(() => '');
   if (!res.ok) throw new Error(`HTTP ${res.status}${text ? `: ${text.slice(0, 200).trim()}` : ''}`);
+  const refused = o.refusal?.(text) ?? null;
+  if (refused !== null) throw new Error(refused);
 }
 
 /**

@@ -1,4 +1,5 @@
 export type { Alert, Incident } from '../alerts/index.js';
+export { type AlertChannel, alertChannels, SEND_TIMEOUT_MS } from './channels.js';
 export {
   type AlertMessage,
   Monitor,

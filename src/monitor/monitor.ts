@@ -1,11 +1,12 @@
 import { hostname } from 'node:os';
 import type { Alert, Incident } from '../alerts/index.js';
 import type { AlertsConfig } from '../config/index.js';
-import { postJson, runCommand, Sink } from '../deliver/index.js';
+import { Sink } from '../deliver/index.js';
 import type { Journal } from '../journal/index.js';
 import type { Logger } from '../util/log.js';
 import { Pacer } from '../util/timers.js';
 import { VERSION } from '../util/version.js';
+import { alertChannels } from './channels.js';
 import {
   type Condition,
   conditionId,
@@ -23,8 +24,6 @@ const QUIET_MS = 10_000;
 const RESTORE_GRACE_MS = 15_000;
 /** Evaluations triggered by state changes are at least this far apart (a busy target changes state per transfer). */
 const MIN_GAP_MS = 250;
-/** A webhook or alert command that takes longer is abandoned. */
-const SEND_TIMEOUT_MS = 10_000;
 
 /** What webhooks receive as JSON and commands on stdin. */
 export interface AlertMessage {
@@ -112,8 +111,8 @@ export class Monitor {
   /** New thresholds and destinations (SIGHUP). Open incidents stay open. */
   reconfigure(alerts: AlertsConfig): void {
     const sinksChanged =
-      JSON.stringify([alerts.webhooks, alerts.commands]) !==
-      JSON.stringify([this.alerts.webhooks, this.alerts.commands]);
+      JSON.stringify([alerts.webhooks, alerts.commands, alerts.email]) !==
+      JSON.stringify([this.alerts.webhooks, this.alerts.commands, this.alerts.email]);
     this.alerts = alerts;
     if (sinksChanged) {
       for (const s of this.sinks) s.close();
@@ -278,25 +277,8 @@ export class Monitor {
 
   private makeSinks(alerts: AlertsConfig): Sink<AlertMessage>[] {
     const describe = (m: AlertMessage) => `alert ${m.event} ${m.incident.id}`;
-    return [
-      ...alerts.webhooks.map(
-        (w) =>
-          new Sink<AlertMessage>({
-            name: `alert webhook ${w.url}`,
-            log: this.o.log,
-            describe,
-            send: (m) => postJson(w.url, m, { timeoutMs: SEND_TIMEOUT_MS, tokenFile: w.tokenFile }),
-          }),
-      ),
-      ...alerts.commands.map(
-        (argv) =>
-          new Sink<AlertMessage>({
-            name: `alert command ${argv[0]}`,
-            log: this.o.log,
-            describe,
-            send: (m) => runCommand(argv, m, { timeoutMs: SEND_TIMEOUT_MS }),
-          }),
-      ),
-    ];
+    return alertChannels(alerts).map(
+      (c) => new Sink<AlertMessage>({ name: c.name, log: this.o.log, describe, send: c.send }),
+    );
   }
 }
