@@ -17,8 +17,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { display } from '../../src/util/bytes.js';
-import { type FsEvent, TreeWatcher } from '../../src/watch/index.js';
 import { FanotifyWatcher } from '../../src/watch/fanotify-watcher.js';
+import { type FsEvent, TreeWatcher } from '../../src/watch/index.js';
 import { canChangeQueue, withSmallQueue } from '../helpers/queue.js';
 
 const cleanup: string[] = [];
