@@ -40,7 +40,7 @@ export interface SourceConfig {
   delete: boolean;
   initialSync: boolean;
   /** how the tree is watched */
-  watcher: 'inotify' | 'fanotify';
+  watcher: 'auto' | 'inotify' | 'fanotify';
   maxDelete?: number;
   lagThresholdS: number;
   fullSyncThreshold: number;

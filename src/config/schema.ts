@@ -236,10 +236,10 @@ export const sourceSchema = z.strictObject({
       'At start, after the watches are in place, run a full sync to every target so nothing changed while syncward was down is lost.',
     ),
   watcher: z
-    .enum(['inotify', 'fanotify'])
+    .enum(['auto', 'inotify', 'fanotify'])
     .default('inotify')
     .describe(
-      'How the tree is watched. inotify: one watch per directory, on any filesystem (a walk at start; fs.inotify.max_user_watches bounds it). fanotify: one mark on the filesystem the source lives on, no walk and no watch limit, for trees of millions of directories; needs root, Linux >= 5.17 and a filesystem with file handles (ext4, xfs), and no other filesystem mounted inside the source. A source that fanotify cannot watch falls back to inotify and the log says why.',
+      'How the tree is watched. inotify: one watch per directory, on any filesystem (a walk at start; fs.inotify.max_user_watches bounds it). fanotify: one mark on the filesystem the source lives on, no walk and no watch limit, for trees of millions of directories; needs root, Linux >= 5.17 and a filesystem with file handles (ext4, xfs), and no other filesystem mounted inside the source. auto: inotify, or fanotify once the walk finds more than 50,000 directories. A source that fanotify cannot watch falls back to inotify and the log says why.',
     ),
   max_delete: z
     .number()

@@ -26,11 +26,15 @@ import {
   HardLinks,
   type RecoveredInfo,
   readMaxUserWatches,
+  TOO_MANY_DIRS,
   TreeWatcher,
   type Watcher,
   type WatcherBackend,
 } from '../watch/index.js';
 import type { FsEvent } from '../watch/types.js';
+
+/** watcher "auto": a tree with more directories than this is watched with fanotify where it can be */
+export const AUTO_FANOTIFY_DIRS = 50_000;
 
 /** How often a source whose directory is missing is looked for again. */
 const SOURCE_RETRY_MS = 10_000;
@@ -229,42 +233,72 @@ export class Source extends EventEmitter {
    * The watcher the config asks for, started, with its events flowing into
    * the pipeline. fanotify that cannot watch this tree (no CAP_SYS_ADMIN, an
    * old kernel, a filesystem without file handles, a mount inside the tree)
-   * falls back to inotify, and the log says why.
+   * falls back to inotify, and the log says why. "auto" walks with inotify
+   * and takes fanotify instead once the tree has more than
+   * AUTO_FANOTIFY_DIRS directories; the inotify watches stay until the other
+   * watcher is in place, so nothing happens unwatched in between.
    */
   private async startWatcher(links: HardLinks): Promise<{ dirs: number; ms: number }> {
     const { name, path } = this.config;
-    const open = (backend: WatcherBackend): Watcher => {
+    const log = this.ctx.log;
+    const open = (backend: WatcherBackend, maxDirs?: number): Watcher => {
       const ignoreDir = (rel: BytePath) => this.filter.excludes(rel, true);
       const w =
         backend === 'fanotify'
           ? new FanotifyWatcher(path, { ignoreDir })
-          : new TreeWatcher(path, { ignoreDir });
+          : new TreeWatcher(path, { ignoreDir, ...(maxDirs !== undefined ? { maxDirs } : {}) });
       this.watcher = w;
       // the pipeline's first stages: the watcher's batches gain their linked names
       w.on('events', (batch: FsEvent[]) => this.accept(links.expand(batch)));
       this.watchSignals(w);
       return w;
     };
-    if (this.config.watcher === 'fanotify') {
+    const retire = (w: Watcher) => {
+      w.removeAllListeners();
+      w.close();
+    };
+    /** fanotify started, or null (logged) when it cannot watch this tree */
+    const fanotify = async (why: string): Promise<{ dirs: number; ms: number } | null> => {
       const fan = open('fanotify');
       try {
         const started = await fan.start();
-        this.ctx.log.info(
+        log.info(
           { source: name, path, watcher: 'fanotify' },
-          `source ${name}: watching ${path} with fanotify (one filesystem mark)`,
+          `source ${name}: watching ${path} with fanotify${why}`,
         );
         return started;
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
-        fan.removeAllListeners();
-        fan.close();
-        this.ctx.log.warn(
+        retire(fan);
+        log.warn(
           { source: name, path, watcher: 'inotify', code: err.code },
           `source ${name}: fanotify cannot watch ${path} (${fanotifyRefusal(err)}); watching it with inotify instead`,
         );
+        return null;
       }
+    };
+    const backend = this.config.watcher;
+    if (backend === 'fanotify') return (await fanotify(' (one filesystem mark)')) ?? open('inotify').start();
+    if (backend === 'inotify') return open('inotify').start();
+    const first = open('inotify', AUTO_FANOTIFY_DIRS);
+    try {
+      return await first.start();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== TOO_MANY_DIRS) throw e;
     }
-    return open('inotify').start();
+    const started = await fanotify(` (watcher auto: more than ${AUTO_FANOTIFY_DIRS} directories)`);
+    if (started) {
+      retire(first);
+      return started;
+    }
+    // the partial inotify watches keep reporting until the full walk is done
+    first.removeAllListeners('events');
+    first.on('events', (batch: FsEvent[]) => this.accept(links.expand(batch)));
+    try {
+      return await open('inotify').start();
+    } finally {
+      retire(first);
+    }
   }
 
   private retryLater(): void {

@@ -12,6 +12,7 @@ export { fullSyncAfterRecovery } from './recovery.js';
 export {
   type RecoveredInfo,
   readMaxUserWatches,
+  TOO_MANY_DIRS,
   TreeWatcher,
   type TreeWatcherOptions,
   type UnwatchedSummary,
@@ -21,5 +22,5 @@ export {
 export type { FsEvent, FsEventKind } from './types.js';
 
 /** How a source is watched: one inotify watch per directory, or one fanotify mark on its filesystem. */
-export type WatcherBackend = 'inotify' | 'fanotify';
+export type WatcherBackend = 'auto' | 'inotify' | 'fanotify';
 export type Watcher = TreeWatcher | FanotifyWatcher;

@@ -11,7 +11,16 @@ export interface TreeWatcherOptions {
   ignoreDir?: (rel: BytePath) => boolean;
   /** how long an IN_MOVED_FROM waits for its IN_MOVED_TO before it counts as moved out of the tree */
   moveHoldMs?: number;
+  /**
+   * start() stops its walk and rejects with code ETOOMANYDIRS once more
+   * directories than this are watched (the watches made stay, until
+   * close()): watcher "auto" then takes fanotify for a large tree.
+   */
+  maxDirs?: number;
 }
+
+/** The code of start()'s rejection when the tree has more directories than maxDirs. */
+export const TOO_MANY_DIRS = 'ETOOMANYDIRS';
 
 export interface WatchLimitInfo {
   message: string;
@@ -126,6 +135,9 @@ export class TreeWatcher extends EventEmitter {
   private readonly root: string;
   private readonly ignoreDir: (rel: BytePath) => boolean;
   private readonly moveHoldMs: number;
+  private readonly maxDirs: number;
+  /** maxDirs while start() walks; no cap afterwards (a tree that grows stays watched) */
+  private walkCap = Number.POSITIVE_INFINITY;
   private inotify: Inotify | null = null;
   private readonly byWd = new Map<number, DirNode>();
   private rootNode: DirNode | null = null;
@@ -159,6 +171,7 @@ export class TreeWatcher extends EventEmitter {
     this.root = root.replace(/\/+$/, '') || '/';
     this.ignoreDir = o.ignoreDir ?? (() => false);
     this.moveHoldMs = o.moveHoldMs ?? 5;
+    this.maxDirs = o.maxDirs ?? Number.POSITIVE_INFINITY;
   }
 
   /** Number of directories watched now. */
@@ -200,7 +213,14 @@ export class TreeWatcher extends EventEmitter {
     }
     this.rootNode = { wd, name: '', parent: null, children: null };
     this.byWd.set(wd, this.rootNode);
+    this.walkCap = this.maxDirs;
     await this.walk([this.rootNode], null);
+    this.walkCap = Number.POSITIVE_INFINITY;
+    if (this.byWd.size > this.maxDirs)
+      throw Object.assign(new Error(`${this.root} has more than ${this.maxDirs} directories`), {
+        code: TOO_MANY_DIRS,
+        dirs: this.byWd.size,
+      });
     await this.reportLimit();
     return { dirs: this.byWd.size, ms: Math.round(performance.now() - t0) };
   }
@@ -322,7 +342,7 @@ export class TreeWatcher extends EventEmitter {
   private async walk(start: DirNode[], seen: Set<number> | null): Promise<void> {
     const stack: DirNode[] = [...start];
     let n = 0;
-    while (stack.length > 0 && !this.closed) {
+    while (stack.length > 0 && !this.closed && this.byWd.size <= this.walkCap) {
       const node = stack.pop() as DirNode;
       for (const d of this.readDir(node, seen) ?? []) stack.push(d);
       if (++n % WALK_SLICE === 0) await new Promise((r) => setImmediate(r));
