@@ -22,6 +22,7 @@ import {
   rsyncEnv,
 } from '../transport/index.js';
 import { type BytePath, joinRel, toFs } from '../util/bytes.js';
+import { syncwardCommand } from '../util/shell.js';
 import { readMaxUserWatches } from '../watch/index.js';
 import {
   type Check,
@@ -83,7 +84,7 @@ export async function doctorChecks(config: Config, o: DoctorOptions = {}): Promi
       for (const t of s.targets)
         if (t.parsed.kind === 'local')
           checks.push(rsyncReceiverCheck(`${s.name}/${t.name}`, rsync.version, 'the local rsync'));
-  checks.push(stateDirCheck(config.stateDir, euid), daemonCheck(config.stateDir));
+  checks.push(stateDirCheck(config.stateDir, euid), daemonCheck(config.stateDir, config.file));
   const counts: SourceDirCount[] = [];
   for (const s of config.sources) {
     const c = sourceCheck(s, euid);
@@ -208,7 +209,7 @@ function stateDirCheck(dir: string, euid: number): Check {
   return { name, status: 'ok', message: `${dir} is writable` };
 }
 
-function daemonCheck(stateDir: string): Check {
+function daemonCheck(stateDir: string, configFile: string | undefined): Check {
   const name = 'daemon';
   const file = join(stateDir, LOCK_FILE);
   let pid: number;
@@ -228,7 +229,7 @@ function daemonCheck(stateDir: string): Check {
     ? {
         name,
         status: 'ok',
-        message: `a syncward daemon runs on ${stateDir} (pid ${pid}); syncward status shows its state`,
+        message: `a syncward daemon runs on ${stateDir} (pid ${pid}); \`${syncwardCommand('status', { configFile, stateDir })}\` shows its state`,
       }
     : {
         name,

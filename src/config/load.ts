@@ -73,6 +73,8 @@ export interface AlertsConfig {
   unwatchedAfterS: number;
   /** the config file, for the commands alerts tell the operator to run */
   configFile?: string;
+  /** state_dir, for those commands when there is no config file (`status`/`resume --state-dir`) */
+  stateDir?: string;
   webhooks: { url: string; tokenFile?: string }[];
   commands: string[][];
 }
@@ -404,6 +406,7 @@ function resolveConfig(
       watchUsageAbove: a.watch_usage_above,
       unwatchedAfterS: a.unwatched_after_s,
       configFile: file,
+      stateDir: abs(raw.state_dir),
       webhooks: a.webhooks.map((w) => ({
         url: w.url,
         tokenFile: w.token_file ? abs(w.token_file) : undefined,
@@ -443,13 +446,16 @@ export interface AdHocOptions {
   exclude?: string[];
   delayMs?: number;
   passwordFile?: string;
+  /** api.listen; default 127.0.0.1:0, so two ad-hoc daemons on one host never want the same port */
+  api?: string;
 }
 
 /** The config of `syncward start --source DIR --target URL...`. */
 export function configFromArgs(o: AdHocOptions): Config {
   const path = resolve(o.source);
   const yamlish = {
-    state_dir: o.stateDir ?? defaultStateDir(),
+    state_dir: o.stateDir ?? defaultStateDir(path, o.targets),
+    api: { listen: o.api ?? AD_HOC_LISTEN },
     sources: [
       {
         name: basename(path) || 'root',
@@ -477,7 +483,9 @@ export function configFromArgs(o: AdHocOptions): Config {
         ? `--target ${o.targets[path[3] as number]}`
         : path[0] === 'state_dir'
           ? '--state-dir'
-          : '--source',
+          : path[0] === 'api'
+            ? '--api'
+            : '--source',
       message,
     }),
   );
@@ -485,10 +493,27 @@ export function configFromArgs(o: AdHocOptions): Config {
   return config;
 }
 
-function defaultStateDir(): string {
-  if (process.getuid?.() === 0) return '/var/lib/syncward';
-  const base = process.env.XDG_STATE_HOME ?? resolve(process.env.HOME ?? '/tmp', '.local/state');
-  return resolve(base, 'syncward');
+/** The API of `start --source`: any free port, written to state_dir/api.json (`status --state-dir` finds it). */
+export const AD_HOC_LISTEN = '127.0.0.1:0';
+
+/**
+ * The state_dir of `start --source DIR --target URL...` without --state-dir:
+ * one per source and target list, so two ad-hoc daemons on one host do not
+ * lock each other out, and the same command run again finds its journal.
+ */
+export function defaultStateDir(source: string, targets: string[]): string {
+  const base =
+    process.getuid?.() === 0
+      ? '/var/lib/syncward'
+      : resolve(
+          process.env.XDG_STATE_HOME ?? resolve(process.env.HOME ?? '/tmp', '.local/state'),
+          'syncward',
+        );
+  const id = createHash('sha256')
+    .update(JSON.stringify([source, ...targets]))
+    .digest('hex')
+    .slice(0, 12);
+  return join(base, `${basename(source) || 'root'}-${id}`);
 }
 
 /**
