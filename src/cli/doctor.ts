@@ -10,7 +10,14 @@ import {
   unlinkSync,
 } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
-import { type Config, type SourceConfig, type TargetConfig, targetSpec } from '../config/index.js';
+import {
+  type Config,
+  type SourceConfig,
+  type TargetConfig,
+  targetSpec,
+  untrustedLinkProblem,
+  untrustedTargetLink,
+} from '../config/index.js';
 import { Filter } from '../filter/index.js';
 import { LOCK_FILE, stateDirProblem } from '../journal/index.js';
 import {
@@ -405,6 +412,8 @@ async function targetChecks(
 
 function localTargetCheck(id: string, path: string, euid: number): Check {
   const name = `target ${id}`;
+  const link = untrustedTargetLink(path, euid);
+  if (link) return { name, status: 'fail', ...untrustedLinkProblem(path, link, euid) };
   let dir = path;
   let exists = true;
   for (;;) {

@@ -20,3 +20,4 @@ export {
   targetSpec,
 } from './load.js';
 export { API_DEFAULTS, configSchema } from './schema.js';
+export { type UntrustedLink, untrustedLinkProblem, untrustedTargetLink } from './symlinked-target.js';

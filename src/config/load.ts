@@ -10,6 +10,7 @@ import { fromText } from '../util/bytes.js';
 import { pathProblems } from './paths.js';
 import { checkRsyncArgs } from './rsync-args.js';
 import { configSchema, type RawConfig } from './schema.js';
+import { untrustedLinkProblem, untrustedTargetLink } from './symlinked-target.js';
 
 export interface TargetConfig {
   name: string;
@@ -550,6 +551,14 @@ export function checkEnvironment(config: Config): ConfigProblem[] {
     }
     for (const t of s.targets) {
       const tkey = `target "${s.name}/${t.name}"`;
+      if (t.parsed.kind === 'local') {
+        const euid = process.geteuid?.() ?? 0;
+        const link = untrustedTargetLink(t.parsed.path, euid);
+        if (link) {
+          const p = untrustedLinkProblem(t.parsed.path, link, euid);
+          problems.push({ key: tkey, message: `${p.message}; ${p.fix.join(', ')}` });
+        }
+      }
       if (t.parsed.kind === 'daemon' && t.parsed.user && !t.passwordFile && !process.env.RSYNC_PASSWORD) {
         problems.push({
           key: tkey,
