@@ -5,6 +5,7 @@ import type { AuditEntry, AuditEvent, AuditSummary, TargetAuditResult } from '..
 import type { SourceSpec, TargetSpec } from '../transport/index.js';
 import { type BytePath, display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
+import { type DaemonRef, driftAdvice } from '../util/shell.js';
 import { type AuditResult, auditTarget, failedAudit } from './audit.js';
 import type { DriftEntry } from './itemize.js';
 import { type PendingIndex, pendingIndex } from './pending.js';
@@ -42,6 +43,8 @@ export interface AuditRunnerOptions {
   raise: (alert: Omit<Alert, 'at'>) => void;
   /** each finished audit of a target */
   onAudit: (event: AuditEvent) => void;
+  /** how the drift alert's commands name this daemon */
+  commands: DaemonRef;
 }
 
 /**
@@ -185,7 +188,7 @@ export class AuditRunner {
         kind: 'drift',
         source,
         target,
-        message: `target ${key} differs from the source: ${counts}${examples ? ` (e.g. ${examples})` : ''}${total > 3 ? ', ...' : ''}; something changed it outside syncward, or a transfer lost it. See: syncward audit -c CONFIG --source ${source} --target ${target}; fix with --repair`,
+        message: `target ${key} differs from the source: ${counts}${examples ? ` (e.g. ${examples})` : ''}${total > 3 ? ', ...' : ''}; something changed it outside syncward, or a transfer lost it. ${driftAdvice(this.o.commands, source, target)}`,
         paths: result.entries.map((e) => e.path),
       });
     } else {

@@ -14,6 +14,7 @@ import { type RsyncProgress, transferred } from '../transport/index.js';
 import { display } from '../util/bytes.js';
 import { EXIT } from './exit.js';
 import { type GuardFlags, guardPair, overrideHint } from './guard.js';
+import { printable } from './names.js';
 import { noMatch, selectPairs } from './pairs.js';
 import { stderrProgress } from './progress.js';
 
@@ -193,7 +194,7 @@ function textReport(r: TargetReport): string {
   if (r.repaired && !r.repaired.refused)
     lines.push(`      after repairing ${r.repaired.paths} path(s), this drift remains:`);
   for (const e of r.entries.slice(0, SHOWN))
-    lines.push(`      ${e.kind.padEnd(8)} ${printable(shown(e.path))}  (${e.detail})`);
+    lines.push(`      ${e.kind.padEnd(8)} ${printable(e.path)}  (${e.detail})`);
   if (total > SHOWN) lines.push(`      ... and ${total - SHOWN} more (--json lists ${r.entries.length})`);
   return `${lines.join('\n')}\n${stuck}${onTheirWay}${note}`;
 }
@@ -204,7 +205,7 @@ function stuckLines(r: TargetReport): string {
   const lines = [
     `      stuck: ${r.stuck.length} path(s) fail every transfer to this target and are left out of the others; fix the cause (the daemon log has rsync's message), they are retried when they change and after each full sync`,
   ];
-  for (const p of r.stuck.slice(0, SHOWN)) lines.push(`      stuck    ${printable(shown(p))}`);
+  for (const p of r.stuck.slice(0, SHOWN)) lines.push(`      stuck    ${printable(p)}`);
   if (r.stuck.length > SHOWN) lines.push(`      ... and ${r.stuck.length - SHOWN} more stuck`);
   return `${lines.join('\n')}\n`;
 }
@@ -217,7 +218,7 @@ function pendingLines(r: TargetReport): string {
     : 'still pending in the journal';
   const lines = [`      pending: ${r.pendingCount} difference(s) on their way, not drift (${why})`];
   for (const e of r.pending.slice(0, PENDING_SHOWN))
-    lines.push(`      pending  ${printable(shown(e.path))}  (${e.kind}: ${e.detail})`);
+    lines.push(`      pending  ${printable(e.path)}  (${e.kind}: ${e.detail})`);
   if (r.pendingCount > PENDING_SHOWN)
     lines.push(`      ... and ${r.pendingCount - PENDING_SHOWN} more pending`);
   return `${lines.join('\n')}\n`;
@@ -230,11 +231,6 @@ function pendingLines(r: TargetReport): string {
  */
 export function auditExcludes(source: SourceConfig): string[] {
   return source.canary ? [`/${source.canary.path}`] : [];
-}
-
-/** A name on one line: control characters (a newline in a file name) as \xNN. */
-function printable(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function shown(p: string): string {

@@ -10,7 +10,14 @@ import {
   unlinkSync,
 } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
-import { type Config, type SourceConfig, type TargetConfig, targetSpec } from '../config/index.js';
+import {
+  type Config,
+  type SourceConfig,
+  type TargetConfig,
+  targetSpec,
+  untrustedLinkProblem,
+  untrustedTargetLink,
+} from '../config/index.js';
 import { Filter } from '../filter/index.js';
 import { LOCK_FILE, stateDirProblem } from '../journal/index.js';
 import {
@@ -22,6 +29,7 @@ import {
   rsyncEnv,
 } from '../transport/index.js';
 import { type BytePath, joinRel, toFs } from '../util/bytes.js';
+import { syncwardCommand } from '../util/shell.js';
 import { readMaxUserWatches } from '../watch/index.js';
 import {
   type Check,
@@ -83,7 +91,7 @@ export async function doctorChecks(config: Config, o: DoctorOptions = {}): Promi
       for (const t of s.targets)
         if (t.parsed.kind === 'local')
           checks.push(rsyncReceiverCheck(`${s.name}/${t.name}`, rsync.version, 'the local rsync'));
-  checks.push(stateDirCheck(config.stateDir, euid), daemonCheck(config.stateDir));
+  checks.push(stateDirCheck(config.stateDir, euid), daemonCheck(config.stateDir, config.file));
   const counts: SourceDirCount[] = [];
   for (const s of config.sources) {
     const c = sourceCheck(s, euid);
@@ -208,7 +216,7 @@ function stateDirCheck(dir: string, euid: number): Check {
   return { name, status: 'ok', message: `${dir} is writable` };
 }
 
-function daemonCheck(stateDir: string): Check {
+function daemonCheck(stateDir: string, configFile: string | undefined): Check {
   const name = 'daemon';
   const file = join(stateDir, LOCK_FILE);
   let pid: number;
@@ -228,7 +236,7 @@ function daemonCheck(stateDir: string): Check {
     ? {
         name,
         status: 'ok',
-        message: `a syncward daemon runs on ${stateDir} (pid ${pid}); syncward status shows its state`,
+        message: `a syncward daemon runs on ${stateDir} (pid ${pid}); \`${syncwardCommand('status', { configFile, stateDir })}\` shows its state`,
       }
     : {
         name,
@@ -404,6 +412,8 @@ async function targetChecks(
 
 function localTargetCheck(id: string, path: string, euid: number): Check {
   const name = `target ${id}`;
+  const link = untrustedTargetLink(path, euid);
+  if (link) return { name, status: 'fail', ...untrustedLinkProblem(path, link, euid) };
   let dir = path;
   let exists = true;
   for (;;) {

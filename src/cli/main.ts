@@ -1,6 +1,8 @@
+import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { type Config, ConfigError, configFromArgs, loadConfig } from '../config/index.js';
 import { VERSION } from '../util/version.js';
+import type { DaemonAt } from './daemon-at.js';
 import { EXIT } from './exit.js';
 
 // Each command's implementation is imported when that command runs: `start`
@@ -17,8 +19,12 @@ export function configFromOptions(o: {
   exclude?: string[];
   stateDir?: string;
   delayMs?: string;
+  api?: string;
 }): Config {
   if (o.config && o.source) usage('give either -c FILE or --source/--target, not both');
+  if (o.config && o.api) usage(`--api is for --source/--target; with -c, set api.listen in ${o.config}`);
+  if (o.config && o.stateDir)
+    usage(`--state-dir is for --source/--target; with -c, set state_dir in ${o.config}`);
   if (o.config) return loadConfig(o.config);
   if (o.source) {
     if (!o.target || o.target.length === 0) usage('--source needs at least one --target URL');
@@ -29,9 +35,18 @@ export function configFromOptions(o: {
       exclude: o.exclude,
       stateDir: o.stateDir,
       delayMs: o.delayMs === undefined ? undefined : Number(o.delayMs),
+      api: o.api,
     });
   }
   return usage('missing -c FILE (or --source DIR --target URL for start)');
+}
+
+/** The running daemon `status` and `resume` talk to: -c FILE or --state-dir DIR. */
+function daemonAt(o: { config?: string; stateDir?: string }): DaemonAt {
+  if (o.config && o.stateDir) usage('give either -c FILE or --state-dir DIR, not both');
+  if (o.config) return { config: loadConfig(o.config) };
+  if (o.stateDir) return { stateDir: resolve(o.stateDir) };
+  return usage('missing -c FILE (or --state-dir DIR for a daemon started with --source/--target)');
 }
 
 function usage(message: string): never {
@@ -56,6 +71,10 @@ empty or missing (a failed mount?), or that would delete more than the target's 
 
 export function buildProgram(): Command {
   const program = new Command();
+  // before the commands are added, so each inherits them: a missing required
+  // option of `status` then exits 2 (usage), not commander's own exit 1
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program
     .name('syncward')
     .description(
@@ -83,7 +102,14 @@ Docs: README.md (quick start), docs/operations.md, docs/alerts.md, docs/configur
     .option('--password-file <file>', 'password file for rsync:// targets given with --target')
     .option('--exclude <pattern>', 'rsync exclude pattern, repeatable', collect)
     .option('--delay-ms <ms>', 'extra coalescing window (default 0: send as soon as the target is idle)')
-    .option('--state-dir <dir>', 'state directory when no config file is given')
+    .option(
+      '--state-dir <dir>',
+      'state directory when no config file is given (default: one per source and target list, e.g. ~/.local/state/syncward/www-0123456789ab)',
+    )
+    .option(
+      '--api <host:port>',
+      'API and dashboard address when no config file is given: host:port, port 0 for any free port, or off (default 127.0.0.1:0)',
+    )
     .addOption(new Option('--log-format <format>', 'log format').choices(['auto', 'json', 'pretty']))
     .addOption(
       new Option('--log-level <level>', 'lowest level logged').choices(['debug', 'info', 'warn', 'error']),
@@ -176,7 +202,11 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
     .description(
       'lift a safety hold on a target of the running daemon (max_delete, emptied or vanished source root)',
     )
-    .requiredOption('-c, --config <file>', 'YAML config file (its state_dir locates the daemon)')
+    .option('-c, --config <file>', 'YAML config file (its state_dir locates the daemon)')
+    .option(
+      '--state-dir <dir>',
+      'instead of -c: the state_dir of the daemon (one started with --source/--target)',
+    )
     .argument('<target>', 'target name, or source/target')
     .option('--json', "print the daemon's answer as JSON on stdout")
     .addHelpText(
@@ -185,7 +215,7 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
     )
     .action(async (target: string, o) => {
       const { runResume } = await import('./resume.js');
-      process.exitCode = await runResume(loadConfig(o.config), target, o);
+      process.exitCode = await runResume(daemonAt(o), target, o);
     });
 
   program
@@ -193,9 +223,10 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
     .description(
       "show the running daemon's state (through its API): every target's state, pending changes, lag, last sync and audit, open alerts",
     )
-    .requiredOption(
-      '-c, --config <file>',
-      'YAML config file (its api.listen or state_dir locates the daemon)',
+    .option('-c, --config <file>', 'YAML config file (its api.listen or state_dir locates the daemon)')
+    .option(
+      '--state-dir <dir>',
+      'instead of -c: the state_dir of the daemon (one started with --source/--target), asked through its control socket',
     )
     .option('--json', "print the daemon's /api/status answer (and the verdict) as JSON on stdout")
     .addHelpText(
@@ -204,7 +235,7 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
     )
     .action(async (o) => {
       const { runStatus } = await import('./status.js');
-      process.exitCode = await runStatus(loadConfig(o.config), { json: o.json === true });
+      process.exitCode = await runStatus(daemonAt(o), { json: o.json === true });
     });
 
   program
@@ -315,8 +346,6 @@ Exit codes: 0 imported (read the warnings), 2 the file cannot be read or is not 
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;

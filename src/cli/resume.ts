@@ -1,5 +1,6 @@
-import type { Config } from '../config/index.js';
 import { controlRequest } from '../daemon/index.js';
+import { syncwardCommand } from '../util/shell.js';
+import { type DaemonAt, stateDirOf } from './daemon-at.js';
 import { EXIT } from './exit.js';
 
 /**
@@ -7,26 +8,32 @@ import { EXIT } from './exit.js';
  * Exit 0 resumed, 1 not on hold or no such target, 2 no daemon running.
  */
 export async function runResume(
-  config: Config,
+  at: DaemonAt,
   target: string,
   o: { json?: boolean },
   out: NodeJS.WritableStream = process.stdout,
   err: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
-  const known = config.sources.flatMap((s) => s.targets.flatMap((t) => [t.name, `${s.name}/${t.name}`]));
-  if (!known.includes(target)) {
-    err.write(
-      `syncward resume: no target "${target}" in ${config.file ?? 'the config'}; targets: ${known.filter((k) => k.includes('/')).join(', ')}\n`,
-    );
-    return EXIT.failure;
+  // with --state-dir the daemon itself says which targets it has (its 409 lists those on hold)
+  if ('config' in at) {
+    const { config } = at;
+    const known = config.sources.flatMap((s) => s.targets.flatMap((t) => [t.name, `${s.name}/${t.name}`]));
+    if (!known.includes(target)) {
+      err.write(
+        `syncward resume: no target "${target}" in ${config.file ?? 'the config'}; targets: ${known.filter((k) => k.includes('/')).join(', ')}\n`,
+      );
+      return EXIT.failure;
+    }
   }
+  const stateDir = stateDirOf(at);
   let res: { status: number; body: unknown };
   try {
-    res = await controlRequest(config.stateDir, 'POST', `/targets/${encodeURIComponent(target)}/resume`);
+    res = await controlRequest(stateDir, 'POST', `/targets/${encodeURIComponent(target)}/resume`);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
+    const start = 'config' in at ? syncwardCommand('start', { configFile: at.config.file }) : undefined;
     err.write(
-      `syncward resume: no syncward daemon is running on state_dir ${config.stateDir} (${code ?? (e as Error).message}); start it with: syncward start -c ${config.file ?? 'FILE'}\n`,
+      `syncward resume: no syncward daemon is running on state_dir ${stateDir} (${code ?? (e as Error).message})${start ? `; start it with: \`${start}\`` : ''}\n`,
     );
     return EXIT.usage;
   }

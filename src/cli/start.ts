@@ -2,6 +2,7 @@ import { type Config, ConfigError, checkEnvironment, formatProblem, loadConfig }
 import { Daemon } from '../daemon/index.js';
 import { StateLockedError } from '../journal/index.js';
 import { createLogger } from '../util/log.js';
+import { syncwardCommand } from '../util/shell.js';
 import { EXIT } from './exit.js';
 
 /** `syncward start`: the daemon in the foreground until SIGTERM/SIGINT; SIGHUP reloads the config file. */
@@ -69,7 +70,7 @@ export async function runStart(config: Config): Promise<number> {
         targets: s.targets.map((t) => t.url),
       })),
     },
-    `syncward starting: ${config.sources.length} source(s), state in ${config.stateDir}`,
+    `syncward starting: ${config.sources.length} source(s), state in ${config.stateDir}; its state: \`${syncwardCommand('status', { configFile: config.file, stateDir: config.stateDir })}\``,
   );
   try {
     await daemon.start();

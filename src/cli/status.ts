@@ -2,9 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { API_FILE, type ApiStatus, apiUrl, readApiToken } from '../api/index.js';
 import { type Config, parseListen } from '../config/index.js';
+import { controlRequest } from '../daemon/index.js';
 import { stateDirProblem } from '../journal/state-dir.js';
 import type { TargetStatus } from '../status/index.js';
 import { brief } from '../util/bytes.js';
+import { type DaemonRef, syncwardCommand } from '../util/shell.js';
+import { type DaemonAt, refOf } from './daemon-at.js';
 
 /** Nagios plugin convention: 0 OK, 1 WARNING, 2 CRITICAL. */
 export const STATUS_EXIT = { ok: 0, warning: 1, critical: 2 } as const;
@@ -30,7 +33,7 @@ export interface StatusVerdict {
  * not be watched (yet), a warning incident.
  * Everything else (idle, syncing, starting) is ok.
  */
-export function statusVerdict(s: Pick<ApiStatus, 'now' | 'sources' | 'alerts'>): StatusVerdict {
+export function statusVerdict(s: StatusBody, ref: DaemonRef = {}): StatusVerdict {
   const problems: StatusProblem[] = [];
   const warn = (message: string) => problems.push({ severity: 'warning', message });
   const crit = (message: string) => problems.push({ severity: 'critical', message });
@@ -49,9 +52,12 @@ export function statusVerdict(s: Pick<ApiStatus, 'now' | 'sources' | 'alerts'>):
       const why = t.stateReason ? `: ${t.stateReason}` : '';
       if (t.state === 'down' || t.state === 'misconfigured')
         crit(`${key} is ${t.state} since ${ago(s.now, t.stateSince)}${why}`);
-      else if (t.state === 'held')
-        crit(`${key} is on hold${t.holdReason ? `: ${t.holdReason}` : why}; lift it with syncward resume`);
-      else if (t.state === 'lagging') warn(`${key} is lagging${why}`);
+      else if (t.state === 'held') {
+        const resume = syncwardCommand('resume', ref, key);
+        crit(
+          `${key} is on hold${t.holdReason ? `: ${t.holdReason}` : why}; lift it with ${resume ? `\`${resume}\`` : "the dashboard's Resume"}`,
+        );
+      } else if (t.state === 'lagging') warn(`${key} is lagging${why}`);
       if (t.stuck > 0) {
         const names = (t.stuckPaths ?? []).slice(0, 5).map((n) => brief(n));
         const more = t.stuck > names.length ? ', ...' : '';
@@ -100,6 +106,13 @@ function ago(now: number, at: number): string {
   return duration(now - at);
 }
 
+/** A replication lag: milliseconds below a second (238ms), tenths below 10 s (2.4s), then as duration. Pure. */
+export function lagText(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  if (ms < 10_000) return `${(Math.floor(ms / 100) / 10).toFixed(1)}s`;
+  return duration(ms);
+}
+
 function lastAuditCell(now: number, t: TargetStatus): string {
   const a = t.lastAudit;
   if (!a) return 'never';
@@ -112,7 +125,7 @@ function lastAuditCell(now: number, t: TargetStatus): string {
 }
 
 /** The human report: one row per target, then open alerts and the verdict line. Pure. */
-export function statusText(s: ApiStatus, v: StatusVerdict): string {
+export function statusText(s: StatusBody, v: StatusVerdict): string {
   const header = ['SOURCE', 'TARGET', 'STATE', 'PENDING', 'LAG', 'LAST SYNC', 'LAST AUDIT'];
   const rows = s.sources.flatMap((src) =>
     src.targets.map((t) => [
@@ -121,9 +134,9 @@ export function statusText(s: ApiStatus, v: StatusVerdict): string {
       t.state,
       t.stuck > 0 ? `${t.pending} (${t.stuck} stuck)` : String(t.pending),
       t.oldestPendingAt !== null
-        ? ago(s.now, t.oldestPendingAt)
+        ? lagText(s.now - t.oldestPendingAt)
         : t.canary?.lagMs != null
-          ? `${duration(t.canary.lagMs)} (canary)`
+          ? `${lagText(t.canary.lagMs)} (canary)`
           : '-',
       t.lastSuccessAt !== null ? `${ago(s.now, t.lastSuccessAt)} ago` : 'never',
       lastAuditCell(s.now, t),
@@ -189,62 +202,85 @@ export function apiLocation(config: Config): { url: string } | { error: string }
   }
 }
 
+/** The parts of the daemon's status that `status` reads (the control socket answers with these). */
+export type StatusBody = Pick<ApiStatus, 'now' | 'sources' | 'alerts'>;
+
 /**
- * `syncward status`: asks the running daemon's API for its state, prints a
- * table (or --json) and exits 0 ok, 1 warning, 2 critical (also: no daemon
+ * `syncward status`: asks the running daemon for its state (through its API
+ * with -c, through the control socket in state_dir with --state-dir), prints
+ * a table (or --json) and exits 0 ok, 1 warning, 2 critical (also: no daemon
  * answering, or it cannot be asked).
  */
 export async function runStatus(
-  config: Config,
+  from: DaemonAt,
   o: { json?: boolean; timeoutS?: number },
   out: NodeJS.WritableStream = process.stdout,
   err: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
-  const start = `start it with: syncward start -c ${config.file ?? 'FILE'}`;
-  const critical = (message: string) => {
-    err.write(`syncward CRITICAL: ${message}\n`);
+  const got =
+    'config' in from ? await fromApi(from.config, o.timeoutS ?? 10) : await fromControl(from.stateDir);
+  if ('error' in got) {
+    err.write(`syncward CRITICAL: ${got.error}\n`);
     return STATUS_EXIT.critical;
-  };
+  }
+  const verdict = statusVerdict(got.status, refOf(from));
+  if (o.json) out.write(`${JSON.stringify({ ...got.status, verdict }, null, 2)}\n`);
+  else out.write(statusText(got.status, verdict));
+  return verdict.code;
+}
+
+type Fetched = { status: StatusBody } | { error: string };
+
+/** The status from the daemon's control socket in `stateDir` (no API or token needed: the socket is mode 600). */
+async function fromControl(stateDir: string): Promise<Fetched> {
+  let res: { status: number; body: unknown };
+  try {
+    res = await controlRequest(stateDir, 'GET', '/status');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    return { error: `no syncward daemon answers on state_dir ${stateDir} (${code})` };
+  }
+  const body = res.body as Partial<StatusBody> | string;
+  if (res.status !== 200 || typeof body !== 'object' || !Array.isArray(body.sources))
+    return { error: `the daemon on state_dir ${stateDir} answered ${res.status}: ${JSON.stringify(body)}` };
+  return { status: body as StatusBody };
+}
+
+/** The status from the API of the daemon `config` names (api.listen, or state_dir/api.json for port 0). */
+async function fromApi(config: Config, timeoutS: number): Promise<Fetched> {
+  const start = `start it with: \`${syncwardCommand('start', { configFile: config.file })}\``;
   const where = apiLocation(config);
   if ('error' in where)
-    return critical(`${where.error}${where.error.startsWith('no syncward') ? `; ${start}` : ''}`);
+    return { error: `${where.error}${where.error.startsWith('no syncward') ? `; ${start}` : ''}` };
   const headers: Record<string, string> = {};
   if (config.api.tokenFile) {
     try {
       headers.authorization = `Bearer ${readApiToken(config.api.tokenFile)}`;
     } catch (e) {
-      return critical((e as Error).message);
+      return { error: (e as Error).message };
     }
   }
   let res: Response;
   try {
-    res = await fetch(`${where.url}/api/status`, {
-      headers,
-      signal: AbortSignal.timeout((o.timeoutS ?? 10) * 1000),
-    });
+    res = await fetch(`${where.url}/api/status`, { headers, signal: AbortSignal.timeout(timeoutS * 1000) });
   } catch (e) {
     const cause = (e as { cause?: NodeJS.ErrnoException }).cause;
     const code = cause?.code ?? (e as Error).name;
     if (code === 'TimeoutError')
-      return critical(`the syncward daemon at ${where.url} did not answer within ${o.timeoutS ?? 10} s`);
-    return critical(`no syncward daemon answers at ${where.url} (${code}); ${start}`);
+      return { error: `the syncward daemon at ${where.url} did not answer within ${timeoutS} s` };
+    return { error: `no syncward daemon answers at ${where.url} (${code}); ${start}` };
   }
   if (res.status === 401)
-    return critical(
-      `the daemon at ${where.url} rejected the token from ${config.api.tokenFile ?? '(no api.token_file)'}`,
-    );
+    return {
+      error: `the daemon at ${where.url} rejected the token from ${config.api.tokenFile ?? '(no api.token_file)'}`,
+    };
   if (res.status !== 200)
-    return critical(`the daemon at ${where.url} answered ${res.status}: ${await res.text()}`);
-  let status: ApiStatus;
+    return { error: `the daemon at ${where.url} answered ${res.status}: ${await res.text()}` };
   try {
-    status = (await res.json()) as ApiStatus;
+    return { status: (await res.json()) as ApiStatus };
   } catch (e) {
-    return critical(
-      `the answer from ${where.url} is not JSON (${(e as Error).message}): is that a syncward?`,
-    );
+    return {
+      error: `the answer from ${where.url} is not JSON (${(e as Error).message}): is that a syncward?`,
+    };
   }
-  const verdict = statusVerdict(status);
-  if (o.json) out.write(`${JSON.stringify({ ...status, verdict }, null, 2)}\n`);
-  else out.write(statusText(status, verdict));
-  return verdict.code;
 }

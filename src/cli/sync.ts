@@ -1,7 +1,10 @@
+import { type DriftEntry, parseItemizeLine } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { transferred } from '../transport/index.js';
+import { display } from '../util/bytes.js';
 import { EXIT } from './exit.js';
 import { type GuardFlags, guardPair, overrideHint } from './guard.js';
+import { printable } from './names.js';
 import { noMatch, selectPairs } from './pairs.js';
 import { stderrProgress } from './progress.js';
 
@@ -26,6 +29,32 @@ interface SyncResult {
   message?: string;
   /** the delete guard refused: nothing was sent */
   refused?: boolean;
+  /** a dry run: what it would do, in rsync's order */
+  changes?: PlannedChange[];
+}
+
+/** One thing a dry run would do on a target: send (new or changed content), update (attributes only), delete. */
+export interface PlannedChange {
+  op: 'send' | 'update' | 'delete';
+  /** relative to the source root, bytes as latin1 chars ('' is the root) */
+  path: string;
+  type: DriftEntry['type'];
+  /** what differs: "file", "size, checksum", "mode, mtime", "directory" */
+  detail: string;
+}
+
+/** What a sync does about a difference rsync itemized: the audit's drift kinds as actions. Pure. */
+export function plannedChange(e: DriftEntry): PlannedChange {
+  const op = e.kind === 'extra' ? 'delete' : e.kind === 'metadata' ? 'update' : 'send';
+  return { op, path: e.path, type: e.type, detail: e.detail };
+}
+
+/** A dry run's list for one target, one change per line, names escaped (printable). Pure. */
+export function plannedText(head: string, changes: readonly PlannedChange[]): string {
+  const n = (op: PlannedChange['op']) => changes.filter((c) => c.op === op).length;
+  const lines = [`${head}: would send ${n('send')}, update ${n('update')}, delete ${n('delete')}`];
+  for (const c of changes) lines.push(`  ${c.op.padEnd(7)} ${printable(c.path)}  (${c.detail})`);
+  return `${lines.join('\n')}\n`;
 }
 
 /**
@@ -74,20 +103,28 @@ export async function runSync(
           refused: true,
         };
       }
+      const changes: PlannedChange[] = [];
       const r =
         guard?.kind === 'failed'
           ? guard.result
           : await transport.sendAll({
               dryRun: o.dryRun,
               onProgress: progress ? (p) => progress.update(key, p) : undefined,
+              onItemized: (line) => {
+                const e = parseItemizeLine(line);
+                if (e) changes.push(plannedChange(e));
+              },
             });
       progress?.finish(key);
       const ok = transferred(r.class);
+      const took = `${(r.durationMs / 1000).toFixed(1)} s`;
       if (progress) {
         progress.log(
-          ok
-            ? `ok   ${s.name} -> ${t.name}: ${r.files} file(s), ${r.bytes} byte(s) sent in ${(r.durationMs / 1000).toFixed(1)} s${o.dryRun ? ' (dry run)' : ''}\n`
-            : `FAIL ${s.name} -> ${t.name}: rsync exit ${r.code ?? r.signal} (${r.class}): ${r.message}\n${indent(r.detail)}`,
+          !ok
+            ? `FAIL ${s.name} -> ${t.name}: rsync exit ${r.code ?? r.signal} (${r.class}): ${r.message}\n${indent(r.detail)}`
+            : o.dryRun
+              ? `ok   ${s.name} -> ${t.name}: dry run in ${took}, nothing changed: ${changes.length} change(s) listed on stdout\n`
+              : `ok   ${s.name} -> ${t.name}: ${r.files} file(s), ${r.bytes} byte(s) sent in ${took}\n`,
         );
       }
       return {
@@ -100,6 +137,7 @@ export async function runSync(
         bytes: r.bytes,
         durationMs: r.durationMs,
         message: ok ? undefined : r.message,
+        ...(o.dryRun ? { changes } : {}),
       };
     };
     jobs.push(run());
@@ -111,7 +149,17 @@ export async function runSync(
   }
   const results = await Promise.all(jobs);
   progress?.stop();
-  if (o.json) out.write(`${JSON.stringify({ results }, null, 2)}\n`);
+  if (o.json) {
+    const shown = results.map((r) =>
+      r.changes
+        ? { ...r, changes: r.changes.map((c) => ({ ...c, path: c.path === '' ? '.' : display(c.path) })) }
+        : r,
+    );
+    out.write(`${JSON.stringify({ dryRun: o.dryRun === true, results: shown }, null, 2)}\n`);
+  } else if (o.dryRun) {
+    // per target, in the order asked, once all are done (they run in parallel)
+    for (const r of results) if (r.changes) out.write(plannedText(`${r.source} -> ${r.target}`, r.changes));
+  }
   return results.every((r) => r.ok) ? EXIT.ok : EXIT.failure;
 }
 

@@ -22,3 +22,4 @@ export {
   type WebhookConfig,
 } from './load.js';
 export { API_DEFAULTS, configSchema } from './schema.js';
+export { type UntrustedLink, untrustedLinkProblem, untrustedTargetLink } from './symlinked-target.js';

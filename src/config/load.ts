@@ -11,6 +11,7 @@ import { fromText } from '../util/bytes.js';
 import { pathProblems } from './paths.js';
 import { checkRsyncArgs } from './rsync-args.js';
 import { configSchema, type RawConfig } from './schema.js';
+import { untrustedLinkProblem, untrustedTargetLink } from './symlinked-target.js';
 
 export interface TargetConfig {
   name: string;
@@ -76,6 +77,8 @@ export interface AlertsConfig {
   unwatchedAfterS: number;
   /** the config file, for the commands alerts tell the operator to run */
   configFile?: string;
+  /** state_dir, for those commands when there is no config file (`status`/`resume --state-dir`) */
+  stateDir?: string;
   webhooks: WebhookConfig[];
   commands: string[][];
   email?: EmailConfig;
@@ -434,6 +437,7 @@ function resolveConfig(
       watchUsageAbove: a.watch_usage_above,
       unwatchedAfterS: a.unwatched_after_s,
       configFile: file,
+      stateDir: abs(raw.state_dir),
       webhooks: a.webhooks.map((w) => ({
         url: w.url,
         format: w.format,
@@ -484,13 +488,16 @@ export interface AdHocOptions {
   exclude?: string[];
   delayMs?: number;
   passwordFile?: string;
+  /** api.listen; default 127.0.0.1:0, so two ad-hoc daemons on one host never want the same port */
+  api?: string;
 }
 
 /** The config of `syncward start --source DIR --target URL...`. */
 export function configFromArgs(o: AdHocOptions): Config {
   const path = resolve(o.source);
   const yamlish = {
-    state_dir: o.stateDir ?? defaultStateDir(),
+    state_dir: o.stateDir ?? defaultStateDir(path, o.targets),
+    api: { listen: o.api ?? AD_HOC_LISTEN },
     sources: [
       {
         name: basename(path) || 'root',
@@ -518,7 +525,9 @@ export function configFromArgs(o: AdHocOptions): Config {
         ? `--target ${o.targets[path[3] as number]}`
         : path[0] === 'state_dir'
           ? '--state-dir'
-          : '--source',
+          : path[0] === 'api'
+            ? '--api'
+            : '--source',
       message,
     }),
   );
@@ -526,10 +535,27 @@ export function configFromArgs(o: AdHocOptions): Config {
   return config;
 }
 
-function defaultStateDir(): string {
-  if (process.getuid?.() === 0) return '/var/lib/syncward';
-  const base = process.env.XDG_STATE_HOME ?? resolve(process.env.HOME ?? '/tmp', '.local/state');
-  return resolve(base, 'syncward');
+/** The API of `start --source`: any free port, written to state_dir/api.json (`status --state-dir` finds it). */
+export const AD_HOC_LISTEN = '127.0.0.1:0';
+
+/**
+ * The state_dir of `start --source DIR --target URL...` without --state-dir:
+ * one per source and target list, so two ad-hoc daemons on one host do not
+ * lock each other out, and the same command run again finds its journal.
+ */
+export function defaultStateDir(source: string, targets: string[]): string {
+  const base =
+    process.getuid?.() === 0
+      ? '/var/lib/syncward'
+      : resolve(
+          process.env.XDG_STATE_HOME ?? resolve(process.env.HOME ?? '/tmp', '.local/state'),
+          'syncward',
+        );
+  const id = createHash('sha256')
+    .update(JSON.stringify([source, ...targets]))
+    .digest('hex')
+    .slice(0, 12);
+  return join(base, `${basename(source) || 'root'}-${id}`);
 }
 
 /**
@@ -566,6 +592,14 @@ export function checkEnvironment(config: Config): ConfigProblem[] {
     }
     for (const t of s.targets) {
       const tkey = `target "${s.name}/${t.name}"`;
+      if (t.parsed.kind === 'local') {
+        const euid = process.geteuid?.() ?? 0;
+        const link = untrustedTargetLink(t.parsed.path, euid);
+        if (link) {
+          const p = untrustedLinkProblem(t.parsed.path, link, euid);
+          problems.push({ key: tkey, message: `${p.message}; ${p.fix.join(', ')}` });
+        }
+      }
       if (t.parsed.kind === 'daemon' && t.parsed.user && !t.passwordFile && !process.env.RSYNC_PASSWORD) {
         problems.push({
           key: tkey,

@@ -8,13 +8,15 @@ export const CONTROL_SOCKET = 'control.sock';
 /** What the control socket needs from the daemon. */
 export interface Controllable {
   status(): unknown;
+  /** the alert incidents open now */
+  incidents(): unknown[];
   resume(name: string): number;
   heldTargets(): string[];
 }
 
 /**
  * A small HTTP server on a unix socket in state_dir, for the CLI on the same
- * host (`syncward resume`). Only whoever can open state_dir can reach it:
+ * host (`syncward resume`, `syncward status --state-dir`). Only whoever can open state_dir can reach it:
  * the socket is mode 600. The network API is separate (api.listen).
  */
 export async function startControlServer(
@@ -32,7 +34,14 @@ export async function startControlServer(
     };
     const url = new URL(req.url ?? '/', 'http://control');
     const resume = /^\/targets\/([^/]+(?:\/[^/]+)?)\/resume$/.exec(url.pathname);
-    if (req.method === 'GET' && url.pathname === '/status') return reply(200, daemon.status());
+    // what `syncward status --state-dir` reads: the parts of /api/status its verdict needs
+    if (req.method === 'GET' && url.pathname === '/status')
+      return reply(200, {
+        pid: process.pid,
+        now: Date.now(),
+        sources: daemon.status(),
+        alerts: daemon.incidents(),
+      });
     if (req.method === 'POST' && resume) {
       const name = decodeURIComponent(resume[1] as string);
       const n = daemon.resume(name);

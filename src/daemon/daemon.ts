@@ -140,6 +140,7 @@ export class Daemon extends EventEmitter {
       isRoot: this.isRoot,
       raise: (a) => this.raise(a),
       onAudit: (e) => this.emit('audit', e),
+      commands: { configFile: this.config.file, stateDir: this.config.stateDir },
     });
     this.unclean = lock.stale || clean === '0';
     if (this.unclean) {
@@ -263,6 +264,7 @@ export class Daemon extends EventEmitter {
       isRoot: this.isRoot,
       unclean: this.unclean,
       unwatchedAlertMs: () => this.config.alerts.unwatchedAfterS * 1000,
+      configFile: this.config.file,
     });
     const name = sc.name;
     for (const event of FORWARDED) s.on(event, (...args: unknown[]) => this.emit(event, ...args));

@@ -79,6 +79,8 @@ export interface TargetWorkerOptions {
   rootIgnore?: string[];
   /** st_dev of the source root when watching began (null: not known yet) */
   rootDev?: () => number | null;
+  /** the command that lifts a hold on this target, as its alert prints it */
+  resumeCommand?: string;
 }
 
 /** Deletes sent within this window count together against max_delete (a slow rm -rf arrives in many batches). */
@@ -243,7 +245,7 @@ export class TargetWorker extends EventEmitter {
     this.setState('held', reason);
     this.alert(
       'held',
-      `target ${this.o.sourceName}/${this.name} is on hold: ${reason}; nothing is sent until an operator runs: syncward resume ${this.name}`,
+      `target ${this.o.sourceName}/${this.name} is on hold: ${reason}; nothing is sent until an operator ${this.o.resumeCommand ? `runs: \`${this.o.resumeCommand}\`` : 'resumes it'}`,
     );
   }
 

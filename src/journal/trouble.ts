@@ -55,8 +55,10 @@ export function catchUpText(sources: { name: string; initialSync: boolean }[], c
   const off = sources.filter((s) => !s.initialSync).map((s) => s.name);
   const all = 'the full sync at start resends every difference';
   if (off.length === 0) return all;
-  const cmd = configFile ? syncwardCommand('sync', configFile) : 'syncward sync -c FILE';
+  // initial_sync can only be off in a config file: without one there is always the full sync at start
+  const sync = (...args: string[]) =>
+    syncwardCommand('sync', { configFile }, ...args) ?? 'syncward sync -c FILE';
   return off.length === sources.length
-    ? `initial_sync is off, so run \`${cmd}\` once syncward runs again: it resends every difference`
-    : `${all}, except for ${off.join(', ')} (initial_sync: false): run \`${cmd} --source NAME\` for ${off.length > 1 ? 'each' : 'it'} once syncward runs again`;
+    ? `initial_sync is off, so run \`${sync()}\` once syncward runs again: it resends every difference`
+    : `${all}, except for ${off.join(', ')} (initial_sync: false): run ${off.map((n) => `\`${sync('--source', n)}\``).join(', ')} once syncward runs again`;
 }

@@ -9,7 +9,7 @@
  */
 
 import type { ConditionKind, Severity } from '../alerts/index.js';
-import { syncwardCommand } from '../util/shell.js';
+import { driftAdvice, syncwardCommand } from '../util/shell.js';
 
 export type { ConditionKind, Severity };
 
@@ -33,6 +33,8 @@ export interface RulesConfig {
   unwatchedAfterS: number;
   /** the config file the daemon runs with: `syncward resume -c FILE` in a held alert */
   configFile?: string;
+  /** its state_dir: `syncward resume --state-dir DIR` when it runs without a config file */
+  stateDir?: string;
 }
 
 /** The parts of an audit result the rules read (daemon AuditSummary). */
@@ -250,7 +252,7 @@ function targetRules(
         'critical',
         src,
         tg,
-        `target ${key} is misconfigured: ${why}; fix the URL, module, user or password file in the config (syncward doctor shows the details), then send SIGHUP`,
+        `target ${key} is misconfigured: ${why}; ${fixConfig(rules)}`,
       ),
     );
   if (t.holdReason !== null)
@@ -260,7 +262,7 @@ function targetRules(
         'critical',
         src,
         tg,
-        `target ${key} is on hold: ${t.holdReason}; nothing is sent to it until an operator checks and runs: ${syncwardCommand('resume', rules.configFile, key)}`,
+        `target ${key} is on hold: ${t.holdReason}; nothing is sent to it until an operator checks and ${pasted(syncwardCommand('resume', rules, key), (c) => `runs: ${c}`, 'resumes it')}`,
       ),
     );
   const limit = rules.lagAboveS * 1000;
@@ -277,7 +279,7 @@ function targetRules(
         'warning',
         src,
         tg,
-        `target ${key} lags: ${parts.join(' and ')}, above ${rules.lagAboveS} s; check its bandwidth and load (syncward status shows its queue)`,
+        `target ${key} lags: ${parts.join(' and ')}, above ${rules.lagAboveS} s; check its bandwidth and load${pasted(syncwardCommand('status', rules), (c) => ` (${c} shows its queue)`, '')}`,
       ),
     );
   }
@@ -288,7 +290,7 @@ function targetRules(
         'critical',
         src,
         tg,
-        `target ${key}: the canary written ${secs(now - t.canary.missingSince)} ago has not arrived although transfers may look fine: the watcher or the transfer path is dead; check the logs, run syncward audit, restart syncward if it persists`,
+        `target ${key}: the canary written ${secs(now - t.canary.missingSince)} ago has not arrived although transfers may look fine: the watcher or the transfer path is dead; check the logs, ${driftAdvice(rules, src, tg)}, restart syncward if it persists`,
       ),
     );
   const audit = snap.lastCompletedAudit[key];
@@ -302,7 +304,7 @@ function targetRules(
           'warning',
           src,
           tg,
-          `target ${key} differs from the source (${audit.checksum ? 'checksum ' : ''}audit at ${new Date(audit.at).toISOString()}): ${d.missing} missing, ${d.extra} extra, ${d.content} content, ${d.metadata} metadata; someone may have changed the target by hand: see syncward audit --source ${src} --target ${tg}, fix with --repair`,
+          `target ${key} differs from the source (${audit.checksum ? 'checksum ' : ''}audit at ${new Date(audit.at).toISOString()}): ${d.missing} missing, ${d.extra} extra, ${d.content} content, ${d.metadata} metadata; someone may have changed the target by hand: ${driftAdvice(rules, src, tg)}`,
         ),
       );
   }
@@ -337,4 +339,17 @@ function targetRules(
         `target ${key} is out of disk space (or quota) since ${new Date(noSpace).toISOString()}; free space on the target, syncward retries by itself`,
       ),
     );
+}
+
+/** How to fix a misconfigured target: the config file and SIGHUP, or (started without one) the command line. */
+function fixConfig(rules: RulesConfig): string {
+  const doctor = syncwardCommand('doctor', rules);
+  if (doctor === undefined)
+    return 'fix the --target URL or --password-file syncward was started with, then start it again';
+  return `fix the URL, module, user or password file in ${rules.configFile} (\`${doctor}\` shows the details), then send SIGHUP`;
+}
+
+/** A command the operator can paste, in backticks, put into words; `otherwise` when there is none. */
+function pasted(command: string | undefined, words: (c: string) => string, otherwise: string): string {
+  return command === undefined ? otherwise : words(`\`${command}\``);
 }

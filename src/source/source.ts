@@ -19,6 +19,7 @@ import {
 } from '../transport/index.js';
 import { type BytePath, display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
+import { syncwardCommand } from '../util/shell.js';
 import {
   FanotifyWatcher,
   fanotifyRefusal,
@@ -52,6 +53,8 @@ export interface SourceContext {
   unclean: boolean;
   /** alerts.unwatched_after_s in ms, read when it is needed (a reload may change it) */
   unwatchedAlertMs: () => number;
+  /** the daemon's config file, for the commands its alerts print (none: `start --source`) */
+  configFile?: string;
 }
 
 /**
@@ -156,6 +159,11 @@ export class Source extends EventEmitter {
       lagThresholdS: sc.lagThresholdS,
       rootIgnore: rootIgnore(sc, this.ctx.stateDir),
       rootDev: () => this.dev,
+      resumeCommand: syncwardCommand(
+        'resume',
+        { configFile: this.ctx.configFile, stateDir: this.ctx.stateDir },
+        `${sc.name}/${tc.name}`,
+      ),
     });
     w.on('transfer', (r: TransferReport) => this.emit('transfer', r));
     // the canary is read back right after something reached the target: its lag is not rounded up to a poll

@@ -218,17 +218,21 @@ export class RsyncTransport implements Transport {
 
   sendAll(o: SendAllOptions = {}): Promise<SendResult> {
     const progress = o.onProgress;
+    const itemized = o.dryRun ? o.onItemized : undefined;
     const call = buildFullSyncCall(this.source(o), this.targetFor(o), {
       isRoot: this.o.isRoot,
       dryRun: o.dryRun,
+      itemize: itemized !== undefined,
       progress: progress !== undefined,
     });
-    const onLine = progress
-      ? (line: string) => {
-          const p = parseProgress2Line(line);
-          if (p) progress(p);
-        }
-      : undefined;
+    const onLine =
+      progress || itemized
+        ? (line: string) => {
+            const p = parseProgress2Line(line);
+            if (p) progress?.(p);
+            else itemized?.(line);
+          }
+        : undefined;
     return this.session(true, () => this.run('all', call, o, onLine));
   }
 

@@ -68,6 +68,8 @@ export interface BatchSendOptions extends SendOptions {
 export interface SendAllOptions extends SendOptions {
   /** say what would change, change nothing */
   dryRun?: boolean;
+  /** with dryRun: each change it would make, as one rsync --itemize-changes line (audit/itemize.ts parses it) */
+  onItemized?: (line: string) => void;
   /** progress of the whole transfer, as it goes */
   onProgress?: (p: RsyncProgress) => void;
 }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
+import { isWatching, msg, runSyncward, spawnSyncward } from '../helpers/cli-daemon.js';
 import { tempStateDir } from '../helpers/daemon.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
 
@@ -55,4 +56,74 @@ test('syncward start --source --target runs as a process, logs JSON lines, and s
     rmSync(dst, { recursive: true, force: true });
     state.dispose();
   }
+});
+
+test('two start --source daemons on one host both run, each reachable by status and resume through its --state-dir', async () => {
+  const src = await makeTempDir('syncward-cli-two-src-');
+  const dsts = [await makeTempDir('syncward-cli-two-a-'), await makeTempDir('syncward-cli-two-b-')];
+  const states = [tempStateDir(), tempStateDir()];
+  writeFileSync(join(src, 'f'), 'f\n');
+  // no --api: each picks a free port, so neither wants the other's
+  const daemons = dsts.map((dst, i) =>
+    spawnSyncward([
+      'start',
+      '--source',
+      src,
+      '--target',
+      dst,
+      '--state-dir',
+      (states[i] as { dir: string }).dir,
+    ]),
+  );
+  try {
+    for (const d of daemons) await d.waitForLine(isWatching, 20_000, 'watching');
+    for (const [i, d] of daemons.entries()) {
+      const dir = (states[i] as { dir: string }).dir;
+      const start = await d.waitForLine((l) => /^syncward starting/.test(msg(l)), 5_000, 'the start line');
+      // the start line says how to look at this daemon; that command runs as printed
+      const printed = /`(syncward status [^`]+)`/.exec(msg(start))?.[1];
+      assert.equal(printed, `syncward status --state-dir ${dir}`);
+      await waitFor(() => existsSync(join(dsts[i] as string, 'f')), 20_000, 'initial sync');
+      const r = runSyncward(['status', '--state-dir', dir]);
+      assert.equal(r.code, 0, `status of daemon ${i}: ${r.err}${r.out}`);
+      assert.match(r.out, new RegExp(`${basename(src)} +t1 +idle`));
+      const json = JSON.parse(runSyncward(['status', '--state-dir', dir, '--json']).out) as { pid: number };
+      assert.equal(json.pid, d.pid, 'the state_dir leads to its own daemon');
+      const resume = runSyncward(['resume', '--state-dir', dir, `${basename(src)}/t1`]);
+      assert.equal(resume.code, 1, 'reached, and it says the target is not on hold');
+      assert.match(resume.err, /is not on hold/);
+    }
+    const none = runSyncward(['status', '--state-dir', join(src, 'nothing-here')]);
+    assert.equal(none.code, 2);
+    assert.match(none.err, /no syncward daemon answers on state_dir .*nothing-here/);
+  } finally {
+    await Promise.all(daemons.map((d) => d.stop()));
+    for (const d of [src, ...dsts]) rmSync(d, { recursive: true, force: true });
+    for (const s of states) s.dispose();
+  }
+});
+
+test('a missing required option, or a missing -c/--state-dir, is a usage error: exit 2 (status reads CRITICAL, not WARNING)', () => {
+  for (const args of [
+    ['status'],
+    ['resume', 'web1'],
+    ['audit'],
+    ['sync'],
+    ['rsyncd-config'],
+    ['rsyncd-config', '--module', 'm'],
+  ]) {
+    const r = runSyncward(args);
+    assert.equal(r.code, 2, `syncward ${args.join(' ')}: ${r.err}`);
+    assert.match(
+      r.err,
+      /error: (required option|missing)/,
+      `syncward ${args.join(' ')} says what is missing`,
+    );
+  }
+  const both = runSyncward(['status', '-c', '/etc/none.yaml', '--state-dir', '/tmp']);
+  assert.equal(both.code, 2);
+  assert.match(both.err, /either -c FILE or --state-dir DIR, not both/);
+  const api = runSyncward(['start', '-c', '/etc/none.yaml', '--api', '127.0.0.1:0']);
+  assert.equal(api.code, 2);
+  assert.match(api.err, /--api is for --source\/--target; with -c, set api.listen/);
 });

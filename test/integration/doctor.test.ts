@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  lchownSync,
+  mkdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { bin, spawnSyncward } from '../helpers/cli-daemon.js';
@@ -379,4 +388,41 @@ test('doctor names the pid of a daemon running on the state_dir', async () => {
   } finally {
     await d.stop();
   }
+});
+
+test('a local target reached through a symlink another user owns: rsync 3.5.0 refuses it, check and doctor say so first with the fix, and the printed fix works', async (t) => {
+  if (process.geteuid?.() !== 0) return t.skip('needs root to give the symlink to another uid');
+  const { file, base } = await setup((b) => [{ name: 'backup', url: join(b, 'link', 'mirror') }]);
+  mkdirSync(join(base, 'real'));
+  symlinkSync(join(base, 'real'), join(base, 'link'));
+  lchownSync(join(base, 'link'), 12345, 12345);
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
+
+  // what happens without the check: every transfer fails with rsync's refusal
+  const sync = run('sync', '-c', file);
+  assert.equal(sync.status, 1, sync.stderr);
+  assert.match(sync.stderr, /refusing to follow a symlink owned by an untrusted user/);
+
+  const check = run('check', '-c', file);
+  assert.equal(check.status, 1, check.stderr + check.stdout);
+  assert.match(
+    check.stdout + check.stderr,
+    new RegExp(`${join(base, 'link')} .*belongs to uid 12345.*rsync 3\\.5\\.0`),
+  );
+  const r = doctor(file);
+  assert.equal(r.code, 2, r.out);
+  const c = find(r.checks, 'target www/backup');
+  assert.equal(c.status, 'fail');
+  assert.match(c.message, /refusing to follow a symlink owned by an untrusted user/);
+  const chown = /`(chown -h [^`]+)`/.exec(c.fix?.join('\n') ?? '')?.[1];
+  assert.ok(chown, `a chown -h fix: ${c.fix}`);
+  const [cmd, ...args] = chown.split(' ');
+  assert.equal(spawnSync(cmd as string, args).status, 0, chown);
+
+  assert.equal(run('check', '-c', file).status, 0);
+  assert.equal(find(doctor(file).checks, 'target www/backup').status, 'ok');
+  const again = run('sync', '-c', file);
+  assert.equal(again.status, 0, again.stderr);
+  assert.ok(existsSync(join(base, 'real', 'mirror', 'd0', 'f')));
 });

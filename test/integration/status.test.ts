@@ -70,7 +70,7 @@ describe('syncward status: Nagios exit codes from the running daemon', () => {
 
       writeFileSync(join(src, 'big.bin'), randomBytes(3 * 1024 * 1024));
       r = await statusUntil(cfg, 1, 'status warning while the big file crawls');
-      assert.match(r.out, /^src +web +lagging +\d+ +\d+s /m);
+      assert.match(r.out, /^src +web +lagging +\d+ +(\d+ms|\d+\.\ds|\d+s|\d+m\d\ds) /m);
       assert.match(
         r.out,
         /syncward WARNING: .*\n {2}WARNING +src\/web is lagging: oldest pending change is \d+ s old/,
@@ -137,7 +137,10 @@ describe('syncward status: Nagios exit codes from the running daemon', () => {
       writeFileSync(cfg, configYaml({ stateDir: state.dir, source: src, targets }));
       let r = runSyncward(['status', '-c', cfg]);
       assert.equal(r.code, 2);
-      assert.match(r.err, /no syncward daemon is running on state_dir .*; start it with: syncward start -c /);
+      assert.match(
+        r.err,
+        /no syncward daemon is running on state_dir .*; start it with: `syncward start -c /,
+      );
 
       const port = await freePort();
       writeFileSync(

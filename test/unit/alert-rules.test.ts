@@ -103,9 +103,9 @@ test('the condition id stays the same while the condition lasts, whatever its me
 
 test('misconfigured fires after misconfigured_after_s (0: at once) and names the fix', () => {
   const t = target({ state: 'misconfigured', stateSince: T0, lastError: '@ERROR: auth failed on module m' });
-  const c = one(evaluate(snap([source([t])]), rules, T0), 'misconfigured');
+  const c = one(evaluate(snap([source([t])]), { ...rules, configFile: '/etc/s.yaml' }, T0), 'misconfigured');
   assert.match(c.message, /auth failed on module m/);
-  assert.match(c.message, /doctor/);
+  assert.match(c.message, /`syncward doctor -c \/etc\/s\.yaml` shows the details/);
   assert.deepEqual(
     kinds(evaluate(snap([source([t])]), { ...rules, misconfiguredAfterS: 30 }, T0 + 29_000)),
     [],
@@ -145,9 +145,9 @@ test('a missing canary is critical while missingSince is set', () => {
 test('drift from the last completed audit fires, and a later clean audit resolves it', () => {
   const drifted = audit({ drift: { missing: 2, extra: 1, content: 0, metadata: 3 } });
   const s = snap([source()], { lastCompletedAudit: { 'www/web1': drifted } });
-  const c = one(evaluate(s, rules, T0), 'drift');
+  const c = one(evaluate(s, { ...rules, configFile: '/etc/s.yaml' }, T0), 'drift');
   assert.match(c.message, /2 missing, 1 extra, 0 content, 3 metadata/);
-  assert.match(c.message, /--repair/);
+  assert.match(c.message, /`syncward audit -c \/etc\/s\.yaml --source www --target web1 --repair`/);
   const clean = snap([source()], { lastCompletedAudit: { 'www/web1': audit({ at: T0 + 1 }) } });
   assert.deepEqual(kinds(evaluate(clean, rules, T0 + 2)), []);
 });
@@ -253,7 +253,8 @@ test('stuck paths and a held target are conditions for as long as they last', ()
     T0,
   );
   assert.deepEqual(kinds(cs).sort(), ['held', 'stuck']);
-  assert.match(one(cs, 'held').message, /syncward resume www\/web1/);
+  // these rules know neither a config file nor a state_dir: no command that would fail as printed
+  assert.match(one(cs, 'held').message, /until an operator checks and resumes it$/);
   assert.match(one(cs, 'held').message, /max_delete 1000/);
   assert.match(one(cs, 'stuck').message, /3 path\(s\)/);
 });
@@ -261,7 +262,33 @@ test('stuck paths and a held target are conditions for as long as they last', ()
 test("a held alert names the resume command with the daemon's config file, quoted, so it runs as printed from any directory", () => {
   const held = target({ holdReason: 'would delete 5000 entries, more than max_delete 1000' });
   const cs = evaluate(snap([source([held])]), { ...rules, configFile: '/etc/sync ward/s.yaml' }, T0);
-  assert.match(one(cs, 'held').message, /runs: syncward resume -c '\/etc\/sync ward\/s\.yaml' www\/web1$/);
+  assert.match(one(cs, 'held').message, /runs: `syncward resume -c '\/etc\/sync ward\/s\.yaml' www\/web1`$/);
+});
+
+test('a daemon started without a config file is named by its state_dir in the commands its alerts print', () => {
+  const held = target({ holdReason: 'would delete 5000 entries, more than max_delete 1000' });
+  const cs = evaluate(snap([source([held])]), { ...rules, stateDir: '/var/lib/syncward/www-1' }, T0);
+  assert.match(
+    one(cs, 'held').message,
+    /runs: `syncward resume --state-dir \/var\/lib\/syncward\/www-1 www\/web1`$/,
+  );
+  const drift = evaluate(
+    snap([source([target({})])], {
+      lastCompletedAudit: {
+        'www/web1': {
+          at: T0,
+          checksum: false,
+          error: null,
+          drift: { missing: 1, extra: 0, content: 0, metadata: 0 },
+        },
+      },
+    }),
+    { ...rules, stateDir: '/var/lib/syncward/www-1' },
+    T0,
+  );
+  // audit needs a config file: the alert names what works without one instead
+  assert.doesNotMatch(one(drift, 'drift').message, /syncward audit/);
+  assert.match(one(drift, 'drift').message, /Full sync/);
 });
 
 test('an unclean restart stays until every target had a full sync after the start', () => {

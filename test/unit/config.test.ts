@@ -132,6 +132,34 @@ test('start --source/--target builds the same config shape', () => {
   assert.throws(() => configFromArgs({ source: '/srv/www', targets: ['nope://'] }), /--target nope:\/\//);
 });
 
+test('two start --source/--target daemons on one host get their own state_dir and any free API port by default', () => {
+  const a = configFromArgs({ source: '/srv/www', targets: ['/backup/www'] });
+  const b = configFromArgs({ source: '/srv/www', targets: ['/backup2/www'] });
+  const img = configFromArgs({ source: '/srv/img', targets: ['/backup/www'] });
+  assert.notEqual(a.stateDir, b.stateDir);
+  assert.notEqual(a.stateDir, img.stateDir);
+  assert.match(
+    a.stateDir,
+    /\/www-[0-9a-f]{12}$/,
+    'named after the source, so an operator can tell them apart',
+  );
+  assert.equal(
+    configFromArgs({ source: '/srv/www', targets: ['/backup/www'] }).stateDir,
+    a.stateDir,
+    'run again: same journal',
+  );
+  assert.equal(a.api.listen, '127.0.0.1:0');
+  assert.equal(configFromArgs({ source: '/srv/www', targets: ['/b'], api: 'off' }).api.listen, 'off');
+  assert.equal(
+    configFromArgs({ source: '/srv/www', targets: ['/b'], api: '127.0.0.1:9000' }).api.listen,
+    '127.0.0.1:9000',
+  );
+  assert.throws(
+    () => configFromArgs({ source: '/srv/www', targets: ['/b'], api: 'nowhere' }),
+    /--api: .*not host:port/,
+  );
+});
+
 test('the environment check finds a missing source and a password file others can read', () => {
   const dir = mkdtempSync(join(tmpdir(), 'syncward-cfg-'));
   try {

@@ -86,6 +86,6 @@ test('the catch-up named in the message is the startup full sync, or a sync to r
   );
   assert.match(
     catchUpText([on, off], '/etc/s.yaml'),
-    /except for img \(initial_sync: false\): run `syncward sync -c \/etc\/s\.yaml --source NAME` for it/,
+    /except for img \(initial_sync: false\): run `syncward sync -c \/etc\/s\.yaml --source img` once/,
   );
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ApiStatus } from '../../src/api/index.js';
-import { duration, STATUS_EXIT, statusText, statusVerdict } from '../../src/cli/status.js';
+import { duration, lagText, STATUS_EXIT, statusText, statusVerdict } from '../../src/cli/status.js';
 import type { Incident, SourceStatus, TargetStatus } from '../../src/daemon/index.js';
 
 const NOW = 1_800_000_000_000;
@@ -139,7 +139,7 @@ describe('status exit code (Nagios: 0 ok, 1 warning, 2 critical)', () => {
       [
         'held',
         status([target({ state: 'held', holdReason: '1200 deletes > max_delete 1000' })]),
-        /on hold: 1200 deletes.*syncward resume/,
+        /on hold: 1200 deletes.*the dashboard's Resume/,
       ],
       ['source missing', status([target()], { source: { state: 'missing' } }), /source www is missing/],
       ['source gone', status([target()], { source: { state: 'rootGone' } }), /source www is gone/],
@@ -188,6 +188,34 @@ describe('status text', () => {
   test('a healthy daemon ends with an OK line', () => {
     const s = status([target()]);
     assert.match(statusText(s, statusVerdict(s)), /\nsyncward OK: 1 target\(s\) healthy\n$/);
+  });
+
+  test('a held target names the resume command the way the operator named the daemon', () => {
+    const s = status([target({ state: 'held', holdReason: 'source root emptied' })]);
+    const byFile = statusVerdict(s, { configFile: '/etc/sync ward.yaml', stateDir: '/var/lib/syncward' });
+    assert.match(
+      byFile.problems[0]?.message ?? '',
+      /lift it with `syncward resume -c '\/etc\/sync ward\.yaml' www\/web1`$/,
+    );
+    const byDir = statusVerdict(s, { stateDir: '/var/lib/syncward/www-1' });
+    assert.match(
+      byDir.problems[0]?.message ?? '',
+      /lift it with `syncward resume --state-dir \/var\/lib\/syncward\/www-1 www\/web1`$/,
+    );
+  });
+
+  test('the LAG column keeps a sub-second lag (238 ms is not 0s)', () => {
+    assert.equal(lagText(238), '238ms');
+    assert.equal(lagText(0), '0ms');
+    assert.equal(lagText(2_449), '2.4s');
+    assert.equal(lagText(75_000), '1m15s');
+    const s = status([
+      target({ pending: 2, oldestPendingAt: NOW - 238 }),
+      target({ target: 'web2', canary: { lagMs: 41, missingSince: null } as TargetStatus['canary'] }),
+    ]);
+    const lines = statusText(s, statusVerdict(s)).split('\n');
+    assert.match(lines[1] as string, /^www +web1 +idle +2 +238ms +/);
+    assert.match(lines[2] as string, /^www +web2 +idle +0 +41ms \(canary\) +/);
   });
 
   test('durations read as people say them', () => {
