@@ -71,6 +71,8 @@ export interface AlertsConfig {
   lagAboveS: number;
   watchUsageAbove: number;
   unwatchedAfterS: number;
+  /** a firing incident is sent again this often (seconds); 0: never */
+  remindEveryS: number;
   /** the config file, for the commands alerts tell the operator to run */
   configFile?: string;
   webhooks: { url: string; tokenFile?: string }[];
@@ -403,6 +405,7 @@ function resolveConfig(
       lagAboveS: a.lag_above_s,
       watchUsageAbove: a.watch_usage_above,
       unwatchedAfterS: a.unwatched_after_s,
+      remindEveryS: a.remind_every_s,
       configFile: file,
       webhooks: a.webhooks.map((w) => ({
         url: w.url,

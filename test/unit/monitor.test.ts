@@ -17,6 +17,7 @@ const alerts: AlertsConfig = {
   lagAboveS: 300,
   watchUsageAbove: 0.9,
   unwatchedAfterS: 30,
+  remindEveryS: 3600,
   webhooks: [],
   commands: [],
 };
