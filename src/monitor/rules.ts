@@ -196,7 +196,7 @@ function sourceRules(s: RuleSource, snap: Snapshot, rules: RulesConfig, now: num
     const spell = s.overflowSpell;
     const times =
       spell && spell.count > 1
-        ? ` ${spell.count} times since ${ago(now, spell.since)}`
+        ? ` ${spell.count} times (the first ${ago(now, spell.since)})`
         : ` ${ago(now, overflowAt)}`;
     if (behind.length > 0)
       out.push(
