@@ -183,7 +183,12 @@ export class Monitor {
     const conditions = evaluate(snap, this.alerts, now);
     const current = new Map(conditions.map((c) => [c.id, c]));
     for (const c of conditions) {
-      if (this.open.has(c.id)) continue;
+      const firing = this.open.get(c.id);
+      if (firing) {
+        // what the condition says now (down for an hour, 27 overflows): status, reminders and the resolve show it
+        firing.message = c.message;
+        continue;
+      }
       const before = this.restored.get(c.id);
       if (before) {
         // it was firing before the restart and still is: no second firing
@@ -196,7 +201,7 @@ export class Monitor {
       this.fire(c, now);
     }
     for (const [id, inc] of this.open) if (!current.has(id)) this.resolve(inc, now);
-    this.remind(current, now);
+    this.remind(now);
     this.raised.clear();
     if (this.restored.size > 0) this.settleRestored(snap, sources, now);
     return conditions;
@@ -230,7 +235,7 @@ export class Monitor {
   }
 
   /** Sends each incident still firing again once alerts.remind_every_s has passed since it was last sent. */
-  private remind(current: ReadonlyMap<string, Condition>, now: number): void {
+  private remind(now: number): void {
     const every = this.alerts.remindEveryS * 1000;
     if (every <= 0) return;
     for (const [id, inc] of this.open) {
@@ -238,8 +243,7 @@ export class Monitor {
       if (now - last.at < every) continue;
       const reminders = last.reminders + 1;
       this.sent.set(id, { at: now, reminders });
-      // the condition's message now (a target down for an hour says an hour), the incident as it fired
-      const still: Incident = { ...inc, message: current.get(id)?.message ?? inc.message };
+      const still: Incident = { ...inc };
       const text = `[${inc.severity}] ${inc.kind} still firing after ${secs(now - inc.firedAt)}: ${still.message}`;
       this.o.log[levelOf(inc)](
         {

@@ -156,9 +156,10 @@ export class Source extends EventEmitter {
     w.on('delivered', () => this.canary?.delivered(tc.name));
     w.on('delivered', (d: Delivery) => this.emit('delivered', tc.name, d));
     w.on('alert', (a: WorkerAlert) => this.raise({ ...a, target: tc.name }));
-    w.on('state', (state: TargetState, _prev: TargetState, reason: string) =>
-      this.emit('state', tc.name, state, reason),
-    );
+    w.on('state', (state: TargetState, prev: TargetState, reason: string) => {
+      if (UNREACHED_STATES.has(prev) && !UNREACHED_STATES.has(state)) this.canary?.targetBack(tc.name);
+      this.emit('state', tc.name, state, reason);
+    });
     return w;
   }
 
@@ -279,6 +280,7 @@ export class Source extends EventEmitter {
     watcher.on('overflow', () => {
       const now = Date.now();
       const first = this.overflowSpell() === null;
+      if (first) this.endSpell();
       this.overflows++;
       this.lastOverflowAt = now;
       this.spell = first
@@ -336,6 +338,16 @@ export class Source extends EventEmitter {
     else if (this.ctx.unclean) for (const w of this.workers) w.requestFullSync('unclean restart');
   }
 
+  /** Once every target caught up: the one line that sums up a burst of overflows. */
+  private endSpell(): void {
+    if (this.spell.count === 0) return;
+    this.ctx.log.info(
+      { source: this.name, overflows: this.spell.count, since: this.spell.since },
+      `source ${this.name}: every target had its catch-up full sync after ${this.spell.count} inotify queue overflow(s) in ${(this.lastOverflowAt ?? this.spell.since) - this.spell.since} ms`,
+    );
+    this.spell = { since: 0, count: 0 };
+  }
+
   /** The overflows not yet covered by a catch-up full sync on every target, or null. */
   private overflowSpell(): { since: number; count: number } | null {
     const at = this.lastOverflowAt;
@@ -347,6 +359,7 @@ export class Source extends EventEmitter {
   /** Lag per target, and whether the watched root is still the same filesystem. */
   checkHealth(now: number): void {
     for (const w of this.workers) w.checkLag(now);
+    if (this.overflowSpell() === null) this.endSpell();
     if (this.state !== 'watching' || this.dev === null) return;
     let dev: number | null = null;
     try {
