@@ -8,8 +8,12 @@
 
 export type Severity = 'warning' | 'critical';
 
-/** What a target worker raises about its own pair. */
-export type WorkerAlertKind = 'held' | 'stuck' | 'noSpace' | 'misconfigured' | 'down';
+/**
+ * What a target worker raises about its own pair: facts of one moment. A
+ * target down or misconfigured is a state, not a raised alert: the rules
+ * make it an incident once it has lasted down_after_s / misconfigured_after_s.
+ */
+export type WorkerAlertKind = 'held' | 'stuck' | 'noSpace';
 
 /** What the daemon raises: a worker's kinds plus the source- and daemon-wide ones. */
 export type AlertKind =
@@ -22,7 +26,39 @@ export type AlertKind =
   | 'canaryMissing';
 
 /** What the monitor's rules can find: every raised kind plus the states only the rules see. */
-export type ConditionKind = AlertKind | 'lag' | 'auditFailed' | 'watchUsage' | 'unwatched';
+export type ConditionKind =
+  | AlertKind
+  | 'down'
+  | 'misconfigured'
+  | 'lag'
+  | 'auditFailed'
+  | 'watchUsage'
+  | 'unwatched';
+
+/** The one severity of each kind: the rules, the log level of a raised alert and `syncward status` use it. */
+export const SEVERITY: Readonly<Record<ConditionKind, Severity>> = {
+  down: 'critical',
+  misconfigured: 'critical',
+  held: 'critical',
+  noSpace: 'critical',
+  rootGone: 'critical',
+  watchLimit: 'critical',
+  unwatched: 'critical',
+  canaryMissing: 'critical',
+  stuck: 'warning',
+  uncleanRestart: 'warning',
+  overflow: 'warning',
+  drift: 'warning',
+  lag: 'warning',
+  auditFailed: 'warning',
+  watchUsage: 'warning',
+};
+
+/**
+ * Target states in which nothing reaches the target, each with an alert of
+ * its own: a missing canary there is no second alert.
+ */
+export const UNREACHED_STATES: ReadonlySet<string> = new Set(['down', 'misconfigured', 'held']);
 
 /** A raised alert as a worker emits it (the daemon adds source, target and time). */
 export interface WorkerAlert {

@@ -15,9 +15,10 @@ import {
   transferred,
 } from '../transport/index.js';
 import { shellWord } from '../util/shell.js';
+import { suggestLimit, suggestMaxUserWatches } from '../watch/limits.js';
 
 export { compareVersions, parseRsyncVersion, type RsyncVersion } from '../transport/index.js';
-export { shellWord };
+export { shellWord, suggestLimit };
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -138,13 +139,6 @@ export interface SourceDirCount {
   dirs: number | null;
 }
 
-/** What to set a limit to: twice what is needed, at least `floor`, rounded up to a power of two. */
-export function suggestLimit(needed: number, floor: number): number {
-  let n = 1;
-  while (n < Math.max(needed * 2, floor)) n *= 2;
-  return n;
-}
-
 export const SYSCTL_FILE = '/etc/sysctl.d/90-syncward.conf';
 
 function sysctlFix(key: string, value: number): string[] {
@@ -171,7 +165,7 @@ export function watchesCheck(limits: InotifyLimits, counts: SourceDirCount[], wa
       message: `${total} directories to watch (${per}); fs.inotify.max_user_watches could not be read from /proc`,
     };
   }
-  const fix = sysctlFix('fs.inotify.max_user_watches', suggestLimit(total, 524288));
+  const fix = sysctlFix('fs.inotify.max_user_watches', suggestMaxUserWatches(total));
   const usage = `${total} directories to watch (${per}) against fs.inotify.max_user_watches = ${max}`;
   if (total > max) {
     return {
@@ -372,6 +366,10 @@ export function targetProbeCheck(
     );
   else if (/password file must not be other-accessible/.test(p.rsyncMessage))
     fix.push('chmod 600 the password file');
+  else if (/host name does not resolve/.test(p.message))
+    fix.push(
+      'correct the host name in the target URL, or make it resolve on this machine (DNS, /etc/hosts); check with: getent hosts HOST',
+    );
   else if (p.class === 'transient')
     fix.push(
       kind === 'daemon'
@@ -383,11 +381,13 @@ export function targetProbeCheck(
     p.class === 'transient'
       ? 'unreachable'
       : p.class === 'misconfigured'
-        ? kind === 'ssh' && /ssh login failed/.test(p.message)
-          ? 'ssh login failed'
-          : /refused the login/.test(p.message)
-            ? 'authentication failed'
-            : 'misconfigured'
+        ? /host name does not resolve/.test(p.message)
+          ? 'configuration error'
+          : kind === 'ssh' && /ssh login failed/.test(p.message)
+            ? 'ssh login failed'
+            : /refused the login/.test(p.message)
+              ? 'authentication failed'
+              : 'misconfigured'
         : 'probe failed';
   return {
     name,

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SEVERITY, UNREACHED_STATES } from '../alerts/index.js';
 import { API_FILE, type ApiStatus, apiUrl, readApiToken } from '../api/index.js';
 import { type Config, parseListen } from '../config/index.js';
 import { controlRequest } from '../daemon/index.js';
@@ -28,8 +29,9 @@ export interface StatusVerdict {
 /**
  * What the daemon's status means for a monitoring check. Pure.
  * Critical: a source not watched, a target down, misconfigured or on hold,
- * a critical incident. Warning: a target lagging, stuck paths, drift (or a
- * failed audit) in the last audit, a missing canary, directories that could
+ * a missing canary (as the canaryMissing alert), a critical incident.
+ * Warning: a target lagging, stuck paths, drift (or a
+ * failed audit) in the last audit, directories that could
  * not be watched (yet), a warning incident.
  * Everything else (idle, syncing, starting) is ok.
  */
@@ -50,8 +52,9 @@ export function statusVerdict(s: StatusBody, ref: DaemonRef = {}): StatusVerdict
     for (const t of src.targets) {
       const key = `${t.source}/${t.target}`;
       const why = t.stateReason ? `: ${t.stateReason}` : '';
+      const tries = t.failures > 1 ? ` (${t.failures} failed tries, retrying with backoff)` : '';
       if (t.state === 'down' || t.state === 'misconfigured')
-        crit(`${key} is ${t.state} since ${ago(s.now, t.stateSince)}${why}`);
+        crit(`${key} is ${t.state} since ${ago(s.now, t.stateSince)}${why}${tries}`);
       else if (t.state === 'held') {
         const resume = syncwardCommand('resume', ref, key);
         crit(
@@ -70,8 +73,12 @@ export function statusVerdict(s: StatusBody, ref: DaemonRef = {}): StatusVerdict
       if (a?.error) warn(`${key}: the last audit could not run: ${a.error}`);
       else if (a && !a.ok && drift > 0)
         warn(`${key}: the last audit (${ago(s.now, a.at)} ago) found drift: ${driftText(a.drift)}`);
-      if (t.canary?.missingSince != null)
-        warn(`${key}: the canary written ${ago(s.now, t.canary.missingSince)} ago has not arrived`);
+      // a target down, misconfigured or held explains a missing canary by itself
+      if (t.canary?.missingSince != null && !UNREACHED_STATES.has(t.state))
+        problems.push({
+          severity: SEVERITY.canaryMissing,
+          message: `${key}: the canary written ${ago(s.now, t.canary.missingSince)} ago has not arrived`,
+        });
     }
   }
   for (const i of s.alerts) {

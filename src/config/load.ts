@@ -75,6 +75,8 @@ export interface AlertsConfig {
   lagAboveS: number;
   watchUsageAbove: number;
   unwatchedAfterS: number;
+  /** a firing incident is sent again this often (seconds); 0: never */
+  remindEveryS: number;
   /** the config file, for the commands alerts tell the operator to run */
   configFile?: string;
   /** state_dir, for those commands when there is no config file (`status`/`resume --state-dir`) */
@@ -436,6 +438,7 @@ function resolveConfig(
       lagAboveS: a.lag_above_s,
       watchUsageAbove: a.watch_usage_above,
       unwatchedAfterS: a.unwatched_after_s,
+      remindEveryS: a.remind_every_s,
       configFile: file,
       stateDir: abs(raw.state_dir),
       webhooks: a.webhooks.map((w) => ({

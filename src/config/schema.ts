@@ -405,6 +405,14 @@ export const configSchema = z.strictObject({
         .describe(
           'Alert when a directory could not be listed or watched (out of file descriptors, memory or inotify watches; no permission) for this long; it is retried meanwhile, and a full sync runs once it is watched again.',
         ),
+      remind_every_s: z
+        .number()
+        .min(0)
+        .max(WEEK_S, atMost(WEEK_S, 's', '1 week'))
+        .default(3600)
+        .describe(
+          'An alert still firing is sent again to the webhooks and commands (and logged) every this many seconds, until it resolves; 0: never. Each alert fires once and resolves once either way.',
+        ),
       webhooks: z
         .array(
           z
@@ -487,6 +495,7 @@ export const configSchema = z.strictObject({
       lag_above_s: 300,
       watch_usage_above: 0.9,
       unwatched_after_s: 30,
+      remind_every_s: 3600,
       webhooks: [],
       commands: [],
     })

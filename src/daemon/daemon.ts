@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import type { Alert, Incident } from '../alerts/index.js';
+import { type Alert, type Incident, SEVERITY } from '../alerts/index.js';
 import type { ApiServer } from '../api/index.js';
 import { AuditRunner } from '../audit/index.js';
 import type { Config, SourceConfig } from '../config/index.js';
@@ -233,10 +233,10 @@ export class Daemon extends EventEmitter {
     }
   }
 
-  /** Logs and emits an alert. */
+  /** Logs (an error for a critical kind, a warning for the others) and emits an alert. */
   private raise(a: Omit<Alert, 'at'>): void {
     const alert: Alert = { ...a, at: Date.now() };
-    this.log.error(
+    this.log[SEVERITY[alert.kind] === 'critical' ? 'error' : 'warn'](
       { alert: alert.kind, source: alert.source, target: alert.target, paths: alert.paths?.slice(0, 20) },
       `ALERT ${alert.kind}: ${alert.message}`,
     );

@@ -6,15 +6,20 @@ export interface TargetFailure {
   delayMs: number;
   /** the state the target is in now */
   state: 'down' | 'misconfigured';
-  /** the alert to raise, null when the target was already in that state or is held */
-  alert: 'down' | 'misconfigured' | 'noSpace' | null;
+  /** the target enters that state now (not already in it, not held): the one failure worth a warning */
+  changed: boolean;
+  /** the raised alert: a full disk is a fact the rules latch; down and misconfigured are states the rules time */
+  alert: 'noSpace' | null;
 }
 
 /**
  * What a failed transfer (the target did not answer, or refused) does to a
  * target: misconfiguration backs off slowly and says so, everything else is
- * "down"; the alert fires once, on the change of state, and not while a
- * safety hold already speaks for the target.
+ * "down". Only the change of state is news (a warning); each retry of a
+ * target already down is a count. No alert is raised for down or
+ * misconfigured: the monitor fires those once the state has lasted
+ * down_after_s / misconfigured_after_s, and not while a safety hold already
+ * speaks for the target.
  */
 export function targetFailure(
   cls: ExitClass,
@@ -27,8 +32,9 @@ export function targetFailure(
   const backoffKind = cls === 'misconfigured' ? 'misconfigured' : cls === 'transient' ? 'transient' : 'other';
   const delayMs = retryDelay(failures, backoffKind, policy, random);
   const state = cls === 'misconfigured' ? 'misconfigured' : 'down';
-  const alert = current === state || held ? null : cls === 'noSpace' ? 'noSpace' : state;
-  return { delayMs, state, alert };
+  const changed = current !== state && !held;
+  const alert = changed && cls === 'noSpace' ? 'noSpace' : null;
+  return { delayMs, state, changed, alert };
 }
 
 /** What the worker knows when it considers its next transfer. */

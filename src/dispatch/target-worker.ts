@@ -174,6 +174,11 @@ export class TargetWorker extends EventEmitter {
     return [...this.stuckPaths.keys()].slice(0, max).map((p) => display(p) || '.');
   }
 
+  /** Failed transfers in a row since the last success. */
+  get failedAttempts(): number {
+    return this.failures;
+  }
+
   get held(): string | null {
     return this.holdReason;
   }
@@ -707,14 +712,14 @@ export class TargetWorker extends EventEmitter {
     const delay = f.delayMs;
     this.retryAt = now + delay;
     this.lastError = res.message;
-    this.o.log.error(
+    // the failure that changes the state is a warning; each retry after it is a count (status: failures)
+    this.o.log[f.changed ? 'warn' : 'debug'](
       { ...report, rsyncMessage: res.detail, retryInMs: delay, attempt: this.failures },
-      `${kind === 'full' ? 'full sync' : 'transfer'} ${this.o.sourceName} -> ${this.name} failed (rsync exit ${res.code ?? res.signal}, ${cls}): ${res.message}; retry in ${Math.round(delay / 100) / 10} s`,
+      `${kind === 'full' ? 'full sync' : 'transfer'} ${this.o.sourceName} -> ${this.name} failed (rsync exit ${res.code ?? res.signal}, ${cls}, attempt ${this.failures}): ${res.message}; retry in ${Math.round(delay / 100) / 10} s`,
     );
-    if (f.alert !== null) {
-      this.setState(f.state, res.message);
+    if (f.changed) this.setState(f.state, res.message);
+    if (f.alert !== null)
       this.alert(f.alert, `target ${this.o.sourceName}/${this.name} is ${f.state}: ${res.message}`);
-    }
   }
 
   /** Failed changes go again, in a batch of their own, `delay` ms from now. */

@@ -14,6 +14,7 @@ import {
   type RuleAudit,
   type RuleSource,
   type Snapshot,
+  secs,
 } from './rules.js';
 
 /** How often the rules are evaluated (state changes and raw alerts evaluate sooner). */
@@ -30,6 +31,8 @@ export interface AlertMessage {
   event: 'firing' | 'resolved';
   /** one line for humans (chat, mail subject) */
   text: string;
+  /** set on a reminder (alerts.remind_every_s): the same incident still firing, sent again for the n-th time */
+  reminder?: number;
   incident: Incident;
   host: string;
   syncward: string;
@@ -66,6 +69,8 @@ export class Monitor {
   private readonly lastCompletedAudit: Record<string, RuleAudit> = {};
   /** conditions whose raised alert the daemon logged as `ALERT <kind>:` since the last evaluation */
   private readonly raised = new Set<string>();
+  /** open incident id -> when it was last sent (fired, restored or reminded) and how many reminders went */
+  private readonly sent = new Map<string, { at: number; reminders: number }>();
   private alerts: AlertsConfig;
   private sinks: Sink<AlertMessage>[] = [];
   private timer: Pacer | null = null;
@@ -177,17 +182,25 @@ export class Monitor {
     const conditions = evaluate(snap, this.alerts, now);
     const current = new Map(conditions.map((c) => [c.id, c]));
     for (const c of conditions) {
-      if (this.open.has(c.id)) continue;
+      const firing = this.open.get(c.id);
+      if (firing) {
+        // what the condition says now (down for an hour, 27 overflows): status, reminders and the resolve show it
+        firing.message = c.message;
+        continue;
+      }
       const before = this.restored.get(c.id);
       if (before) {
         // it was firing before the restart and still is: no second firing
         this.restored.delete(c.id);
         this.open.set(c.id, before);
+        // its reminders count from the restart: the previous run may have sent one just before it stopped
+        this.sent.set(c.id, { at: now, reminders: 0 });
         continue;
       }
       this.fire(c, now);
     }
     for (const [id, inc] of this.open) if (!current.has(id)) this.resolve(inc, now);
+    this.remind(now);
     this.raised.clear();
     if (this.restored.size > 0) this.settleRestored(snap, sources, now);
     return conditions;
@@ -220,6 +233,40 @@ export class Monitor {
     }
   }
 
+  /** Sends each incident still firing again once alerts.remind_every_s has passed since it was last sent. */
+  private remind(now: number): void {
+    const every = this.alerts.remindEveryS * 1000;
+    if (every <= 0) return;
+    for (const [id, inc] of this.open) {
+      const last = this.sent.get(id) ?? { at: inc.firedAt, reminders: 0 };
+      if (now - last.at < every) continue;
+      const reminders = last.reminders + 1;
+      this.sent.set(id, { at: now, reminders });
+      const still: Incident = { ...inc };
+      const text = `[${inc.severity}] ${inc.kind} still firing after ${secs(now - inc.firedAt)}: ${still.message}`;
+      this.o.log[levelOf(inc)](
+        {
+          incident: id,
+          alert: inc.kind,
+          severity: inc.severity,
+          source: inc.source,
+          target: inc.target,
+          reminder: reminders,
+        },
+        `ALERT reminder ${inc.kind}: ${text}`,
+      );
+      const msg: AlertMessage = {
+        event: 'firing',
+        text,
+        reminder: reminders,
+        incident: still,
+        host: this.host,
+        syncward: VERSION,
+      };
+      for (const s of this.sinks) s.push(msg);
+    }
+  }
+
   private fire(c: Condition, now: number): void {
     const inc: Incident = {
       id: c.id,
@@ -232,6 +279,7 @@ export class Monitor {
       resolvedAt: null,
     };
     this.open.set(c.id, inc);
+    this.sent.set(c.id, { at: now, reminders: 0 });
     // an alert the daemon raised was logged already (`ALERT <kind>:`, with its paths): log each alert once
     const fields = {
       incident: inc.id,
@@ -241,15 +289,16 @@ export class Monitor {
       target: inc.target,
     };
     if (this.raised.has(c.id)) this.o.log.debug(fields, `incident firing ${inc.kind}: ${inc.message}`);
-    else this.o.log.error(fields, `ALERT firing ${inc.kind}: ${inc.message}`);
+    else this.o.log[levelOf(inc)](fields, `ALERT firing ${inc.kind}: ${inc.message}`);
     this.publish('firing', inc, `[${inc.severity}] ${inc.kind}: ${inc.message}`);
   }
 
   private resolve(inc: Incident, now: number): void {
     this.open.delete(inc.id);
+    this.sent.delete(inc.id);
     const done: Incident = { ...inc, resolvedAt: now };
     const what = inc.target ? `${inc.source}/${inc.target}` : inc.source === '*' ? 'syncward' : inc.source;
-    const text = `resolved ${inc.kind} on ${what} after ${Math.max(0, Math.round((now - inc.firedAt) / 1000))} s`;
+    const text = `resolved ${inc.kind} on ${what} after ${secs(now - inc.firedAt)}`;
     this.o.log.info(
       { incident: inc.id, alert: inc.kind, source: inc.source, target: inc.target, firedAt: inc.firedAt },
       `ALERT resolved ${inc.kind}: ${text}`,
@@ -282,3 +331,6 @@ export class Monitor {
     );
   }
 }
+
+/** A critical incident is logged as an error, a warning one as a warning. */
+const levelOf = (inc: Incident): 'error' | 'warn' => (inc.severity === 'critical' ? 'error' : 'warn');

@@ -8,7 +8,7 @@
  * latched by the monitor and come in as data, so this stays pure.
  */
 
-import type { ConditionKind, Severity } from '../alerts/index.js';
+import { type ConditionKind, SEVERITY, type Severity, UNREACHED_STATES } from '../alerts/index.js';
 import { driftAdvice, syncwardCommand } from '../util/shell.js';
 
 export type { ConditionKind, Severity };
@@ -70,6 +70,8 @@ export interface RuleSource {
   watchedDirs: number;
   maxUserWatches: number | null;
   lastOverflowAt: number | null;
+  /** the overflows since the targets' last catch-up: one alert for a burst of them (daemon SourceStatus) */
+  overflowSpell?: { since: number; count: number } | null;
   /** directories that could not be listed or watched, retried meanwhile (daemon UnwatchedSummary) */
   unwatched?: { dirs: number; since: number | null; codes: string[]; sample: string[] };
   targets: RuleTarget[];
@@ -93,16 +95,19 @@ export interface Snapshot {
 export const conditionId = (kind: string, source: string, target?: string): string =>
   `${kind}:${source}${target === undefined ? '' : `/${target}`}`;
 
-const secs = (ms: number) => `${Math.max(0, Math.round(ms / 1000))} s`;
+/** A duration in whole seconds: "61 s". */
+export const secs = (ms: number): string => `${Math.max(0, Math.round(ms / 1000))} s`;
 
-function cond(
-  kind: ConditionKind,
-  severity: Severity,
-  source: string,
-  target: string | undefined,
-  message: string,
-): Condition {
-  return { id: conditionId(kind, source, target), kind, severity, source, target, message };
+/** How long ago, for people: "45 s ago", "12 min ago", "3 h ago" (an alert is read later than it was written). */
+export const ago = (now: number, at: number): string => {
+  const s = Math.max(0, Math.round((now - at) / 1000));
+  if (s < 120) return `${s} s ago`;
+  if (s < 7200) return `${Math.round(s / 60)} min ago`;
+  return `${Math.round(s / 3600)} h ago`;
+};
+
+function cond(kind: ConditionKind, source: string, target: string | undefined, message: string): Condition {
+  return { id: conditionId(kind, source, target), kind, severity: SEVERITY[kind], source, target, message };
 }
 
 /** Every condition that holds at `now`, in a stable order. */
@@ -118,7 +123,6 @@ export function evaluate(snap: Snapshot, rules: RulesConfig, now: number): Condi
       out.push(
         cond(
           'uncleanRestart',
-          'warning',
           '*',
           undefined,
           `syncward restarted after an unclean stop (crash, kill -9, power loss); ${behind.length} target(s) still wait for their catch-up full sync (${behind.slice(0, 5).join(', ')}${behind.length > 5 ? ', ...' : ''}); nothing to do unless this stays: then check those targets`,
@@ -135,7 +139,6 @@ function sourceRules(s: RuleSource, snap: Snapshot, rules: RulesConfig, now: num
     out.push(
       cond(
         'rootGone',
-        'critical',
         src,
         undefined,
         `source ${src}: the source root ${s.path} vanished, was unmounted or replaced; every target is on hold so nothing is deleted on them; restore or remount it, then send syncward SIGHUP (or restart it)`,
@@ -148,17 +151,16 @@ function sourceRules(s: RuleSource, snap: Snapshot, rules: RulesConfig, now: num
     out.push(
       cond(
         'watchLimit',
-        'critical',
         src,
         undefined,
-        `source ${src}: ${wl.message}; changes in unwatched directories are only caught by full syncs: raise fs.inotify.max_user_watches (sysctl -w fs.inotify.max_user_watches=N); syncward retries and watches them by itself`,
+        // the watcher's message names the limit, what is unwatched and the sysctl to run: said once
+        `source ${src}: ${wl.message} syncward retries and watches them by itself once the limit is raised`,
       ),
     );
   if (s.state === 'missing')
     out.push(
       cond(
         'unwatched',
-        'critical',
         src,
         undefined,
         `source ${src}: ${s.path} cannot be watched (it does not exist, is not a directory, or inotify could not start there: the log says which); nothing in it is synced meanwhile; fix it, syncward looks again every 10 s`,
@@ -173,7 +175,6 @@ function sourceRules(s: RuleSource, snap: Snapshot, rules: RulesConfig, now: num
     out.push(
       cond(
         'unwatched',
-        'critical',
         src,
         undefined,
         `source ${src}: ${unwatched.dirs} director${unwatched.dirs === 1 ? 'y' : 'ies'} could not be listed or watched for ${secs(now - unwatched.since)} (${unwatched.codes.join(', ')}: ${unwatched.sample.join(', ')}${unwatched.dirs > unwatched.sample.length ? ', ...' : ''}); changes inside are not seen meanwhile. ${unwatchedAdvice(unwatched.codes)} syncward keeps retrying, then sends them whole and runs a full sync`,
@@ -185,7 +186,6 @@ function sourceRules(s: RuleSource, snap: Snapshot, rules: RulesConfig, now: num
       out.push(
         cond(
           'watchUsage',
-          'warning',
           src,
           undefined,
           `source ${src}: ${s.watchedDirs} watched directories use ${Math.round(share * 100)}% of fs.inotify.max_user_watches (${s.maxUserWatches}), above ${Math.round(rules.watchUsageAbove * 100)}%; raise it before new directories go unwatched: sysctl -w fs.inotify.max_user_watches=${s.maxUserWatches * 2} (and persist it in /etc/sysctl.d)`,
@@ -195,14 +195,18 @@ function sourceRules(s: RuleSource, snap: Snapshot, rules: RulesConfig, now: num
   if (s.lastOverflowAt !== null) {
     const overflowAt = s.lastOverflowAt;
     const behind = s.targets.filter((t) => t.lastFullSyncAt === null || t.lastFullSyncAt <= overflowAt);
+    const spell = s.overflowSpell;
+    const times =
+      spell && spell.count > 1
+        ? ` ${spell.count} times (the first ${ago(now, spell.since)})`
+        : ` ${ago(now, overflowAt)}`;
     if (behind.length > 0)
       out.push(
         cond(
           'overflow',
-          'warning',
           src,
           undefined,
-          `source ${src}: the kernel's inotify queue overflowed and events were lost; a catch-up full sync is still due on ${behind.map((t) => t.target).join(', ')}; if this repeats, raise fs.inotify.max_queued_events`,
+          `source ${src}: the kernel's inotify queue overflowed${times} and events were lost; a catch-up full sync is still due on ${behind.map((t) => t.target).join(', ')}; if this repeats, raise fs.inotify.max_queued_events`,
         ),
       );
   }
@@ -239,27 +243,17 @@ function targetRules(
     out.push(
       cond(
         'down',
-        'critical',
         src,
         tg,
         `target ${key} has been down for ${secs(now - t.stateSince)}: ${why}; its changes wait in the journal until it is back; check that the host and its rsync daemon or sshd are up and reachable`,
       ),
     );
   if (t.state === 'misconfigured' && now - t.stateSince >= rules.misconfiguredAfterS * 1000)
-    out.push(
-      cond(
-        'misconfigured',
-        'critical',
-        src,
-        tg,
-        `target ${key} is misconfigured: ${why}; ${fixConfig(rules)}`,
-      ),
-    );
+    out.push(cond('misconfigured', src, tg, `target ${key} is misconfigured: ${why}; ${fixConfig(rules)}`));
   if (t.holdReason !== null)
     out.push(
       cond(
         'held',
-        'critical',
         src,
         tg,
         `target ${key} is on hold: ${t.holdReason}; nothing is sent to it until an operator checks and ${pasted(syncwardCommand('resume', rules, key), (c) => `runs: ${c}`, 'resumes it')}`,
@@ -276,18 +270,17 @@ function targetRules(
     out.push(
       cond(
         'lag',
-        'warning',
         src,
         tg,
         `target ${key} lags: ${parts.join(' and ')}, above ${rules.lagAboveS} s; check its bandwidth and load${pasted(syncwardCommand('status', rules), (c) => ` (${c} shows its queue)`, '')}`,
       ),
     );
   }
-  if (t.canary?.missingSince != null)
+  // a target that is down, misconfigured or held cannot get the canary: its own alert says why
+  if (t.canary?.missingSince != null && !UNREACHED_STATES.has(t.state))
     out.push(
       cond(
         'canaryMissing',
-        'critical',
         src,
         tg,
         `target ${key}: the canary written ${secs(now - t.canary.missingSince)} ago has not arrived although transfers may look fine: the watcher or the transfer path is dead; check the logs, ${driftAdvice(rules, src, tg)}, restart syncward if it persists`,
@@ -301,10 +294,9 @@ function targetRules(
       out.push(
         cond(
           'drift',
-          'warning',
           src,
           tg,
-          `target ${key} differs from the source (${audit.checksum ? 'checksum ' : ''}audit at ${new Date(audit.at).toISOString()}): ${d.missing} missing, ${d.extra} extra, ${d.content} content, ${d.metadata} metadata; someone may have changed the target by hand: ${driftAdvice(rules, src, tg)}`,
+          `target ${key} differs from the source (${audit.checksum ? 'checksum ' : ''}audit ${ago(now, audit.at)}): ${d.missing} missing, ${d.extra} extra, ${d.content} content, ${d.metadata} metadata; someone may have changed the target by hand: ${driftAdvice(rules, src, tg)}`,
         ),
       );
   }
@@ -312,7 +304,6 @@ function targetRules(
     out.push(
       cond(
         'auditFailed',
-        'warning',
         src,
         tg,
         `target ${key}: the audit could not run: ${t.lastAudit.error}; drift cannot be checked until it can`,
@@ -322,7 +313,6 @@ function targetRules(
     out.push(
       cond(
         'stuck',
-        'warning',
         src,
         tg,
         `target ${key}: ${t.stuck} path(s) keep failing and are stuck (see the log for the paths and rsync's message, often permissions or a vanished parent); fix the cause, they are retried when they change and after each full sync`,
@@ -333,10 +323,9 @@ function targetRules(
     out.push(
       cond(
         'noSpace',
-        'critical',
         src,
         tg,
-        `target ${key} is out of disk space (or quota) since ${new Date(noSpace).toISOString()}; free space on the target, syncward retries by itself`,
+        `target ${key} is out of disk space (or quota), first seen ${ago(now, noSpace)}; free space on the target, syncward retries by itself`,
       ),
     );
 }

@@ -95,6 +95,17 @@ export class CanaryTracker {
     return { lagMs, recovered };
   }
 
+  /**
+   * The target was down, misconfigured or held until `now`: the canaries
+   * written meanwhile could not arrive, and get a fresh timeout from now (the
+   * catch-up brings them) rather than an alert the moment it is back.
+   */
+  excuse(now: number): void {
+    if (this.oldestUnseen === null) return;
+    this.oldestUnseen = now;
+    this.state.missingSince = null;
+  }
+
   /** Marks the target missing once a canary is overdue. True when it just became missing. */
   check(now: number): boolean {
     if (this.state.missingSince !== null || this.oldestUnseen === null) return false;
@@ -218,6 +229,11 @@ export class Canary {
   }
 
   /** Something reached this target: read the canary back now rather than at the next poll. */
+  /** The target is reachable again after a state with its own alert: its canary's clock starts again. */
+  targetBack(target: string): void {
+    this.probes.get(target)?.tracker.excuse(Date.now());
+  }
+
   delivered(target: string): void {
     const p = this.probes.get(target);
     if (p?.tracker.waiting) this.read(p);

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { closeSync, constants, openSync, statSync } from 'node:fs';
-import type { Alert, WorkerAlert } from '../alerts/index.js';
+import { type Alert, UNREACHED_STATES, type WorkerAlert } from '../alerts/index.js';
 import type { AuditSubject } from '../audit/index.js';
 import type { Change } from '../change/index.js';
 import { changesOf } from '../coalesce/index.js';
@@ -89,6 +89,8 @@ export class Source extends EventEmitter {
   private stopped = false;
   private overflows = 0;
   private lastOverflowAt: number | null = null;
+  /** the first overflow and how many came since every target's last catch-up (one alert for a burst) */
+  private spell = { since: 0, count: 0 };
   private maxUserWatches: number | null = null;
   /** st_dev of the root when watching began: a change means it was unmounted or replaced */
   private dev: number | null = null;
@@ -170,9 +172,10 @@ export class Source extends EventEmitter {
     w.on('delivered', () => this.canary?.delivered(tc.name));
     w.on('delivered', (d: Delivery) => this.emit('delivered', tc.name, d));
     w.on('alert', (a: WorkerAlert) => this.raise({ ...a, target: tc.name }));
-    w.on('state', (state: TargetState, _prev: TargetState, reason: string) =>
-      this.emit('state', tc.name, state, reason),
-    );
+    w.on('state', (state: TargetState, prev: TargetState, reason: string) => {
+      if (UNREACHED_STATES.has(prev) && !UNREACHED_STATES.has(state)) this.canary?.targetBack(tc.name);
+      this.emit('state', tc.name, state, reason);
+    });
     return w;
   }
 
@@ -358,18 +361,28 @@ export class Source extends EventEmitter {
   private watchSignals(watcher: Watcher): void {
     const name = this.name;
     watcher.on('overflow', () => {
+      const now = Date.now();
+      const first = this.overflowSpell() === null;
+      if (first) this.endSpell();
       this.overflows++;
-      this.lastOverflowAt = Date.now();
-      this.ctx.log.warn(
-        { source: name },
-        `source ${name}: the kernel's inotify queue overflowed (fs.inotify.max_queued_events) and events were lost; running a full catch-up sync to every target`,
-      );
+      this.lastOverflowAt = now;
+      this.spell = first
+        ? { since: now, count: 1 }
+        : { since: this.spell.since, count: this.spell.count + 1 };
       this.emit('overflow', name);
+      for (const w of this.workers) w.requestFullSync('inotify queue overflow');
+      // a burst overflows the queue again and again before the catch-up: one alert, then a count
+      if (!first) {
+        this.ctx.log.debug(
+          { source: name, overflows: this.spell.count },
+          `source ${name}: the inotify queue overflowed again (${this.spell.count} times since the first); the catch-up full sync already queued covers it`,
+        );
+        return;
+      }
       this.raise({
         kind: 'overflow',
-        message: `source ${name}: inotify queue overflow; a full catch-up sync runs to every target`,
+        message: `source ${name}: the kernel's inotify queue overflowed (fs.inotify.max_queued_events) and events were lost; a full catch-up sync runs to every target`,
       });
-      for (const w of this.workers) w.requestFullSync('inotify queue overflow');
     });
     watcher.on('watchLimit', (info: { message: string }) => {
       this.raise({ kind: 'watchLimit', message: info.message });
@@ -408,9 +421,28 @@ export class Source extends EventEmitter {
     else if (this.ctx.unclean) for (const w of this.workers) w.requestFullSync('unclean restart');
   }
 
+  /** Once every target caught up: the one line that sums up a burst of overflows. */
+  private endSpell(): void {
+    if (this.spell.count === 0) return;
+    this.ctx.log.info(
+      { source: this.name, overflows: this.spell.count, since: this.spell.since },
+      `source ${this.name}: every target had its catch-up full sync after ${this.spell.count} inotify queue overflow(s) in ${(this.lastOverflowAt ?? this.spell.since) - this.spell.since} ms`,
+    );
+    this.spell = { since: 0, count: 0 };
+  }
+
+  /** The overflows not yet covered by a catch-up full sync on every target, or null. */
+  private overflowSpell(): { since: number; count: number } | null {
+    const at = this.lastOverflowAt;
+    if (at === null || this.workers.every((w) => w.lastFullSyncAt !== null && w.lastFullSyncAt > at))
+      return null;
+    return { ...this.spell };
+  }
+
   /** Lag per target, and whether the watched root is still the same filesystem. */
   checkHealth(now: number): void {
     for (const w of this.workers) w.checkLag(now);
+    if (this.overflowSpell() === null) this.endSpell();
     if (this.state !== 'watching' || this.dev === null) return;
     let dev: number | null = null;
     try {
@@ -462,11 +494,20 @@ export class Source extends EventEmitter {
   private canaryEvent(e: CanaryEvent, timeoutS: number): void {
     this.emit('canary', e);
     if (!e.missing) return;
-    const since = new Date(e.missingSince ?? e.at).toISOString();
+    const state = this.workers.find((w) => w.name === e.target)?.state;
+    if (state !== undefined && UNREACHED_STATES.has(state)) {
+      // no canary can reach a target in that state: its own alert says why, a second page would not
+      this.ctx.log.debug(
+        { source: e.source, target: e.target, state },
+        `source ${e.source}: the canary has not arrived on target ${e.target}, which is ${state}`,
+      );
+      return;
+    }
+    const ago = Math.round((Date.now() - (e.missingSince ?? e.at)) / 1000);
     this.raise({
       kind: 'canaryMissing',
       target: e.target,
-      message: `the canary of source ${e.source} written at ${since} has not arrived on target ${e.target} within ${timeoutS} s (watcher or transfer path dead); check the target's state and this log for rsync errors; it clears when a later canary arrives`,
+      message: `the canary of source ${e.source} written ${ago} s ago has not arrived on target ${e.target} within ${timeoutS} s (watcher or transfer path dead); check the target's state and this log for rsync errors; it clears when a later canary arrives`,
     });
   }
 
@@ -550,6 +591,7 @@ export class Source extends EventEmitter {
       watchedDirs: this.watcher?.watchedDirs ?? 0,
       overflows: this.overflows,
       lastOverflowAt: this.lastOverflowAt,
+      overflowSpell: this.overflowSpell(),
       maxUserWatches: this.maxUserWatches,
       unwatched: this.watcher?.unwatchedSummary() ?? { dirs: 0, since: null, codes: [], sample: [] },
       targets: this.workers.map((w, i) => ({
@@ -567,6 +609,7 @@ export class Source extends EventEmitter {
         lastSuccessAt: w.lastSuccessAt,
         lastFullSyncAt: w.lastFullSyncAt,
         lastError: w.lastError,
+        failures: w.failedAttempts,
         lastAudit: lastAudit(w.key),
         canary: this.canary?.status(w.name) ?? null,
       })),

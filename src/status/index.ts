@@ -30,6 +30,8 @@ export interface TargetStatus {
   lastSuccessAt: number | null;
   lastFullSyncAt: number | null;
   lastError: string | null;
+  /** failed transfers in a row since the last success, each retried with backoff (0 when the last one worked) */
+  failures: number;
   /** the last audit of this target (scheduled, API or CLI through the daemon); null before the first */
   lastAudit: AuditSummary | null;
   /** null when the source has no canary configured */
@@ -118,6 +120,8 @@ export interface SourceStatus {
   watchedDirs: number;
   overflows: number;
   lastOverflowAt: number | null;
+  /** the overflows since every target's last catch-up full sync (one alert for the lot), null when none awaits one */
+  overflowSpell: { since: number; count: number } | null;
   /** fs.inotify.max_user_watches when the source was last watched, or null if unreadable */
   maxUserWatches: number | null;
   /** directories that could not be listed or watched and are being retried */

@@ -125,6 +125,10 @@ export function describeExit(code: number): string {
 
 const RSYNC_MESSAGE_MAX = 2048;
 
+/** getaddrinfo's words (through rsync or ssh) for a host name that does not resolve. */
+const NAME_NOT_RESOLVED =
+  /Could not resolve hostname|Name or service not known|Temporary failure in name resolution|No address associated with hostname|getaddrinfo.*(nodename nor servname|not known)/;
+
 /** Pure: an rsync exit (code or signal) and its stderr to a class and a sentence. */
 /** spawn() errors that mean this process is short of something for a while, not that rsync is missing. */
 const SPAWN_SHORTAGE: Readonly<Record<string, string>> = {
@@ -278,15 +282,19 @@ export function classifyExit(
     const noRsync = line(/rsync: (command )?not found|No such file or directory.*rsync|command not found/);
     if (noRsync)
       return info('misconfigured', `rsync is not installed on the target (${noRsync}): install rsync there`);
-    const dns = line(
-      /Could not resolve hostname|Name or service not known|Temporary failure in name resolution/,
-    );
-    if (dns) return info('transient', `the target host name does not resolve (${dns}); retrying`);
+  }
+  // ssh (255) and rsync's own daemon connect (10: "getaddrinfo: HOST PORT: ...") say so when
+  // the name does not resolve: no retry fixes a wrong host name
+  if (code === 255 || code === 12 || code === 10) {
+    const dns = line(NAME_NOT_RESOLVED);
+    if (dns)
+      return info(
+        'misconfigured',
+        `the target host name does not resolve (${dns.replace(/^rsync: (\[\w+\] )?/, '')}): fix the host in the target URL, or the DNS (or /etc/hosts) of this machine`,
+      );
   }
   if (code === 10) {
-    const refused = line(
-      /Connection refused|Name or service not known|No route to host|Network is unreachable/,
-    );
+    const refused = line(/Connection refused|No route to host|Network is unreachable/);
     if (refused)
       return info(
         'transient',

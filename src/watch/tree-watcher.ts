@@ -3,6 +3,7 @@ import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { IN, Inotify, type RawEvent } from '../native/index.js';
 import { type BytePath, display, joinRel, toFs } from '../util/bytes.js';
+import { suggestMaxUserWatches } from './limits.js';
 import { afterRound, failureKind, retryDelayMs, stopsRound } from './recovery.js';
 import type { FsEvent } from './types.js';
 
@@ -938,11 +939,10 @@ function hint(code: string): string {
 }
 
 function limitMessage(root: string, max: number | null, watched: number, needed: number): string {
-  const suggestion = Math.max(needed * 2, 524288);
   return (
     `cannot watch every directory under ${root}: the kernel limit fs.inotify.max_user_watches is ${max ?? 'unknown'} ` +
     `(shared by every inotify user of this uid); ${watched} are watched here and ${needed} directories need watching. ` +
     `Changes in unwatched directories are only caught by full syncs. Raise it: ` +
-    `sysctl -w fs.inotify.max_user_watches=${suggestion} (and in /etc/sysctl.d/ to keep it), then restart syncward.`
+    `sysctl -w fs.inotify.max_user_watches=${suggestMaxUserWatches(needed)} (and in /etc/sysctl.d/ to keep it).`
   );
 }

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { type Config, parseConfig } from '../../src/config/index.js';
 import { Daemon } from '../../src/daemon/index.js';
-import { createLogger, silentLogger } from '../../src/util/log.js';
+import { createLogger, type Logger, silentLogger } from '../../src/util/log.js';
 import { type CompareOptions, compareTrees, waitFor } from './tree.js';
 
 export interface TargetUnderTest {
@@ -87,16 +88,30 @@ export function configYaml(o: {
   });
 }
 
-/** A running in-process daemon, resolved once `readySources` sources (default all) are watched. */
+/** One JSON log line as pino writes it (level 20 debug, 30 info, 40 warn, 50 error). */
+export interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** A logger that keeps every line it writes, parsed, to count them by level and text. */
+export function recordingLogger(level = 'debug'): { log: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const log = pino({ level }, { write: (l: string) => lines.push(JSON.parse(l) as LogLine) });
+  return { log, lines };
+}
+
+/** A running in-process daemon, resolved once `readySources` sources (default all) are watched; `log` replaces the silent logger. */
 export async function startDaemon(
   config: Config | string,
-  o: { readySources?: number } = {},
+  o: { readySources?: number; log?: Logger } = {},
 ): Promise<{ daemon: Daemon; config: Config; dispose(): Promise<void> }> {
   const parsed = typeof config === 'string' ? parseConfig(config) : config;
   const wanted = o.readySources ?? parsed.sources.length;
-  const log = process.env.SYNCWARD_TEST_LOG
-    ? createLogger({ level: 'debug', format: 'json' })
-    : silentLogger();
+  const log =
+    o.log ??
+    (process.env.SYNCWARD_TEST_LOG ? createLogger({ level: 'debug', format: 'json' }) : silentLogger());
   const daemon = new Daemon(parsed, log);
   const ready = new Promise<void>((resolve) => {
     let n = 0;

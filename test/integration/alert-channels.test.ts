@@ -24,6 +24,7 @@ const rules = {
   lagAboveS: 300,
   watchUsageAbove: 0.9,
   unwatchedAfterS: 30,
+  remindEveryS: 3600,
 };
 
 function channelOf(o: { webhooks?: WebhookConfig[]; email?: EmailConfig }): AlertChannel {

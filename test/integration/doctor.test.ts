@@ -191,6 +191,27 @@ test('a host with nothing listening (a closed port) fails as unreachable', async
   assert.doesNotMatch(t.message, /retrying/);
 });
 
+test('a host name that does not resolve is a configuration error, for a daemon and an ssh URL, not a daemon to start', async () => {
+  const { file } = await setup([
+    { name: 'web1', url: 'rsync://syncward@nohost.invalid/www', password_file: daemon.passwordFile },
+    { name: 'web2', url: 'ssh://deploy@nohost.invalid/srv/www' },
+  ]);
+  const r = doctor(file);
+  assert.equal(r.code, 2, r.out);
+  for (const name of ['target www/web1', 'target www/web2']) {
+    const t = find(r.checks, name);
+    assert.equal(t.status, 'fail', r.out);
+    assert.match(
+      t.message,
+      /configuration error \(rsync exit \d+\): the target host name does not resolve/,
+      r.out,
+    );
+    assert.match(t.message, /nohost\.invalid/);
+    assert.match(t.fix?.[0] ?? '', /^correct the host name in the target URL/, r.out);
+    assert.doesNotMatch(r.out, /start the rsync daemon|check that sshd runs/);
+  }
+});
+
 /**
  * Runs doctor in a user namespace whose watch limit is `limit`
  * (/proc/sys/user/max_inotify_watches is per user namespace), so the test
@@ -218,10 +239,10 @@ test('a watch limit below the directory count fails with the sysctl command and 
     c.message,
     /^21 directories to watch \(www 21\) against fs\.inotify\.max_user_watches = 5: 16 would go unwatched/,
   );
-  assert.equal(c.fix?.[0], 'sysctl -w fs.inotify.max_user_watches=524288');
+  assert.equal(c.fix?.[0], 'sysctl -w fs.inotify.max_user_watches=4194304');
   assert.match(
     c.fix?.[1] ?? '',
-    /fs\.inotify\.max_user_watches = 524288' >> \/etc\/sysctl\.d\/90-syncward\.conf/,
+    /fs\.inotify\.max_user_watches = 4194304' >> \/etc\/sysctl\.d\/90-syncward\.conf/,
   );
 });
 

@@ -142,6 +142,35 @@ test('a missing canary is critical while missingSince is set', () => {
   assert.match(c.message, /watcher or the transfer path/);
 });
 
+test('a target down, misconfigured or held has no canaryMissing besides its own alert; back up, a canary still missing fires', () => {
+  const canary = { lagMs: null, missingSince: T0 - 180_000 };
+  for (const state of ['down', 'misconfigured', 'held'] as const) {
+    const t = target({
+      state,
+      stateSince: T0 - 600_000,
+      holdReason: state === 'held' ? 'max_delete' : null,
+      canary,
+    });
+    const cs = evaluate(snap([source([t])]), rules, T0);
+    assert.deepEqual(kinds(cs), [state], `${state}: one alert, its own`);
+  }
+  one(evaluate(snap([source([target({ state: 'idle', canary })])]), rules, T0), 'canaryMissing');
+});
+
+test('drift says how long ago the audit ran, not a raw timestamp', () => {
+  const drifted = audit({
+    at: T0 - 240_000,
+    checksum: true,
+    drift: { missing: 1, extra: 0, content: 0, metadata: 0 },
+  });
+  const c = one(
+    evaluate(snap([source()], { lastCompletedAudit: { 'www/web1': drifted } }), rules, T0),
+    'drift',
+  );
+  assert.match(c.message, /\(checksum audit 4 min ago\)/);
+  assert.doesNotMatch(c.message, /\d{4}-\d{2}-\d{2}T/);
+});
+
 test('drift from the last completed audit fires, and a later clean audit resolves it', () => {
   const drifted = audit({ drift: { missing: 2, extra: 1, content: 0, metadata: 3 } });
   const s = snap([source()], { lastCompletedAudit: { 'www/web1': drifted } });
@@ -181,6 +210,15 @@ test('an overflow stays until every target of the source had a full sync after i
   assert.deepEqual(kinds(evaluate(snap([source(both, { lastOverflowAt: at })]), rules, at + 1000)), []);
 });
 
+test('a burst of overflows before the catch-up is one overflow condition that counts them', () => {
+  const s = source([target({ lastFullSyncAt: T0 })], {
+    lastOverflowAt: T0 + 300,
+    overflowSpell: { since: T0, count: 27 },
+  });
+  const c = one(evaluate(snap([s]), rules, T0 + 2000), 'overflow');
+  assert.match(c.message, /overflowed 27 times \(the first 2 s ago\) and events were lost/);
+});
+
 test('a target that never had a full sync keeps an overflow open', () => {
   const t = target({ lastFullSyncAt: null });
   assert.deepEqual(kinds(evaluate(snap([source([t], { lastOverflowAt: T0 })]), rules, T0 + 1)), ['overflow']);
@@ -213,6 +251,21 @@ test('a watch limit that was hit is an incident while directories still wait for
   );
   assert.equal(c.severity, 'critical');
   assert.match(c.message, /no inotify watches left/);
+  assert.doesNotMatch(c.message, /restart/, 'syncward retries by itself');
+  // the watcher's own message has the advice: the alert does not add a second one
+  const real = {
+    www: {
+      at: T0,
+      message:
+        'cannot watch every directory under /srv/www: ... Raise it: sysctl -w fs.inotify.max_user_watches=4194304 (and in /etc/sysctl.d/ to keep it).',
+    },
+  };
+  const said = one(
+    evaluate(snap([source([target()], { unwatched: waiting })], { watchLimit: real }), rules, T0 + 1),
+    'watchLimit',
+  ).message;
+  assert.equal(said.match(/sysctl -w/g)?.length, 1, said);
+  assert.equal(said.match(/max_user_watches/g)?.length, 1, said);
   // the limit was raised and the retries watched them: it resolves
   const none = { dirs: 0, since: null, codes: [], sample: [] };
   assert.deepEqual(

@@ -49,6 +49,25 @@ test('a canary overdue past the timeout is missing from its write time, reported
   assert.equal(t.waiting, false);
 });
 
+test('canaries written while the target was down get a fresh timeout when it is back, not an alert at once', () => {
+  const t = new CanaryTracker(5000);
+  t.written({ nonce: 'aa', writtenAt: 1000 });
+  assert.equal(t.check(20_000), true, 'missing while the target is down (its down alert speaks for it)');
+  t.excuse(30_000);
+  assert.equal(t.status().missingSince, null);
+  assert.equal(t.check(34_000), false, 'the catch-up has until the timeout to bring it');
+  assert.deepEqual(
+    t.seen('aa', 31_000),
+    { lagMs: 30_000, recovered: false },
+    'its lag is still measured from its write',
+  );
+  const u = new CanaryTracker(5000);
+  u.written({ nonce: 'bb', writtenAt: 1000 });
+  u.excuse(30_000);
+  assert.equal(u.check(35_001), true, 'still not there a timeout after the target came back: missing');
+  assert.equal(u.status().missingSince, 30_000);
+});
+
 test('an older canary arriving leaves the newer ones awaited, and one of them may be overdue already', () => {
   const t = new CanaryTracker(5000);
   t.written({ nonce: 'aa', writtenAt: 0 });

@@ -55,6 +55,17 @@ test('an empty root asks for a count, then refuses any deletion at all', () => {
   assert.match(v.verdict === 'refuse' ? v.reason : '', /empty.*would delete 1 entries/);
 });
 
+test('an emptied root with no max_delete is held for being empty, naming no limit that is not set', () => {
+  const v = judgeDeletes(check({ rootState: { kind: 'empty' }, counted: 12 }));
+  assert.equal(v.verdict === 'refuse' && v.rule, 'rootEmpty');
+  const reason = v.verdict === 'refuse' ? v.reason : '';
+  assert.equal(
+    reason,
+    'the source root /srv/www is empty (a missing mount? a wrong rm -rf?) and a full sync would delete 12 entries on the target',
+  );
+  assert.doesNotMatch(reason, /limit|max_delete/);
+});
+
 test('max_delete refuses one past the limit, counting the deletes just before', () => {
   const limited = check({ maxDelete: 5 });
   assert.deepEqual(judgeDeletes(limited), { verdict: 'count' });

@@ -16,7 +16,7 @@ import {
   targetProbeCheck,
   watchesCheck,
 } from '../../src/cli/doctor-rules.js';
-import { buildListCall } from '../../src/transport/index.js';
+import { buildListCall, classifyExit } from '../../src/transport/index.js';
 
 test('rsync --version first lines parse into version and protocol, with or without a "v"', () => {
   assert.deepEqual(parseRsyncVersion('rsync  version 3.5.0  protocol version 32\nCopyright (C) 1996-2026'), {
@@ -74,8 +74,8 @@ test('watches: fail above the limit, warn above the share, ok below, each with t
     /^110 directories to watch \(a 80, b 30\) against fs\.inotify\.max_user_watches = 100: 10 would go unwatched/,
   );
   assert.deepEqual(fail.fix, [
-    'sysctl -w fs.inotify.max_user_watches=524288',
-    "echo 'fs.inotify.max_user_watches = 524288' >> /etc/sysctl.d/90-syncward.conf   # keeps it after a reboot",
+    'sysctl -w fs.inotify.max_user_watches=4194304',
+    "echo 'fs.inotify.max_user_watches = 4194304' >> /etc/sysctl.d/90-syncward.conf   # keeps it after a reboot",
     'then restart syncward',
   ]);
   const warn = watchesCheck(limits, [{ source: 'a', dirs: 95 }], 0.9);
@@ -198,6 +198,40 @@ test('probe outcomes: auth failure, unreachable, missing target directory, succe
   assert.equal(fresh.status, 'ok');
   assert.match(fresh.message, /the first sync creates it/);
   assert.equal(targetProbeCheck('x', 'u', 'ssh', { ...probe, class: 'ok', code: 0 }).status, 'ok');
+});
+
+test('a host name that does not resolve is a configuration error to fix, not a daemon to start', () => {
+  for (const [kind, code, stderr] of [
+    [
+      'daemon',
+      10,
+      'rsync: getaddrinfo: nohost.invalid 873: Name or service not known\nrsync error: error in socket IO (code 10) at clientserver.c(165) [sender=3.5.0]',
+    ],
+    [
+      'ssh',
+      255,
+      'ssh: Could not resolve hostname nohost.invalid: Name or service not known\nrsync: connection unexpectedly closed (0 bytes received so far) [sender]',
+    ],
+  ] as const) {
+    const e = classifyExit(code, null, stderr);
+    const c = targetProbeCheck('www/web1', `${kind === 'ssh' ? 'ssh' : 'rsync'}://nohost.invalid/www`, kind, {
+      ...probe,
+      class: e.class,
+      code,
+      message: e.message,
+      rsyncMessage: e.rsyncMessage,
+    });
+    assert.equal(c.status, 'fail');
+    assert.match(
+      c.message,
+      /: configuration error \(rsync exit \d+\): the target host name does not resolve/,
+    );
+    assert.match(
+      c.fix?.[0] ?? '',
+      /^correct the host name in the target URL, or make it resolve on this machine/,
+    );
+    assert.doesNotMatch((c.fix ?? []).join('\n'), /start the rsync daemon|sshd runs/);
+  }
 });
 
 test('exit code: 0 all ok, 1 warnings only, 2 any failure; the text report shows fixes and rsync’s words', () => {

@@ -192,18 +192,45 @@ test('a busy daemon (max connections) is transient even though it is exit 5', ()
 test('network, protocol and timeout failures are transient', () => {
   for (const [code, err] of [
     [10, F.refused],
-    [10, F.unknownHost],
     [30, F.ioTimeout],
     [12, F.connectionReset],
     [255, F.sshRefused],
-    [12, F.sshUnknownHost],
     [35, ''],
     [20, F.sigterm],
   ] as const) {
     assert.equal(classifyExit(code, null, err).class, 'transient', `exit ${code}: ${err}`);
   }
   assert.match(classifyExit(10, null, F.refused).message, /Connection refused/);
-  assert.match(classifyExit(12, null, F.sshUnknownHost).message, /does not resolve/);
+});
+
+test('a host name that does not resolve is a configuration error, through rsync or ssh, not an outage', () => {
+  const ssh255 = [
+    'ssh: Could not resolve hostname nohost.invalid: Name or service not known',
+    'rsync: connection unexpectedly closed (0 bytes received so far) [sender]',
+    'rsync error: unexplained error (code 255) at io.c(285) [sender=3.5.0]',
+  ].join('\n');
+  const dnsDown = [
+    'rsync: getaddrinfo: mirror.example.com 873: Temporary failure in name resolution',
+    'rsync error: error in socket IO (code 10) at clientserver.c(165) [sender=3.5.0]',
+  ].join('\n');
+  for (const [code, err] of [
+    [10, F.unknownHost],
+    [12, F.sshUnknownHost],
+    [255, ssh255],
+    [10, dnsDown],
+  ] as const) {
+    const e = classifyExit(code, null, err);
+    assert.equal(e.class, 'misconfigured', `exit ${code}: ${err}`);
+    assert.match(
+      e.message,
+      /^the target host name does not resolve \(.+\): fix the host in the target URL, or the DNS/,
+    );
+    assert.doesNotMatch(e.message, /retrying|rsync: /);
+  }
+  assert.match(
+    classifyExit(10, null, F.unknownHost).message,
+    /\(getaddrinfo: no-such-host\.invalid 873: Name or service not known\)/,
+  );
 });
 
 test('killed by a signal or by the runner timeout is transient', () => {

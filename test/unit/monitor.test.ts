@@ -17,6 +17,7 @@ const alerts: AlertsConfig = {
   lagAboveS: 300,
   watchUsageAbove: 0.9,
   unwatchedAfterS: 30,
+  remindEveryS: 3600,
   webhooks: [],
   commands: [],
 };
@@ -221,5 +222,77 @@ test(
     const alertLines = lines.filter((l) => l.msg.startsWith('ALERT')).map((l) => l.msg.split(':')[0]);
     assert.deepEqual(alertLines, ['ALERT firing lag']);
     m.stop();
+  }),
+);
+
+test(
+  'an incident still firing is logged again every remind_every_s with a count, stops at its resolve, and never with 0',
+  withJournal((journal) => {
+    const run = (remindEveryS: number) => {
+      const { t, s } = world();
+      const lines: { level: number; msg: string; reminder?: number }[] = [];
+      const log = pino({ level: 'debug' }, { write: (l: string) => lines.push(JSON.parse(l)) });
+      const seen: Incident[] = [];
+      const m = new Monitor({
+        alerts: { ...alerts, remindEveryS },
+        status: () => [s],
+        journal,
+        log,
+        onIncident: (i) => seen.push(i),
+        startedAt: T0,
+      });
+      Object.assign(t, { state: 'down', stateSince: T0, lastError: 'connection refused' });
+      for (let k = 0; k <= 200; k += 2) m.evaluateNow(T0 + k * 1000);
+      Object.assign(t, { state: 'idle', stateSince: T0 + 201_000, lastError: null });
+      for (let k = 202; k <= 400; k += 2) m.evaluateNow(T0 + k * 1000);
+      m.stop();
+      const alertLines = lines.filter((l) => l.msg.startsWith('ALERT'));
+      return { alertLines, seen };
+    };
+    const every60 = run(60);
+    assert.deepEqual(
+      every60.alertLines.map((l) => [l.msg.split(':')[0], l.level, l.reminder]),
+      [
+        ['ALERT firing down', 50, undefined],
+        ['ALERT reminder down', 50, 1],
+        ['ALERT reminder down', 50, 2],
+        ['ALERT reminder down', 50, 3],
+        ['ALERT resolved down', 30, undefined],
+      ],
+    );
+    // fired at +10 s (down_after_s): reminded at +70, +130, +190 s, each saying how long it has been down
+    assert.match(
+      every60.alertLines[1]?.msg ?? '',
+      /still firing after 60 s: target www\/web1 has been down for 70 s/,
+    );
+    assert.deepEqual(
+      every60.seen.map((i) => i.resolvedAt === null),
+      [true, false],
+      'a reminder is not a new incident',
+    );
+    assert.deepEqual(
+      run(0).alertLines.map((l) => l.msg.split(':')[0]),
+      ['ALERT firing down', 'ALERT resolved down'],
+    );
+  }),
+);
+
+test(
+  'a warning incident is logged as a warning, a critical one as an error',
+  withJournal((journal) => {
+    const { t, s } = world();
+    const lines: { level: number; msg: string }[] = [];
+    const log = pino({ level: 'debug' }, { write: (l: string) => lines.push(JSON.parse(l)) });
+    const m = new Monitor({ alerts, status: () => [s], journal, log, onIncident: () => {} });
+    Object.assign(t, { oldestPendingAt: T0, pending: 1, state: 'misconfigured', stateSince: T0 });
+    m.evaluateNow(T0 + 400_000);
+    m.stop();
+    assert.deepEqual(
+      lines.filter((l) => l.msg.startsWith('ALERT')).map((l) => [l.msg.split(':')[0], l.level]),
+      [
+        ['ALERT firing misconfigured', 50],
+        ['ALERT firing lag', 40],
+      ],
+    );
   }),
 );

@@ -22,6 +22,7 @@ function target(o: Partial<TargetStatus> = {}): TargetStatus {
     lastSuccessAt: NOW - 5_000,
     lastFullSyncAt: NOW - 600_000,
     lastError: null,
+    failures: 0,
     lastAudit: null,
     canary: null,
     ...o,
@@ -42,6 +43,7 @@ function status(targets: TargetStatus[], o: { alerts?: Incident[]; source?: Part
         watchedDirs: 10,
         overflows: 0,
         lastOverflowAt: null,
+        overflowSpell: null,
         maxUserWatches: 8192,
         unwatched: { dirs: 0, since: null, codes: [], sample: [] },
         targets,
@@ -64,6 +66,13 @@ const incident = (severity: Incident['severity'], resolvedAt: number | null = nu
   firedAt: NOW - 30_000,
   resolvedAt,
 });
+
+const missingCanary = {
+  lastWrittenAt: NOW - 200_000,
+  lastArrivedAt: null,
+  lagMs: null,
+  missingSince: NOW - 200_000,
+};
 
 const audit = (o: { error?: string | null; extra?: number } = {}) => ({
   at: NOW - 120_000,
@@ -90,7 +99,7 @@ describe('status exit code (Nagios: 0 ok, 1 warning, 2 critical)', () => {
     assert.equal(v.code, STATUS_EXIT.ok);
   });
 
-  test('lagging, stuck paths, drift, a failed audit, a missing canary and warning incidents warn', () => {
+  test('lagging, stuck paths, drift, a failed audit and warning incidents warn', () => {
     const cases: [string, ApiStatus, RegExp][] = [
       ['lagging', status([target({ state: 'lagging', stateReason: 'oldest 90 s' })]), /lagging: oldest 90 s/],
       ['stuck', status([target({ stuck: 3 })]), /3 stuck path/],
@@ -101,20 +110,6 @@ describe('status exit code (Nagios: 0 ok, 1 warning, 2 critical)', () => {
       ],
       ['drift', status([target({ lastAudit: audit({ extra: 2 }) })]), /found drift: 2 extra/],
       ['audit failed', status([target({ lastAudit: audit({ error: 'target down' }) })]), /could not run/],
-      [
-        'canary',
-        status([
-          target({
-            canary: {
-              lastWrittenAt: NOW - 200_000,
-              lastArrivedAt: null,
-              lagMs: null,
-              missingSince: NOW - 200_000,
-            },
-          }),
-        ]),
-        /canary .* has not arrived/,
-      ],
       ['incident', status([target()], { alerts: [incident('warning')] }), /alert lag: lag is 400 s/],
     ];
     for (const [name, s, message] of cases) {
@@ -122,6 +117,28 @@ describe('status exit code (Nagios: 0 ok, 1 warning, 2 critical)', () => {
       assert.equal(v.code, STATUS_EXIT.warning, name);
       assert.match(v.problems.map((p) => p.message).join('\n'), message, name);
     }
+  });
+
+  test('a missing canary is critical, as its alert is; on a down target only the down line says so', () => {
+    const missing = statusVerdict(status([target({ canary: missingCanary })]));
+    assert.equal(missing.code, STATUS_EXIT.critical);
+    assert.deepEqual(missing.problems, [
+      { severity: 'critical', message: 'www/web1: the canary written 3m20s ago has not arrived' },
+    ]);
+    const down = statusVerdict(
+      status([
+        target({
+          state: 'down',
+          stateReason: 'connection refused',
+          failures: 7,
+          canary: missingCanary,
+        }),
+      ]),
+    );
+    assert.deepEqual(
+      down.problems.map((p) => p.message),
+      ['www/web1 is down since 1m00s: connection refused (7 failed tries, retrying with backoff)'],
+    );
   });
 
   test('down, misconfigured, held, a source gone and critical incidents are critical, even beside warnings', () => {

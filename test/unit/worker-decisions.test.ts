@@ -5,32 +5,38 @@ import { nextTransfer, settleFirst, targetFailure, type WorkerView } from '../..
 
 const fixed = () => 1;
 
-test('a failed transfer makes the target down, alerted once, backing off as transient', () => {
+test('a failed transfer makes the target down once, raising no alert: the monitor times the down state', () => {
   const first = targetFailure('transient', 1, 'syncing', false, defaultBackoff, fixed);
-  assert.deepEqual(first, { delayMs: 500, state: 'down', alert: 'down' });
-  // already down: no second alert, a longer wait
+  assert.deepEqual(first, { delayMs: 500, state: 'down', changed: true, alert: null });
+  // already down: not news (a count, logged at debug), a longer wait
   assert.deepEqual(targetFailure('transient', 3, 'down', false, defaultBackoff, fixed), {
     delayMs: 2000,
     state: 'down',
+    changed: false,
     alert: null,
   });
 });
 
-test('misconfiguration starts slow and is its own state; a full disk is down with its own alert', () => {
+test('misconfiguration starts slow and is its own state; a full disk is down with its own raised alert, once', () => {
   assert.deepEqual(targetFailure('misconfigured', 1, 'idle', false, defaultBackoff, fixed), {
     delayMs: 30_000,
     state: 'misconfigured',
-    alert: 'misconfigured',
+    changed: true,
+    alert: null,
   });
   assert.deepEqual(targetFailure('noSpace', 1, 'idle', false, defaultBackoff, fixed), {
     delayMs: 500,
     state: 'down',
+    changed: true,
     alert: 'noSpace',
   });
+  assert.equal(targetFailure('noSpace', 2, 'down', false, defaultBackoff, fixed).alert, null);
 });
 
 test('a held target is not moved out of held nor alerted again by a failure', () => {
-  assert.equal(targetFailure('transient', 1, 'held', true, defaultBackoff, fixed).alert, null);
+  const f = targetFailure('noSpace', 1, 'held', true, defaultBackoff, fixed);
+  assert.equal(f.changed, false);
+  assert.equal(f.alert, null);
 });
 
 const view = (o: Partial<WorkerView> = {}): WorkerView => ({
