@@ -114,6 +114,8 @@ cp -R "$tmp/package/." "$stage/"
 # the installed npm packages with their native builds (better-sqlite3), then the dev ones pruned
 cp -R node_modules package-lock.json "$stage/"
 (cd "$stage" && npm prune --omit=dev --offline --no-audit --no-fund --loglevel=error >/dev/null)
+# prune leaves the scope folders of what it removed (@biomejs/) behind, empty
+find "$stage/node_modules" -mindepth 1 -maxdepth 1 -type d -empty -delete
 # better-sqlite3 loads only its .node: its objects and the SQLite sources are 30 MB of build leftovers
 sqlite=$stage/node_modules/better-sqlite3
 mv "$sqlite/build/Release/better_sqlite3.node" "$tmp/"
