@@ -242,17 +242,19 @@ test('scripts/install.sh installs a working syncward under PREFIX, again without
     assert.deepEqual(snapshot(dest), before);
 
     // a PREFIX it did not install is neither replaced nor removed
-    const foreign = await makeTempDir('syncward-foreign-');
-    try {
-      writeFileSync(join(foreign, 'keep'), 'x');
-      const other = { DESTDIR: '', PREFIX: foreign };
-      const r = run('bash', [join(root, 'scripts', 'install.sh'), '--uninstall'], { ...env, ...other });
+    const foreign = '/opt/not-ours';
+    mkdirSync(join(dest, foreign), { recursive: true });
+    writeFileSync(join(dest, foreign, 'keep'), 'x');
+    for (const args of [[], ['--uninstall']]) {
+      const r = run('bash', [join(root, 'scripts', 'install.sh'), '--no-build', ...args], {
+        ...env,
+        PREFIX: foreign,
+      });
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stderr, /was not installed by scripts\/install\.sh/);
-      assert.ok(existsSync(join(foreign, 'keep')));
-    } finally {
-      rmSync(foreign, { recursive: true, force: true });
+      assert.deepEqual(readdirSync(join(dest, foreign)), ['keep']);
     }
+    rmSync(join(dest, foreign), { recursive: true });
     const bad = run('bash', [join(root, 'scripts', 'install.sh'), '--purge'], env);
     assert.equal(bad.status, 2, bad.stderr);
     assert.match(bad.stderr, /--purge goes with --uninstall/);
