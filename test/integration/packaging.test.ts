@@ -366,3 +366,92 @@ test('npm run package:deb builds a .deb that installs a working syncward, keeps 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** The host directories install.sh writes into, each overlaid for the isolated install below. */
+const LAYERS = ['/etc', '/opt', '/usr/local', '/var/lib'];
+
+/**
+ * Runs `script` with bash in a mount namespace of its own where each of
+ * LAYERS is an overlay: reads see this machine, writes land in `scratch`
+ * (one upper directory per layer, `upper/<n>`), and the machine itself is
+ * never written. Calls with the same `scratch` see each other's writes.
+ */
+function isolated(scratch: string, script: string): Ran {
+  const mounts = LAYERS.map((dir, i) => {
+    for (const d of ['upper', 'work']) mkdirSync(join(scratch, d, String(i)), { recursive: true });
+    return `mount -t overlay overlay -o lowerdir=${dir},upperdir=${scratch}/upper/${i},workdir=${scratch}/work/${i} ${dir}`;
+  });
+  return run('unshare', [
+    '--mount',
+    '--propagation',
+    'private',
+    'bash',
+    '-euc',
+    [...mounts, script].join('\n'),
+  ]);
+}
+
+/** What the isolated script wrote under each layer: its paths, relative to this machine's root. */
+function written(scratch: string): string[] {
+  return LAYERS.flatMap((dir, i) =>
+    snapshot(join(scratch, 'upper', String(i)))
+      .map((l) => l.split(' ')[0] ?? '')
+      .map((p) => join(dir, p.slice(join(scratch, 'upper', String(i)).length))),
+  );
+}
+
+test("scripts/install.sh on this machine's own paths puts syncward on the PATH, says systemd is not running, and writes nothing else", async (t) => {
+  if (existsSync('/run/systemd/system')) {
+    // systemctl would reach the real systemd through /run: this test is for machines without it
+    t.skip('systemd runs here: the isolated install would enable the unit on this machine');
+    return;
+  }
+  if (run('unshare', ['--mount', 'true']).status !== 0) {
+    t.skip('no mount namespaces here (unshare --mount fails): the isolated install was not run');
+    return;
+  }
+  const scratch = await makeTempDir('syncward-isolated-');
+  const install = `bash ${join(root, 'scripts', 'install.sh')} --no-build`;
+  try {
+    const r = isolated(scratch, install);
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /systemd is not running on this machine: the unit is installed but not enabled/);
+    const files = written(scratch).filter((p) => !p.startsWith('/opt/syncward/'));
+    assert.deepEqual(files.sort(), [
+      '/etc/syncward',
+      '/etc/syncward/syncward.yaml',
+      '/etc/systemd',
+      '/etc/systemd/system',
+      '/etc/systemd/system/syncward.service',
+      '/opt/syncward',
+      '/usr/local/bin',
+      '/usr/local/bin/syncward',
+      '/var/lib/syncward',
+    ]);
+    const used = isolated(
+      scratch,
+      'cd /tmp; command -v syncward; syncward --version; syncward check -c /etc/syncward/syncward.yaml || echo "check: $?"',
+    );
+    assert.equal(
+      used.stdout.split('\n').slice(0, 2).join('\n'),
+      `/usr/local/bin/syncward\n${version}`,
+      used.stderr,
+    );
+    assert.match(used.stdout + used.stderr, /source directory \/srv\/www does not exist/);
+    assert.match(used.stdout, /^check: 1$/m);
+
+    const removed = isolated(
+      scratch,
+      `${install.replace('--no-build', '--uninstall')}\nls /opt /usr/local/bin /etc/systemd/system /etc/syncward /var/lib/syncward`,
+    );
+    assert.equal(removed.status, 0, removed.stderr);
+    assert.doesNotMatch(
+      removed.stdout,
+      /^syncward(\.service)?$/m,
+      'the program, the command and the unit are gone',
+    );
+    assert.match(removed.stdout, /^syncward\.yaml$/m, 'the config stays');
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+});
