@@ -107,15 +107,14 @@ rm -rf "$stage" "$old"
 mkdir -p "$stage"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp" "$stage"' EXIT
+[ -d node_modules ] || fail "$clone/node_modules is missing: run bash scripts/setup.sh"
 # the files package.json names ("files"), as npm would publish them
-npm pack --silent --pack-destination "$tmp" >/dev/null
-tar -xzf "$tmp"/syncward-*.tgz -C "$tmp"
-cp -R "$tmp/package/." "$stage/"
-# the installed npm packages with their native builds (better-sqlite3), then the dev ones pruned
-cp -R node_modules package-lock.json "$stage/"
-(cd "$stage" && npm prune --omit=dev --offline --no-audit --no-fund --loglevel=error >/dev/null)
-# prune leaves the scope folders of what it removed (@biomejs/) behind, empty
-find "$stage/node_modules" -mindepth 1 -maxdepth 1 -type d -empty -delete
+node -e 'const p = require("./package.json"); for (const f of [...p.files, "package.json", "README.md"]) console.log(f)' |
+  while read -r f; do cp -R --parents "$f" "$stage/"; done
+# the production npm packages as installed, with their native builds (better-sqlite3)
+packages=$(npm ls --omit=dev --parseable --all --offline 2>"$tmp/npm-ls") ||
+  fail "npm ls finds the installed npm packages incomplete ($(head -c 300 "$tmp/npm-ls")): run bash scripts/setup.sh"
+grep '/node_modules/' <<<"$packages" | while read -r p; do cp -R --parents "${p#"$clone"/}" "$stage/"; done
 # better-sqlite3 loads only its .node: its objects and the SQLite sources are 30 MB of build leftovers
 sqlite=$stage/node_modules/better-sqlite3
 mv "$sqlite/build/Release/better_sqlite3.node" "$tmp/"

@@ -272,6 +272,39 @@ test('scripts/install.sh installs a working syncward under PREFIX, again without
   }
 });
 
+/** The host directories install.sh writes into, each overlaid for the isolated install below. */
+const LAYERS = ['/etc', '/opt', '/usr', '/var/lib'];
+
+/**
+ * Runs `script` with bash in a mount namespace of its own where each of
+ * LAYERS is an overlay: reads see this machine, writes land in `scratch`
+ * (one upper directory per layer, `upper/<n>`), and the machine itself is
+ * never written. Calls with the same `scratch` see each other's writes.
+ */
+function isolated(scratch: string, script: string): Ran {
+  const mounts = LAYERS.map((dir, i) => {
+    for (const d of ['upper', 'work']) mkdirSync(join(scratch, d, String(i)), { recursive: true });
+    return `mount -t overlay overlay -o lowerdir=${dir},upperdir=${scratch}/upper/${i},workdir=${scratch}/work/${i} ${dir}`;
+  });
+  return run('unshare', [
+    '--mount',
+    '--propagation',
+    'private',
+    'bash',
+    '-euc',
+    [...mounts, script].join('\n'),
+  ]);
+}
+
+/** What the isolated script wrote under each layer: its paths, relative to this machine's root. */
+function written(scratch: string): string[] {
+  return LAYERS.flatMap((dir, i) =>
+    snapshot(join(scratch, 'upper', String(i)))
+      .map((l) => l.split(' ')[0] ?? '')
+      .map((p) => join(dir, p.slice(join(scratch, 'upper', String(i)).length))),
+  );
+}
+
 /**
  * A dpkg database under `dir` that knows this machine's rsync and nodejs
  * packages, so dpkg --root checks the .deb's Depends against what is really
@@ -362,43 +395,36 @@ test('npm run package:deb builds a .deb that installs a working syncward, keeps 
     dpkg('--purge', 'syncward');
     assert.ok(!existsSync(join(target, 'etc/syncward')));
     assert.ok(!existsSync(join(target, 'var/lib/syncward')));
+
+    // and with this machine's own dpkg and paths, its maintainer scripts as on a real host
+    if (existsSync('/run/systemd/system') || run('unshare', ['--mount', 'true']).status !== 0) {
+      t.diagnostic(
+        'systemd runs here, or no mount namespaces: the .deb was not installed on the isolated machine',
+      );
+      return;
+    }
+    const real = isolated(
+      join(dir, 'isolated'),
+      [
+        `dpkg --log=/dev/null ${flags.join(' ')} --install ${deb}`,
+        'cd /tmp; command -v syncward; syncward --version',
+        'dpkg --log=/dev/null --purge syncward',
+        'for p in /opt/syncward /usr/bin/syncward /lib/systemd/system/syncward.service /etc/syncward /var/lib/syncward; do',
+        '  if [ -e "$p" ]; then echo "left: $p"; fi',
+        'done',
+      ].join('\n'),
+    );
+    assert.equal(real.status, 0, `${real.stdout}\n${real.stderr}`);
+    assert.match(
+      real.stdout,
+      /systemd is not running on this machine: the unit is installed but not enabled/,
+    );
+    assert.match(real.stdout, new RegExp(`^/usr/bin/syncward\n${version.replaceAll('.', '\\.')}$`, 'm'));
+    assert.doesNotMatch(real.stdout, /^left: /m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
-/** The host directories install.sh writes into, each overlaid for the isolated install below. */
-const LAYERS = ['/etc', '/opt', '/usr/local', '/var/lib'];
-
-/**
- * Runs `script` with bash in a mount namespace of its own where each of
- * LAYERS is an overlay: reads see this machine, writes land in `scratch`
- * (one upper directory per layer, `upper/<n>`), and the machine itself is
- * never written. Calls with the same `scratch` see each other's writes.
- */
-function isolated(scratch: string, script: string): Ran {
-  const mounts = LAYERS.map((dir, i) => {
-    for (const d of ['upper', 'work']) mkdirSync(join(scratch, d, String(i)), { recursive: true });
-    return `mount -t overlay overlay -o lowerdir=${dir},upperdir=${scratch}/upper/${i},workdir=${scratch}/work/${i} ${dir}`;
-  });
-  return run('unshare', [
-    '--mount',
-    '--propagation',
-    'private',
-    'bash',
-    '-euc',
-    [...mounts, script].join('\n'),
-  ]);
-}
-
-/** What the isolated script wrote under each layer: its paths, relative to this machine's root. */
-function written(scratch: string): string[] {
-  return LAYERS.flatMap((dir, i) =>
-    snapshot(join(scratch, 'upper', String(i)))
-      .map((l) => l.split(' ')[0] ?? '')
-      .map((p) => join(dir, p.slice(join(scratch, 'upper', String(i)).length))),
-  );
-}
 
 test("scripts/install.sh on this machine's own paths puts syncward on the PATH, says systemd is not running, and writes nothing else", async (t) => {
   if (existsSync('/run/systemd/system')) {
@@ -424,6 +450,7 @@ test("scripts/install.sh on this machine's own paths puts syncward on the PATH, 
       '/etc/systemd/system',
       '/etc/systemd/system/syncward.service',
       '/opt/syncward',
+      '/usr/local',
       '/usr/local/bin',
       '/usr/local/bin/syncward',
       '/var/lib/syncward',
