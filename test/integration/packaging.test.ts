@@ -88,9 +88,11 @@ test('systemd-analyze verify accepts the unit without a complaint', async (t) =>
 
 // ---- installing: scripts/install.sh and the .deb, each into a temporary root ----
 // Both install for real, but under a root of their own (install.sh's DESTDIR,
-// dpkg --root): the rest of the suite runs beside these tests on a shared
-// machine, and the real /opt, /usr and /etc stay untouched. systemd cannot
-// run here; the installed unit is checked with systemd-analyze verify.
+// dpkg --root), or on this machine's paths inside a mount namespace whose
+// /etc, /opt, /usr and /var/lib are overlays: the rest of the suite runs
+// beside these tests on a shared machine, and the real /opt, /usr and /etc
+// stay untouched. systemd cannot run here; the installed unit is checked
+// with systemd-analyze verify.
 
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -165,9 +167,11 @@ async function installedDaemonMirrors(command: string): Promise<void> {
   const arrived = (name: string) => () => existsSync(join(dir, 'target', name)) || child.exitCode !== null;
   try {
     await waitFor(arrived('before.txt'), 60_000, 'the start-up sync');
+    assert.equal(child.exitCode, null, `the installed daemon exited:\n${stderr}`);
     assert.equal(readFileSync(join(dir, 'target', 'before.txt'), 'utf8'), 'there before the start\n', stderr);
     writeFileSync(join(dir, 'source', 'after.txt'), 'written while it runs\n');
     await waitFor(arrived('after.txt'), 60_000, 'a change sent as it happens');
+    assert.equal(child.exitCode, null, `the installed daemon exited:\n${stderr}`);
     assert.equal(readFileSync(join(dir, 'target', 'after.txt'), 'utf8'), 'written while it runs\n', stderr);
     child.kill('SIGTERM');
     assert.equal(await exited, 0, stderr);
