@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # A local demo: one source directory mirrored in real time to a local rsync
 # daemon (with auth, on 127.0.0.1) and to a local directory. Everything lives
-# under .demo/ in this checkout; Ctrl-C stops it all.
+# under .demo/ in this checkout (SYNCWARD_DEMO_DIR: elsewhere); Ctrl-C stops it
+# all. The commands it prints work as printed, from any directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root="$PWD/.demo"
+root=$(realpath -m "${SYNCWARD_DEMO_DIR:-$PWD/.demo}")
+# this checkout's command, by its absolute path (an installed `syncward` may be another version)
+syncward="$PWD/bin/syncward"
 mkdir -p "$root"/{source,mirror-local,mirror-daemon,rsyncd}
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 user=demo
@@ -47,6 +50,10 @@ sources:
         url: $root/mirror-local
 CONF
 [ -e "$root/source/hello.txt" ] || echo "hello from syncward" > "$root/source/hello.txt"
+# the paths as the printed commands need them (quoted when they hold spaces)
+q_root=$(printf '%q' "$root")
+q_conf=$(printf '%q' "$root/syncward.yaml")
+q_cmd=$(printf '%q' "$syncward")
 cat <<MSG
 
   syncward demo
@@ -57,7 +64,7 @@ cat <<MSG
   config:   $root/syncward.yaml
 
   In another terminal, change the source and watch the mirrors follow:
-    cd $root
+    cd $q_root
     echo hi > source/a.txt; mkdir -p source/x/y/z && echo deep > source/x/y/z/f
     mv source/x source/renamed; rm source/a.txt
     ls -R mirror-daemon mirror-local
@@ -65,11 +72,11 @@ cat <<MSG
 
   Watch it and ask it questions:
     dashboard: http://127.0.0.1:$api_port/   (metrics: /metrics, events: /api/events)
-    node bin/syncward status -c $root/syncward.yaml
-    node bin/syncward audit  -c $root/syncward.yaml
-    node bin/syncward doctor -c $root/syncward.yaml
+    $q_cmd status -c $q_conf
+    $q_cmd audit  -c $q_conf
+    $q_cmd doctor -c $q_conf
 
   Ctrl-C stops syncward and the demo rsync daemon.
 
 MSG
-node bin/syncward start -c "$root/syncward.yaml"
+"$syncward" start -c "$root/syncward.yaml"
