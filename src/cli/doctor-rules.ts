@@ -155,6 +155,7 @@ function sysctlFix(key: string, value: number): string[] {
  */
 export function watchesCheck(limits: InotifyLimits, counts: SourceDirCount[], warnShare: number): Check {
   const name = 'inotify watches';
+  if (counts.length === 0) return { name, status: 'ok', message: 'no source is watched with inotify' };
   const total = counts.reduce((n, c) => n + (c.dirs ?? 0), 0);
   const per = counts.map((c) => `${c.source} ${c.dirs ?? '?'}`).join(', ');
   const max = limits.maxUserWatches;
@@ -427,4 +428,81 @@ export function formatChecks(checks: readonly Check[]): string {
       : `\n${fails} failure(s), ${warns} warning(s), ${n('ok')} ok`,
   );
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Which watcher a source gets and why (issue 15): `fanotifyRefused` is why
+ * fanotify cannot watch its tree here, null when it can, undefined when it
+ * was not tried (not needed). Returns the check and whether the source's
+ * directories count against the inotify watch limit.
+ */
+export function watcherCheck(
+  source: string,
+  configured: 'auto' | 'inotify' | 'fanotify',
+  dirs: number | null,
+  autoAbove: number,
+  fanotifyRefused: string | null | undefined,
+): { check: Check; inotify: boolean } {
+  const name = `watcher ${source}`;
+  const count = dirs === null ? 'an unknown number of' : dirs.toLocaleString('en');
+  const refusedFix = (why: string) => [
+    `fanotify cannot watch it: ${why}`,
+    `or set sources[].watcher: inotify for ${source} to say so in the config`,
+  ];
+  if (configured === 'inotify')
+    return {
+      check: {
+        name,
+        status: 'ok',
+        message: `inotify (watcher: inotify), one watch for each of ${count} directories`,
+      },
+      inotify: true,
+    };
+  if (configured === 'fanotify') {
+    if (fanotifyRefused === null || fanotifyRefused === undefined)
+      return {
+        check: {
+          name,
+          status: 'ok',
+          message: 'fanotify (watcher: fanotify): one mark on its filesystem, no watch limit',
+        },
+        inotify: false,
+      };
+    return {
+      check: {
+        name,
+        status: 'warn',
+        message: `inotify: watcher: fanotify is configured but fanotify cannot watch this tree (${fanotifyRefused}); the daemon falls back to inotify for ${count} directories`,
+        fix: refusedFix(fanotifyRefused),
+      },
+      inotify: true,
+    };
+  }
+  if (dirs === null || dirs <= autoAbove)
+    return {
+      check: {
+        name,
+        status: 'ok',
+        message: `inotify (watcher: auto, ${count} directories, fanotify above ${autoAbove.toLocaleString('en')})`,
+      },
+      inotify: true,
+    };
+  if (fanotifyRefused === null || fanotifyRefused === undefined)
+    return {
+      check: {
+        name,
+        status: 'ok',
+        message: `fanotify (watcher: auto, ${count} directories, above ${autoAbove.toLocaleString('en')}): one mark, no watch limit`,
+      },
+      inotify: false,
+    };
+  return {
+    check: {
+      name,
+      status: 'warn',
+      message: `inotify (watcher: auto, ${count} directories, above ${autoAbove.toLocaleString('en')}, but fanotify cannot watch this tree: ${fanotifyRefused}): one watch per directory and a long walk at start`,
+      fix: refusedFix(fanotifyRefused),
+    },
+    inotify: true,
+  };
 }

@@ -30,7 +30,7 @@ import {
 } from '../transport/index.js';
 import { type BytePath, joinRel, toFs } from '../util/bytes.js';
 import { syncwardCommand } from '../util/shell.js';
-import { readMaxUserWatches } from '../watch/index.js';
+import { AUTO_FANOTIFY_DIRS, FanotifyWatcher, fanotifyRefusal, readMaxUserWatches } from '../watch/index.js';
 import {
   type Check,
   doctorExitCode,
@@ -47,6 +47,7 @@ import {
   rsyncSenderCheck,
   type SourceDirCount,
   targetProbeCheck,
+  watcherCheck,
   watchesCheck,
 } from './doctor-rules.js';
 
@@ -96,7 +97,19 @@ export async function doctorChecks(config: Config, o: DoctorOptions = {}): Promi
   for (const s of config.sources) {
     const c = sourceCheck(s, euid);
     checks.push(c);
-    if (c.status !== 'fail') counts.push({ source: s.name, dirs: countWatchedDirs(s) });
+    if (c.status === 'fail') continue;
+    const dirs = countWatchedDirs(s);
+    const wanted =
+      s.watcher === 'fanotify' || (s.watcher === 'auto' && dirs !== null && dirs > AUTO_FANOTIFY_DIRS);
+    const w = watcherCheck(
+      s.name,
+      s.watcher,
+      dirs,
+      AUTO_FANOTIFY_DIRS,
+      wanted ? await fanotifyRefusedFor(s.path) : undefined,
+    );
+    checks.push(w.check);
+    if (w.inotify) counts.push({ source: s.name, dirs });
   }
   const limits = readInotifyLimits();
   checks.push(
@@ -246,6 +259,24 @@ function daemonCheck(stateDir: string, configFile: string | undefined): Check {
 }
 
 // ---- sources and inotify -----------------------------------------------------------
+
+/** Why fanotify cannot watch the tree at `path` here (its mark is made and dropped at once), or null when it can. */
+async function fanotifyRefusedFor(path: string): Promise<string | null> {
+  let w: FanotifyWatcher;
+  try {
+    w = new FanotifyWatcher(path);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  try {
+    await w.start();
+    return null;
+  } catch (e) {
+    return fanotifyRefusal(e as NodeJS.ErrnoException);
+  } finally {
+    w.close();
+  }
+}
 
 function sourceCheck(s: SourceConfig, euid: number): Check {
   const name = `source ${s.name}`;

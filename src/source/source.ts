@@ -21,6 +21,7 @@ import { type BytePath, display } from '../util/bytes.js';
 import type { Logger } from '../util/log.js';
 import { syncwardCommand } from '../util/shell.js';
 import {
+  AUTO_FANOTIFY_DIRS,
   FanotifyWatcher,
   fanotifyRefusal,
   fullSyncAfterRecovery,
@@ -33,9 +34,6 @@ import {
   type WatcherBackend,
 } from '../watch/index.js';
 import type { FsEvent } from '../watch/types.js';
-
-/** watcher "auto": a tree with more directories than this is watched with fanotify where it can be */
-export const AUTO_FANOTIFY_DIRS = 50_000;
 
 /** How often a source whose directory is missing is looked for again. */
 const SOURCE_RETRY_MS = 10_000;

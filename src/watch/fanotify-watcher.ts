@@ -10,6 +10,9 @@ export interface FanotifyWatcherOptions {
   ignoreDir?: (rel: BytePath) => boolean;
 }
 
+/** watcher "auto": a tree with more directories than this is watched with fanotify where it can be */
+export const AUTO_FANOTIFY_DIRS = 50_000;
+
 /** directory handles resolved to where they are now, kept until a directory is renamed or removed */
 const CACHE_MAX = 65_536;
 

@@ -2,6 +2,7 @@ import type { FanotifyWatcher } from './fanotify-watcher.js';
 import type { TreeWatcher } from './tree-watcher.js';
 
 export {
+  AUTO_FANOTIFY_DIRS,
   FanotifyWatcher,
   type FanotifyWatcherOptions,
   fanotifyRefusal,

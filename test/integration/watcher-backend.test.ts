@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { AUTO_FANOTIFY_DIRS } from '../../src/source/source.js';
+import { AUTO_FANOTIFY_DIRS } from '../../src/watch/index.js';
 import { msg, spawnSyncward } from '../helpers/cli-daemon.js';
 import { configYaml, converged, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { makeTempDir } from '../helpers/tree.js';

@@ -14,6 +14,7 @@ import {
   shellWord,
   suggestLimit,
   targetProbeCheck,
+  watcherCheck,
   watchesCheck,
 } from '../../src/cli/doctor-rules.js';
 import { buildListCall, classifyExit } from '../../src/transport/index.js';
@@ -82,7 +83,12 @@ test('watches: fail above the limit, warn above the share, ok below, each with t
   assert.equal(warn.status, 'warn');
   assert.match(warn.message, /\(95%\)/);
   assert.equal(watchesCheck(limits, [{ source: 'a', dirs: 90 }], 0.9).status, 'ok');
-  assert.equal(watchesCheck({ ...limits, maxUserWatches: null }, [], 0.9).status, 'warn');
+  assert.equal(
+    watchesCheck({ ...limits, maxUserWatches: null }, [{ source: 'a', dirs: 1 }], 0.9).status,
+    'warn',
+  );
+  const none = watchesCheck({ ...limits, maxUserWatches: null }, [], 0.9);
+  assert.deepEqual([none.status, none.message], ['ok', 'no source is watched with inotify']);
 });
 
 test('instances: one per source; queue: below the kernel default is a warning', () => {
@@ -247,4 +253,38 @@ test('exit code: 0 all ok, 1 warnings only, 2 any failure; the text report shows
   );
   assert.equal(shellWord('/plain/path'), '/plain/path');
   assert.equal(shellWord('a b'), "'a b'");
+});
+
+test('the watcher a source gets: configured, auto by its size, and a fanotify refusal as a warning that still counts its inotify watches', () => {
+  const inotify = watcherCheck('www', 'inotify', 1200, 50_000, undefined);
+  assert.deepEqual([inotify.check.status, inotify.inotify], ['ok', true]);
+  assert.match(
+    inotify.check.message,
+    /^inotify \(watcher: inotify\), one watch for each of 1,200 directories/,
+  );
+
+  const fan = watcherCheck('www', 'fanotify', 1200, 50_000, null);
+  assert.deepEqual([fan.check.status, fan.inotify], ['ok', false]);
+  const refused = watcherCheck('www', 'fanotify', 1200, 50_000, 'it needs root');
+  assert.deepEqual([refused.check.status, refused.inotify], ['warn', true]);
+  assert.match(
+    refused.check.message,
+    /cannot watch this tree \(it needs root\); the daemon falls back to inotify/,
+  );
+  assert.match(refused.check.fix?.join('\n') ?? '', /watcher: inotify for www/);
+
+  const small = watcherCheck('www', 'auto', 50_000, 50_000, undefined);
+  assert.deepEqual([small.check.status, small.inotify], ['ok', true]);
+  assert.match(small.check.message, /^inotify \(watcher: auto, 50,000 directories, fanotify above 50,000\)/);
+  const big = watcherCheck('www', 'auto', 1_000_000, 50_000, null);
+  assert.deepEqual([big.check.status, big.inotify], ['ok', false]);
+  assert.match(big.check.message, /^fanotify \(watcher: auto, 1,000,000 directories/);
+  const bigRefused = watcherCheck(
+    'www',
+    'auto',
+    1_000_000,
+    50_000,
+    'its filesystem cannot report file handles',
+  );
+  assert.deepEqual([bigRefused.check.status, bigRefused.inotify], ['warn', true]);
 });
