@@ -56,6 +56,8 @@ export interface SyncwardOptions {
   source: string;
   targets: SyncwardTarget[];
   initialSync?: boolean;
+  /** sources[].watcher (default: the config's default, inotify) */
+  watcher?: 'inotify' | 'fanotify' | 'auto';
   /** write a V8 CPU profile of the daemon into this directory when it exits */
   cpuProfDir?: string;
   /** api.listen (default "off": port clashes) */
@@ -75,6 +77,7 @@ export function syncwardConfig(o: SyncwardOptions): string {
     '  - name: src',
     `    path: ${JSON.stringify(o.source)}`,
     ...(o.initialSync === false ? ['    initial_sync: false'] : []),
+    ...(o.watcher ? [`    watcher: ${o.watcher}`] : []),
     '    targets:',
   ];
   for (const t of o.targets) {
@@ -92,7 +95,7 @@ export interface SyncwardProcess {
   config: string;
   /** performance.now() at spawn */
   spawnedAt: number;
-  /** resolves with performance.now() when the source is watched ("watching N directories") */
+  /** resolves with performance.now() when the source is watched ("watching N directories", or "... with fanotify": dirs 0) */
   watching: Promise<{ at: number; dirs: number; ms: number }>;
   /** inotify queue overflows the daemon reported so far */
   overflows(): number;
@@ -138,6 +141,8 @@ export function startSyncward(o: SyncwardOptions): SyncwardProcess {
     const msg = rec.msg ?? '';
     if (/watching \d+ directories/.test(msg))
       onWatching({ at: performance.now(), dirs: rec.dirs ?? 0, ms: rec.ms ?? 0 });
+    // fanotify watches no directory one by one: the line that says it is watching has no count
+    if (/ with fanotify/.test(msg)) onWatching({ at: performance.now(), dirs: 0, ms: 0 });
     if (/queue overflowed/.test(msg)) overflows++;
     if (typeof rec.alert === 'string') alerts.push(rec.alert);
     if ((rec.level ?? 0) >= 40) {
