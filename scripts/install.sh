@@ -38,7 +38,7 @@ for arg in "$@"; do
     --files-only) files_only=1 ;;
     --uninstall) uninstall=1 ;;
     --purge) purge=1 ;;
-    -h | --help) echo "$usage"; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "install: unknown option '$arg' ($usage)" >&2; exit 2 ;;
   esac
 done
