@@ -11,6 +11,12 @@ import { type FanEvent, Fanotify, fanConstants, handleOf } from '../../src/nativ
 const root = mkdtempSync(join(tmpdir(), 'syncward-fanotify-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
+/** an entry event in the directory `dir` (its parent record; the entry's own fid record names the entry) */
+function inDir(e: FanEvent, dir: Buffer): boolean {
+  const c = fanConstants();
+  return e.infos.some((i) => i.type === c.FAN_EVENT_INFO_TYPE_DFID_NAME && i.handle.equals(dir));
+}
+
 function collector(f: Fanotify) {
   const seen: FanEvent[] = [];
   f.start(
@@ -42,7 +48,7 @@ test('a filesystem mark reports entry events in a directory by its handle and th
     const dirHandle = handleOf(Buffer.from(dir));
     writeFileSync(join(dir, 'caf\u00e9 \n'), 'x');
     const created = await until(
-      (e) => (e.mask & (c.FAN_CREATE as number)) !== 0 && e.infos.some((i) => i.handle.equals(dirHandle)),
+      (e) => (e.mask & (c.FAN_CREATE as number)) !== 0 && inDir(e, dirHandle),
       'the file created in d',
     );
     const info = created.infos.find((i) => i.type === c.FAN_EVENT_INFO_TYPE_DFID_NAME);
@@ -53,8 +59,7 @@ test('a filesystem mark reports entry events in a directory by its handle and th
     );
     assert.equal(f.pathOf(dirHandle)?.toString(), dir, 'the handle resolves to the directory');
     await until(
-      (e) =>
-        (e.mask & (c.FAN_CLOSE_WRITE as number)) !== 0 && e.infos.some((i) => i.handle.equals(dirHandle)),
+      (e) => (e.mask & (c.FAN_CLOSE_WRITE as number)) !== 0 && inDir(e, dirHandle),
       'the file closed after writing',
     );
   } finally {
@@ -77,7 +82,9 @@ test('a rename reports both names with their directories; a moved directory reso
     renameSync(join(a, 'f'), join(b, 'g'));
     // the whole filesystem is marked: other processes' renames arrive too
     const renamed = await until(
-      (e) => (e.mask & (c.FAN_RENAME as number)) !== 0 && e.infos.some((i) => i.handle.equals(ha)),
+      (e) =>
+        (e.mask & (c.FAN_RENAME as number)) !== 0 &&
+        e.infos.some((i) => i.type === c.FAN_EVENT_INFO_TYPE_OLD_DFID_NAME && i.handle.equals(ha)),
       'the rename',
     );
     const from = renamed.infos.find((i) => i.type === c.FAN_EVENT_INFO_TYPE_OLD_DFID_NAME);
