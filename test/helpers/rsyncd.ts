@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
@@ -81,7 +81,9 @@ export async function startRsyncDaemon(o: RsyncDaemonOptions): Promise<RsyncDaem
         `secrets file = ${secrets}`,
         ...(extra.get(m) ?? []),
       );
-    return writeFile(conf, `${all.join('\n')}\n`);
+    // a connection reads the file while it is rewritten: replace it whole, or it may find no module ("Unknown module")
+    const next = `${conf}.next`;
+    return writeFile(next, `${all.join('\n')}\n`).then(() => rename(next, conf));
   };
   for (const m of o.modules) await mkdir(modulePath(m), { recursive: true });
   await writeConf();
