@@ -25,7 +25,7 @@ export interface StatusVerdict {
 /**
  * What the daemon's status means for a monitoring check. Pure.
  * Critical: a source not watched, a target down, misconfigured or on hold,
- * a critical incident. Warning: a target lagging, stuck paths, drift (or a
+ * a critical incident. Warning: a target lagging or paused, stuck paths, drift (or a
  * failed audit) in the last audit, a missing canary, directories that could
  * not be watched (yet), a warning incident.
  * Everything else (idle, syncing, starting) is ok.
@@ -51,6 +51,10 @@ export function statusVerdict(s: Pick<ApiStatus, 'now' | 'sources' | 'alerts'>):
         crit(`${key} is ${t.state} since ${ago(s.now, t.stateSince)}${why}`);
       else if (t.state === 'held')
         crit(`${key} is on hold${t.holdReason ? `: ${t.holdReason}` : why}; lift it with syncward resume`);
+      else if (t.state === 'paused')
+        warn(
+          `${key} is paused by an operator since ${ago(s.now, t.pausedSince ?? t.stateSince)}; ${t.pending} change(s) wait in the journal; lift it with syncward resume`,
+        );
       else if (t.state === 'lagging') warn(`${key} is lagging${why}`);
       if (t.stuck > 0) {
         const names = (t.stuckPaths ?? []).slice(0, 5).map((n) => brief(n));

@@ -19,7 +19,7 @@ import {
 import { Monitor } from '../monitor/index.js';
 import { describeOpenFilesLimit, raiseOpenFilesLimit } from '../native/index.js';
 import { Scheduler } from '../schedule/index.js';
-import { Source } from '../source/index.js';
+import { type Lifted, Source } from '../source/index.js';
 import type { SourceAuditResult, SourceStatus } from '../status/index.js';
 import { localRsyncVersion, SENDER_SYMLINK_FIX, senderSymlinkWarning } from '../transport/index.js';
 import type { Logger } from '../util/log.js';
@@ -299,11 +299,39 @@ export class Daemon extends EventEmitter {
     return this.sources.flatMap((s) => s.workers.filter((w) => w.held !== null).map((w) => w.key));
   }
 
-  /** Resumes a held target by name ("target" or "source/target"). Returns how many were resumed. */
+  /** Names ("source/target") of the targets an operator paused. */
+  pausedTargets(): string[] {
+    return this.sources.flatMap((s) => s.workers.filter((w) => w.paused !== null).map((w) => w.key));
+  }
+
+  /** Resumes a paused or held target by name ("target" or "source/target"). Returns how many were resumed. */
   resume(name: string): number {
-    let n = 0;
-    for (const s of this.sources) n += s.resume(name);
-    return n;
+    return this.lift(name).length;
+  }
+
+  /**
+   * Lifts the pause and the safety hold of the targets named `name`; with
+   * no name, every operator's pause (a safety hold is lifted only by name).
+   */
+  lift(name?: string): Lifted[] {
+    return this.sources.flatMap((s) => s.lift(name));
+  }
+
+  /**
+   * Pauses the targets named `name` ("target" or "source/target"; all when
+   * undefined) until resumed: nothing is sent, changes keep journaling.
+   * null when no target has that name.
+   */
+  pause(name?: string): { paused: string[]; already: string[] } | null {
+    const found = this.sources.some((s) => s.named(name).length > 0);
+    if (!found) return null;
+    const out = { paused: [] as string[], already: [] as string[] };
+    for (const s of this.sources) {
+      const r = s.pause(name);
+      out.paused.push(...r.paused);
+      out.already.push(...r.already);
+    }
+    return out;
   }
 
   /**

@@ -28,8 +28,23 @@ import { releasedBy, settledState, type Triage, triageFailures } from './stuck.j
  * - down: the last transfer failed for a network/timeout reason; retrying with backoff
  * - misconfigured: auth, module, usage error; retrying slowly, the message says what to fix
  * - held: paused by a safety rule; nothing is sent until resumed
+ * - paused: paused by an operator (syncward pause); changes keep journaling, nothing is sent until resumed
  */
-export type TargetState = 'starting' | 'syncing' | 'idle' | 'lagging' | 'down' | 'misconfigured' | 'held';
+export type TargetState =
+  | 'starting'
+  | 'syncing'
+  | 'idle'
+  | 'lagging'
+  | 'down'
+  | 'misconfigured'
+  | 'held'
+  | 'paused';
+
+/** An operator's pause of a target: since when, and the reason shown with it. */
+export interface Pause {
+  since: number;
+  reason: string;
+}
 
 export interface TransferReport {
   source: string;
@@ -81,6 +96,9 @@ export interface TargetWorkerOptions {
   rootDev?: () => number | null;
 }
 
+/** States logged as warnings: the target is not getting what it should. */
+const WARN_STATES: ReadonlySet<TargetState> = new Set(['down', 'misconfigured', 'held', 'lagging', 'paused']);
+
 /** Deletes sent within this window count together against max_delete (a slow rm -rf arrives in many batches). */
 const DELETE_WINDOW_MS = 10_000;
 /** With max_delete set, a batch with deletes waits this long once so the rest of an rm -rf joins it. */
@@ -111,6 +129,8 @@ export class TargetWorker extends EventEmitter {
   private failures = 0;
   private stopped = false;
   private holdReason: string | null = null;
+  /** an operator's pause (kept in the journal: it outlives a restart) */
+  private pausedBy: Pause | null = null;
   /** set by resume(): the next transfer may delete beyond max_delete */
   private allowDeletes = false;
   private settleUntil = 0;
@@ -174,6 +194,10 @@ export class TargetWorker extends EventEmitter {
 
   get held(): string | null {
     return this.holdReason;
+  }
+
+  get paused(): Pause | null {
+    return this.pausedBy;
   }
 
   /** true when nothing is pending, running or scheduled */
@@ -247,13 +271,53 @@ export class TargetWorker extends EventEmitter {
     );
   }
 
+  /**
+   * An operator's pause: nothing more is sent (a transfer in flight ends
+   * first) until unpause(); changes keep going into the journal and the
+   * queue. The pause is kept in the journal, so a restart keeps it. False
+   * when it was paused already.
+   */
+  pause(p: Pause = { since: Date.now(), reason: 'paused by an operator' }): boolean {
+    if (this.pausedBy !== null) return false;
+    this.pausedBy = p;
+    this.savePause();
+    this.clearTimer();
+    this.setState('paused', p.reason);
+    return true;
+  }
+
+  /** Lifts an operator's pause: what was journaled meanwhile goes now (a safety hold stays). */
+  unpause(): boolean {
+    if (this.pausedBy === null) return false;
+    this.pausedBy = null;
+    this.savePause();
+    if (this.holdReason !== null) this.setState('held', this.holdReason);
+    else if (this.lastSuccessAt === null && this.isIdle) this.setState('starting', 'resumed by operator');
+    else this.settle(Date.now(), 'resumed by operator', !this.isIdle);
+    this.pump();
+    return true;
+  }
+
+  /** The pause as it is now, in the journal (a failure is logged: the pause still holds in this run). */
+  private savePause(): void {
+    try {
+      this.o.journal?.setPaused(this.key, this.pausedBy);
+    } catch (e) {
+      this.o.log.error(
+        { err: (e as Error).message },
+        `journal: cannot record the pause or its end (a restart may not see it): ${(e as Error).message}`,
+      );
+    }
+  }
+
   /** Lifts a hold; the transfer that was held goes ahead, deletes included. */
   resume(): boolean {
     if (this.holdReason === null) return false;
     this.holdReason = null;
     this.allowDeletes = true;
     this.recentDeletes = [];
-    this.setState(this.lastSuccessAt === null ? 'starting' : 'syncing', 'resumed by operator');
+    if (this.pausedBy === null)
+      this.setState(this.lastSuccessAt === null ? 'starting' : 'syncing', 'resumed by operator');
     this.pump();
     return true;
   }
@@ -333,14 +397,15 @@ export class TargetWorker extends EventEmitter {
 
   private setState(next: TargetState, reason: string): void {
     if (next === this._state) return;
-    // a hold ends only by resume(): a transfer that was in flight when it came must not end it by finishing
-    if (this.holdReason !== null && next !== 'held') return;
+    // a pause or hold ends only by unpause() or resume(): a transfer that was in
+    // flight when it came must not end it by finishing; a pause shows over a hold
+    const pinned = this.pausedBy !== null ? 'paused' : this.holdReason !== null ? 'held' : null;
+    if (pinned !== null && next !== pinned) return;
     const prev = this._state;
     this._state = next;
     this.stateSince = Date.now();
     this.stateReason = reason;
-    const level =
-      next === 'down' || next === 'misconfigured' || next === 'held' || next === 'lagging' ? 'warn' : 'info';
+    const level = WARN_STATES.has(next) ? 'warn' : 'info';
     this.o.log[level](
       { source: this.o.sourceName, target: this.name, state: next, previous: prev, reason },
       `target ${this.o.sourceName}/${this.name}: ${prev} -> ${next}${reason ? ` (${reason})` : ''}`,
@@ -398,7 +463,7 @@ export class TargetWorker extends EventEmitter {
     const now = Date.now();
     const step = nextTransfer({
       now,
-      busy: this.running !== null || this.holdReason !== null,
+      busy: this.running !== null || this.holdReason !== null || this.pausedBy !== null,
       retryAt: this.retryAt,
       fullSyncDue: this.fullSyncReason !== null,
       retries: this.retryDue.size,
@@ -450,10 +515,14 @@ export class TargetWorker extends EventEmitter {
     }
   }
 
-  /** Nothing running, held, backing off, or ready to go (a batch waiting for its deletes to settle is ready). */
+  /** Nothing running, held, paused, backing off, or ready to go (a batch waiting for its deletes to settle is ready). */
   private quiet(now: number): boolean {
     return (
-      this.running === null && this.holdReason === null && now >= this.retryAt && !this.queue.hasReady(now)
+      this.running === null &&
+      this.holdReason === null &&
+      this.pausedBy === null &&
+      now >= this.retryAt &&
+      !this.queue.hasReady(now)
     );
   }
 

@@ -33,6 +33,13 @@ const SOURCE_RETRY_MS = 10_000;
 /** Changes an audit in progress collects at most (it reads them as pending). */
 const AUDIT_SEEN_MAX = 1_000_000;
 
+/** A target resumed by an operator: whether it was paused, and the safety hold lifted (null: none). */
+export interface Lifted {
+  target: string;
+  paused: boolean;
+  hold: string | null;
+}
+
 /** What a source needs of the daemon that runs it. */
 export interface SourceContext {
   /** the daemon's journal (null once it stopped) */
@@ -157,6 +164,9 @@ export class Source extends EventEmitter {
     w.on('state', (state: TargetState, _prev: TargetState, reason: string) =>
       this.emit('state', tc.name, state, reason),
     );
+    // an operator's pause outlives a restart: it is back before the first transfer is considered
+    const paused = this.ctx.journal()?.paused(w.key);
+    if (paused) w.pause(paused);
     return w;
   }
 
@@ -413,9 +423,35 @@ export class Source extends EventEmitter {
 
   /** Resumes the held targets named `name` ("target" or "source/target"); returns how many. */
   resume(name: string): number {
-    let n = 0;
-    for (const w of this.workers) if ((w.name === name || w.key === name) && w.resume()) n++;
-    return n;
+    return this.lift(name).length;
+  }
+
+  /** Pauses the targets named `name` (all when undefined): which were paused now, which were already. */
+  pause(name?: string): { paused: string[]; already: string[] } {
+    const out = { paused: [] as string[], already: [] as string[] };
+    for (const w of this.named(name)) (w.pause() ? out.paused : out.already).push(w.key);
+    return out;
+  }
+
+  /** The workers named `name` ("target" or "source/target"), all of them when undefined. */
+  named(name?: string): TargetWorker[] {
+    return this.workers.filter((w) => name === undefined || w.name === name || w.key === name);
+  }
+
+  /**
+   * Lifts the operator's pause and the safety hold of the targets named
+   * `name`; with no name, only pauses (a safety hold is lifted by naming its
+   * target). Returns what each resumed target was.
+   */
+  lift(name?: string): Lifted[] {
+    const out: Lifted[] = [];
+    for (const w of this.named(name)) {
+      const hold = name === undefined ? null : w.held;
+      const paused = w.unpause();
+      const held = hold !== null && w.resume();
+      if (paused || held) out.push({ target: w.key, paused, hold: held ? hold : null });
+    }
+    return out;
   }
 
   /** true when the source is not watched, or none of its workers has anything pending or running */
@@ -481,6 +517,7 @@ export class Source extends EventEmitter {
         stuck: w.stuck,
         stuckPaths: w.stuckNames(),
         holdReason: w.held,
+        pausedSince: w.paused?.since ?? null,
         lastSuccessAt: w.lastSuccessAt,
         lastFullSyncAt: w.lastFullSyncAt,
         lastError: w.lastError,

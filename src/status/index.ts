@@ -27,6 +27,8 @@ export interface TargetStatus {
   /** the stuck paths by name (at most 100): they fail every transfer and are left out of the others */
   stuckPaths: string[];
   holdReason: string | null;
+  /** epoch ms when an operator paused the target (syncward pause), null when not paused */
+  pausedSince: number | null;
   lastSuccessAt: number | null;
   lastFullSyncAt: number | null;
   lastError: string | null;

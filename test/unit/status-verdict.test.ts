@@ -19,6 +19,7 @@ function target(o: Partial<TargetStatus> = {}): TargetStatus {
     stuck: 0,
     stuckPaths: [],
     holdReason: null,
+    pausedSince: null,
     lastSuccessAt: NOW - 5_000,
     lastFullSyncAt: NOW - 600_000,
     lastError: null,
@@ -90,9 +91,14 @@ describe('status exit code (Nagios: 0 ok, 1 warning, 2 critical)', () => {
     assert.equal(v.code, STATUS_EXIT.ok);
   });
 
-  test('lagging, stuck paths, drift, a failed audit, a missing canary and warning incidents warn', () => {
+  test('lagging, paused, stuck paths, drift, a failed audit, a missing canary and warning incidents warn', () => {
     const cases: [string, ApiStatus, RegExp][] = [
       ['lagging', status([target({ state: 'lagging', stateReason: 'oldest 90 s' })]), /lagging: oldest 90 s/],
+      [
+        'paused',
+        status([target({ state: 'paused', pausedSince: NOW - 120_000, pending: 7 })]),
+        /www\/web1 is paused by an operator since 2m00s; 7 change\(s\) wait in the journal; lift it with syncward resume/,
+      ],
       ['stuck', status([target({ stuck: 3 })]), /3 stuck path/],
       [
         'stuck, by name',

@@ -159,10 +159,11 @@ function Detail({ store, now }: { store: Store; now: number }) {
         <span class="badge" data-state=${t.state}>${STATE_LABEL[t.state] ?? t.state}</span>
         <span class="since">since ${ago(t.stateSince, now)}${t.stateReason ? ` — ${t.stateReason}` : ''}</span>
       </div>
+      ${t.pausedSince ? html`<p class="hold" id="paused">Paused by an operator ${ago(t.pausedSince, now)}: nothing is sent, ${t.pending} change(s) wait in the journal.</p>` : null}
       ${t.holdReason ? html`<p class="hold">On hold: ${t.holdReason}</p>` : null}
       ${t.lastError ? html`<p id="last-error" class="error">Last error: ${t.lastError}</p>` : null}
       <div class="actions">
-        ${button('sync', 'Full sync')} ${button('audit', 'Audit')} ${button('resume', 'Resume', t.state === 'held')}
+        ${button('sync', 'Full sync')} ${button('audit', 'Audit')} ${button('resume', 'Resume', t.state === 'held' || t.state === 'paused')}
         ${
           result
             ? html`<span id="action-result" data-action=${result.action} data-ok=${String(result.ok)}

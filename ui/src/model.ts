@@ -168,4 +168,5 @@ export const STATE_LABEL: Record<string, string> = {
   down: 'down',
   misconfigured: 'misconfigured',
   held: 'on hold',
+  paused: 'paused',
 };
