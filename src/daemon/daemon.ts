@@ -372,9 +372,11 @@ export class Daemon extends EventEmitter {
 
   /**
    * Applies a new config (SIGHUP). Sources whose settings are unchanged keep
-   * running untouched; added ones start; changed ones restart (their pending
-   * changes are in the journal and come back); removed ones stop, and the
-   * journal forgets targets that no longer exist.
+   * running untouched; added ones start; a source whose targets alone
+   * changed keeps running, and only its added or changed targets start
+   * (with a full sync each, see Source.retarget); other changed sources
+   * restart (their pending changes are in the journal and come back);
+   * removed ones stop, and the journal forgets targets that no longer exist.
    */
   async reload(
     next: Config,
@@ -397,6 +399,9 @@ export class Daemon extends EventEmitter {
     const changed: string[] = [];
     const removed: string[] = [];
     const keepKeys = new Set(next.sources.flatMap((sc) => sc.targets.map((t) => `${sc.name}/${t.name}`)));
+    const oldKeys = this.sources.flatMap((s) => s.keys);
+    const targets: Record<string, { added: string[]; changed: string[]; removed: string[] }> = {};
+    const retargeted: [Source, SourceConfig][] = [];
     const sources: Source[] = [];
     const starting: Source[] = [];
     const replaced: Source[] = [];
@@ -405,6 +410,12 @@ export class Daemon extends EventEmitter {
       old.delete(sc.name);
       // a source whose root vanished restarts too: that is how SIGHUP brings it back once restored
       if (prev && prev.state !== 'rootGone' && JSON.stringify(prev.config) === JSON.stringify(sc)) {
+        sources.push(prev);
+        continue;
+      }
+      if (prev?.retargetable(sc)) {
+        changed.push(sc.name);
+        retargeted.push([prev, sc]);
         sources.push(prev);
         continue;
       }
@@ -417,13 +428,13 @@ export class Daemon extends EventEmitter {
       sources.push(fresh);
       starting.push(fresh);
     }
+    for (const [prev, sc] of retargeted) targets[sc.name] = await prev.retarget(sc, graceMs);
     for (const prev of replaced) await prev.stop(graceMs);
     for (const [name, prev] of old) {
       removed.push(name);
       await prev.stop(graceMs);
     }
-    for (const prev of this.sources)
-      for (const key of prev.keys) if (!keepKeys.has(key)) this.journal?.forget(key);
+    for (const key of oldKeys) if (!keepKeys.has(key)) this.journal?.forget(key);
     const hooksChanged =
       JSON.stringify(this.config.sources.map((s) => [s.name, s.hooks])) !==
       JSON.stringify(next.sources.map((s) => [s.name, s.hooks]));
@@ -436,7 +447,7 @@ export class Daemon extends EventEmitter {
       this.hooks = new Hooks(next.sources, this.log);
     }
     this.log.info(
-      { added, changed, removed },
+      { added, changed, removed, targets },
       `config reloaded: ${added.length} source(s) added, ${changed.length} changed, ${removed.length} removed`,
     );
     await Promise.all(starting.map((s) => this.startSource(s)));
