@@ -4,6 +4,7 @@ import { API_FILE, type ApiStatus, apiUrl, readApiToken } from '../api/index.js'
 import { type Config, parseListen } from '../config/index.js';
 import { stateDirProblem } from '../journal/state-dir.js';
 import type { TargetStatus } from '../status/index.js';
+import { describeTransfer, type TransferProgress } from '../transport/index.js';
 import { brief } from '../util/bytes.js';
 
 /** Nagios plugin convention: 0 OK, 1 WARNING, 2 CRITICAL. */
@@ -140,6 +141,12 @@ export function statusText(s: ApiStatus, v: StatusVerdict): string {
       .join('  ')
       .trimEnd();
   const out = [line(header), ...rows.map(line)];
+  const running = s.sources.flatMap((src) => src.targets.filter((t) => t.progress));
+  if (running.length > 0) {
+    out.push('', 'Full syncs running:');
+    for (const t of running)
+      out.push(`  ${t.source}/${t.target}: ${describeTransfer(t.progress as TransferProgress, s.now)}`);
+  }
   const open = s.alerts.filter((i) => i.resolvedAt === null);
   if (open.length > 0) {
     out.push('', 'Open alerts:');

@@ -55,7 +55,7 @@ export async function runSync(
         ? null
         : await guardPair(config, pair, 'full sync', o, () => transport.countDeletes('all'));
       if (guard?.kind === 'refused') {
-        progress?.finish(key);
+        progress?.finish(key, false);
         const message = `${guard.reason}; nothing was sent. ${overrideHint(guard.rule, guard.deletes)}`;
         // never silent, not even with --json
         const line = `REFUSED ${s.name} -> ${t.name}: ${message}\n`;
@@ -81,8 +81,8 @@ export async function runSync(
               dryRun: o.dryRun,
               onProgress: progress ? (p) => progress.update(key, p) : undefined,
             });
-      progress?.finish(key);
       const ok = transferred(r.class);
+      progress?.finish(key, ok);
       if (progress) {
         progress.log(
           ok

@@ -592,6 +592,7 @@ export class Source extends EventEmitter {
         stuckPaths: w.stuckNames(),
         holdReason: w.held,
         pausedSince: w.paused?.since ?? null,
+        progress: w.progress,
         lastSuccessAt: w.lastSuccessAt,
         lastFullSyncAt: w.lastFullSyncAt,
         lastError: w.lastError,
