@@ -263,9 +263,11 @@ function targetRules(
         `target ${key} is on hold: ${t.holdReason}; nothing is sent to it until an operator checks and runs: ${syncwardCommand('resume', rules.configFile, key)}`,
       ),
     );
+  // paused by an operator (maintenance): its changes wait on purpose, and its canary with them
+  const paused = t.state === 'paused';
   const limit = rules.lagAboveS * 1000;
-  const pendingLag = t.oldestPendingAt === null ? null : now - t.oldestPendingAt;
-  const canaryLag = t.canary?.lagMs ?? null;
+  const pendingLag = t.oldestPendingAt === null || paused ? null : now - t.oldestPendingAt;
+  const canaryLag = paused ? null : (t.canary?.lagMs ?? null);
   if ((pendingLag !== null && pendingLag > limit) || (canaryLag !== null && canaryLag > limit)) {
     const parts: string[] = [];
     if (pendingLag !== null && pendingLag > limit)
@@ -281,7 +283,7 @@ function targetRules(
       ),
     );
   }
-  if (t.canary?.missingSince != null)
+  if (t.canary?.missingSince != null && !paused)
     out.push(
       cond(
         'canaryMissing',
