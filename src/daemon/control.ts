@@ -41,7 +41,8 @@ export async function startControlServer(
       const which = name ?? 'every target';
       if (verb[2] === 'pause') {
         const r = daemon.pause(name);
-        if (r === null) return reply(404, { error: `no target ${name}` });
+        if (r === null)
+          return reply(404, { error: name ? `no target ${name}` : 'the daemon has no targets' });
         log.info({ target: name, ...r }, `control: pause ${which}: ${r.paused.length} target(s) paused`);
         return reply(200, r);
       }
