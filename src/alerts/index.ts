@@ -58,7 +58,7 @@ export const SEVERITY: Readonly<Record<ConditionKind, Severity>> = {
  * Target states in which nothing reaches the target, each with an alert of
  * its own: a missing canary there is no second alert.
  */
-export const UNREACHED_STATES: ReadonlySet<string> = new Set(['down', 'misconfigured', 'held']);
+export const UNREACHED_STATES: ReadonlySet<string> = new Set(['down', 'misconfigured', 'held', 'paused']);
 
 /** A raised alert as a worker emits it (the daemon adds source, target and time). */
 export interface WorkerAlert {

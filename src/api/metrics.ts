@@ -3,7 +3,16 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { TransferReport } from '../dispatch/index.js';
 import type { BatchEvent, SourceStatus } from '../status/index.js';
 
-const TARGET_STATES = ['starting', 'syncing', 'idle', 'lagging', 'down', 'misconfigured', 'held'] as const;
+const TARGET_STATES = [
+  'starting',
+  'syncing',
+  'idle',
+  'lagging',
+  'down',
+  'misconfigured',
+  'held',
+  'paused',
+] as const;
 const DRIFT_KINDS = ['missing', 'extra', 'content', 'metadata'] as const;
 
 const PREFIX = 'syncward_';

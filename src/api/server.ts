@@ -513,7 +513,10 @@ class Api {
     const n = this.daemon.resume(name);
     this.o.log.info({ target: name, resumed: n }, `API: resume ${name}: ${n} target(s) resumed`);
     if (n > 0) return json(res, 200, { resumed: n });
-    throw new HttpError(409, `${name} is not on hold`, { resumed: 0, held: this.daemon.heldTargets() });
+    throw new HttpError(409, `${name} is not on hold or paused`, {
+      resumed: 0,
+      held: this.daemon.heldTargets(),
+    });
   }
 }
 

@@ -103,7 +103,7 @@ export async function runAudit(
         stuck: stuckOf(key, source),
       };
       const r = await auditTarget(src, tgt, { ...opts, onProgress });
-      progress?.finish(key);
+      progress?.finish(key, !r.error);
       const report: TargetReport = {
         source: source.name,
         target: target.name,

@@ -41,7 +41,7 @@ export function configFromOptions(o: {
   return usage('missing -c FILE (or --source DIR --target URL for start)');
 }
 
-/** The running daemon `status` and `resume` talk to: -c FILE or --state-dir DIR. */
+/** The running daemon `status`, `pause` and `resume` talk to: -c FILE or --state-dir DIR. */
 function daemonAt(o: { config?: string; stateDir?: string }): DaemonAt {
   if (o.config && o.stateDir) usage('give either -c FILE or --state-dir DIR, not both');
   if (o.config) return { config: loadConfig(o.config) };
@@ -198,22 +198,46 @@ Stops cleanly on SIGTERM or SIGINT: finishes the transfer in flight (up to 10 s)
     });
 
   program
-    .command('resume')
+    .command('pause')
     .description(
-      'lift a safety hold on a target of the running daemon (max_delete, emptied or vanished source root)',
+      'stop sending to a target of the running daemon (every target when none is named) until resume, e.g. before maintenance on it; changes keep journaling, the pause outlives a restart',
     )
     .option('-c, --config <file>', 'YAML config file (its state_dir locates the daemon)')
     .option(
       '--state-dir <dir>',
       'instead of -c: the state_dir of the daemon (one started with --source/--target)',
     )
-    .argument('<target>', 'target name, or source/target')
+    .argument('[target]', 'target name, or source/target (default: every target)')
     .option('--json', "print the daemon's answer as JSON on stdout")
     .addHelpText(
       'after',
-      '\nExit codes: 0 resumed, 1 the target is not on hold or does not exist, 2 no daemon running or config error.',
+      '\nExit codes: 0 paused (or paused already), 1 the target does not exist, 2 no daemon running or config error.',
     )
-    .action(async (target: string, o) => {
+    .action(async (target: string | undefined, o) => {
+      const { runPause } = await import('./resume.js');
+      process.exitCode = await runPause(daemonAt(o), target, o);
+    });
+
+  program
+    .command('resume')
+    .description(
+      'lift a pause, or a safety hold (max_delete, emptied or vanished source root), on a target of the running daemon',
+    )
+    .option('-c, --config <file>', 'YAML config file (its state_dir locates the daemon)')
+    .option(
+      '--state-dir <dir>',
+      'instead of -c: the state_dir of the daemon (one started with --source/--target)',
+    )
+    .argument(
+      '[target]',
+      'target name, or source/target (default: every paused target; a hold is lifted only by name)',
+    )
+    .option('--json', "print the daemon's answer as JSON on stdout")
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 resumed, 1 the target is not on hold or paused or does not exist, 2 no daemon running or config error.',
+    )
+    .action(async (target: string | undefined, o) => {
       const { runResume } = await import('./resume.js');
       process.exitCode = await runResume(daemonAt(o), target, o);
     });

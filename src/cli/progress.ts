@@ -1,4 +1,4 @@
-import type { RsyncProgress } from '../transport/index.js';
+import { bytes, mergeProgress, progressWords, type RsyncProgress } from '../transport/index.js';
 
 /**
  * Progress of the one-shot commands (sync, audit), fed by rsync's own
@@ -24,6 +24,8 @@ export interface ProgressRow {
   started: number;
   last?: RsyncProgress;
   done: boolean;
+  /** it ended and did its whole job: its bar is full, whatever rsync's last line said */
+  ok?: boolean;
 }
 
 /**
@@ -77,28 +79,21 @@ export class ProgressReporter {
     const row = this.rows.get(key);
     if (!row) return;
     const first = row.last === undefined;
-    // rsync prints the counts only when a file completes; lines in between (a big file) carry bytes alone
-    const prev = row.last;
-    row.last =
-      p.total === undefined && prev?.total !== undefined
-        ? {
-            ...p,
-            transferred: prev.transferred,
-            toCheck: prev.toCheck,
-            total: prev.total,
-            listComplete: prev.listComplete,
-          }
-        : p;
+    row.last = mergeProgress(row.last, p);
     // the first numbers at once (a small job may end within one redraw period), then at most 10 redraws a second
     if (this.o.tty && (first || this.now() - this.lastDraw >= REDRAW_MS)) this.draw(false);
   }
 
-  /** The target's rsync ended; its row stops (a TTY keeps it until `log` or `stop`). */
-  finish(key: string): void {
+  /**
+   * The target's rsync ended, `ok` when it did its whole job; its row stops
+   * (a TTY keeps it until `log` or `stop`).
+   */
+  finish(key: string, ok = false): void {
     const row = this.rows.get(key);
     if (!row) return;
     row.done = true;
-    // its last numbers (100%), which the redraw limit may have held back
+    row.ok = ok;
+    // its last numbers, which the redraw limit may have held back, and a full bar when it succeeded
     if (this.o.tty) this.draw(true);
   }
 
@@ -152,12 +147,12 @@ export class ProgressReporter {
 /** "web1  [########------------]  40%  1,204/3,000 files  12.3 MiB  4.1 MiB/s  0:00:12" */
 export function barLine(r: ProgressRow, mode: 'sync' | 'audit', now: number): string {
   const p = r.last;
-  const fraction = progressFraction(p, mode);
+  const fraction = progressFraction(r, mode);
   const filled = Math.round(fraction * BAR);
   const bar = `[${'#'.repeat(filled)}${'-'.repeat(BAR - filled)}]`;
   const pct = `${Math.floor(fraction * 100)}%`.padStart(4);
   const took = mode === 'audit' ? [`${Math.round((now - r.started) / 1000)} s`] : [];
-  return [r.label, bar, pct, ...details(p, mode), ...took].join('  ');
+  return [r.label, bar, pct, ...progressWords(p, mode, r.ok === true), ...took].join('  ');
 }
 
 /** "progress web1: 40%, 1,204/3,000 files checked, 96 sent, 12.3 MiB, 4.1 MiB/s, 0:00:12 left, 30 s so far" */
@@ -165,46 +160,23 @@ export function logLine(r: ProgressRow, mode: 'sync' | 'audit', now: number): st
   const p = r.last;
   const elapsed = `${Math.round((now - r.started) / 1000)} s so far`;
   if (!p) return `progress ${r.label}: starting (${elapsed})`;
-  const pct = `${Math.floor(progressFraction(p, mode) * 100)}%`;
-  return `progress ${r.label}: ${[pct, ...details(p, mode), elapsed].join(', ')}`;
+  const pct = `${Math.floor(progressFraction(r, mode) * 100)}%`;
+  return `progress ${r.label}: ${[pct, ...progressWords(p, mode, r.ok === true), elapsed].join(', ')}`;
 }
 
-/** sync: rsync's own percent (of the data to send); audit: entries checked of those known. */
-function progressFraction(p: RsyncProgress | undefined, mode: 'sync' | 'audit'): number {
+/**
+ * sync: rsync's own percent (of the data to send); audit: entries checked of
+ * those known; 1 once it succeeded: rsync's last line can say less (its
+ * percent counts the whole size of files sent as deltas, a line is not
+ * printed for every file, and a sync with nothing to send prints none).
+ */
+function progressFraction(r: ProgressRow, mode: 'sync' | 'audit'): number {
+  if (r.done && r.ok) return 1;
+  const p = r.last;
   if (!p) return 0;
   if (mode === 'sync') return Math.min(1, p.percent / 100);
   if (p.total === undefined || p.toCheck === undefined || p.total === 0) return 0;
   return Math.min(1, (p.total - p.toCheck) / p.total);
 }
 
-function details(p: RsyncProgress | undefined, mode: 'sync' | 'audit'): string[] {
-  if (!p) return ['starting'];
-  const out: string[] = [];
-  if (p.total !== undefined && p.toCheck !== undefined) {
-    const known = `${count(p.total)}${p.listComplete ? '' : '+'}`;
-    out.push(`${count(p.total - p.toCheck)}/${known} files checked`);
-    if (mode === 'sync') out.push(`${count(p.transferred ?? 0)} sent`);
-  }
-  if (mode === 'sync') {
-    out.push(bytes(p.bytes), `${bytes(p.rate)}/s`);
-    // rsync's time is what is left while it runs
-    if (p.percent < 100 && p.rate > 0 && p.time !== '0:00:00') out.push(`${p.time} left`);
-  }
-  return out;
-}
-
-function count(n: number): string {
-  return n.toLocaleString('en-US');
-}
-
-/** 1024-based, as rsync prints rates */
-export function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
-}
+export { bytes };

@@ -6,6 +6,7 @@ import { type Config, parseListen } from '../config/index.js';
 import { controlRequest } from '../daemon/index.js';
 import { stateDirProblem } from '../journal/state-dir.js';
 import type { TargetStatus } from '../status/index.js';
+import { describeTransfer, type TransferProgress } from '../transport/index.js';
 import { brief } from '../util/bytes.js';
 import { type DaemonRef, syncwardCommand } from '../util/shell.js';
 import { type DaemonAt, refOf } from './daemon-at.js';
@@ -30,7 +31,7 @@ export interface StatusVerdict {
  * What the daemon's status means for a monitoring check. Pure.
  * Critical: a source not watched, a target down, misconfigured or on hold,
  * a missing canary (as the canaryMissing alert), a critical incident.
- * Warning: a target lagging, stuck paths, drift (or a
+ * Warning: a target lagging or paused, stuck paths, drift (or a
  * failed audit) in the last audit, directories that could
  * not be watched (yet), a warning incident.
  * Everything else (idle, syncing, starting) is ok.
@@ -59,6 +60,11 @@ export function statusVerdict(s: StatusBody, ref: DaemonRef = {}): StatusVerdict
         const resume = syncwardCommand('resume', ref, key);
         crit(
           `${key} is on hold${t.holdReason ? `: ${t.holdReason}` : why}; lift it with ${resume ? `\`${resume}\`` : "the dashboard's Resume"}`,
+        );
+      } else if (t.state === 'paused') {
+        const resume = syncwardCommand('resume', ref, key);
+        warn(
+          `${key} is paused by an operator since ${ago(s.now, t.pausedSince ?? t.stateSince)}; ${t.pending} change(s) wait in the journal; lift it with ${resume ? `\`${resume}\`` : "the dashboard's Resume"}`,
         );
       } else if (t.state === 'lagging') warn(`${key} is lagging${why}`);
       if (t.stuck > 0) {
@@ -156,6 +162,12 @@ export function statusText(s: StatusBody, v: StatusVerdict): string {
       .join('  ')
       .trimEnd();
   const out = [line(header), ...rows.map(line)];
+  const running = s.sources.flatMap((src) => src.targets.filter((t) => t.progress));
+  if (running.length > 0) {
+    out.push('', 'Full syncs running:');
+    for (const t of running)
+      out.push(`  ${t.source}/${t.target}: ${describeTransfer(t.progress as TransferProgress, s.now)}`);
+  }
   const open = s.alerts.filter((i) => i.resolvedAt === null);
   if (open.length > 0) {
     out.push('', 'Open alerts:');

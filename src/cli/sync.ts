@@ -84,7 +84,7 @@ export async function runSync(
         ? null
         : await guardPair(config, pair, 'full sync', o, () => transport.countDeletes('all'));
       if (guard?.kind === 'refused') {
-        progress?.finish(key);
+        progress?.finish(key, false);
         const message = `${guard.reason}; nothing was sent. ${overrideHint(guard.rule, guard.deletes)}`;
         // never silent, not even with --json
         const line = `REFUSED ${s.name} -> ${t.name}: ${message}\n`;
@@ -115,8 +115,8 @@ export async function runSync(
                 if (e) changes.push(plannedChange(e));
               },
             });
-      progress?.finish(key);
       const ok = transferred(r.class);
+      progress?.finish(key, ok);
       const took = `${(r.durationMs / 1000).toFixed(1)} s`;
       if (progress) {
         progress.log(

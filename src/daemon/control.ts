@@ -1,6 +1,7 @@
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { join } from 'node:path';
+import type { Lifted } from '../source/index.js';
 import type { Logger } from '../util/log.js';
 
 export const CONTROL_SOCKET = 'control.sock';
@@ -10,13 +11,15 @@ export interface Controllable {
   status(): unknown;
   /** the alert incidents open now */
   incidents(): unknown[];
-  resume(name: string): number;
+  lift(name?: string): Lifted[];
+  pause(name?: string): { paused: string[]; already: string[] } | null;
   heldTargets(): string[];
+  pausedTargets(): string[];
 }
 
 /**
  * A small HTTP server on a unix socket in state_dir, for the CLI on the same
- * host (`syncward resume`, `syncward status --state-dir`). Only whoever can open state_dir can reach it:
+ * host (`syncward pause`, `syncward resume`, without a target name on every target; `syncward status --state-dir`). Only whoever can open state_dir can reach it:
  * the socket is mode 600. The network API is separate (api.listen).
  */
 export async function startControlServer(
@@ -33,7 +36,7 @@ export async function startControlServer(
       res.end(`${JSON.stringify(body)}\n`);
     };
     const url = new URL(req.url ?? '/', 'http://control');
-    const resume = /^\/targets\/([^/]+(?:\/[^/]+)?)\/resume$/.exec(url.pathname);
+    const verb = /^(?:\/targets\/([^/]+(?:\/[^/]+)?))?\/(resume|pause)$/.exec(url.pathname);
     // what `syncward status --state-dir` reads: the parts of /api/status its verdict needs
     if (req.method === 'GET' && url.pathname === '/status')
       return reply(200, {
@@ -42,12 +45,25 @@ export async function startControlServer(
         sources: daemon.status(),
         alerts: daemon.incidents(),
       });
-    if (req.method === 'POST' && resume) {
-      const name = decodeURIComponent(resume[1] as string);
-      const n = daemon.resume(name);
-      log.info({ target: name, resumed: n }, `control: resume ${name}: ${n} target(s) resumed`);
-      if (n > 0) return reply(200, { resumed: n });
-      return reply(409, { resumed: 0, error: `${name} is not on hold`, held: daemon.heldTargets() });
+    if (req.method === 'POST' && verb) {
+      const name = verb[1] === undefined ? undefined : decodeURIComponent(verb[1]);
+      const which = name ?? 'every target';
+      if (verb[2] === 'pause') {
+        const r = daemon.pause(name);
+        if (r === null)
+          return reply(404, { error: name ? `no target ${name}` : 'the daemon has no targets' });
+        log.info({ target: name, ...r }, `control: pause ${which}: ${r.paused.length} target(s) paused`);
+        return reply(200, r);
+      }
+      const lifted = daemon.lift(name);
+      log.info({ target: name, lifted }, `control: resume ${which}: ${lifted.length} target(s) resumed`);
+      if (lifted.length > 0) return reply(200, { resumed: lifted.length, targets: lifted });
+      return reply(409, {
+        resumed: 0,
+        error: `${name ?? 'no target'} is ${name ? 'not on hold or paused' : 'paused'}`,
+        held: daemon.heldTargets(),
+        paused: daemon.pausedTargets(),
+      });
     }
     reply(404, { error: `no such control endpoint: ${req.method} ${url.pathname}` });
   });

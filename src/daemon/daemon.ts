@@ -19,7 +19,7 @@ import {
 import { Monitor } from '../monitor/index.js';
 import { describeOpenFilesLimit, raiseOpenFilesLimit } from '../native/index.js';
 import { Scheduler } from '../schedule/index.js';
-import { Source } from '../source/index.js';
+import { type Lifted, Source } from '../source/index.js';
 import type { SourceAuditResult, SourceStatus } from '../status/index.js';
 import { localRsyncVersion, SENDER_SYMLINK_FIX, senderSymlinkWarning } from '../transport/index.js';
 import type { Logger } from '../util/log.js';
@@ -301,11 +301,39 @@ export class Daemon extends EventEmitter {
     return this.sources.flatMap((s) => s.workers.filter((w) => w.held !== null).map((w) => w.key));
   }
 
-  /** Resumes a held target by name ("target" or "source/target"). Returns how many were resumed. */
+  /** Names ("source/target") of the targets an operator paused. */
+  pausedTargets(): string[] {
+    return this.sources.flatMap((s) => s.workers.filter((w) => w.paused !== null).map((w) => w.key));
+  }
+
+  /** Resumes a paused or held target by name ("target" or "source/target"). Returns how many were resumed. */
   resume(name: string): number {
-    let n = 0;
-    for (const s of this.sources) n += s.resume(name);
-    return n;
+    return this.lift(name).length;
+  }
+
+  /**
+   * Lifts the pause and the safety hold of the targets named `name`; with
+   * no name, every operator's pause (a safety hold is lifted only by name).
+   */
+  lift(name?: string): Lifted[] {
+    return this.sources.flatMap((s) => s.lift(name));
+  }
+
+  /**
+   * Pauses the targets named `name` ("target" or "source/target"; all when
+   * undefined) until resumed: nothing is sent, changes keep journaling.
+   * null when no target has that name.
+   */
+  pause(name?: string): { paused: string[]; already: string[] } | null {
+    const found = this.sources.some((s) => s.named(name).length > 0);
+    if (!found) return null;
+    const out = { paused: [] as string[], already: [] as string[] };
+    for (const s of this.sources) {
+      const r = s.pause(name);
+      out.paused.push(...r.paused);
+      out.already.push(...r.already);
+    }
+    return out;
   }
 
   /**
@@ -346,9 +374,11 @@ export class Daemon extends EventEmitter {
 
   /**
    * Applies a new config (SIGHUP). Sources whose settings are unchanged keep
-   * running untouched; added ones start; changed ones restart (their pending
-   * changes are in the journal and come back); removed ones stop, and the
-   * journal forgets targets that no longer exist.
+   * running untouched; added ones start; a source whose targets alone
+   * changed keeps running, and only its added or changed targets start
+   * (with a full sync each, see Source.retarget); other changed sources
+   * restart (their pending changes are in the journal and come back);
+   * removed ones stop, and the journal forgets targets that no longer exist.
    */
   async reload(
     next: Config,
@@ -371,6 +401,9 @@ export class Daemon extends EventEmitter {
     const changed: string[] = [];
     const removed: string[] = [];
     const keepKeys = new Set(next.sources.flatMap((sc) => sc.targets.map((t) => `${sc.name}/${t.name}`)));
+    const oldKeys = this.sources.flatMap((s) => s.keys);
+    const targets: Record<string, { added: string[]; changed: string[]; removed: string[] }> = {};
+    const retargeted: [Source, SourceConfig][] = [];
     const sources: Source[] = [];
     const starting: Source[] = [];
     const replaced: Source[] = [];
@@ -379,6 +412,12 @@ export class Daemon extends EventEmitter {
       old.delete(sc.name);
       // a source whose root vanished restarts too: that is how SIGHUP brings it back once restored
       if (prev && prev.state !== 'rootGone' && JSON.stringify(prev.config) === JSON.stringify(sc)) {
+        sources.push(prev);
+        continue;
+      }
+      if (prev?.retargetable(sc)) {
+        changed.push(sc.name);
+        retargeted.push([prev, sc]);
         sources.push(prev);
         continue;
       }
@@ -391,13 +430,13 @@ export class Daemon extends EventEmitter {
       sources.push(fresh);
       starting.push(fresh);
     }
+    for (const [prev, sc] of retargeted) targets[sc.name] = await prev.retarget(sc, graceMs);
     for (const prev of replaced) await prev.stop(graceMs);
     for (const [name, prev] of old) {
       removed.push(name);
       await prev.stop(graceMs);
     }
-    for (const prev of this.sources)
-      for (const key of prev.keys) if (!keepKeys.has(key)) this.journal?.forget(key);
+    for (const key of oldKeys) if (!keepKeys.has(key)) this.journal?.forget(key);
     const hooksChanged =
       JSON.stringify(this.config.sources.map((s) => [s.name, s.hooks])) !==
       JSON.stringify(next.sources.map((s) => [s.name, s.hooks]));
@@ -410,7 +449,7 @@ export class Daemon extends EventEmitter {
       this.hooks = new Hooks(next.sources, this.log);
     }
     this.log.info(
-      { added, changed, removed },
+      { added, changed, removed, targets },
       `config reloaded: ${added.length} source(s) added, ${changed.length} changed, ${removed.length} removed`,
     );
     await Promise.all(starting.map((s) => this.startSource(s)));

@@ -5,10 +5,15 @@ import { Coalescer } from '../coalesce/index.js';
 import type { Journal, PendingRow } from '../journal/index.js';
 import {
   type DeleteCount,
+  describeTransfer,
+  mergeProgress,
+  type RsyncProgress,
   type SendOptions,
   type SendResult,
   type SourceSpec,
+  type TransferProgress,
   type Transport,
+  transferProgress,
   transferred,
 } from '../transport/index.js';
 import { type BytePath, brief, display } from '../util/bytes.js';
@@ -28,8 +33,23 @@ import { releasedBy, settledState, type Triage, triageFailures } from './stuck.j
  * - down: the last transfer failed for a network/timeout reason; retrying with backoff
  * - misconfigured: auth, module, usage error; retrying slowly, the message says what to fix
  * - held: paused by a safety rule; nothing is sent until resumed
+ * - paused: paused by an operator (syncward pause); changes keep journaling, nothing is sent until resumed
  */
-export type TargetState = 'starting' | 'syncing' | 'idle' | 'lagging' | 'down' | 'misconfigured' | 'held';
+export type TargetState =
+  | 'starting'
+  | 'syncing'
+  | 'idle'
+  | 'lagging'
+  | 'down'
+  | 'misconfigured'
+  | 'held'
+  | 'paused';
+
+/** An operator's pause of a target: since when, and the reason shown with it. */
+export interface Pause {
+  since: number;
+  reason: string;
+}
 
 export interface TransferReport {
   source: string;
@@ -83,6 +103,12 @@ export interface TargetWorkerOptions {
   resumeCommand?: string;
 }
 
+/** States logged as warnings: the target is not getting what it should. */
+const WARN_STATES: ReadonlySet<TargetState> = new Set(['down', 'misconfigured', 'held', 'lagging', 'paused']);
+
+/** How often a running full sync logs its progress. */
+const PROGRESS_LOG_MS = 5_000;
+
 /** Deletes sent within this window count together against max_delete (a slow rm -rf arrives in many batches). */
 const DELETE_WINDOW_MS = 10_000;
 /** With max_delete set, a batch with deletes waits this long once so the rest of an rm -rf joins it. */
@@ -113,6 +139,8 @@ export class TargetWorker extends EventEmitter {
   private failures = 0;
   private stopped = false;
   private holdReason: string | null = null;
+  /** an operator's pause (kept in the journal: it outlives a restart) */
+  private pausedBy: Pause | null = null;
   /** set by resume(): the next transfer may delete beyond max_delete */
   private allowDeletes = false;
   private settleUntil = 0;
@@ -136,6 +164,8 @@ export class TargetWorker extends EventEmitter {
    */
   private readonly retryDue = new Map<BytePath, Change>();
   private retryDueAt = 0;
+  /** the full sync in flight: when it began, rsync's last progress line and when it came */
+  private full: { startedAt: number; last?: RsyncProgress; at: number | null } | null = null;
   lastError: string | null = null;
   lastSuccessAt: number | null = null;
   /** when the last full sync of the whole tree succeeded */
@@ -181,6 +211,15 @@ export class TargetWorker extends EventEmitter {
 
   get held(): string | null {
     return this.holdReason;
+  }
+
+  get paused(): Pause | null {
+    return this.pausedBy;
+  }
+
+  /** the full sync in flight, as far as rsync has told (null when none runs) */
+  get progress(): TransferProgress | null {
+    return this.full && transferProgress(this.full.startedAt, this.full.last, this.full.at);
   }
 
   /** true when nothing is pending, running or scheduled */
@@ -254,13 +293,53 @@ export class TargetWorker extends EventEmitter {
     );
   }
 
+  /**
+   * An operator's pause: nothing more is sent (a transfer in flight ends
+   * first) until unpause(); changes keep going into the journal and the
+   * queue. The pause is kept in the journal, so a restart keeps it. False
+   * when it was paused already.
+   */
+  pause(p: Pause = { since: Date.now(), reason: 'paused by an operator' }): boolean {
+    if (this.pausedBy !== null) return false;
+    this.pausedBy = p;
+    this.savePause();
+    this.clearTimer();
+    this.setState('paused', p.reason);
+    return true;
+  }
+
+  /** Lifts an operator's pause: what was journaled meanwhile goes now (a safety hold stays). */
+  unpause(): boolean {
+    if (this.pausedBy === null) return false;
+    this.pausedBy = null;
+    this.savePause();
+    if (this.holdReason !== null) this.setState('held', this.holdReason);
+    else if (this.lastSuccessAt === null && this.isIdle) this.setState('starting', 'resumed by operator');
+    else this.settle(Date.now(), 'resumed by operator', !this.isIdle);
+    this.pump();
+    return true;
+  }
+
+  /** The pause as it is now, in the journal (a failure is logged: the pause still holds in this run). */
+  private savePause(): void {
+    try {
+      this.o.journal?.setPaused(this.key, this.pausedBy);
+    } catch (e) {
+      this.o.log.error(
+        { err: (e as Error).message },
+        `journal: cannot record the pause or its end (a restart may not see it): ${(e as Error).message}`,
+      );
+    }
+  }
+
   /** Lifts a hold; the transfer that was held goes ahead, deletes included. */
   resume(): boolean {
     if (this.holdReason === null) return false;
     this.holdReason = null;
     this.allowDeletes = true;
     this.recentDeletes = [];
-    this.setState(this.lastSuccessAt === null ? 'starting' : 'syncing', 'resumed by operator');
+    if (this.pausedBy === null)
+      this.setState(this.lastSuccessAt === null ? 'starting' : 'syncing', 'resumed by operator');
     this.pump();
     return true;
   }
@@ -340,14 +419,15 @@ export class TargetWorker extends EventEmitter {
 
   private setState(next: TargetState, reason: string): void {
     if (next === this._state) return;
-    // a hold ends only by resume(): a transfer that was in flight when it came must not end it by finishing
-    if (this.holdReason !== null && next !== 'held') return;
+    // a pause or hold ends only by unpause() or resume(): a transfer that was in
+    // flight when it came must not end it by finishing; a pause shows over a hold
+    const pinned = this.pausedBy !== null ? 'paused' : this.holdReason !== null ? 'held' : null;
+    if (pinned !== null && next !== pinned) return;
     const prev = this._state;
     this._state = next;
     this.stateSince = Date.now();
     this.stateReason = reason;
-    const level =
-      next === 'down' || next === 'misconfigured' || next === 'held' || next === 'lagging' ? 'warn' : 'info';
+    const level = WARN_STATES.has(next) ? 'warn' : 'info';
     this.o.log[level](
       { source: this.o.sourceName, target: this.name, state: next, previous: prev, reason },
       `target ${this.o.sourceName}/${this.name}: ${prev} -> ${next}${reason ? ` (${reason})` : ''}`,
@@ -405,7 +485,7 @@ export class TargetWorker extends EventEmitter {
     const now = Date.now();
     const step = nextTransfer({
       now,
-      busy: this.running !== null || this.holdReason !== null,
+      busy: this.running !== null || this.holdReason !== null || this.pausedBy !== null,
       retryAt: this.retryAt,
       fullSyncDue: this.fullSyncReason !== null,
       retries: this.retryDue.size,
@@ -457,10 +537,14 @@ export class TargetWorker extends EventEmitter {
     }
   }
 
-  /** Nothing running, held, backing off, or ready to go (a batch waiting for its deletes to settle is ready). */
+  /** Nothing running, held, paused, backing off, or ready to go (a batch waiting for its deletes to settle is ready). */
   private quiet(now: number): boolean {
     return (
-      this.running === null && this.holdReason === null && now >= this.retryAt && !this.queue.hasReady(now)
+      this.running === null &&
+      this.holdReason === null &&
+      this.pausedBy === null &&
+      now >= this.retryAt &&
+      !this.queue.hasReady(now)
     );
   }
 
@@ -554,9 +638,38 @@ export class TargetWorker extends EventEmitter {
       return;
     }
     this.fullSyncReason = null;
-    const res = await this.o.transport.sendAll(call);
+    const res = await this.sendAll(call);
     this.finish('full', [], res, seq, left, reason);
     if (transferred(res.class)) await this.pruneBackups();
+  }
+
+  /** The full sync's rsync, its progress kept for status and logged every PROGRESS_LOG_MS. */
+  private async sendAll(call: SendOptions): Promise<SendResult> {
+    const full: NonNullable<typeof this.full> = { startedAt: Date.now(), at: null };
+    this.full = full;
+    const ticker = setInterval(() => this.logProgress(full), PROGRESS_LOG_MS);
+    ticker.unref();
+    try {
+      return await this.o.transport.sendAll({
+        ...call,
+        onProgress: (p) => {
+          full.last = mergeProgress(full.last, p);
+          full.at = Date.now();
+        },
+      });
+    } finally {
+      clearInterval(ticker);
+      this.full = null;
+    }
+  }
+
+  /** "full sync www -> web1: 40%, 1,204/3,000+ files checked, 96 sent, 12.3 MiB, 4.1 MiB/s, 30 s so far" */
+  private logProgress(full: NonNullable<typeof this.full>): void {
+    const p = transferProgress(full.startedAt, full.last, full.at);
+    this.o.log.info(
+      { source: this.o.sourceName, target: this.name, progress: p },
+      `full sync ${this.o.sourceName} -> ${this.name}: ${describeTransfer(p, Date.now())}`,
+    );
   }
 
   /** Drops dated backup directories older than keep_days on the target; a failure is only logged. */

@@ -96,6 +96,11 @@ CREATE TABLE IF NOT EXISTS audits (
   sample TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audits_target ON audits (target, id);
+CREATE TABLE IF NOT EXISTS paused (
+  target TEXT PRIMARY KEY,
+  since INTEGER NOT NULL,
+  reason TEXT NOT NULL
+);
 `;
 // Every table is CREATE ... IF NOT EXISTS and run at each open: a table added
 // later (audits) appears in an existing journal file without touching its rows.
@@ -229,6 +234,11 @@ export class Journal {
         'SELECT MIN(since) AS oldest FROM pending WHERE target = ? AND attempts < ?',
       ),
       forget: this.db.prepare('DELETE FROM pending WHERE target = ?'),
+      forgetPause: this.db.prepare('DELETE FROM paused WHERE target = ?'),
+      putPause: this.db.prepare(
+        'INSERT INTO paused (target, since, reason) VALUES (?, ?, ?) ON CONFLICT (target) DO NOTHING',
+      ),
+      getPause: this.db.prepare('SELECT since, reason FROM paused WHERE target = ?'),
       countPending: this.db.prepare(
         'SELECT COUNT(*) AS n, MIN(since) AS oldest FROM pending WHERE target = ?',
       ),
@@ -429,9 +439,21 @@ export class Journal {
     return r.oldest;
   }
 
-  /** Forgets every pending row of a target (it was removed from the config). */
+  /** Forgets every pending row and the pause of a target (it was removed from the config). */
   forget(target: string): void {
     this.st.forget.run(target);
+    this.st.forgetPause.run(target);
+  }
+
+  /** Remembers an operator's pause of a target (survives a restart); an existing pause keeps its time. */
+  setPaused(target: string, pause: { since: number; reason: string } | null): void {
+    if (pause === null) this.st.forgetPause.run(target);
+    else this.st.putPause.run(target, pause.since, pause.reason);
+  }
+
+  /** The target's pause, if an operator paused it. */
+  paused(target: string): { since: number; reason: string } | null {
+    return (this.st.getPause.get(target) as { since: number; reason: string } | undefined) ?? null;
   }
 
   pendingSummary(target: string): { count: number; oldest: number | null } {

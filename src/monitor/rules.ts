@@ -259,9 +259,11 @@ function targetRules(
         `target ${key} is on hold: ${t.holdReason}; nothing is sent to it until an operator checks and ${pasted(syncwardCommand('resume', rules, key), (c) => `runs: ${c}`, 'resumes it')}`,
       ),
     );
+  // paused by an operator (maintenance): its changes wait on purpose, and its canary with them
+  const paused = t.state === 'paused';
   const limit = rules.lagAboveS * 1000;
-  const pendingLag = t.oldestPendingAt === null ? null : now - t.oldestPendingAt;
-  const canaryLag = t.canary?.lagMs ?? null;
+  const pendingLag = t.oldestPendingAt === null || paused ? null : now - t.oldestPendingAt;
+  const canaryLag = paused ? null : (t.canary?.lagMs ?? null);
   if ((pendingLag !== null && pendingLag > limit) || (canaryLag !== null && canaryLag > limit)) {
     const parts: string[] = [];
     if (pendingLag !== null && pendingLag > limit)
@@ -276,7 +278,7 @@ function targetRules(
       ),
     );
   }
-  // a target that is down, misconfigured or held cannot get the canary: its own alert says why
+  // a target that is down, misconfigured, held or paused cannot get the canary: its own state says why
   if (t.canary?.missingSince != null && !UNREACHED_STATES.has(t.state))
     out.push(
       cond(

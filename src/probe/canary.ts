@@ -181,21 +181,33 @@ export class Canary {
   /** finds overdue canaries even while a slow read is in flight */
   private watchdog: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** read-back directories named so far (each probe has its own) */
+  private dirs = 0;
 
   constructor(private readonly o: CanaryOptions) {
     timerDelay(o.intervalMs, `canary interval of source ${o.source}`);
     timerDelay(o.timeoutMs, `canary timeout of source ${o.source}`);
-    o.targets.forEach((transport, i) => {
-      this.probes.set(transport.target, {
-        transport,
-        tracker: new CanaryTracker(o.timeoutMs),
-        dir: String(i),
-        busy: false,
-        again: false,
-        timer: null,
-        failures: 0,
-      });
+    for (const transport of o.targets) this.addTarget(transport);
+  }
+
+  /** A target to read the canary back from, from the next canary on (one added by a reload too). */
+  addTarget(transport: Transport): void {
+    this.probes.set(transport.target, {
+      transport,
+      tracker: new CanaryTracker(this.o.timeoutMs),
+      dir: String(this.dirs++),
+      busy: false,
+      again: false,
+      timer: null,
+      failures: 0,
     });
+  }
+
+  /** A target removed by a reload: no more reads of it. */
+  removeTarget(target: string): void {
+    const p = this.probes.get(target);
+    if (p?.timer) clearTimeout(p.timer);
+    this.probes.delete(target);
   }
 
   start(): void {
@@ -299,7 +311,8 @@ export class Canary {
   }
 
   private schedule(p: Probe, ms: number): void {
-    if (this.stopped || p.timer) return;
+    // a probe removed by a reload (its read in flight ends) is not read again
+    if (this.stopped || p.timer || this.probes.get(p.transport.target) !== p) return;
     p.timer = setTimeout(() => {
       p.timer = null;
       this.read(p);
@@ -309,7 +322,7 @@ export class Canary {
 
   /** One rsync fetch of the canary from the target; then compare nonces. */
   private read(p: Probe): void {
-    if (this.stopped) return;
+    if (this.stopped || this.probes.get(p.transport.target) !== p) return;
     if (p.busy) {
       p.again = true;
       return;

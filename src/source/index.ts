@@ -1,1 +1,1 @@
-export { Source, type SourceContext } from './source.js';
+export { type Lifted, Source, type SourceContext } from './source.js';

@@ -40,6 +40,13 @@ const SOURCE_RETRY_MS = 10_000;
 /** Changes an audit in progress collects at most (it reads them as pending). */
 const AUDIT_SEEN_MAX = 1_000_000;
 
+/** A target resumed by an operator: whether it was paused, and the safety hold lifted (null: none). */
+export interface Lifted {
+  target: string;
+  paused: boolean;
+  hold: string | null;
+}
+
 /** What a source needs of the daemon that runs it. */
 export interface SourceContext {
   /** the daemon's journal (null once it stopped) */
@@ -70,16 +77,18 @@ export interface SourceContext {
  * when every directory is watched again.
  */
 export class Source extends EventEmitter {
-  readonly config: SourceConfig;
+  /** its settings; a reload that changes only targets replaces them (retarget) */
+  config: SourceConfig;
   readonly name: string;
   state: SourceState = 'starting';
-  readonly workers: TargetWorker[];
+  /** one per target, in the order of config.targets (as are targetSpecs and transports) */
+  workers: TargetWorker[];
   private readonly filter: Filter;
   /** the source as rsync sees it (root, filters incl. state_dir), for transfers and audits */
   private readonly spec: SourceSpec;
-  private readonly targetSpecs: TargetSpec[];
+  private targetSpecs: TargetSpec[];
   /** how each target is reached, by its worker and the canary alike */
-  private readonly transports: Transport[];
+  private transports: Transport[];
   private watcher: Watcher | null = null;
   /** the names of each linked file, so they travel together (rsync -H links within one list) */
   private links: HardLinks | null = null;
@@ -109,22 +118,8 @@ export class Source extends EventEmitter {
     // state_dir is never inside a source: the config's path rules refuse it
     this.filter = new Filter({ exclude: sc.exclude, include: sc.include });
     this.spec = { root: sc.path, filterArgs: this.filter.rsyncArgs(), delete: sc.delete };
-    this.targetSpecs = sc.targets.map((tc) => ({
-      ...targetSpec(tc, ctx.stateDir),
-      rsyncVersion: localRsyncVersion()?.version,
-    }));
-    this.transports = this.targetSpecs.map(
-      (target, i) =>
-        new RsyncTransport({
-          source: this.spec,
-          target,
-          isRoot: ctx.isRoot,
-          ready: sc.targets[i]?.preconnect
-            ? { recycleMs: sc.targets[i].preconnectRecycleS * 1000 }
-            : undefined,
-          log: ctx.log,
-        }),
-    );
+    this.targetSpecs = sc.targets.map((tc) => this.makeTargetSpec(tc));
+    this.transports = sc.targets.map((tc, i) => this.makeTransport(tc, this.targetSpecs[i] as TargetSpec));
     if (sc.canary) {
       const cc = sc.canary;
       this.canary = new Canary({
@@ -140,6 +135,20 @@ export class Source extends EventEmitter {
       });
     }
     this.workers = sc.targets.map((tc, i) => this.makeWorker(tc, this.transports[i] as Transport));
+  }
+
+  private makeTargetSpec(tc: TargetConfig): TargetSpec {
+    return { ...targetSpec(tc, this.ctx.stateDir), rsyncVersion: localRsyncVersion()?.version };
+  }
+
+  private makeTransport(tc: TargetConfig, target: TargetSpec): Transport {
+    return new RsyncTransport({
+      source: this.spec,
+      target,
+      isRoot: this.ctx.isRoot,
+      ready: tc.preconnect ? { recycleMs: tc.preconnectRecycleS * 1000 } : undefined,
+      log: this.ctx.log,
+    });
   }
 
   private makeWorker(tc: TargetConfig, transport: Transport): TargetWorker {
@@ -174,6 +183,9 @@ export class Source extends EventEmitter {
       if (UNREACHED_STATES.has(prev) && !UNREACHED_STATES.has(state)) this.canary?.targetBack(tc.name);
       this.emit('state', tc.name, state, reason);
     });
+    // an operator's pause outlives a restart: it is back before the first transfer is considered
+    const paused = this.ctx.journal()?.paused(w.key);
+    if (paused) w.pause(paused);
     return w;
   }
 
@@ -399,20 +411,7 @@ export class Source extends EventEmitter {
    * during the walk, is covered.
    */
   private catchUp(): void {
-    const journal = this.ctx.journal();
-    for (const w of this.workers) {
-      if (!journal) break;
-      const rows = journal.pending(w.key);
-      if (rows.length > 0) {
-        this.ctx.log.info(
-          { source: this.name, target: w.name, pending: rows.length },
-          `target ${this.name}/${w.name}: ${rows.length} change(s) pending from the journal`,
-        );
-        w.loadPending(rows);
-      }
-      const needsFull = journal.target(w.key)?.needsFull;
-      if (needsFull) w.requestFullSync(`left from the last run: ${needsFull}`);
-    }
+    for (const w of this.workers) this.loadJournal(w);
     // initial_sync: false trusts the journal after a clean stop; after a crash,
     // events the kernel still queued were never journaled: a full sync, always
     if (this.config.initialSync) for (const w of this.workers) w.requestFullSync('startup');
@@ -435,6 +434,91 @@ export class Source extends EventEmitter {
     if (at === null || this.workers.every((w) => w.lastFullSyncAt !== null && w.lastFullSyncAt > at))
       return null;
     return { ...this.spell };
+  }
+
+  /** What the journal still holds for a target: its pending changes, and a full sync owed. */
+  private loadJournal(w: TargetWorker): void {
+    const journal = this.ctx.journal();
+    if (!journal) return;
+    const rows = journal.pending(w.key);
+    if (rows.length > 0) {
+      this.ctx.log.info(
+        { source: this.name, target: w.name, pending: rows.length },
+        `target ${this.name}/${w.name}: ${rows.length} change(s) pending from the journal`,
+      );
+      w.loadPending(rows);
+    }
+    const needsFull = journal.target(w.key)?.needsFull;
+    if (needsFull) w.requestFullSync(`left from the last run: ${needsFull}`);
+  }
+
+  /** Whether `next` differs from this source's settings in its targets alone, and the source is watched. */
+  retargetable(next: SourceConfig): boolean {
+    return (
+      this.state === 'watching' &&
+      !this.stopped &&
+      JSON.stringify({ ...this.config, targets: [] }) === JSON.stringify({ ...next, targets: [] })
+    );
+  }
+
+  /**
+   * A reload that changes only this source's targets (SIGHUP): targets whose
+   * settings are unchanged keep their worker, queue and state, and get no
+   * full sync; an added or changed target gets a new worker, its journal
+   * rows and a full sync; a removed one stops. Only when `retargetable`.
+   */
+  async retarget(
+    next: SourceConfig,
+    graceMs: number,
+  ): Promise<{ added: string[]; changed: string[]; removed: string[] }> {
+    const old = new Map(this.config.targets.map((tc, i) => [tc.name, i]));
+    const out = { added: [] as string[], changed: [] as string[], removed: [] as string[] };
+    const workers: TargetWorker[] = [];
+    const specs: TargetSpec[] = [];
+    const transports: Transport[] = [];
+    const fresh: TargetWorker[] = [];
+    const retired: number[] = [];
+    for (const tc of next.targets) {
+      const i = old.get(tc.name);
+      old.delete(tc.name);
+      if (i !== undefined && JSON.stringify(this.config.targets[i]) === JSON.stringify(tc)) {
+        workers.push(this.workers[i] as TargetWorker);
+        specs.push(this.targetSpecs[i] as TargetSpec);
+        transports.push(this.transports[i] as Transport);
+        continue;
+      }
+      if (i !== undefined) retired.push(i);
+      (i === undefined ? out.added : out.changed).push(tc.name);
+      const spec = this.makeTargetSpec(tc);
+      const transport = this.makeTransport(tc, spec);
+      const w = this.makeWorker(tc, transport);
+      workers.push(w);
+      specs.push(spec);
+      transports.push(transport);
+      fresh.push(w);
+    }
+    for (const [name, i] of old) {
+      out.removed.push(name);
+      retired.push(i);
+    }
+    // the old workers of changed and removed targets finish their transfer in flight first
+    await Promise.all(
+      retired.map(async (i) => {
+        await this.workers[i]?.stop(graceMs);
+        await this.transports[i]?.close?.();
+        this.canary?.removeTarget((this.transports[i] as Transport).target);
+      }),
+    );
+    this.config = next;
+    this.workers = workers;
+    this.targetSpecs = specs;
+    this.transports = transports;
+    for (const w of fresh) {
+      this.canary?.addTarget(this.transports[this.workers.indexOf(w)] as Transport);
+      this.loadJournal(w);
+      w.requestFullSync(out.added.includes(w.name) ? 'target added (reload)' : 'target changed (reload)');
+    }
+    return out;
   }
 
   /** Lag per target, and whether the watched root is still the same filesystem. */
@@ -535,9 +619,35 @@ export class Source extends EventEmitter {
 
   /** Resumes the held targets named `name` ("target" or "source/target"); returns how many. */
   resume(name: string): number {
-    let n = 0;
-    for (const w of this.workers) if ((w.name === name || w.key === name) && w.resume()) n++;
-    return n;
+    return this.lift(name).length;
+  }
+
+  /** Pauses the targets named `name` (all when undefined): which were paused now, which were already. */
+  pause(name?: string): { paused: string[]; already: string[] } {
+    const out = { paused: [] as string[], already: [] as string[] };
+    for (const w of this.named(name)) (w.pause() ? out.paused : out.already).push(w.key);
+    return out;
+  }
+
+  /** The workers named `name` ("target" or "source/target"), all of them when undefined. */
+  named(name?: string): TargetWorker[] {
+    return this.workers.filter((w) => name === undefined || w.name === name || w.key === name);
+  }
+
+  /**
+   * Lifts the operator's pause and the safety hold of the targets named
+   * `name`; with no name, only pauses (a safety hold is lifted by naming its
+   * target). Returns what each resumed target was.
+   */
+  lift(name?: string): Lifted[] {
+    const out: Lifted[] = [];
+    for (const w of this.named(name)) {
+      const hold = name === undefined ? null : w.held;
+      const paused = w.unpause();
+      const held = hold !== null && w.resume();
+      if (paused || held) out.push({ target: w.key, paused, hold: held ? hold : null });
+    }
+    return out;
   }
 
   /** true when the source is not watched, or none of its workers has anything pending or running */
@@ -604,6 +714,8 @@ export class Source extends EventEmitter {
         stuck: w.stuck,
         stuckPaths: w.stuckNames(),
         holdReason: w.held,
+        pausedSince: w.paused?.since ?? null,
+        progress: w.progress,
         lastSuccessAt: w.lastSuccessAt,
         lastFullSyncAt: w.lastFullSyncAt,
         lastError: w.lastError,

@@ -7,6 +7,7 @@
 import type { DriftEntry } from '../audit/itemize.js';
 import type { TargetState } from '../dispatch/index.js';
 import type { CanaryState } from '../probe/index.js';
+import type { TransferProgress } from '../transport/index.js';
 import type { UnwatchedSummary } from '../watch/index.js';
 import type { FsEventKind } from '../watch/types.js';
 
@@ -27,6 +28,10 @@ export interface TargetStatus {
   /** the stuck paths by name (at most 100): they fail every transfer and are left out of the others */
   stuckPaths: string[];
   holdReason: string | null;
+  /** epoch ms when an operator paused the target (syncward pause), null when not paused */
+  pausedSince?: number | null;
+  /** the full sync in flight: bytes and files done, rate (null when none runs) */
+  progress?: TransferProgress | null;
   lastSuccessAt: number | null;
   lastFullSyncAt: number | null;
   lastError: string | null;

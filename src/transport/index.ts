@@ -37,7 +37,16 @@ export {
 } from './exit-codes.js';
 export { buildFetchCall } from './fetch.js';
 export { parseIoBytes, parseStat, rsyncTreeCounters, type TreeCounters } from './proc-io.js';
-export { parseProgress2Line, type RsyncProgress } from './progress.js';
+export {
+  bytes,
+  describeTransfer,
+  mergeProgress,
+  parseProgress2Line,
+  progressWords,
+  type RsyncProgress,
+  type TransferProgress,
+  transferProgress,
+} from './progress.js';
 export { ReadyRsync, type ReadyRsyncOptions, type ReadyStats } from './ready.js';
 export {
   fitsReady,

@@ -62,3 +62,117 @@ function number(s: string): number {
   const n = Number(s.replace(/[KMGTP]$/, '').replaceAll(',', ''));
   return Math.round(unit ? n * 1000 ** ('KMGTP'.indexOf(unit) + 1) : n);
 }
+
+/**
+ * The last line's numbers with a new line's: a line without counts (inside
+ * a big file) keeps the counts of the last completed file.
+ */
+export function mergeProgress(prev: RsyncProgress | undefined, p: RsyncProgress): RsyncProgress {
+  // rsync prints the counts only when a file completes; lines in between (a big file) carry bytes alone
+  if (p.total !== undefined || prev?.total === undefined) return p;
+  return {
+    ...p,
+    transferred: prev.transferred,
+    toCheck: prev.toCheck,
+    total: prev.total,
+    listComplete: prev.listComplete,
+  };
+}
+
+/** A transfer in progress, as status and the API report it. */
+export interface TransferProgress {
+  kind: 'full';
+  startedAt: number;
+  /** when rsync last reported (null before its first progress line) */
+  at: number | null;
+  /** file data sent so far */
+  bytes: number;
+  /** bytes per second, as rsync measures it now */
+  rate: number;
+  /** rsync's percent: of the data it has to send */
+  percent: number;
+  /** regular files sent so far */
+  files: number;
+  /** entries checked so far, of `total` known (which grows until listComplete) */
+  checked: number;
+  total: number;
+  listComplete: boolean;
+}
+
+/** The status view of a full sync started at `startedAt` whose rsync last said `p` at `at`. */
+export function transferProgress(
+  startedAt: number,
+  p: RsyncProgress | undefined,
+  at: number | null,
+): TransferProgress {
+  return {
+    kind: 'full',
+    startedAt,
+    at: p ? at : null,
+    bytes: p?.bytes ?? 0,
+    rate: p?.rate ?? 0,
+    percent: p?.percent ?? 0,
+    files: p?.transferred ?? 0,
+    checked: p?.total !== undefined && p.toCheck !== undefined ? p.total - p.toCheck : 0,
+    total: p?.total ?? 0,
+    listComplete: p?.listComplete ?? false,
+  };
+}
+
+/** "40%, 1,204/3,000+ files checked, 96 sent, 12.3 MiB, 4.1 MiB/s, 30 s so far" (the daemon's log, status) */
+export function describeTransfer(p: TransferProgress, now: number): string {
+  const words =
+    p.at === null
+      ? ['starting']
+      : [
+          `${p.percent}%`,
+          ...(p.total > 0
+            ? [
+                `${count(p.checked)}/${count(p.total)}${p.listComplete ? '' : '+'} files checked`,
+                `${count(p.files)} sent`,
+              ]
+            : []),
+          bytes(p.bytes),
+          `${bytes(p.rate)}/s`,
+        ];
+  return [...words, `${Math.round((now - p.startedAt) / 1000)} s so far`].join(', ');
+}
+
+/**
+ * A progress line in words, for logs and the CLI: "1,204/3,000 files
+ * checked", "96 sent" and, for a sync, "12.3 MiB", "4.1 MiB/s", "0:00:12
+ * left" (while it runs). `ended`: every entry of a complete list was checked.
+ */
+export function progressWords(p: RsyncProgress | undefined, mode: 'sync' | 'audit', ended = false): string[] {
+  if (!p) return ended ? [] : ['starting'];
+  const out: string[] = [];
+  if (p.total !== undefined && p.toCheck !== undefined) {
+    const known = `${count(p.total)}${p.listComplete ? '' : '+'}`;
+    // ended whole: every entry of a complete list was checked, whatever the last line said
+    const checked = ended && p.listComplete ? p.total : p.total - p.toCheck;
+    out.push(`${count(checked)}/${known} files checked`);
+    if (mode === 'sync') out.push(`${count(p.transferred ?? 0)} sent`);
+  }
+  if (mode === 'sync') {
+    out.push(bytes(p.bytes), `${bytes(p.rate)}/s`);
+    // rsync's time is what is left while it runs
+    if (!ended && p.percent < 100 && p.rate > 0 && p.time !== '0:00:00') out.push(`${p.time} left`);
+  }
+  return out;
+}
+
+function count(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** 1024-based, as rsync prints rates */
+export function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
+}

@@ -203,7 +203,7 @@ describe('HTTP API', () => {
     assert.match(((await r.json()) as { error: string }).error, /no target "nope"; targets: src\/local/);
     r = await fetch(`${url}/api/targets/src%2Flocal/resume`, { method: 'POST', headers: INTENT });
     assert.equal(r.status, 409);
-    assert.deepEqual(await r.json(), { error: 'src/local is not on hold', resumed: 0, held: [] });
+    assert.deepEqual(await r.json(), { error: 'src/local is not on hold or paused', resumed: 0, held: [] });
     r = await fetch(`${url}/api/targets/local/resume`, { method: 'PUT', headers: INTENT });
     assert.equal(r.status, 405);
   });

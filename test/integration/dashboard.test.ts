@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { rm, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page, type Route } from 'playwright-core';
 import { configYaml, startDaemon, tempStateDir } from '../helpers/daemon.js';
 import { freePort } from '../helpers/ports.js';
 import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
@@ -56,6 +56,35 @@ async function apiUrl(stateDir: string): Promise<string> {
 
 const cell = (key: string, state?: string) =>
   `.cell[data-target="${key}"]${state ? `[data-state="${state}"]` : ''}`;
+
+/**
+ * A daemon (in this process) mirroring a new source, filled by `fill`, to a
+ * local target whose lines `targetExtra` extends; dispose() stops it and
+ * removes its directories.
+ */
+async function localDaemon(fill: (source: string) => Promise<void>, targetExtra = '') {
+  const source = await makeTempDir('syncward-dash-one-src-');
+  const local = await makeTempDir('syncward-dash-one-local-');
+  const state = tempStateDir();
+  await fill(source);
+  const yaml = configYaml({
+    stateDir: state.dir,
+    source,
+    targets: [{ name: 'local', url: local, dir: local }],
+    api: { listen: '127.0.0.1:0' },
+  }).replace('        timeout_s: 20\n', `        timeout_s: 20\n${targetExtra}`);
+  const d = await startDaemon(yaml);
+  return {
+    daemon: d.daemon,
+    url: await apiUrl(state.dir),
+    async dispose() {
+      await d.dispose();
+      state.dispose();
+      await rm(source, { recursive: true, force: true });
+      await rm(local, { recursive: true, force: true });
+    },
+  };
+}
 
 describe('dashboard in a real browser against a running daemon', () => {
   let shared: Browser | null = null;
@@ -185,7 +214,11 @@ describe('dashboard in a real browser against a running daemon', () => {
       assert.equal(await page.getAttribute(cell('src/local'), 'data-state'), 'held');
       assert.ok(existsSync(join(local, 'index.html')), 'local is still held: nothing deleted there');
 
-      assert.deepEqual(errors, [], 'the page logged errors');
+      assert.deepEqual(
+        errors.filter((e) => !/no answer in 10 s/.test(e)),
+        [],
+        'the page logged errors',
+      );
     } finally {
       await page.close();
       await d.dispose();
@@ -330,6 +363,93 @@ describe('dashboard in a real browser against a running daemon', () => {
       state.dispose();
       await rm(source, { recursive: true, force: true });
       await rm(local, { recursive: true, force: true });
+    }
+  });
+
+  test('a status request never answered does not leave the page on "connecting"; loaded 10 times in a row, it shows the targets and a live stream every time', async () => {
+    const browser = await theBrowser();
+    const d = await localDaemon((source) => writeFile(join(source, 'index.html'), '<h1>hello</h1>\n'));
+    const page = await browser.newPage();
+    const errors = collectErrors(page);
+    try {
+      const url = d.url;
+      // the first status request is never answered (as on a connection lost on the way): the page
+      // must not wait for it forever on "connecting"; it asks again and opens the stream
+      let held: Route | null = null;
+      await page.route('**/api/status', (route) => {
+        if (held === null) held = route;
+        else void route.continue();
+      });
+      await page.goto(url);
+      await page.waitForSelector(cell('src/local'), { timeout: WAIT });
+      await page.waitForSelector('#link[data-state="live"]', { timeout: WAIT });
+      assert.ok(held, 'the first status request was held');
+      await page.unroute('**/api/status');
+      const stuck: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        // a reload, as an operator presses F5: the old page's stream and requests are cut mid-way
+        await page.reload();
+        try {
+          await page.waitForSelector(cell('src/local'), { timeout: 15_000 });
+          await page.waitForSelector('#link[data-state="live"]', { timeout: 15_000 });
+        } catch {
+          stuck.push(
+            `load ${i + 1}: link ${await page.getAttribute('#link', 'data-state').catch(() => '?')}, ${(await page.textContent('body'))?.slice(0, 200)}`,
+          );
+        }
+      }
+      assert.deepEqual(stuck, [], 'every load shows the targets and goes live');
+      assert.deepEqual(
+        errors.filter((e) => !/no answer in 10 s/.test(e)),
+        [],
+        'the page logged errors',
+      );
+    } finally {
+      await page.close();
+      await d.dispose();
+    }
+  });
+
+  test('shows a full sync in progress (percent on the cell, growing figures in the panel), then a pause and its resume', async () => {
+    const browser = await theBrowser();
+    // 16 MiB at --bwlimit=1000 (KiB/s): a startup full sync of about 16 s
+    const d = await localDaemon(async (source) => {
+      for (let i = 0; i < 64; i++) await writeFile(join(source, `f${i}.bin`), randomBytes(256 * 1024));
+    }, '        rsync_args: ["--bwlimit=1000"]\n');
+    const page = await browser.newPage();
+    page.setDefaultTimeout(WAIT);
+    const errors = collectErrors(page);
+    try {
+      await page.goto(d.url);
+      await page.waitForSelector('#detail[data-target="src/local"] #progress');
+      const bytesShown = async () => Number((await page.getAttribute('#progress', 'data-bytes')) ?? 'NaN');
+      const first = await bytesShown();
+      assert.match((await page.textContent(cell('src/local'))) ?? '', /full sync \d+%/);
+      assert.match((await page.textContent('#progress')) ?? '', /Full sync (starting|\d+%)/);
+      // the next status poll brings larger figures
+      await page.waitForFunction(
+        (n) => Number(document.querySelector('#progress')?.getAttribute('data-bytes')) > n,
+        first,
+      );
+      assert.match(
+        (await page.textContent('#progress')) ?? '',
+        /Full sync \d+%: \d+\/\d+\+? files checked, \d+ sent, [\d.]+ (B|KiB|MiB) at [\d.]+ (B|KiB|MiB)\/s/,
+      );
+      // done: the figures go, the cell is in sync
+      await page.waitForSelector(cell('src/local', 'idle'));
+      await page.waitForSelector('#progress', { state: 'detached' });
+
+      assert.equal(d.daemon.pause('local')?.paused[0], 'src/local');
+      await page.waitForSelector(cell('src/local', 'paused'));
+      await page.waitForSelector('#paused');
+      assert.match((await page.textContent(cell('src/local'))) ?? '', /paused/);
+      await page.click('#detail button[data-action="resume"]:not([disabled])');
+      await page.waitForSelector(cell('src/local', 'idle'));
+      assert.equal(d.daemon.pausedTargets().length, 0);
+      assert.deepEqual(errors, [], 'the page logged errors');
+    } finally {
+      await page.close();
+      await d.dispose();
     }
   });
 });

@@ -122,6 +122,7 @@ test('/metrics parses as Prometheus text and carries the right values after writ
       down: 0,
       misconfigured: 0,
       held: 0,
+      paused: 0,
     });
     const full = value(m, 'syncward_last_full_sync_timestamp_seconds', st);
     assert.ok(full * 1000 >= started - 1000 && full * 1000 <= Date.now(), `last full sync ${full}`);

@@ -5,11 +5,14 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import type { ApiStatus } from '../../src/api/index.js';
 import { runAudit } from '../../src/cli/audit.js';
 import { parseConfig } from '../../src/config/index.js';
-import { bin } from '../helpers/cli-daemon.js';
+import type { TransferProgress } from '../../src/transport/index.js';
+import { apiUrlOf } from '../helpers/api.js';
+import { bin, isWatching, msg, spawnSyncward } from '../helpers/cli-daemon.js';
 import { tempStateDir } from '../helpers/daemon.js';
-import { startRsyncDaemon } from '../helpers/rsyncd.js';
+import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
 import { compareTrees, makeTempDir } from '../helpers/tree.js';
 
 function syncward(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
@@ -39,10 +42,11 @@ function yaml(o: {
   url: string;
   passwordFile?: string;
   rsyncArgs?: string[];
+  api?: string;
 }) {
   return [
     `state_dir: ${JSON.stringify(o.stateDir)}`,
-    'api: {listen: "off"}',
+    `api: {listen: ${JSON.stringify(o.api ?? 'off')}}`,
     'sources:',
     '  - name: src',
     `    path: ${JSON.stringify(o.src)}`,
@@ -55,24 +59,25 @@ function yaml(o: {
   ].join('\n');
 }
 
+/** `files` random 256 KiB files in `src`, and a config that sends them to module m at --bwlimit=1000 (KiB/s). */
+function slowSync(stateDir: string, src: string, rsyncd: RsyncDaemon, files: number, api?: string): string {
+  for (let i = 0; i < files; i++) writeFileSync(join(src, `f${i}.bin`), randomBytes(256 * 1024));
+  const config = join(stateDir, 'syncward.yaml');
+  const url = rsyncd.url('m');
+  writeFileSync(
+    config,
+    yaml({ stateDir, src, url, passwordFile: rsyncd.passwordFile, rsyncArgs: ['--bwlimit=1000'], api }),
+  );
+  return config;
+}
+
 test('sync without a terminal logs a progress line every 5 s, from rsync, until the sync completes', async () => {
   const src = await makeTempDir('syncward-progress-src-');
   const state = tempStateDir();
   const rsyncd = await startRsyncDaemon({ modules: ['m'] });
   try {
     // 8 MiB at --bwlimit=1000 (KiB/s): about 8 s on the wire
-    for (let i = 0; i < 32; i++) writeFileSync(join(src, `f${i}.bin`), randomBytes(256 * 1024));
-    const config = join(state.dir, 'syncward.yaml');
-    writeFileSync(
-      config,
-      yaml({
-        stateDir: state.dir,
-        src,
-        url: rsyncd.url('m'),
-        passwordFile: rsyncd.passwordFile,
-        rsyncArgs: ['--bwlimit=1000'],
-      }),
-    );
+    const config = slowSync(state.dir, src, rsyncd, 32);
     const r = await syncward(['sync', '-c', config]);
     assert.equal(r.code, 0, r.err);
     const lines = r.err.split('\n').filter((l) => l.startsWith('progress src/t1: '));
@@ -116,6 +121,11 @@ test('sync and audit on a terminal draw a progress bar in place', {
     assert.equal(s.code, 0, s.out);
     // each bar line is erased and rewritten: ESC[2K, then the target, the bar and the counts
     assert.match(s.out, /\x1b\[2Ksrc\/t1 {2}\[[#-]{20}\] +\d+% {2}[\d,]+\/[\d,]+\+? files checked/);
+    // the bar of the finished sync is full, whatever rsync's last progress line said
+    assert.match(
+      s.out,
+      /\x1b\[2Ksrc\/t1 {2}\[#{20}\] {2}100% {2}[\d,]+\/[\d,]+ files checked[^\n]*\n(?![\s\S]*\x1b\[2Ksrc\/t1 {2}\[#*-)/,
+    );
     assert.match(s.out, /ok {3}src -> t1: 1000 file\(s\)/);
     assert.deepEqual(await compareTrees(src, dst), []);
 
@@ -160,6 +170,64 @@ test('audit without a terminal logs progress lines from the dry run, and the rep
     // every file is missing on the empty module; progress lines never count as drift
     assert.match(out.text, /^DRIFT src -> t1 .*: 4040 missing/m);
   } finally {
+    await rsyncd.dispose();
+    rmSync(src, { recursive: true, force: true });
+    state.dispose();
+  }
+});
+
+test('the daemon reports a long full sync as it goes: a log line every 5 s, and files, bytes and rate in status', async () => {
+  const src = await makeTempDir('syncward-progress-daemon-src-');
+  const state = tempStateDir();
+  const rsyncd = await startRsyncDaemon({ modules: ['m'] });
+  // 16 MiB at --bwlimit=1000 (KiB/s): about 16 s on the wire, long enough for several progress lines
+  const config = slowSync(state.dir, src, rsyncd, 64, '127.0.0.1:0');
+  const daemon = spawnSyncward(['start', '-c', config]);
+  try {
+    await daemon.waitForLine(isWatching, 20_000, 'watching');
+    const url = apiUrlOf(state.dir);
+    const seen: TransferProgress[] = [];
+    const isDone = (l: { msg?: string }) => /^full sync src -> t1 done/.test(msg(l));
+    // status while the full sync runs, until the daemon logs it done
+    const deadline = Date.now() + 120_000;
+    while (!daemon.lines.some(isDone)) {
+      assert.ok(Date.now() < deadline, `the full sync did not finish:\n${daemon.stderr()}`);
+      const st = (await (await fetch(`${url}/api/status`)).json()) as ApiStatus;
+      const p = st.sources[0]?.targets[0]?.progress;
+      if (p) seen.push(p);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const logged = daemon.lines
+      .filter((l) => /^full sync src -> t1: /.test(msg(l)))
+      .map((l) => l.progress as TransferProgress);
+    assert.ok(logged.length >= 2, `several progress lines in the log:\n${daemon.stderr()}`);
+    const line = daemon.lines.find((l) => /^full sync src -> t1: \d+%/.test(msg(l)));
+    assert.match(
+      msg(line ?? {}),
+      /^full sync src -> t1: \d+%, [\d,]+\/[\d,]+\+? files checked, [\d,]+ sent, [\d.]+ (B|KiB|MiB), [\d.]+ (B|KiB|MiB)\/s, \d+ s so far$/,
+    );
+    assert.ok(seen.length >= 2, `status showed the full sync in progress: ${JSON.stringify(seen)}`);
+    for (const series of [logged, seen]) {
+      for (let i = 1; i < series.length; i++) {
+        const [a, b] = [series[i - 1] as TransferProgress, series[i] as TransferProgress];
+        assert.ok(
+          b.bytes >= a.bytes && b.files >= a.files,
+          `the figures only grow: ${JSON.stringify(series)}`,
+        );
+      }
+      const last = series.at(-1) as TransferProgress;
+      assert.ok(last.bytes > (series[0] as TransferProgress).bytes, `bytes grow: ${JSON.stringify(series)}`);
+    }
+    assert.ok(
+      seen.some((p) => p.rate > 0 && p.files > 0 && p.total > 0),
+      `status has files, total and rate: ${JSON.stringify(seen)}`,
+    );
+    // done: no progress left in status
+    const after = (await (await fetch(`${url}/api/status`)).json()) as ApiStatus;
+    assert.equal(after.sources[0]?.targets[0]?.progress, null);
+    assert.deepEqual(await compareTrees(src, rsyncd.modulePath('m')), []);
+  } finally {
+    await daemon.stop();
     await rsyncd.dispose();
     rmSync(src, { recursive: true, force: true });
     state.dispose();

@@ -85,3 +85,78 @@ test('SIGHUP to a running syncward adds a source (full sync, then real time), ap
     state.dispose();
   }
 });
+
+test('SIGHUP that adds, changes or removes a target starts only that target, with its own full sync; the other targets keep running without one', async () => {
+  const src = await makeTempDir('syncward-retarget-src-');
+  const dirs = await Promise.all(['t1', 't2', 't3'].map((n) => makeTempDir(`syncward-retarget-${n}-`)));
+  const [t1, t2, t3] = ['t1', 't2', 't3'].map(
+    (name, i): TargetUnderTest => ({ name, url: dirs[i] as string, dir: dirs[i] as string }),
+  ) as [TargetUnderTest, TargetUnderTest, TargetUnderTest];
+  const dir = await makeTempDir('syncward-retarget-cfg-');
+  const state = tempStateDir();
+  const cfg = join(dir, 'syncward.yaml');
+  const configure = (targets: TargetUnderTest[]) =>
+    writeFileSync(cfg, sourcesYaml({ stateDir: state.dir, sources: [{ name: 'one', path: src, targets }] }));
+  for (let i = 0; i < 5; i++) writeFileSync(join(src, `early${i}`), `there from the start ${i}\n`);
+  configure([t1, t2]);
+  const daemon = spawnSyncward(['start', '-c', cfg]);
+  /** full syncs per target logged since line `mark` (done or failed: each transfer report has its kind) */
+  const fullSyncs = (mark: number) => {
+    const n: Record<string, number> = {};
+    for (const l of daemon.lines.slice(mark))
+      if (l.kind === 'full' && typeof l.target === 'string') n[l.target] = (n[l.target] ?? 0) + 1;
+    return n;
+  };
+  /** a new file reaches every target given: each worker that should run does */
+  const flows = async (name: string, targets: TargetUnderTest[]) => {
+    writeFileSync(join(src, name), `${name}\n`);
+    for (const t of targets)
+      await waitFor(() => arrived(t.dir, name, `${name}\n`), 30_000, `${name} on ${t.name}`);
+  };
+  try {
+    await daemon.waitForLine(isWatching, 20_000, 'watching');
+    await converged(src, [t1, t2], 30_000, 'initial sync');
+    await waitFor(() => fullSyncs(0).t1 === 1 && fullSyncs(0).t2 === 1, 30_000, 'the startup full syncs');
+
+    // added: t3 alone gets a full sync, then real time with the others
+    let mark = daemon.lines.length;
+    configure([t1, t2, t3]);
+    const added = await sighup(daemon, 'adding t3');
+    assert.deepEqual(added.targets, { one: { added: ['t3'], changed: [], removed: [] } });
+    await converged(src, [t3], 30_000, 't3 gets the tree');
+    await flows('after-add', [t1, t2, t3]);
+    assert.deepEqual(fullSyncs(mark), { t3: 1 }, 'only the added target had a full sync');
+
+    // changed: t2's new settings restart t2 alone
+    mark = daemon.lines.length;
+    configure([t1, { ...t2, timeoutS: 25 }, t3]);
+    const changed = await sighup(daemon, 'changing t2');
+    assert.deepEqual(changed.targets, { one: { added: [], changed: ['t2'], removed: [] } });
+    await flows('after-change', [t1, t2, t3]);
+    await waitFor(() => fullSyncs(mark).t2 === 1, 30_000, "t2's full sync after its change");
+    assert.deepEqual(fullSyncs(mark), { t2: 1 }, 'only the changed target had a full sync');
+
+    // removed: t1 gets nothing more, the others no full sync
+    mark = daemon.lines.length;
+    configure([{ ...t2, timeoutS: 25 }, t3]);
+    const removed = await sighup(daemon, 'removing t1');
+    assert.deepEqual(removed.targets, { one: { added: [], changed: [], removed: ['t1'] } });
+    await flows('after-remove', [t2, t3]);
+    assert.ok(!existsSync(join(t1.dir, 'after-remove')), 'the removed target gets nothing more');
+    assert.deepEqual(fullSyncs(mark), {}, 'no full sync after removing a target');
+    const st = JSON.parse(runSyncward(['status', '-c', cfg, '--json']).out) as {
+      sources: { targets: { target: string }[] }[];
+    };
+    assert.deepEqual(
+      st.sources[0]?.targets.map((t) => t.target),
+      ['t2', 't3'],
+    );
+
+    await daemon.stop();
+    assert.equal((await daemon.exited).code, 0, daemon.stderr());
+  } finally {
+    await daemon.stop();
+    for (const p of [src, dir, ...dirs]) rmSync(p, { recursive: true, force: true });
+    state.dispose();
+  }
+});

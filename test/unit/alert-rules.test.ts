@@ -171,6 +171,21 @@ test('drift says how long ago the audit ran, not a raw timestamp', () => {
   assert.doesNotMatch(c.message, /\d{4}-\d{2}-\d{2}T/);
 });
 
+test('a target paused by an operator raises no lag and no missing canary: its changes wait on purpose', () => {
+  const t = target({
+    state: 'paused',
+    pending: 40,
+    oldestPendingAt: T0 - 3_600_000,
+    canary: { lagMs: 900_000, missingSince: T0 - 900_000 },
+  });
+  assert.deepEqual(kinds(evaluate(snap([source([t])]), rules, T0)), []);
+  // resumed and still behind: the same target lags
+  assert.deepEqual(kinds(evaluate(snap([source([{ ...t, state: 'syncing' }])]), rules, T0)), [
+    'lag',
+    'canaryMissing',
+  ]);
+});
+
 test('drift from the last completed audit fires, and a later clean audit resolves it', () => {
   const drifted = audit({ drift: { missing: 2, extra: 1, content: 0, metadata: 3 } });
   const s = snap([source()], { lastCompletedAudit: { 'www/web1': drifted } });

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { barLine, bytes, logLine, ProgressReporter } from '../../src/cli/progress.js';
-import { parseProgress2Line } from '../../src/transport/index.js';
+import {
+  describeTransfer,
+  mergeProgress,
+  parseProgress2Line,
+  transferProgress,
+} from '../../src/transport/index.js';
 
 // Captured from rsync 3.5.0 here (--info=progress2, stdout split on \r), a
 // local sync with --bwlimit, one with -h, and a dry run with --itemize-changes.
@@ -157,4 +162,54 @@ test('a line without counts (inside a big file) keeps the counts of the last com
     /51% {2}21\/71 files checked {2}20 sent {2}3\.9 MiB {2}4\.3 MiB\/s {2}0:00:01 left\n$/,
   );
   r.stop();
+});
+
+test("a sync that succeeded ends its bar at 100%, though rsync's last line said less; a failed one keeps its numbers", () => {
+  const out = new Capture();
+  const r = new ProgressReporter(out, { mode: 'sync', tty: true, columns: 200, now: () => 0 });
+  r.start('a', 'src/a');
+  r.start('b', 'src/b');
+  // most of the data was already on the target: rsync's last line of a finished sync says 0%
+  r.update('a', parseProgress2Line(REAL.last) ?? assert.fail());
+  r.update('b', parseProgress2Line(REAL.mid) ?? assert.fail());
+  r.finish('a', true);
+  r.finish('b', false);
+  const last = out.text.slice(out.text.lastIndexOf('src/a'));
+  assert.match(last, /^src\/a {2}\[#{20}\] {2}100% {2}20,201\/20,201 files checked {2}1 sent {2}2 B/);
+  assert.match(last, /\n\x1b\[2Ksrc\/b {2}\[#{10}-{10}\] {3}49% {2}21\/71 files checked/);
+  r.stop();
+  // a sync with nothing to send may print no progress line at all
+  const row = { label: 'src/c', started: 0, done: true, ok: true };
+  assert.match(barLine(row, 'sync', 0), /^src\/c {2}\[#{20}\] {2}100%$/);
+});
+
+test("the daemon's view of a full sync in progress: figures for status, words for its log", () => {
+  const p = transferProgress(1_000_000 - 12_000, parseProgress2Line(REAL.mid), 1_000_000);
+  assert.deepEqual(p, {
+    kind: 'full',
+    startedAt: 988_000,
+    at: 1_000_000,
+    bytes: 4_000_000,
+    rate: Math.round(4.3 * 1024 * 1024),
+    percent: 49,
+    files: 20,
+    checked: 21,
+    total: 71,
+    listComplete: true,
+  });
+  assert.equal(
+    describeTransfer(p, 1_000_000),
+    '49%, 21/71 files checked, 20 sent, 3.8 MiB, 4.3 MiB/s, 12 s so far',
+  );
+  // before rsync's first line
+  assert.equal(
+    describeTransfer(transferProgress(997_000, undefined, null), 1_000_000),
+    'starting, 3 s so far',
+  );
+  // inside a big file the counts of the last completed file stay
+  const big = mergeProgress(
+    parseProgress2Line(REAL.mid),
+    parseProgress2Line('      4,131,072  51%    4.30MB/s    0:00:01  ') ?? assert.fail(),
+  );
+  assert.equal(transferProgress(988_000, big, 1_000_000).checked, 21);
 });

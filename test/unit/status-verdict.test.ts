@@ -19,6 +19,7 @@ function target(o: Partial<TargetStatus> = {}): TargetStatus {
     stuck: 0,
     stuckPaths: [],
     holdReason: null,
+    pausedSince: null,
     lastSuccessAt: NOW - 5_000,
     lastFullSyncAt: NOW - 600_000,
     lastError: null,
@@ -99,9 +100,14 @@ describe('status exit code (Nagios: 0 ok, 1 warning, 2 critical)', () => {
     assert.equal(v.code, STATUS_EXIT.ok);
   });
 
-  test('lagging, stuck paths, drift, a failed audit and warning incidents warn', () => {
+  test('lagging, paused, stuck paths, drift, a failed audit and warning incidents warn', () => {
     const cases: [string, ApiStatus, RegExp][] = [
       ['lagging', status([target({ state: 'lagging', stateReason: 'oldest 90 s' })]), /lagging: oldest 90 s/],
+      [
+        'paused',
+        status([target({ state: 'paused', pausedSince: NOW - 120_000, pending: 7 })]),
+        /www\/web1 is paused by an operator since 2m00s; 7 change\(s\) wait in the journal; lift it with the dashboard's Resume/,
+      ],
       ['stuck', status([target({ stuck: 3 })]), /3 stuck path/],
       [
         'stuck, by name',
@@ -171,6 +177,26 @@ describe('status exit code (Nagios: 0 ok, 1 warning, 2 critical)', () => {
 });
 
 describe('status text', () => {
+  test('a full sync in flight is listed under the table with its figures', () => {
+    const progress = {
+      kind: 'full' as const,
+      startedAt: NOW - 30_000,
+      at: NOW - 1000,
+      bytes: 12_900_000,
+      rate: 4_300_000,
+      percent: 40,
+      files: 96,
+      checked: 1204,
+      total: 3000,
+      listComplete: false,
+    };
+    const s = status([target({ state: 'syncing', progress }), target({ target: 'web2' })]);
+    assert.match(
+      statusText(s, statusVerdict(s)),
+      /\nFull syncs running:\n {2}www\/web1: 40%, 1,204\/3,000\+ files checked, 96 sent, 12\.3 MiB, 4\.1 MiB\/s, 30 s so far\n\nsyncward OK/,
+    );
+  });
+
   test('one row per target with state, pending, lag, last sync and last audit, then alerts and the verdict', () => {
     const s = status(
       [

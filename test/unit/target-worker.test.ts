@@ -47,12 +47,9 @@ function scripted(answers: SendResult[]): Transport & { batches: Change[][] } {
   };
 }
 
-test('a tree owed again after rsync skipped its deletions stays a tree when its directory changes meanwhile', async () => {
-  // the first send of d recursed, but an unreadable file elsewhere made rsync skip deletions in it
-  const transport = scripted([
-    result({ class: 'partial', code: 23, failedPaths: ['x'], deletionSkipped: true }),
-  ]);
-  const worker = new TargetWorker({
+/** A worker of source s (no delete, no journal) sending through `transport`, with a short backoff. */
+function workerOf(transport: Transport): TargetWorker {
+  return new TargetWorker({
     sourceName: 's',
     source: { root: '/nonexistent', filterArgs: [], delete: false },
     transport,
@@ -61,6 +58,14 @@ test('a tree owed again after rsync skipped its deletions stays a tree when its 
     log: silentLogger(),
     backoff: { baseMs: 50, maxMs: 100, misconfiguredMs: 100 },
   });
+}
+
+test('a tree owed again after rsync skipped its deletions stays a tree when its directory changes meanwhile', async () => {
+  // the first send of d recursed, but an unreadable file elsewhere made rsync skip deletions in it
+  const transport = scripted([
+    result({ class: 'partial', code: 23, failedPaths: ['x'], deletionSkipped: true }),
+  ]);
+  const worker = workerOf(transport);
   try {
     worker.addChanges([
       { path: 'd', op: 'upsertTree' },
@@ -75,6 +80,41 @@ test('a tree owed again after rsync skipped its deletions stays a tree when its 
       later.some((c) => c.path === 'd' && c.op === 'upsertTree'),
       `d went again as a tree: ${JSON.stringify(transport.batches)}`,
     );
+  } finally {
+    await worker.stop(100);
+  }
+});
+
+test('a paused worker sends nothing and keeps what arrives; resumed, it sends it all in one batch; a hold that came meanwhile shows after the pause', async () => {
+  const transport = scripted([]);
+  const states: string[] = [];
+  const worker = workerOf(transport);
+  worker.on('state', (s: string) => states.push(s));
+  try {
+    assert.equal(worker.pause({ since: 1234, reason: 'maintenance' }), true);
+    assert.equal(worker.pause(), false, 'paused already');
+    assert.deepEqual(worker.paused, { since: 1234, reason: 'maintenance' });
+    worker.addChanges([
+      { path: 'a', op: 'upsert' },
+      { path: 'b', op: 'upsert' },
+    ]);
+    // nothing to wait for: a paused worker never starts a transfer, it only queues
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(transport.batches, []);
+    assert.equal(worker.pending, 2);
+    assert.equal(worker.state, 'paused');
+    // a safety hold while paused: the state stays paused, the hold waits behind it
+    worker.hold('would delete too much');
+    assert.equal(worker.state, 'paused');
+    assert.equal(worker.unpause(), true);
+    assert.equal(worker.state, 'held', 'the hold shows once the pause is lifted');
+    assert.equal(worker.unpause(), false, 'not paused any more');
+    assert.deepEqual(transport.batches, [], 'held: still nothing sent');
+    assert.equal(worker.resume(), true);
+    await waitFor(() => transport.batches.length === 1, 5_000, 'the batch after resume');
+    const sent = transport.batches as Change[][];
+    assert.deepEqual(sent[0]?.map((c) => c.path).sort(), ['a', 'b']);
+    assert.deepEqual(states.slice(0, 2), ['paused', 'held']);
   } finally {
     await worker.stop(100);
   }

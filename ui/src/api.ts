@@ -2,6 +2,8 @@
 import type { EventName } from '../../src/api/index.js';
 
 const TOKEN_KEY = 'syncward.token';
+/** How long a request may go unanswered before it counts as failed (and is asked again). */
+const REQUEST_TIMEOUT_MS = 10_000;
 
 export type { EventName };
 
@@ -50,7 +52,21 @@ export async function api<T>(token: string | null, method: 'GET' | 'POST', path:
   if (token) headers.authorization = `Bearer ${token}`;
   // the API refuses a change without it: a page on another site cannot send it
   if (method !== 'GET') headers['x-syncward'] = '1';
-  const res = await fetch(path, { method, headers, cache: 'no-store' });
+  // a request the daemon never answers (a connection lost on the way) fails in time: the
+  // page asks again at its next poll instead of waiting for it, blank, forever
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      cache: 'no-store',
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  } catch (e) {
+    if ((e as Error).name === 'TimeoutError')
+      throw new Error(`${method} ${path}: no answer in ${REQUEST_TIMEOUT_MS / 1000} s`);
+    throw e;
+  }
   const text = await res.text();
   let body: unknown = text;
   try {

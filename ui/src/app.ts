@@ -14,6 +14,7 @@ import {
   type SourceStatus,
   STATE_LABEL,
   type TargetStatus,
+  type TransferProgress,
 } from './model.js';
 import type { Store, Transfer } from './store.js';
 
@@ -89,6 +90,18 @@ function Alerts(props: { id: string; title: string; alerts: Incident[]; now: num
   `;
 }
 
+/** The full sync in flight: rsync's percent, files checked and sent, bytes and rate. */
+function FullSyncProgress({ p, now }: { p: TransferProgress; now: number }) {
+  const files =
+    p.total > 0 ? `${p.checked}/${p.total}${p.listComplete ? '' : '+'} files checked, ${p.files} sent, ` : '';
+  return html`
+    <p id="progress" data-bytes=${p.bytes} data-files=${p.files}>
+      <progress max="100" value=${p.percent}></progress>
+      Full sync ${p.at === null ? 'starting' : `${p.percent}%: ${files}${bytes(p.bytes)} at ${bytes(p.rate)}/s`}, ${duration(now - p.startedAt)} so far
+    </p>
+  `;
+}
+
 function Grid(props: { store: Store; sources: SourceStatus[]; now: number }) {
   return html`
     <section id="grid">
@@ -124,6 +137,7 @@ function Cell({ store, t, now }: { store: Store; t: TargetStatus; now: number })
       <span class="tname">${t.target}</span>
       <span class="tstate">${STATE_LABEL[t.state] ?? t.state}</span>
       <span class="figures">
+        ${t.progress ? html`<span data-field="progress">full sync ${t.progress.percent}%</span>` : null}
         <span data-field="pending">${t.pending} pending</span>
         <span data-field="lag">lag ${lag > 0 ? duration(lag * 1000) : '0 s'}</span>
         <span data-field="last-sync">synced ${ago(t.lastSuccessAt, now)}</span>
@@ -159,10 +173,12 @@ function Detail({ store, now }: { store: Store; now: number }) {
         <span class="badge" data-state=${t.state}>${STATE_LABEL[t.state] ?? t.state}</span>
         <span class="since">since ${ago(t.stateSince, now)}${t.stateReason ? ` — ${t.stateReason}` : ''}</span>
       </div>
+      ${t.pausedSince ? html`<p class="hold" id="paused">Paused by an operator ${ago(t.pausedSince, now)}: nothing is sent, ${t.pending} change(s) wait in the journal.</p>` : null}
       ${t.holdReason ? html`<p class="hold">On hold: ${t.holdReason}</p>` : null}
+      ${t.progress ? html`<${FullSyncProgress} p=${t.progress} now=${now} />` : null}
       ${t.lastError ? html`<p id="last-error" class="error">Last error: ${t.lastError}</p>` : null}
       <div class="actions">
-        ${button('sync', 'Full sync')} ${button('audit', 'Audit')} ${button('resume', 'Resume', t.state === 'held')}
+        ${button('sync', 'Full sync')} ${button('audit', 'Audit')} ${button('resume', 'Resume', t.state === 'held' || t.state === 'paused')}
         ${
           result
             ? html`<span id="action-result" data-action=${result.action} data-ok=${String(result.ok)}

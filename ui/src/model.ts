@@ -6,8 +6,9 @@ import type { Incident } from '../../src/alerts/index.js';
 import type { ApiStatus } from '../../src/api/index.js';
 import type { TransferReport } from '../../src/dispatch/index.js';
 import type { AuditSummary, SourceStatus, TargetStatus } from '../../src/status/index.js';
+import type { TransferProgress } from '../../src/transport/progress.js';
 
-export type { ApiStatus, Incident, SourceStatus, TargetStatus, TransferReport };
+export type { ApiStatus, Incident, SourceStatus, TargetStatus, TransferProgress, TransferReport };
 
 export type DriftKind = 'missing' | 'extra' | 'content' | 'metadata';
 export const DRIFT_KINDS: DriftKind[] = ['missing', 'extra', 'content', 'metadata'];
@@ -168,4 +169,5 @@ export const STATE_LABEL: Record<string, string> = {
   down: 'down',
   misconfigured: 'misconfigured',
   held: 'on hold',
+  paused: 'paused',
 };
