@@ -142,7 +142,10 @@ export class Monitor {
     if (a.kind === 'uncleanRestart') this.uncleanRestartAt = a.at;
     else if (a.kind === 'noSpace' && a.target !== undefined) this.noSpaceAt[`${a.source}/${a.target}`] = a.at;
     else if (a.kind === 'watchLimit') this.watchLimit[a.source] = { at: a.at, message: a.message };
-    this.poke();
+    // an overflow's condition lasts only until its catch-up full sync, which on a small tree can end
+    // within MIN_GAP_MS: look now, while it holds, so the incident fires (once per spell: no storm)
+    if (a.kind === 'overflow') this.evaluateNow();
+    else this.poke();
   }
 
   /** Something changed (a target's state, a raw alert): evaluate right away, but not more often than MIN_GAP_MS. */

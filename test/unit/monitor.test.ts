@@ -296,3 +296,28 @@ test(
     );
   }),
 );
+
+test(
+  'an overflow fires the moment it is raised, so a catch-up that ends before the next look still leaves one firing and one resolve',
+  withJournal((journal) => {
+    const { s } = world();
+    const seen: string[] = [];
+    const m = new Monitor({
+      alerts,
+      status: () => [s],
+      journal,
+      log: silentLogger(),
+      onIncident: (i) => seen.push(`${i.kind} ${i.resolvedAt === null ? 'firing' : 'resolved'}`),
+    });
+    const at = Date.now();
+    (s.targets[0] as RuleTarget).lastFullSyncAt = at - 60_000;
+    s.lastOverflowAt = at;
+    m.onAlert({ kind: 'overflow', source: 'www', message: 'the queue overflowed', at });
+    assert.deepEqual(seen, ['overflow firing'], 'fired at once, before any timer');
+    // the catch-up full sync ends at once (a small tree), before the monitor looks again
+    (s.targets[0] as RuleTarget).lastFullSyncAt = at + 1;
+    m.evaluateNow(at + 2);
+    assert.deepEqual(seen, ['overflow firing', 'overflow resolved']);
+    m.stop();
+  }),
+);
