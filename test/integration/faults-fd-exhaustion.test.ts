@@ -75,10 +75,13 @@ describe('a directory that cannot be listed for lack of fds is retried, sent who
     writeFileSync(join(src, 'before'), 'x');
     const targets: TargetUnderTest[] = [{ name: 'local', url: dst, dir: dst }];
     const cfg = join(dir, 'syncward.yaml');
-    writeFileSync(
-      cfg,
-      `${configYaml({ stateDir: state.dir, source: src, targets })}alerts:\n  unwatched_after_s: 1\n`,
+    // No rsync kept ready for the target: it holds three pipes, and a batch that ends it frees them,
+    // so the retried listing found an fd within 0.1 s and the 1 s alert never came (a fresh-clone run).
+    const yaml = configYaml({ stateDir: state.dir, source: src, targets }).replace(
+      /^( {8}url: .*)$/m,
+      '$1\n        preconnect: false',
     );
+    writeFileSync(cfg, `${yaml}alerts:\n  unwatched_after_s: 1\n`);
     const daemon = spawnSyncward(['start', '-c', cfg]);
     let hold: ReturnType<typeof exhaust> | null = null;
     try {
