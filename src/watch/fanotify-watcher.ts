@@ -39,6 +39,8 @@ export class FanotifyWatcher extends EventEmitter {
   private readonly where = new Map<string, BytePath | null>();
   private readonly c = fanConstants();
   private closed = false;
+  /** a handle that could not be resolved in this read: its events go by a catch-up */
+  private unresolved: NodeJS.ErrnoException | null = null;
 
   constructor(root: string, o: FanotifyWatcherOptions = {}) {
     super();
@@ -117,7 +119,15 @@ export class FanotifyWatcher extends EventEmitter {
     const key = info.handle.toString('latin1');
     const known = this.where.get(key);
     if (known !== undefined) return known;
-    const abs = this.fan?.pathOf(info.handle) ?? null;
+    let abs: Buffer | null;
+    try {
+      abs = this.fan?.pathOf(info.handle) ?? null;
+    } catch (e) {
+      // the kernel could not say where the directory is (ENOMEM was seen under load): its events
+      // are not lost, they are caught up as after a queue overflow
+      this.unresolved = e as NodeJS.ErrnoException;
+      return null;
+    }
     const rel = abs === null ? null : this.relOf(abs);
     if (this.where.size >= CACHE_MAX) this.where.clear();
     this.where.set(key, rel);
@@ -163,6 +173,17 @@ export class FanotifyWatcher extends EventEmitter {
       if (ev.mask & (c.FAN_ONDIR as number) && ev.mask & dirChanged) this.where.clear();
     }
     if (out.length > 0) this.emit('events', out);
+    if (this.unresolved) {
+      const err = this.unresolved;
+      this.unresolved = null;
+      this.where.clear();
+      this.emit('warning', {
+        path: this.root,
+        code: err.code ?? 'EIO',
+        message: `a directory handle could not be resolved to a path (${err.message}); its events are caught up by a full sync, as after a queue overflow`,
+      });
+      this.emit('overflow');
+    }
   }
 
   /**

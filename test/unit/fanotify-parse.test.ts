@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseFanEvents } from '../../src/native/fanotify.js';
-import { fanotifyRefusal, mountsBeneath } from '../../src/watch/fanotify-watcher.js';
+import { type FanEvent, fanConstants, parseFanEvents } from '../../src/native/fanotify.js';
+import { FanotifyWatcher, fanotifyRefusal, mountsBeneath } from '../../src/watch/fanotify-watcher.js';
 
 const VERSION = 3;
 
@@ -113,4 +113,30 @@ test('why fanotify cannot watch a tree is said in terms an operator can act on',
     fanotifyRefusal(err('EXDEV', '1 filesystem(s) are mounted inside /srv (/srv/nfs)')),
     /mounted inside \/srv.*one filesystem mark would not see them/,
   );
+});
+
+test('a directory handle the kernel cannot resolve (ENOMEM) is caught up as after an overflow, and never throws out of the event loop', () => {
+  const c = fanConstants();
+  const w = new FanotifyWatcher('/srv/www');
+  const seen: string[] = [];
+  w.on('overflow', () => seen.push('overflow'));
+  w.on('warning', (i: { code: string }) => seen.push(`warning ${i.code}`));
+  w.on('events', () => seen.push('events'));
+  const inner = w as unknown as {
+    fan: { pathOf(h: Buffer): Buffer | null };
+    onEvents(events: FanEvent[]): void;
+  };
+  inner.fan = {
+    pathOf: () => {
+      throw Object.assign(new Error('open_by_handle_at: Cannot allocate memory'), { code: 'ENOMEM' });
+    },
+  };
+  const info = {
+    type: c.FAN_EVENT_INFO_TYPE_DFID_NAME as number,
+    fsid: Buffer.alloc(8),
+    handle: Buffer.alloc(12),
+    name: 'f',
+  };
+  assert.doesNotThrow(() => inner.onEvents([{ mask: c.FAN_CLOSE_WRITE as number, pid: 1, infos: [info] }]));
+  assert.deepEqual(seen, ['warning ENOMEM', 'overflow']);
 });
