@@ -15,6 +15,7 @@ export {
   loadConfig,
   parseConfig,
   parseListen,
+  type RelayConfig,
   rootIgnore,
   type SourceConfig,
   type TargetConfig,

@@ -4,7 +4,7 @@ import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import type { WebhookFormat } from '../deliver/index.js';
-import { compilePattern, Filter } from '../filter/index.js';
+import { compilePattern, Filter, RELAY_INBOX } from '../filter/index.js';
 import { SSH_DIR, stateDirProblem } from '../journal/state-dir.js';
 import { parseTargetUrl, type TargetSpec, type TargetUrl } from '../transport/index.js';
 import { fromText } from '../util/bytes.js';
@@ -29,6 +29,17 @@ export interface TargetConfig {
   /** the safety limit for this target: its own max_delete, else the source's */
   maxDelete?: number;
   backup?: { dir: string; keepDays: number };
+  /** the target is a relay tier: its API is read for its own targets */
+  relay?: RelayConfig;
+}
+
+/** A relay target's own syncward, as the upstream reads it. */
+export interface RelayConfig {
+  api: string;
+  tokenFile?: string;
+  /** the relay's source this target feeds (default: same name, else its only one) */
+  source?: string;
+  pollS: number;
 }
 
 export interface SourceConfig {
@@ -58,6 +69,8 @@ export interface CanaryConfig {
   timeoutS: number;
   /** relative to the source root */
   path: string;
+  /** a relay's: follow the upstream's canary at path instead of writing one */
+  follow: boolean;
 }
 
 export interface HookConfig {
@@ -334,6 +347,14 @@ function resolveConfig(
         preconnectRecycleS: t.preconnect_recycle_s,
         maxDelete: t.max_delete ?? s.max_delete,
         backup: t.backup ? { dir: t.backup.dir, keepDays: t.backup.keep_days } : undefined,
+        relay: t.relay
+          ? {
+              api: t.relay.api.replace(/\/+$/, ''),
+              tokenFile: t.relay.token_file ? abs(t.relay.token_file) : undefined,
+              source: t.relay.source,
+              pollS: t.relay.poll_s,
+            }
+          : undefined,
       };
     });
     // compiled here, so `check` refuses what the watcher's Filter would throw on at start or on SIGHUP
@@ -379,7 +400,12 @@ function resolveConfig(
       fullSync: s.full_sync,
       audit: s.audit,
       canary: s.canary
-        ? { intervalS: s.canary.interval_s, timeoutS: s.canary.timeout_s, path: s.canary.path }
+        ? {
+            intervalS: s.canary.interval_s,
+            timeoutS: s.canary.timeout_s,
+            path: s.canary.path,
+            follow: s.canary.follow,
+          }
         : undefined,
       hooks: s.hooks.map((h, hi) => {
         for (const t of h.targets)
@@ -651,6 +677,7 @@ export function targetSpec(tc: TargetConfig, stateDir: string): TargetSpec {
     controlPath: controlPath(tc, stateDir),
     rsyncArgs: tc.rsyncArgs,
     backup: tc.backup,
+    inbox: tc.relay ? RELAY_INBOX : undefined,
     timeoutS: tc.timeoutS,
     contimeoutS: Math.min(tc.timeoutS, 15),
   };

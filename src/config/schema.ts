@@ -40,6 +40,12 @@ const HOUR_S = 3_600;
 const DAY_S = 86_400;
 const WEEK_S = 7 * DAY_S;
 
+/** Where a webhook or hook POSTs to, or where a relay's API is read. */
+const httpUrl = z.url({
+  protocol: /^https?$/,
+  error: 'must be an http:// or https:// URL, e.g. "https://hooks.example/syncward"',
+});
+
 export const targetSchema = z
   .strictObject({
     name: name.describe('Unique name of this target (in logs, status, alerts).'),
@@ -117,14 +123,33 @@ export const targetSchema = z
       .describe(
         'Keep what a sync deletes or overwrites on this target under <dir>/<YYYY-MM-DD>/ (rsync --backup --backup-dir), pruned after keep_days (after each full sync).',
       ),
+    relay: z
+      .strictObject({
+        api: httpUrl.describe(
+          "The relay's own syncward API, e.g. http://10.0.0.2:8730: its status is read every poll_s and shown with this target (its targets, their states, holds and canary lag).",
+        ),
+        token_file: z
+          .string()
+          .optional()
+          .describe("File holding the relay API's token (its api.token_file), sent as a Bearer token."),
+        source: name
+          .optional()
+          .describe(
+            "The relay's source that this target feeds. Default: the relay's source of the same name as this one, else its only source.",
+          ),
+        poll_s: z
+          .number()
+          .min(1, 'at least 1 s')
+          .max(HOUR_S, atMost(HOUR_S, 's', '1 hour'))
+          .default(5)
+          .describe("How often the relay's status is read."),
+      })
+      .optional()
+      .describe(
+        'This target is a relay: another syncward watches the tree it receives and forwards it to its own targets (a tier). rsync writes its temp files into .syncward-inbox/ in the target, which every syncward source leaves out, so the relay sees each file once, complete, under its final name. Its targets appear under this one in status, /api/status, /metrics and the dashboard; while its API cannot be read they show as unknown. See docs/operations.md, Relay tiers.',
+      ),
   })
   .describe('One mirror of the source.');
-
-/** Where a webhook or hook POSTs to. */
-const httpUrl = z.url({
-  protocol: /^https?$/,
-  error: 'must be an http:// or https:// URL, e.g. "https://hooks.example/syncward"',
-});
 
 /** A mail address as SMTP's MAIL FROM / RCPT TO take it: no display name, no brackets. */
 const mailbox = z
@@ -188,6 +213,12 @@ export const canarySchema = z
       .default('.syncward-canary')
       .describe(
         "File the canary is written to, relative to the source root. Left out of audits, but it must be synced: the source's excludes must not match it.",
+      ),
+    follow: z
+      .boolean()
+      .default(false)
+      .describe(
+        "On a relay: write no canary; follow the one the upstream syncward writes into this tree (at path) to each target, so its lag there is from the first source's write (the hosts' clocks must agree). The upstream shows it per leaf.",
       ),
   })
   .describe(

@@ -23,6 +23,20 @@ export class FilterError extends Error {
   }
 }
 
+/**
+ * The directory in a target's root where an upstream syncward's rsync writes
+ * its temp files when the target is a relay (--temp-dir, transport/argv.ts).
+ */
+export const RELAY_INBOX = '.syncward-inbox';
+
+/**
+ * Rules every source has before its own: the relay inbox, so a relay never
+ * forwards (or sees) a temp file, and no --delete or audit of an upstream
+ * touches the inbox it writes through. A reserved name: a source's own
+ * .syncward-inbox/ at its root is not mirrored.
+ */
+export const RESERVED_EXCLUDES: readonly string[] = [`/${RELAY_INBOX}/`];
+
 // Directories seen recently and whether they (or an ancestor) are excluded.
 // Events come in bursts under the same few directories; the bound keeps a
 // tree walk from growing it without limit.
@@ -40,6 +54,7 @@ export class Filter {
   private readonly dirCache = new Map<BytePath, boolean>();
 
   constructor(opts: FilterOptions) {
+    for (const text of RESERVED_EXCLUDES) this.rules.push(compilePattern(text, false));
     for (const [list, patterns] of [
       ['include', opts.include ?? []],
       ['exclude', opts.exclude],

@@ -1,3 +1,3 @@
-export { Filter, FilterError, type FilterOptions } from './filter.js';
+export { Filter, FilterError, type FilterOptions, RELAY_INBOX, RESERVED_EXCLUDES } from './filter.js';
 export { type CompiledPattern, compilePattern, PatternSyntaxError } from './pattern.js';
 export { routeEvents } from './route.js';

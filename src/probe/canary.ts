@@ -148,6 +148,12 @@ export interface CanaryOptions {
   onEvent: (e: CanaryEvent) => void;
   /** how often a waiting target is read back when nothing was delivered (default 1000 ms) */
   pollMs?: number;
+  /**
+   * A relay's canary: write none, follow the one an upstream syncward writes
+   * into this tree (read at path every pollMs), so a target's lag counts from
+   * the first source's write
+   */
+  follow?: boolean;
 }
 
 interface Probe {
@@ -169,7 +175,9 @@ interface Probe {
  * through the normal pipeline), then reads it back from each target with an
  * rsync fetch until the nonce is there or the timeout passes. Never blocks
  * anything: writes are tiny, reads are one rsync per target at a time, and
- * every failure is logged and retried.
+ * every failure is logged and retried. On a relay (follow) it writes none:
+ * the upstream's canary arrives in the tree, and each new one is read back
+ * from every target the same way, its lag counted from the upstream's write.
  */
 export class Canary {
   private readonly probes = new Map<string, Probe>();
@@ -183,6 +191,8 @@ export class Canary {
   private stopped = false;
   /** read-back directories named so far (each probe has its own) */
   private dirs = 0;
+  /** follow mode: the nonce of the upstream's canary last seen in the tree */
+  private followed: string | null = null;
 
   constructor(private readonly o: CanaryOptions) {
     timerDelay(o.intervalMs, `canary interval of source ${o.source}`);
@@ -212,8 +222,9 @@ export class Canary {
 
   start(): void {
     if (this.tick || this.stopped) return;
-    this.write();
-    this.tick = setInterval(() => this.write(), this.o.intervalMs);
+    const next = this.o.follow ? () => this.follow() : () => this.write();
+    next();
+    this.tick = setInterval(next, this.o.follow ? (this.o.pollMs ?? 1000) : this.o.intervalMs);
     this.tick.unref();
     this.watchdog = setInterval(
       () => {
@@ -274,6 +285,30 @@ export class Canary {
         { source: this.o.source, path: file, err: (e as Error).message },
         `canary of source ${this.o.source}: cannot write ${file} (${(e as Error).message}); lag is not measured until it can`,
       );
+    }
+  }
+
+  /**
+   * Follow mode: the upstream's canary as this tree holds it now. A nonce
+   * not seen before is a new write, as if this daemon had made it at the
+   * time written in the file, and every target is read back for it.
+   */
+  private follow(): void {
+    if (this.stopped || !this.o.active()) return;
+    let w: CanaryWrite | null;
+    try {
+      w = parseCanary(readFileSync(join(this.o.root, this.o.path), 'utf8'));
+    } catch {
+      // not arrived yet, or between the upstream's writes: nothing new
+      return;
+    }
+    if (w === null || w.nonce === this.followed) return;
+    this.followed = w.nonce;
+    // one written before its timeout ago (found at start): when it reached each target is not knowable
+    if (Date.now() - w.writtenAt > this.o.timeoutMs) return;
+    for (const p of this.probes.values()) {
+      p.tracker.written(w);
+      this.schedule(p, 0);
     }
   }
 

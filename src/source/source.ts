@@ -9,6 +9,7 @@ import { type Delivery, type TargetState, TargetWorker, type TransferReport } fr
 import { Filter, routeEvents } from '../filter/index.js';
 import type { Journal } from '../journal/index.js';
 import { Canary, type CanaryEvent } from '../probe/index.js';
+import { RelayWatch } from '../relay/index.js';
 import type { AuditSummary, BatchEvent, RefusedEvent, SourceState, SourceStatus } from '../status/index.js';
 import {
   localRsyncVersion,
@@ -105,6 +106,8 @@ export class Source extends EventEmitter {
   private readonly auditWatch = new Set<Change[]>();
   /** writes and reads back the canary, when the source has one */
   private readonly canary: Canary | null = null;
+  /** the relay tiers among the targets, by target name: their status is read from their API */
+  private readonly relays = new Map<string, RelayWatch>();
   /** the root directory, held open from the first watch until the source stops (spec.readRoot names it) */
   private rootFd: number | null = null;
 
@@ -132,6 +135,7 @@ export class Source extends EventEmitter {
         log: ctx.log,
         active: () => this.state === 'watching',
         onEvent: (e) => this.canaryEvent(e, cc.timeoutS),
+        follow: cc.follow,
       });
     }
     this.workers = sc.targets.map((tc, i) => this.makeWorker(tc, this.transports[i] as Transport));
@@ -186,6 +190,13 @@ export class Source extends EventEmitter {
     // an operator's pause outlives a restart: it is back before the first transfer is considered
     const paused = this.ctx.journal()?.paused(w.key);
     if (paused) w.pause(paused);
+    this.relays.get(tc.name)?.stop();
+    this.relays.delete(tc.name);
+    if (tc.relay) {
+      const r = new RelayWatch({ source: sc.name, target: tc.name, config: tc.relay, log: this.ctx.log });
+      this.relays.set(tc.name, r);
+      if (!this.stopped) r.start();
+    }
     return w;
   }
 
@@ -500,6 +511,8 @@ export class Source extends EventEmitter {
     for (const [name, i] of old) {
       out.removed.push(name);
       retired.push(i);
+      this.relays.get(name)?.stop();
+      this.relays.delete(name);
     }
     // the old workers of changed and removed targets finish their transfer in flight first
     await Promise.all(
@@ -722,6 +735,7 @@ export class Source extends EventEmitter {
         failures: w.failedAttempts,
         lastAudit: lastAudit(w.key),
         canary: this.canary?.status(w.name) ?? null,
+        relay: this.relays.get(w.name)?.status() ?? null,
       })),
     };
   }
@@ -762,6 +776,7 @@ export class Source extends EventEmitter {
     this.unwatch();
     this.state = 'stopped';
     this.canary?.stop();
+    for (const r of this.relays.values()) r.stop();
     await Promise.all(this.workers.map((w) => w.stop(graceMs)));
     // the rsyncs started ahead end before the root fd they read through is closed
     await Promise.all(this.transports.map((t) => t.close?.()));

@@ -41,6 +41,49 @@ export interface TargetStatus {
   lastAudit: AuditSummary | null;
   /** null when the source has no canary configured */
   canary: CanaryStatus | null;
+  /** the target is a relay tier (its relay config): its own targets as its syncward reports them; null otherwise */
+  relay?: RelayStatus | null;
+}
+
+/**
+ * A relay tier seen from upstream: the relay syncward's own targets (the
+ * leaves), read from its API every relay.poll_s. While it cannot be read,
+ * the leaves last known are shown with state 'unknown'.
+ */
+export interface RelayStatus {
+  /** the relay's API address */
+  api: string;
+  /** ok: the last read answered; unreachable: it failed (error says why); starting: not read yet */
+  state: 'ok' | 'unreachable' | 'starting';
+  /** epoch ms of the last read that answered */
+  readAt: number | null;
+  /** unreachable: since when */
+  since: number | null;
+  error: string | null;
+  /** the relay's source this target feeds */
+  source: string | null;
+  leaves: LeafStatus[];
+}
+
+/** One target of a relay, as the upstream shows it. */
+export interface LeafStatus {
+  target: string;
+  url: string;
+  /** the relay's word for it; unknown while the relay cannot be read */
+  state: TargetState | 'unknown';
+  stateSince: number;
+  stateReason: string;
+  pending: number;
+  oldestPendingAt: number | null;
+  stuck: number;
+  holdReason: string | null;
+  pausedSince: number | null;
+  lastSuccessAt: number | null;
+  lastError: string | null;
+  /** the relay's canary on this leaf: with canary.follow there, the lag from the first source's write */
+  canary: CanaryStatus | null;
+  /** the leaf is a relay itself: the tier beneath it */
+  relay: RelayStatus | null;
 }
 
 /** The outcome of one audit of one target, as status, metrics and alert rules see it. */

@@ -26,6 +26,12 @@ export interface TargetSpec {
   contimeoutS: number;
   /** keep deleted and overwritten files under <dir>/<date>/ on the target */
   backup?: { dir: string; keepDays: number };
+  /**
+   * A relay's inbox, relative to the target root (RELAY_INBOX): rsync writes
+   * its temp files there (--temp-dir) instead of beside their final names, so
+   * the relay's watcher sees each file once, renamed into place complete
+   */
+  inbox?: string;
   /** the version of the local rsync that runs this target's calls (it names some options); unknown: undefined */
   rsyncVersion?: string;
 }
@@ -130,6 +136,7 @@ export function buildBatchCall(
     '--files-from=-',
     '--from0',
     ...backupArgs(tgt, o),
+    ...inboxArgs(tgt, o),
     ...src.filterArgs,
     ...commonArgs(tgt, o),
     ...(o.dryRun ? ['--dry-run'] : []),
@@ -180,6 +187,7 @@ export function buildFullSyncCall(src: SourceSpec, tgt: TargetSpec, o: FullSyncO
     '-H',
     ...(src.delete ? ['--delete'] : []),
     ...backupArgs(tgt, o),
+    ...inboxArgs(tgt, o),
     ...src.filterArgs,
     ...commonArgs(tgt, o),
     ...(o.dryRun ? ['--dry-run'] : []),
@@ -243,6 +251,41 @@ function connectionArgs(tgt: TargetSpec, o: { noMotd?: boolean } = {}): string[]
 }
 
 const NUL = Buffer.from([0]);
+
+/**
+ * --temp-dir for a call that writes files into a relay target, relative to
+ * the destination directory the call names (the target root for every call
+ * that passes this). A dry run writes nothing and needs none.
+ */
+export function inboxArgs(tgt: TargetSpec, o: { dryRun?: boolean } = {}): string[] {
+  return tgt.inbox && !o.dryRun ? [`--temp-dir=${tgt.inbox}`] : [];
+}
+
+/**
+ * Makes a relay target's inbox: an empty directory synced as `<inbox>/`
+ * (rsync creates the missing destination directory; mode 700, owned by the
+ * target's rsync user). rsync refuses a --temp-dir that does not exist
+ * ("The temp-dir does not exist"), so the first call to a new relay, or one
+ * whose inbox someone removed, makes it and is sent again.
+ */
+export function buildInboxCall(tgt: TargetSpec, emptyDir: string, o: CallOptions): RsyncCall | null {
+  if (!tgt.inbox) return null;
+  const argv = [
+    'rsync',
+    '--dirs',
+    '--perms',
+    '--chmod=D700',
+    ...commonArgs(tgt, o),
+    `${emptyDir.replace(/\/+$/, '')}/`,
+    `${rsyncDestination(tgt.url)}${tgt.inbox}/`,
+  ];
+  return { argv, env: {} };
+}
+
+/** rsync's refusal of a --temp-dir that is not there (main.c), on stderr. */
+export function inboxMissing(detail: string): boolean {
+  return /The temp-dir does not exist/.test(detail);
+}
 
 // the receiver names a failure by its full path on the target (a local or an
 // ssh directory; a daemon says "(in module)" instead): strip it back to ours

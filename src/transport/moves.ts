@@ -5,6 +5,7 @@ import {
   backupArgs,
   type CallOptions,
   commonArgs,
+  inboxArgs,
   type RsyncCall,
   type SourceSpec,
   sourcePath,
@@ -236,7 +237,8 @@ function subtreeCall(
   args: readonly string[],
   o: CallOptions,
 ): RsyncCall | null {
-  if (tgt.backup || !src.delete) return null;
+  // a relay's inbox is named from the target root, and this call's destination is the subtree
+  if (tgt.backup || tgt.inbox || !src.delete) return null;
   const to = argvName(dir);
   const from = argvName(basis);
   const filter = subtreeFilter(src.filterArgs, dir);
@@ -280,6 +282,7 @@ export function buildFileMovesCall(
     '--fuzzy',
     '--no-whole-file',
     ...backupArgs(tgt, o),
+    ...inboxArgs(tgt),
     ...src.filterArgs,
     ...commonArgs(tgt, o),
     ...tgt.rsyncArgs,

@@ -7,9 +7,11 @@ import type { Logger } from '../util/log.js';
 import {
   buildBatchCall,
   buildFullSyncCall,
+  buildInboxCall,
   buildListCall,
   buildPruneCall,
   buildRootAttrsCall,
+  inboxMissing,
   type RsyncCall,
   type SourceSpec,
   sourcePath,
@@ -23,7 +25,7 @@ import { hasMoves, sendMoves, withCounts } from './moves.js';
 import { parseProgress2Line } from './progress.js';
 import { ReadyRsync, type ReadyStats } from './ready.js';
 import { retryCold, shouldArm, slotNotYetFreed } from './ready-rules.js';
-import { type RsyncResult, runRsync, type StartedRsync } from './run.js';
+import { type RsyncResult, type RunOptions, runRsync, type StartedRsync } from './run.js';
 import type {
   BatchResult,
   BatchSendOptions,
@@ -273,6 +275,29 @@ export class RsyncTransport implements Transport {
     }
   }
 
+  /**
+   * A relay target's inbox, made when rsync said it is missing (the first
+   * call to a new relay, or someone removed it): true when the call may be
+   * sent again.
+   */
+  private async makeInbox(opts: RunOptions): Promise<boolean> {
+    const empty = mkdtempSync(join(tmpdir(), 'syncward-inbox-'));
+    try {
+      const call = buildInboxCall(this.o.target, empty, { isRoot: this.o.isRoot });
+      if (call === null) return false;
+      const r = await runRsync(call, opts);
+      this.o.log?.info(
+        { target: this.target, code: r.code, rsyncMessage: r.exit.rsyncMessage },
+        r.exit.class === 'ok'
+          ? `target ${this.target}: made the relay inbox ${this.o.target.inbox}/ (rsync writes its temp files there)`
+          : `target ${this.target}: cannot make the relay inbox ${this.o.target.inbox}/ (${r.exit.message})`,
+      );
+      return r.exit.class === 'ok';
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  }
+
   /** The source as one call sees it: the paths to leave out first, since rsync's first matching rule wins. */
   private source(o: SendOptions, listed: readonly Change[] = []): SourceSpec {
     if (!o.leaveOut || o.leaveOut.size === 0) return this.o.source;
@@ -392,6 +417,8 @@ export class RsyncTransport implements Transport {
         await new Promise((r) => setTimeout(r, pause));
         res = resultOf(await runRsync(call, opts));
       }
+      if (inboxMissing(res.detail) && (await this.makeInbox(opts)))
+        res = resultOf(await runRsync(call, opts));
       return res;
     } catch (err) {
       // spawn itself threw (an argument it refuses): this host's setup, not the target

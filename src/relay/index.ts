@@ -1,0 +1,9 @@
+export { RelayWatch, type RelayWatchOptions } from './relay.js';
+export {
+  answeredView,
+  flattenLeaves,
+  leafOf,
+  pickRelaySource,
+  type RelayAnswer,
+  unreachableView,
+} from './view.js';
