@@ -16,9 +16,9 @@ sources:
 
 test('a canary gets its defaults and keeps the path it was given', () => {
   const c = parseConfig(config('{}')).sources[0]?.canary;
-  assert.deepEqual(c, { intervalS: 60, timeoutS: 120, path: '.syncward-canary' });
+  assert.deepEqual(c, { intervalS: 60, timeoutS: 120, path: '.syncward-canary', follow: false });
   const d = parseConfig(config('{ interval_s: 5, timeout_s: 30, path: meta/canary }')).sources[0]?.canary;
-  assert.deepEqual(d, { intervalS: 5, timeoutS: 30, path: 'meta/canary' });
+  assert.deepEqual(d, { intervalS: 5, timeoutS: 30, path: 'meta/canary', follow: false });
 });
 
 test('a canary the source excludes (itself or a directory above it) is a config error naming canary.path', () => {

@@ -154,15 +154,16 @@ test('an include cannot rescue a path inside an excluded directory', () => {
   assert.equal(f.excludes('important.txt', false), false);
 });
 
-test('rsyncArgs gives the same rules as --filter rules, in order, includes first', () => {
+test('rsyncArgs gives the same rules as --filter rules, in order: the reserved relay inbox, then includes', () => {
   const f = new Filter({ include: ['/keep/'], exclude: ['*.swp', '.git/', 'caf\u00e9'] });
   assert.deepEqual(f.rsyncArgs(), [
+    '--filter=- /.syncward-inbox/',
     '--filter=+ /keep/',
     '--filter=- *.swp',
     '--filter=- .git/',
     '--filter=- caf\u00e9',
   ]);
-  assert.deepEqual(new Filter({ exclude: [] }).rsyncArgs(), []);
+  assert.deepEqual(new Filter({ exclude: [] }).rsyncArgs(), ['--filter=- /.syncward-inbox/']);
 });
 
 test('an invalid pattern is a FilterError naming the pattern and the reason', () => {
@@ -188,4 +189,12 @@ test('an invalid pattern is a FilterError naming the pattern and the reason', ()
     () => new Filter({ exclude: [], include: ['[z-'] }),
     (e: unknown) => e instanceof FilterError && e.list === 'include',
   );
+});
+
+test('the relay inbox in the root is left out whatever the includes say; the name elsewhere is an ordinary name', () => {
+  const f = new Filter({ include: ['*'], exclude: [] });
+  assert.equal(f.excludes('.syncward-inbox', true), true);
+  assert.equal(f.excludes('.syncward-inbox/.f.AbC123', false), true);
+  assert.equal(f.excludes('d/.syncward-inbox', true), false);
+  assert.equal(f.excludes('.syncward-inbox', false), false, 'a file of that name is not the inbox directory');
 });
