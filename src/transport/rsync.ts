@@ -79,8 +79,10 @@ export class RsyncTransport implements Transport {
   private readonly bound: (kind: CallKind) => number;
   /** the batch rsync started ahead, when preconnect is on */
   private readonly ready: ReadyRsync | null;
-  /** calls running now: no ready rsync is started beside one (one connection per target) */
+  /** calls running or waiting their turn: no ready rsync is started beside one (one connection per target) */
   private busy = 0;
+  /** settles when the last session asked for has ended: the next one waits for it */
+  private turn: Promise<void> = Promise.resolve();
   /** the caller said the target is idle, and has not called since */
   private wanted = false;
   private closed = false;
@@ -343,10 +345,13 @@ export class RsyncTransport implements Transport {
    * One call to the target, or a batch's calls, with the target's one
    * connection: the ready rsync is handed the batch (`batch` given and
    * exactly its call) or ended first (an empty list, its exit awaited), so a daemon
-   * with max connections = 1 sees one client at a time. `byWorker`: the
-   * dispatcher's own work (it says idle() again when it is done); the
-   * canary's and doctor's reads leave the ready rsync wanted, so it is
-   * started again after them.
+   * with max connections = 1 sees one client at a time. Sessions take turns:
+   * the canary's read waits for a batch in flight and a batch for the read
+   * (the two at once were refused by such a daemon, and the batch, finding
+   * no call of ours that had just ended, was not retried: the target went
+   * down for a backoff). `byWorker`: the dispatcher's own work (it says
+   * idle() again when it is done); the canary's and doctor's reads leave
+   * the ready rsync wanted, so it is started again after them.
    */
   private async session<T>(
     byWorker: boolean,
@@ -356,7 +361,13 @@ export class RsyncTransport implements Transport {
     const ready = this.ready;
     if (byWorker) this.wanted = false;
     this.busy++;
+    const before = this.turn;
+    let done = () => {};
+    this.turn = new Promise<void>((r) => {
+      done = r;
+    });
     try {
+      await before;
       const taken = ready && batch ? ready.take(batch) : null;
       if (ready && taken === null) {
         if (ready.present) {
@@ -367,6 +378,7 @@ export class RsyncTransport implements Transport {
       }
       return await fn(taken);
     } finally {
+      done();
       this.busy--;
       if (ready) ready.blocked = false;
       this.arm();

@@ -274,6 +274,37 @@ describe('a batch rsync started ahead (preconnect) to a stock rsync daemon', () 
   });
 });
 
+test('max connections = 1: a batch asked for while the canary reads takes its turn after the read, and is not refused', async () => {
+  const { src, t, name } = setup((d) =>
+    // the read of a 4 MiB file at 2 MB/s holds the daemon's one slot for about two seconds
+    targetSpec(`${rsyncd.url('one')}/${d}`, {
+      passwordFile: rsyncd.passwordFile,
+      rsyncArgs: ['--bwlimit=2000'],
+    }),
+  );
+  const fetched = join(base, `${name}-fetched`);
+  mkdirSync(fetched);
+  try {
+    writeFileSync(join(src, 'd', 'big'), Buffer.alloc(4 << 20, 7));
+    assertOk(await t.sendAll(), 'full sync');
+    const read = t.fetch('d/big', fetched);
+    // the read has the slot: its login is in the daemon's log
+    await waitFor(
+      async () => (await rsyncd.log()).includes(`rsync on one/${name}/d/big from`),
+      10_000,
+      'the read logged in',
+    );
+    writeFileSync(join(src, 'd', 'during'), 'x');
+    const batch = t.sendBatch([up('d/during')]);
+    const [r, b] = await Promise.all([read, batch]);
+    assertOk(r, 'the read');
+    assertOk(b.result, 'the batch, made while the read held the slot');
+    assert.equal(readFileSync(join(rsyncd.modulePath('one'), name, 'd', 'during'), 'utf8'), 'x');
+  } finally {
+    await t.close();
+  }
+});
+
 test('a local target: a batch is handed to the rsync started ahead', async () => {
   const { src, t, name } = setup((d) => targetSpec(join(base, `${d}-dst`)));
   try {
