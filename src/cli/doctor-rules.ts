@@ -5,6 +5,7 @@
  * exact command that fixes it.
  */
 
+import type { RelayStatus } from '../status/index.js';
 import {
   brokenDeleteMissingArgs,
   compareVersions,
@@ -504,5 +505,43 @@ export function watcherCheck(
       fix: refusedFix(fanotifyRefused),
     },
     inotify: true,
+  };
+}
+
+// ---- relay tiers -------------------------------------------------------------
+
+/**
+ * A relay target's API, read once as the daemon reads it: which of the
+ * relay's sources this target feeds, and its targets. A relay that cannot be
+ * read is a warning (its targets would show as unknown; the mirror itself
+ * still flows through its rsync daemon).
+ */
+export function relayCheck(id: string, view: RelayStatus, tokenFile: string | undefined): Check {
+  const name = `relay ${id}`;
+  if (view.state === 'ok') {
+    const leaves = view.leaves.map((l) => `${l.target} ${l.state}`).join(', ');
+    return {
+      name,
+      status: 'ok',
+      message: `${view.api} answers: its source ${view.source} has ${view.leaves.length} target${view.leaves.length === 1 ? '' : 's'}${leaves ? ` (${leaves})` : ''}`,
+    };
+  }
+  const error = view.error ?? 'no answer';
+  const fix = /HTTP 401/.test(error)
+    ? [
+        tokenFile
+          ? `put the relay's api.token_file contents into ${tokenFile}`
+          : "add relay.token_file to this target: a file holding the relay's API token",
+      ]
+    : /relay\.source|no source/.test(error)
+      ? ['set relay.source on this target to the relay source it feeds']
+      : [
+          `on the relay, check that syncward runs and that api.listen is reachable from here at ${view.api} (firewall, address)`,
+        ];
+  return {
+    name,
+    status: 'warn',
+    message: `cannot read the relay's status at ${view.api}: ${error}; the daemon would show its targets as unknown`,
+    fix,
   };
 }

@@ -12,6 +12,7 @@ import {
 import { delimiter, dirname, join } from 'node:path';
 import {
   type Config,
+  type RelayConfig,
   type SourceConfig,
   type TargetConfig,
   targetSpec,
@@ -20,6 +21,7 @@ import {
 } from '../config/index.js';
 import { Filter } from '../filter/index.js';
 import { LOCK_FILE, stateDirProblem } from '../journal/index.js';
+import { RelayWatch } from '../relay/index.js';
 import {
   brokenDeleteMissingArgs,
   buildRemoteVersionCall,
@@ -29,6 +31,7 @@ import {
   rsyncEnv,
 } from '../transport/index.js';
 import { type BytePath, joinRel, toFs } from '../util/bytes.js';
+import { silentLogger } from '../util/log.js';
 import { syncwardCommand } from '../util/shell.js';
 import { AUTO_FANOTIFY_DIRS, FanotifyWatcher, fanotifyRefusal, readMaxUserWatches } from '../watch/index.js';
 import {
@@ -42,6 +45,7 @@ import {
   parseRsyncVersion,
   passwordFileCheck,
   queueCheck,
+  relayCheck,
   rsyncCheck,
   rsyncReceiverCheck,
   rsyncSenderCheck,
@@ -80,7 +84,10 @@ export async function doctorChecks(config: Config, o: DoctorOptions = {}): Promi
   const euid = process.geteuid?.() ?? -1;
   // the probes are child processes: start them first, they run while the trees are walked
   const probes = config.sources.flatMap((s) =>
-    s.targets.map((t) => targetChecks(s, t, config, timeoutS, euid)),
+    s.targets.flatMap((t) => [
+      targetChecks(s, t, config, timeoutS, euid),
+      ...(t.relay ? [relayChecks(s, t, t.relay)] : []),
+    ]),
   );
   const rsync = await rsyncFound();
   const checks: Check[] = [rsync.check];
@@ -439,6 +446,14 @@ async function targetChecks(
     checks.push(rsyncReceiverCheck(id, version?.version ?? null, `the rsync on ${url.host}`));
   }
   return checks;
+}
+
+/** A relay target's API, read once as the daemon's RelayWatch reads it. */
+async function relayChecks(s: SourceConfig, t: TargetConfig, relay: RelayConfig): Promise<Check[]> {
+  const watch = new RelayWatch({ source: s.name, target: t.name, config: relay, log: silentLogger() });
+  await watch.readNow();
+  watch.stop();
+  return [relayCheck(`${s.name}/${t.name}`, watch.status(), relay.tokenFile)];
 }
 
 function localTargetCheck(id: string, path: string, euid: number): Check {

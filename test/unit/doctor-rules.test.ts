@@ -10,6 +10,7 @@ import {
   parseRsyncVersion,
   passwordFileCheck,
   queueCheck,
+  relayCheck,
   rsyncCheck,
   shellWord,
   suggestLimit,
@@ -17,6 +18,8 @@ import {
   watcherCheck,
   watchesCheck,
 } from '../../src/cli/doctor-rules.js';
+import { answeredView, unreachableView } from '../../src/relay/index.js';
+import type { LeafStatus } from '../../src/status/index.js';
 import { buildListCall, classifyExit } from '../../src/transport/index.js';
 
 test('rsync --version first lines parse into version and protocol, with or without a "v"', () => {
@@ -288,3 +291,44 @@ test('the watcher a source gets: configured, auto by its size, and a fanotify re
   );
   assert.deepEqual([bigRefused.check.status, bigRefused.inotify], ['warn', true]);
 });
+
+test("a relay's API: the targets it reports, or what to fix when it cannot be read", () => {
+  const ok = answeredView('http://r1:8730', 'www', [], 1);
+  ok.leaves = [
+    { ...leaf, target: 'web1', state: 'idle' },
+    { ...leaf, target: 'web2', state: 'held' },
+  ];
+  const c = relayCheck('www/r1', ok, undefined);
+  assert.equal(c.status, 'ok');
+  assert.match(c.message, /http:\/\/r1:8730 answers: its source www has 2 targets \(web1 idle, web2 held\)/);
+  const denied = relayCheck(
+    'www/r1',
+    unreachableView(null, 'http://r1:8730', 'HTTP 401 from http://r1:8730/api/status', 2),
+    '/etc/syncward/r1.token',
+  );
+  assert.equal(denied.status, 'warn');
+  assert.deepEqual(denied.fix, ["put the relay's api.token_file contents into /etc/syncward/r1.token"]);
+  const down = relayCheck('www/r1', unreachableView(null, 'http://r1:8730', 'ECONNREFUSED', 2), undefined);
+  assert.match(
+    down.message,
+    /cannot read the relay's status at http:\/\/r1:8730: ECONNREFUSED; the daemon would show its targets as unknown/,
+  );
+  assert.match(down.fix?.[0] ?? '', /check that syncward runs and that api.listen is reachable/);
+});
+
+const leaf: LeafStatus = {
+  target: '',
+  url: 'rsync://x/www',
+  state: 'idle',
+  stateSince: 0,
+  stateReason: '',
+  pending: 0,
+  oldestPendingAt: null,
+  stuck: 0,
+  holdReason: null,
+  pausedSince: null,
+  lastSuccessAt: null,
+  lastError: null,
+  canary: null,
+  relay: null,
+};
