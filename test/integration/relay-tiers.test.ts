@@ -310,7 +310,7 @@ describe('relay tiers: source -> 2 relays -> 2 leaves each', () => {
     await untilShown(
       join(state.dir, 'state'),
       (targets) =>
-        targets.every((t) => t.relay?.state === 'ok' && t.relay.leaves.every((l) => l.state === 'idle')),
+        targets.every((t) => t.relay?.state === 'ok' && t.relay.leaves.every((l) => working(l.state))),
       60_000,
       'every leaf working again upstream',
     );
