@@ -86,7 +86,7 @@ export class Metrics {
     });
     this.overflows = new Counter({
       name: 'syncward_overflows_total',
-      help: 'inotify queue overflows (each one triggers a full catch-up sync).',
+      help: 'kernel event queue overflows, inotify or fanotify (each one triggers a full catch-up sync).',
       labelNames: ['source'],
       registers,
     });

@@ -268,9 +268,9 @@ export const sourceSchema = z.strictObject({
     ),
   watcher: z
     .enum(['auto', 'inotify', 'fanotify'])
-    .default('inotify')
+    .default('auto')
     .describe(
-      'How the tree is watched. inotify: one watch per directory, on any filesystem (a walk at start; fs.inotify.max_user_watches bounds it). fanotify: one mark on the filesystem the source lives on, no walk and no watch limit, for trees of millions of directories; needs root, Linux >= 5.17 and a filesystem with file handles (ext4, xfs), and no other filesystem mounted inside the source. auto: inotify, or fanotify once the walk finds more than 50,000 directories. A source that fanotify cannot watch falls back to inotify and the log says why.',
+      'How the tree is watched. auto (the default): inotify, or fanotify once the walk at start finds more than 50,000 directories and fanotify can watch the tree. inotify: one watch per directory, on any filesystem (a walk at start; fs.inotify.max_user_watches bounds it). fanotify: one mark on the filesystem the source lives on, no walk and no watch limit, for trees of millions of directories; needs root, Linux >= 5.17 and a filesystem with file handles (ext4, xfs), and no other filesystem mounted inside the source. A source that fanotify cannot watch falls back to inotify and the log says why.',
     ),
   max_delete: z
     .number()

@@ -10,6 +10,7 @@
 
 import { type ConditionKind, SEVERITY, type Severity, UNREACHED_STATES } from '../alerts/index.js';
 import { driftAdvice, syncwardCommand } from '../util/shell.js';
+import { eventQueue } from '../watch/limits.js';
 
 export type { ConditionKind, Severity };
 
@@ -67,6 +68,8 @@ export interface RuleSource {
   name: string;
   path: string;
   state: string;
+  /** the backend watching it (daemon SourceStatus); inotify when absent */
+  watcher?: 'inotify' | 'fanotify' | null;
   watchedDirs: number;
   maxUserWatches: number | null;
   lastOverflowAt: number | null;
@@ -200,13 +203,14 @@ function sourceRules(s: RuleSource, snap: Snapshot, rules: RulesConfig, now: num
       spell && spell.count > 1
         ? ` ${spell.count} times (the first ${ago(now, spell.since)})`
         : ` ${ago(now, overflowAt)}`;
+    const queue = eventQueue(s.watcher ?? 'inotify');
     if (behind.length > 0)
       out.push(
         cond(
           'overflow',
           src,
           undefined,
-          `source ${src}: the kernel's inotify queue overflowed${times} and events were lost; a catch-up full sync is still due on ${behind.map((t) => t.target).join(', ')}; if this repeats, raise fs.inotify.max_queued_events`,
+          `source ${src}: the kernel's ${queue.name} overflowed${times} and events were lost; a catch-up full sync is still due on ${behind.map((t) => t.target).join(', ')}; if this repeats, raise ${queue.sysctl}`,
         ),
       );
   }

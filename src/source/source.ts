@@ -23,6 +23,7 @@ import type { Logger } from '../util/log.js';
 import { syncwardCommand } from '../util/shell.js';
 import {
   AUTO_FANOTIFY_DIRS,
+  eventQueue,
   FanotifyWatcher,
   fanotifyRefusal,
   fullSyncAfterRecovery,
@@ -381,6 +382,7 @@ export class Source extends EventEmitter {
   /** What the watcher says besides events: lost events, limits, trouble, the root gone. */
   private watchSignals(watcher: Watcher): void {
     const name = this.name;
+    const queue = eventQueue(watcher.backend);
     watcher.on('overflow', () => {
       const now = Date.now();
       const first = this.overflowSpell() === null;
@@ -391,18 +393,18 @@ export class Source extends EventEmitter {
         ? { since: now, count: 1 }
         : { since: this.spell.since, count: this.spell.count + 1 };
       this.emit('overflow', name);
-      for (const w of this.workers) w.requestFullSync('inotify queue overflow');
+      for (const w of this.workers) w.requestFullSync(`${queue.name} overflow`);
       // a burst overflows the queue again and again before the catch-up: one alert, then a count
       if (!first) {
         this.ctx.log.debug(
           { source: name, overflows: this.spell.count },
-          `source ${name}: the inotify queue overflowed again (${this.spell.count} times since the first); the catch-up full sync already queued covers it`,
+          `source ${name}: the ${queue.name} overflowed again (${this.spell.count} times since the first); the catch-up full sync already queued covers it`,
         );
         return;
       }
       this.raise({
         kind: 'overflow',
-        message: `source ${name}: the kernel's inotify queue overflowed (fs.inotify.max_queued_events) and events were lost; a full catch-up sync runs to every target`,
+        message: `source ${name}: the kernel's ${queue.name} overflowed (${queue.sysctl}) and events were lost; a full catch-up sync runs to every target`,
       });
     });
     watcher.on('watchLimit', (info: { message: string }) => {
@@ -434,7 +436,7 @@ export class Source extends EventEmitter {
     if (this.spell.count === 0) return;
     this.ctx.log.info(
       { source: this.name, overflows: this.spell.count, since: this.spell.since },
-      `source ${this.name}: every target had its catch-up full sync after ${this.spell.count} inotify queue overflow(s) in ${(this.lastOverflowAt ?? this.spell.since) - this.spell.since} ms`,
+      `source ${this.name}: every target had its catch-up full sync after ${this.spell.count} ${eventQueue(this.watcher?.backend ?? 'inotify').name} overflow(s) in ${(this.lastOverflowAt ?? this.spell.since) - this.spell.since} ms`,
     );
     this.spell = { since: 0, count: 0 };
   }
@@ -709,6 +711,7 @@ export class Source extends EventEmitter {
       name: this.name,
       path: this.config.path,
       state: this.state,
+      watcher: this.state === 'watching' ? (this.watcher?.backend ?? null) : null,
       watchedDirs: this.watcher?.watchedDirs ?? 0,
       overflows: this.overflows,
       lastOverflowAt: this.lastOverflowAt,

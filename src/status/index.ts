@@ -165,6 +165,9 @@ export interface SourceStatus {
   name: string;
   path: string;
   state: SourceState;
+  /** the backend watching the source now (watcher auto, or a fallback, decides which), null when not watching */
+  watcher: 'inotify' | 'fanotify' | null;
+  /** inotify's watches; 0 on fanotify (one mark for the filesystem) */
   watchedDirs: number;
   overflows: number;
   lastOverflowAt: number | null;

@@ -30,6 +30,7 @@ const CACHE_MAX = 65_536;
  * ({reason}), 'warning' (WatchWarning).
  */
 export class FanotifyWatcher extends EventEmitter {
+  readonly backend = 'fanotify';
   private readonly root: string;
   private readonly ignoreDir: (rel: BytePath) => boolean;
   private fan: Fanotify | null = null;

@@ -9,6 +9,7 @@ export {
   mountsBeneath,
 } from './fanotify-watcher.js';
 export { HardLinks } from './hardlinks.js';
+export { eventQueue } from './limits.js';
 export { fullSyncAfterRecovery } from './recovery.js';
 export {
   type RecoveredInfo,

@@ -1,7 +1,12 @@
 /**
- * What to suggest for the kernel's inotify limits, once for the watcher's
- * watchLimit message and for doctor (pure: no /proc, no addon).
+ * What to suggest for the kernel's inotify and fanotify limits, once for the
+ * watcher's messages and for doctor (pure: no /proc, no addon).
  */
+
+/** The kernel queue a backend's events wait in, as messages name it: its size is a sysctl read when the instance or group is made. */
+export function eventQueue(backend: 'inotify' | 'fanotify'): { name: string; sysctl: string } {
+  return { name: `${backend} queue`, sysctl: `fs.${backend}.max_queued_events` };
+}
 
 /** The fs.inotify.max_user_watches docs/operations.md recommends: a few million directories at about 1 KiB each, used only as watched. */
 export const RECOMMENDED_MAX_USER_WATCHES = 4194304;

@@ -133,6 +133,7 @@ const MASK =
  * unwatchedSummary() says what waits, for the `unwatched` alert.
  */
 export class TreeWatcher extends EventEmitter {
+  readonly backend = 'inotify';
   private readonly root: string;
   private readonly ignoreDir: (rel: BytePath) => boolean;
   private readonly moveHoldMs: number;

@@ -1,11 +1,38 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { testWatcher } from './backend.js';
 
-export const QUEUE = '/proc/sys/fs/inotify/max_queued_events';
-/** flock(1)'s lock file: a lock on an open file dies with its holder, so a killed run leaves nothing held */
-export const LOCK = '/tmp/syncward-test-max-queued-events.flock';
-/** the value to restore, kept on disk while lowered: a holder killed outright is repaired by the next one */
-const SAVED = '/tmp/syncward-test-max-queued-events.saved';
+/** A kernel event queue whose size a sysctl sets for every instance created after it changes. */
+export interface KernelQueue {
+  /** the sysctl's name, for messages */
+  sysctl: string;
+  /** its file under /proc/sys */
+  file: string;
+  /** flock(1)'s lock file: a lock on an open file dies with its holder, so a killed run leaves nothing held */
+  lock: string;
+  /** the value to restore, kept on disk while lowered: a holder killed outright is repaired by the next one */
+  saved: string;
+}
+
+export const INOTIFY_QUEUE: KernelQueue = {
+  sysctl: 'fs.inotify.max_queued_events',
+  file: '/proc/sys/fs/inotify/max_queued_events',
+  lock: '/tmp/syncward-test-max-queued-events.flock',
+  saved: '/tmp/syncward-test-max-queued-events.saved',
+};
+
+/** fanotify_init(2) reads it for a group without FAN_UNLIMITED_QUEUE (syncward does not ask for that) */
+export const FANOTIFY_QUEUE: KernelQueue = {
+  sysctl: 'fs.fanotify.max_queued_events',
+  file: '/proc/sys/fs/fanotify/max_queued_events',
+  lock: '/tmp/syncward-test-fanotify-max-queued-events.flock',
+  saved: '/tmp/syncward-test-fanotify-max-queued-events.saved',
+};
+
+/** The queue of the backend the suites run against (SYNCWARD_TEST_WATCHER). */
+export function testQueue(): KernelQueue {
+  return testWatcher() === 'fanotify' ? FANOTIFY_QUEUE : INOTIFY_QUEUE;
+}
 
 /**
  * The holder: under flock, restores a value a killed holder left (SAVED),
@@ -23,9 +50,9 @@ cat > /dev/null
 cat "$3" > "$2" && rm -f "$3"`;
 
 /** Takes the lock and lowers the queue; resolves once both are done. */
-function lower(n: number): Promise<ChildProcess> {
+function lower(n: number, q: KernelQueue): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn('flock', ['-x', LOCK, 'sh', '-c', HOLDER, 'sh', String(n), QUEUE, SAVED], {
+    const child = spawn('flock', ['-x', q.lock, 'sh', '-c', HOLDER, 'sh', String(n), q.file, q.saved], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '';
@@ -38,20 +65,24 @@ function lower(n: number): Promise<ChildProcess> {
       err += s;
     });
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`flock holder for ${QUEUE} exited ${code}: ${err}`)));
+    child.once('exit', (code) => reject(new Error(`flock holder for ${q.file} exited ${code}: ${err}`)));
   });
 }
 
 /**
- * Runs `create` with fs.inotify.max_queued_events lowered to `n`, restoring
- * it afterwards. The kernel reads the limit when an inotify instance is
- * created, so only instances made inside `create` get the small queue. Test
- * files run in parallel: a lock keeps two of them from saving each other's
- * lowered value as the one to restore. The lock and the restore survive a
- * killed test run: see HOLDER.
+ * Runs `create` with the queue (by default the one of the backend under
+ * test) lowered to `n`, restoring it afterwards. The kernel reads the limit
+ * when an inotify instance or a fanotify group is created, so only those
+ * made inside `create` get the small queue. Test files run in parallel: a
+ * lock keeps two of them from saving each other's lowered value as the one
+ * to restore. The lock and the restore survive a killed test run: see HOLDER.
  */
-export async function withSmallQueue<T>(n: number, create: () => Promise<T>): Promise<T> {
-  const holder = await lower(n);
+export async function withSmallQueue<T>(
+  n: number,
+  create: () => Promise<T>,
+  q: KernelQueue = testQueue(),
+): Promise<T> {
+  const holder = await lower(n, q);
   try {
     return await create();
   } finally {
@@ -62,9 +93,9 @@ export async function withSmallQueue<T>(n: number, create: () => Promise<T>): Pr
 }
 
 /** Whether this process may change the queue size (root, writable /proc/sys, flock(1) installed). */
-export function canChangeQueue(): boolean {
+export function canChangeQueue(q: KernelQueue = testQueue()): boolean {
   try {
-    writeFileSync(QUEUE, readFileSync(QUEUE, 'utf8').trim());
+    writeFileSync(q.file, readFileSync(q.file, 'utf8').trim());
   } catch {
     return false;
   }

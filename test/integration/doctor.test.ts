@@ -115,6 +115,11 @@ test('a healthy config (rsync daemon with auth, local target) passes every check
   assert.match(find(r.checks, 'rsync').message, /rsync \d+\.\d+/);
   // the excluded .git/ tree is not counted: 10 x 2 + the root
   assert.match(find(r.checks, 'inotify watches').message, /^21 directories to watch/);
+  // no watcher in the config: auto, which keeps this small tree on inotify
+  assert.match(
+    find(r.checks, 'watcher www').message,
+    /^inotify \(watcher: auto, 21 directories, fanotify above 50,000\)/,
+  );
   assert.match(find(r.checks, 'target www/backup').message, /does not exist yet; the first sync creates it/);
   // the text report says the same for a terminal
   const text = spawnSync(process.execPath, [bin, 'doctor', '-c', file], {

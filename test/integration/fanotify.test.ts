@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { type FanEvent, Fanotify, fanConstants, handleOf } from '../../src/native/fanotify.js';
+import { fanotifyUnavailable } from '../helpers/backend.js';
 
 // The real syscalls on this machine's filesystem: a group marks the whole
 // filesystem (root and CAP_SYS_ADMIN; ext4 here), reports directory handles
 // and names, and the handles resolve back to paths.
 const root = mkdtempSync(join(tmpdir(), 'syncward-fanotify-'));
+const skip = fanotifyUnavailable() ?? false;
 after(() => rmSync(root, { recursive: true, force: true }));
 
 /** an entry event in the directory `dir` (its parent record; the entry's own fid record names the entry) */
@@ -37,7 +39,9 @@ function collector(f: Fanotify) {
   return { until };
 }
 
-test('a filesystem mark reports entry events in a directory by its handle and the name, resolvable to the path', async () => {
+test('a filesystem mark reports entry events in a directory by its handle and the name, resolvable to the path', {
+  skip,
+}, async () => {
   const c = fanConstants();
   const f = new Fanotify();
   try {
@@ -67,7 +71,9 @@ test('a filesystem mark reports entry events in a directory by its handle and th
   }
 });
 
-test('a rename reports both names with their directories; a moved directory resolves to its new path, a removed one to null', async () => {
+test('a rename reports both names with their directories; a moved directory resolves to its new path, a removed one to null', {
+  skip,
+}, async () => {
   const c = fanConstants();
   const f = new Fanotify();
   try {

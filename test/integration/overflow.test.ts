@@ -3,18 +3,27 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { Alert } from '../../src/alerts/index.js';
+import { ownFilesystem, testWatcher } from '../helpers/backend.js';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
-import { canChangeQueue, LOCK, QUEUE, withSmallQueue } from '../helpers/queue.js';
+import { canChangeQueue, testQueue, withSmallQueue } from '../helpers/queue.js';
 import { startRsyncDaemon } from '../helpers/rsyncd.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
 
-test('a kernel queue overflow is reported and every target converges anyway', async (t) => {
-  if (!canChangeQueue()) {
-    t.skip('cannot change fs.inotify.max_queued_events (needs root)');
+// On the backend under test (SYNCWARD_TEST_WATCHER=fanotify: the fanotify suites), with its own queue lowered
+const FAN = testWatcher() === 'fanotify';
+const queue = testQueue();
+
+test('a kernel queue overflow is one overflow alert, a catch-up full sync, and every target converges', async (t) => {
+  if (!canChangeQueue(queue)) {
+    t.skip(`cannot change ${queue.sysctl} (needs root and flock)`);
     return;
   }
   const rsyncd = await startRsyncDaemon({ modules: ['m'] });
-  const src = await makeTempDir('syncward-overflow-');
+  // fanotify's queue takes every change on the filesystem (the targets' too): a tmpfs of its own, or
+  // other work on the machine overflows the small queue again after the catch-up
+  const own = FAN ? ownFilesystem('syncward-overflow-') : null;
+  const src = own?.dir ?? (await makeTempDir('syncward-overflow-'));
   const local = await makeTempDir('syncward-overflow-local-');
   const state = tempStateDir();
   const targets: TargetUnderTest[] = [
@@ -26,7 +35,10 @@ test('a kernel queue overflow is reported and every target converges anyway', as
   );
   let overflows = 0;
   d.daemon.on('overflow', () => overflows++);
+  const alerts: Alert[] = [];
+  d.daemon.on('alert', (a: Alert) => alerts.push(a));
   try {
+    assert.equal(d.daemon.status()[0]?.watcher, FAN ? 'fanotify' : 'inotify', 'the backend under test');
     await converged(src, targets);
     // A burst far past the 64-event queue, without yielding to the event loop
     // so the reader cannot keep up: files in the watched root (3 events each),
@@ -38,27 +50,45 @@ test('a kernel queue overflow is reported and every target converges anyway', as
     }
     await converged(src, targets, 60_000, 'targets converge after the overflow');
     assert.ok(overflows >= 1, 'the overflow was reported');
-    assert.ok((d.daemon.status()[0]?.overflows ?? 0) >= 1);
+    // the catch-up: a full sync of every target that started after the last overflow
+    await waitFor(() => d.daemon.status()[0]?.overflowSpell === null, 60_000, 'the catch-up full syncs');
+    const s = d.daemon.status()[0];
+    assert.ok((s?.overflows ?? 0) >= 1);
+    for (const tg of s?.targets ?? [])
+      assert.ok(
+        tg.lastFullSyncAt !== null && s?.lastOverflowAt != null && tg.lastFullSyncAt > s.lastOverflowAt,
+        `${tg.target} had its catch-up full sync`,
+      );
+    const raised = alerts.filter((a) => a.kind === 'overflow');
+    assert.equal(raised.length, 1, `one overflow alert for ${overflows} overflow(s)`);
+    assert.ok(
+      raised[0]?.message.includes(queue.sysctl),
+      `the alert names ${queue.sysctl}: ${raised[0]?.message}`,
+    );
     // events keep flowing after an overflow
     writeFileSync(join(src, 'after-overflow'), 'still watching\n');
     await converged(src, targets);
+    assert.equal(alerts.filter((a) => a.kind === 'overflow').length, 1, 'no further overflow alert');
   } finally {
     await d.dispose();
     await rsyncd.dispose();
-    rmSync(src, { recursive: true, force: true });
+    if (own) own.dispose();
+    else rmSync(src, { recursive: true, force: true });
     rmSync(local, { recursive: true, force: true });
     state.dispose();
   }
 });
 
-test('a test run killed while it has the inotify queue lowered leaves neither the lock nor the lowered value behind', async (t) => {
-  if (!canChangeQueue()) {
-    t.skip('cannot change fs.inotify.max_queued_events (needs root and flock)');
+test(`a test run killed while it has the ${FAN ? 'fanotify' : 'inotify'} queue lowered leaves neither the lock nor the lowered value behind`, async (t) => {
+  if (!canChangeQueue(queue)) {
+    t.skip(`cannot change ${queue.sysctl} (needs root and flock)`);
     return;
   }
   // read under the lock: another test file may have it lowered right now
-  const original = spawnSync('flock', ['-x', LOCK, 'cat', QUEUE], { encoding: 'utf8' }).stdout.trim();
-  const queueNow = () => readFileSync(QUEUE, 'utf8').trim();
+  const original = spawnSync('flock', ['-x', queue.lock, 'cat', queue.file], {
+    encoding: 'utf8',
+  }).stdout.trim();
+  const queueNow = () => readFileSync(queue.file, 'utf8').trim();
   const helper = new URL('../helpers/queue.js', import.meta.url).href;
   const child = spawn(
     process.execPath,

@@ -4,6 +4,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { AUTO_FANOTIFY_DIRS } from '../../src/watch/index.js';
+import { fanotifyUnavailable } from '../helpers/backend.js';
 import { msg, spawnSyncward } from '../helpers/cli-daemon.js';
 import { configYaml, converged, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { makeTempDir } from '../helpers/tree.js';
@@ -46,7 +47,8 @@ async function churnAndConverge(src: string, targets: TargetUnderTest[]) {
   await converged(src, targets, 30_000, 'a directory moved, a file written in it, one deleted');
 }
 
-describe('watcher backends', () => {
+// each test watches with fanotify (root only), and the fallback test mounts a tmpfs
+describe('watcher backends', { skip: fanotifyUnavailable() ?? false }, () => {
   test('watcher: fanotify watches the tree with one filesystem mark and mirrors creates, moves, writes and deletes', async () => {
     const { src, targets, daemon } = await mirrored('fanotify');
     await daemon.waitForLine(

@@ -234,6 +234,23 @@ test('a burst of overflows before the catch-up is one overflow condition that co
   assert.match(c.message, /overflowed 27 times \(the first 2 s ago\) and events were lost/);
 });
 
+test("an overflow names the queue of the source's backend and the sysctl that sizes it", () => {
+  const t = target({ lastFullSyncAt: T0 });
+  const on = (watcher: 'inotify' | 'fanotify' | undefined) =>
+    one(evaluate(snap([source([t], { lastOverflowAt: T0 + 1, watcher })]), rules, T0 + 2), 'overflow')
+      .message;
+  assert.match(
+    on('fanotify'),
+    /the kernel's fanotify queue overflowed .*raise fs\.fanotify\.max_queued_events$/,
+  );
+  assert.match(
+    on('inotify'),
+    /the kernel's inotify queue overflowed .*raise fs\.inotify\.max_queued_events$/,
+  );
+  // a status from before the field: inotify, the only backend then
+  assert.match(on(undefined), /raise fs\.inotify\.max_queued_events$/);
+});
+
 test('a target that never had a full sync keeps an overflow open', () => {
   const t = target({ lastFullSyncAt: null });
   assert.deepEqual(kinds(evaluate(snap([source([t], { lastOverflowAt: T0 })]), rules, T0 + 1)), ['overflow']);

@@ -45,6 +45,8 @@ test('a full example config is accepted with defaults filled in', () => {
   assert.equal(s.delayMs, 0);
   assert.equal(s.delete, true);
   assert.equal(s.initialSync, true);
+  // inotify on a tree up to 50,000 directories, fanotify above where it can
+  assert.equal(s.watcher, 'auto');
   assert.deepEqual(
     s.targets.map((t) => t.parsed.kind),
     ['daemon', 'ssh', 'local'],

@@ -41,6 +41,7 @@ function status(targets: TargetStatus[], o: { alerts?: Incident[]; source?: Part
         name: 'www',
         path: '/srv/www',
         state: 'watching',
+        watcher: 'inotify',
         watchedDirs: 10,
         overflows: 0,
         lastOverflowAt: null,
