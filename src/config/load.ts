@@ -710,11 +710,12 @@ export function controlPath(tc: TargetConfig, stateDir: string): string | undefi
 
 /**
  * Names in a source's root that syncward itself puts there (the canary, a
- * state_dir inside the source): a root holding only these counts as empty
+ * state_dir inside the source, a relay's inbox): a root holding only these counts as empty
  * for the delete guard.
  */
 export function rootIgnore(sc: SourceConfig, stateDir: string): string[] {
-  const out: string[] = [];
+  // an upstream's temp files arrive in the inbox of a relay's source
+  const out: string[] = [RELAY_INBOX];
   if (sc.canary) out.push(sc.canary.path.split('/')[0] as string);
   const rel = relative(sc.path, stateDir);
   if (rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)) out.push(rel.split('/')[0] as string);

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Change } from '../../src/change/index.js';
+import { parseConfig, rootIgnore, type SourceConfig } from '../../src/config/index.js';
+import { probeRoot } from '../../src/dispatch/index.js';
 import { answeredView, flattenLeaves, pickRelaySource, unreachableView } from '../../src/relay/index.js';
 import type { TargetStatus } from '../../src/status/index.js';
 import {
@@ -130,4 +135,21 @@ test('a relay that cannot be read shows the leaves it last had as unknown, the t
   assert.equal(later.leaves[0]?.stateSince, 200);
   // never answered: nothing is known of its leaves
   assert.deepEqual(unreachableView(null, 'http://r1', 'ETIMEDOUT', 50).leaves, []);
+});
+
+test("a relay's root holding only the inbox and the canary counts as emptied for the delete guard", () => {
+  const root = mkdtempSync(join(tmpdir(), 'syncward-relay-root-'));
+  try {
+    mkdirSync(join(root, '.syncward-inbox'));
+    writeFileSync(join(root, '.syncward-canary'), 'x');
+    const sc = parseConfig(
+      `state_dir: /var/lib/syncward\nsources:\n  - name: www\n    path: ${root}\n    canary: { follow: true }\n    targets: [{ name: t, url: /srv/mirror }]\n`,
+    ).sources[0] as SourceConfig;
+    const ignore = rootIgnore(sc, '/var/lib/syncward');
+    assert.deepEqual(probeRoot(root, ignore, null), { kind: 'empty' });
+    writeFileSync(join(root, 'index.html'), 'x');
+    assert.deepEqual(probeRoot(root, ignore, null), { kind: 'ok' });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
