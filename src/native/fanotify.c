@@ -1,7 +1,8 @@
 /*
  * The fanotify syscalls a filesystem-wide watcher needs, and nothing more:
  * create a group, mark a filesystem, and turn directory handles (what a
- * FAN_REPORT_DFID_NAME group reports instead of paths) back into paths.
+ * FAN_REPORT_DFID_NAME group reports instead of paths) back into paths, and
+ * an object's handle into its inode.
  * Reading the group's fd is the same raw byte stream as inotify's (start/stop
  * in inotify.c); decoding the records lives in TypeScript (src/native/fanotify.ts).
  */
@@ -116,56 +117,102 @@ static napi_value js_handle_of(napi_env env, napi_callback_info info) {
 }
 
 /*
- * pathOfHandle(mountFd, handleBuffer) -> Buffer | null: where the handle's
- * directory is now (open_by_handle_at, then the /proc link), or null when it
- * is gone (ESTALE, or unlinked). Needs CAP_DAC_READ_SEARCH.
+ * Opens what a handle names (O_PATH: no open event, any file type). Returns
+ * the fd; -1 when it is gone (ESTALE, or unlinked), with the null to return
+ * in *gone; -2 when an exception is pending. Needs CAP_DAC_READ_SEARCH.
  */
-static napi_value js_path_of_handle(napi_env env, napi_callback_info info) {
+static int open_handle(napi_env env, napi_callback_info info, napi_value *gone) {
   size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -2;
   int32_t mount_fd;
   void *data;
   size_t len;
-  CHECK(napi_get_value_int32(env, argv[0], &mount_fd));
-  if (get_buffer(env, argv[1], &data, &len) != 0) return NULL;
-  napi_value nothing;
-  CHECK(napi_get_null(env, &nothing));
+  if (napi_get_value_int32(env, argv[0], &mount_fd) != napi_ok) return -2;
+  if (get_buffer(env, argv[1], &data, &len) != 0) return -2;
+  if (napi_get_null(env, gone) != napi_ok) return -2;
   if (len < sizeof(struct file_handle) || len > HANDLE_MAX) {
     napi_throw_range_error(env, NULL, "syncward native: not a file handle");
-    return NULL;
+    return -2;
   }
   struct file_handle *fh = malloc(HANDLE_MAX);
-  if (fh == NULL) return sw_throw_errno(env, "open_by_handle_at", ENOMEM);
+  if (fh == NULL) {
+    sw_throw_errno(env, "open_by_handle_at", ENOMEM);
+    return -2;
+  }
   memcpy(fh, data, len);
   if (sizeof(struct file_handle) + fh->handle_bytes != len) {
     free(fh);
     napi_throw_range_error(env, NULL, "syncward native: a file handle's length does not match its handle_bytes");
-    return NULL;
+    return -2;
   }
   int fd = open_by_handle_at(mount_fd, fh, O_PATH | O_CLOEXEC);
   int err = errno;
   free(fh);
   if (fd < 0) {
-    if (err == ESTALE || err == ENOENT) return nothing;
-    return sw_throw_errno(env, "open_by_handle_at", err);
+    if (err == ESTALE || err == ENOENT) return -1;
+    sw_throw_errno(env, "open_by_handle_at", err);
+    return -2;
   }
   struct stat st;
   if (fstat(fd, &st) != 0 || st.st_nlink == 0) {
     close(fd);
-    return nothing;
+    return -1;
   }
+  return fd;
+}
+
+/*
+ * pathOfHandle(mountFd, handleBuffer) -> Buffer | null: where the handle's
+ * directory is now (open_by_handle_at, then the /proc link), or null when it
+ * is gone (ESTALE, or unlinked). For a file the link names one of its names,
+ * or "/" when the kernel has no connected name for it in its cache.
+ */
+static napi_value js_path_of_handle(napi_env env, napi_callback_info info) {
+  napi_value nothing;
+  int fd = open_handle(env, info, &nothing);
+  if (fd == -2) return NULL;
+  if (fd == -1) return nothing;
   char link[64];
   char target[PATH_MAX];
   snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
   ssize_t n = readlink(link, target, sizeof target);
-  err = errno;
+  int err = errno;
   close(fd);
   if (n < 0) return sw_throw_errno(env, "readlink", err);
   if ((size_t)n >= sizeof target) return sw_throw_errno(env, "readlink", ENAMETOOLONG);
   napi_value result;
   void *copy;
   CHECK(napi_create_buffer_copy(env, (size_t)n, target, &copy, &result));
+  return result;
+}
+
+/*
+ * statOfHandle(mountFd, handleBuffer) -> {dev, ino, nlink, mode} | null: the
+ * inode a handle names, found by the handle alone (its names may all be
+ * elsewhere, or unknown), or null when it is gone.
+ */
+static napi_value js_stat_of_handle(napi_env env, napi_callback_info info) {
+  napi_value nothing;
+  int fd = open_handle(env, info, &nothing);
+  if (fd == -2) return NULL;
+  if (fd == -1) return nothing;
+  struct stat st;
+  int rc = fstat(fd, &st);
+  int err = errno;
+  close(fd);
+  if (rc != 0) return sw_throw_errno(env, "fstat", err);
+  napi_value result, v;
+  CHECK(napi_create_object(env, &result));
+  /* dev as stat(2) encodes it, as Node's lstat reports it; inode numbers stay below 2^53 */
+  CHECK(napi_create_double(env, (double)st.st_dev, &v));
+  CHECK(napi_set_named_property(env, result, "dev", v));
+  CHECK(napi_create_double(env, (double)st.st_ino, &v));
+  CHECK(napi_set_named_property(env, result, "ino", v));
+  CHECK(napi_create_double(env, (double)st.st_nlink, &v));
+  CHECK(napi_set_named_property(env, result, "nlink", v));
+  CHECK(napi_create_uint32(env, st.st_mode, &v));
+  CHECK(napi_set_named_property(env, result, "mode", v));
   return result;
 }
 
@@ -181,6 +228,7 @@ void sw_fanotify_register(napi_env env, napi_value exports) {
       {"fanMark", NULL, js_fan_mark, NULL, NULL, NULL, napi_default, NULL},
       {"handleOf", NULL, js_handle_of, NULL, NULL, NULL, napi_default, NULL},
       {"pathOfHandle", NULL, js_path_of_handle, NULL, NULL, NULL, napi_default, NULL},
+      {"statOfHandle", NULL, js_stat_of_handle, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
   napi_value c;

@@ -5,7 +5,7 @@
  * this module decodes those records and turns handles back into paths. What
  * the events mean for the tree is the watcher's business (src/watch/).
  */
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { addon } from './index.js';
 
 /** One fid record of an event: the directory (or object) handle, and for the *_DFID_NAME kinds the entry's name. */
@@ -152,11 +152,25 @@ export class Fanotify {
     if (this.mountFd === null) this.mountFd = openSync(path, 'r');
   }
 
-  /** Where a directory handle points now, or null when it is gone. */
+  /** Where a directory handle points now, or null when it is gone (for a file: one of its names, or "/" when the kernel knows none). */
   pathOf(handle: Buffer): Buffer | null {
     if (this.mountFd === null) throw new Error('fanotify: pathOf before markFilesystem');
     const a = addon();
     return (a.pathOfHandle as NonNullable<typeof a.pathOfHandle>)(this.mountFd, handle);
+  }
+
+  /**
+   * The inode a handle names ("dev:ino", as lstat gives them) and its link
+   * count, or null when it is gone or not a regular file; undefined when the
+   * addon is older than this call.
+   */
+  fileOf(handle: Buffer): { key: string; nlink: number } | null | undefined {
+    if (this.mountFd === null) throw new Error('fanotify: fileOf before markFilesystem');
+    const a = addon();
+    if (!a.statOfHandle) return undefined;
+    const st = a.statOfHandle(this.mountFd, handle);
+    if (st === null || (st.mode & constants.S_IFMT) !== constants.S_IFREG) return null;
+    return { key: `${st.dev}:${st.ino}`, nlink: st.nlink };
   }
 
   /** Starts delivering decoded events from the libuv loop. */

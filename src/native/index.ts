@@ -19,6 +19,11 @@ export interface Binding {
   fanMark?(fd: number, flags: number, mask: number, path: Buffer): void;
   handleOf?(path: Buffer): { handle: Buffer; mountId: number };
   pathOfHandle?(mountFd: number, handle: Buffer): Buffer | null;
+  /** absent from an addon built before it existed */
+  statOfHandle?(
+    mountFd: number,
+    handle: Buffer,
+  ): { dev: number; ino: number; nlink: number; mode: number } | null;
   fanotifyConstants?: Record<string, number>;
 }
 
@@ -99,6 +104,13 @@ export function parseEvents(buf: Buffer): RawEvent[] {
   return out;
 }
 
+/**
+ * A read this long or shorter left the kernel queue empty: inotify.c reads
+ * READ_BUF (256 KiB) at a time, and the kernel stops short only when the next
+ * event (at most 16 + NAME_MAX + 1 bytes) would not fit or none is left.
+ */
+const DRAINED_MAX = 256 * 1024 - (16 + 256);
+
 /** An inotify instance: an fd, its watches, and a stream of parsed events. */
 export class Inotify {
   readonly fd: number;
@@ -118,12 +130,15 @@ export class Inotify {
     return binding.rmWatch(this.fd, wd);
   }
 
-  /** Starts delivering events from the libuv loop. */
-  start(onEvents: (events: RawEvent[]) => void, onError: (err: NodeJS.ErrnoException) => void): void {
+  /** Starts delivering events from the libuv loop, one read at a time; `drained`: that read left the queue empty. */
+  start(
+    onEvents: (events: RawEvent[], drained: boolean) => void,
+    onError: (err: NodeJS.ErrnoException) => void,
+  ): void {
     if (this.handle) return;
     this.handle = binding.start(this.fd, (err, data) => {
       if (err) onError(err);
-      else if (data) onEvents(parseEvents(data));
+      else if (data) onEvents(parseEvents(data), data.length <= DRAINED_MAX);
     });
   }
 

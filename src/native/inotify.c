@@ -19,7 +19,7 @@
 
 #include "native.h"
 
-/* One read() may return many events; 256 KiB holds ~16k short names. */
+/* One read() may return many events; 256 KiB holds ~16k short names (index.ts's DRAINED_MAX assumes this size). */
 #define READ_BUF (256 * 1024)
 /* Reads per wakeup before yielding to the loop (poll is level-triggered). */
 #define READS_PER_WAKEUP 16

@@ -35,7 +35,7 @@ import {
   type Watcher,
   type WatcherBackend,
 } from '../watch/index.js';
-import type { FsEvent } from '../watch/types.js';
+import type { BatchInfo, FsEvent } from '../watch/types.js';
 
 /** How often a source whose directory is missing is looked for again. */
 const SOURCE_RETRY_MS = 10_000;
@@ -282,7 +282,7 @@ export class Source extends EventEmitter {
           : new TreeWatcher(path, { ignoreDir, ...(maxDirs !== undefined ? { maxDirs } : {}) });
       this.watcher = w;
       // the pipeline's first stages: the watcher's batches gain their linked names
-      w.on('events', (batch: FsEvent[]) => this.accept(links.expand(batch)));
+      w.on('events', (batch: FsEvent[], info?: BatchInfo) => this.accept(links.expand(batch, info)));
       this.watchSignals(w);
       return w;
     };
@@ -326,7 +326,7 @@ export class Source extends EventEmitter {
     }
     // the partial inotify watches keep reporting until the full walk is done
     first.removeAllListeners('events');
-    first.on('events', (batch: FsEvent[]) => this.accept(links.expand(batch)));
+    first.on('events', (batch: FsEvent[], info?: BatchInfo) => this.accept(links.expand(batch, info)));
     try {
       return await open('inotify').start();
     } finally {

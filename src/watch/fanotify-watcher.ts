@@ -3,7 +3,7 @@ import { lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { type FanEvent, Fanotify, type FidInfo, fanConstants, handleOf } from '../native/fanotify.js';
 import { type BytePath, fromBuffer, joinRel, toFs } from '../util/bytes.js';
 import type { UnwatchedSummary } from './tree-watcher.js';
-import type { FsEvent } from './types.js';
+import type { BatchInfo, FsEvent } from './types.js';
 
 export interface FanotifyWatcherOptions {
   /** Directories (relative byte paths) whose events are dropped: excluded by the filter, or syncward's own state. */
@@ -15,6 +15,9 @@ export const AUTO_FANOTIFY_DIRS = 50_000;
 
 /** directory handles resolved to where they are now, kept until a directory is renamed or removed */
 const CACHE_MAX = 65_536;
+
+/** a directory handle that no longer resolves: removed before its events were read */
+const GONE = Symbol('gone');
 
 /**
  * A watcher for one source tree with a single fanotify mark on the
@@ -36,12 +39,14 @@ export class FanotifyWatcher extends EventEmitter {
   private fan: Fanotify | null = null;
   private rootReal = '';
   private rootHandle: Buffer | null = null;
-  /** handle bytes (latin1) -> relative path, or null for a directory outside the tree, ignored, or gone */
-  private readonly where = new Map<string, BytePath | null>();
+  /** handle bytes (latin1) -> relative path, null for a directory outside the tree or ignored, GONE once removed */
+  private readonly where = new Map<string, BytePath | null | typeof GONE>();
   private readonly c = fanConstants();
   private closed = false;
   /** a handle that could not be resolved in this read: its events go by a catch-up */
   private unresolved: NodeJS.ErrnoException | null = null;
+  /** the addon cannot find a file by its handle (built before statOfHandle): said once */
+  private oldAddonSaid = false;
 
   constructor(root: string, o: FanotifyWatcherOptions = {}) {
     super();
@@ -115,8 +120,8 @@ export class FanotifyWatcher extends EventEmitter {
       : Buffer.concat([Buffer.from(`${this.rootReal}/`), toFs(rel)]);
   }
 
-  /** Where a directory handle is in the tree now, or null (outside it, ignored, or gone). */
-  private dirOf(info: FidInfo): BytePath | null {
+  /** Where a directory handle is in the tree now, null when outside it or ignored, GONE when removed. */
+  private dirOf(info: FidInfo): BytePath | null | typeof GONE {
     const key = info.handle.toString('latin1');
     const known = this.where.get(key);
     if (known !== undefined) return known;
@@ -129,7 +134,7 @@ export class FanotifyWatcher extends EventEmitter {
       this.unresolved = e as NodeJS.ErrnoException;
       return null;
     }
-    const rel = abs === null ? null : this.relOf(abs);
+    const rel = abs === null ? GONE : this.relOf(abs);
     if (this.where.size >= CACHE_MAX) this.where.clear();
     this.where.set(key, rel);
     return rel;
@@ -156,6 +161,7 @@ export class FanotifyWatcher extends EventEmitter {
     if (this.closed) return;
     const c = this.c as Record<string, number>;
     const out: FsEvent[] = [];
+    const lost = new Lost();
     const dirChanged = (c.FAN_RENAME as number) | (c.FAN_DELETE as number) | (c.FAN_DELETE_SELF as number);
     for (const ev of events) {
       if (ev.mask & (c.FAN_Q_OVERFLOW as number)) {
@@ -168,12 +174,13 @@ export class FanotifyWatcher extends EventEmitter {
         this.emit('rootGone', { reason: gone });
         return;
       }
-      if (ev.mask & (c.FAN_RENAME as number)) this.onRename(ev, out);
-      else this.onEntry(ev, out);
+      if (ev.mask & (c.FAN_RENAME as number)) this.onRename(ev, out, lost);
+      else this.onEntry(ev, out, lost);
       // a directory renamed or removed moves every cached path beneath it
       if (ev.mask & (c.FAN_ONDIR as number) && ev.mask & dirChanged) this.where.clear();
     }
-    if (out.length > 0) this.emit('events', out);
+    const info: BatchInfo = lost.unseen.size > 0 ? { unseen: [...lost.unseen] } : {};
+    if (out.length > 0 || info.unseen) this.emit('events', out, info);
     if (this.unresolved) {
       const err = this.unresolved;
       this.unresolved = null;
@@ -181,7 +188,7 @@ export class FanotifyWatcher extends EventEmitter {
       this.emit('warning', {
         path: this.root,
         code: err.code ?? 'EIO',
-        message: `a directory handle could not be resolved to a path (${err.message}); its events are caught up by a full sync, as after a queue overflow`,
+        message: `a file handle an event carried could not be resolved (${err.message}); its events are caught up by a full sync, as after a queue overflow`,
       });
       this.emit('overflow');
     }
@@ -207,14 +214,14 @@ export class FanotifyWatcher extends EventEmitter {
     return ev.mask & deleted ? 'deleted' : 'moved away';
   }
 
-  private onRename(ev: FanEvent, out: FsEvent[]): void {
+  private onRename(ev: FanEvent, out: FsEvent[], lost: Lost): void {
     const c = this.c as Record<string, number>;
     const oldInfo = ev.infos.find((i) => i.type === c.FAN_EVENT_INFO_TYPE_OLD_DFID_NAME);
     const newInfo = ev.infos.find((i) => i.type === c.FAN_EVENT_INFO_TYPE_NEW_DFID_NAME);
     if (!oldInfo || !newInfo) return;
     const isDir = (ev.mask & (c.FAN_ONDIR as number)) !== 0;
-    const oldDir = this.dirOf(oldInfo);
-    const newDir = this.dirOf(newInfo);
+    const oldDir = inTree(this.dirOf(oldInfo));
+    const newDir = inTree(this.dirOf(newInfo));
     const from = oldDir === null ? null : joinRel(oldDir, oldInfo.name);
     const path = newDir === null ? null : joinRel(newDir, newInfo.name);
     const into = path !== null && !(isDir && this.ignoreDir(path));
@@ -232,6 +239,7 @@ export class FanotifyWatcher extends EventEmitter {
           infos: [{ ...newInfo, type: c.FAN_EVENT_INFO_TYPE_DFID_NAME as number }],
         },
         out,
+        lost,
       );
   }
 
@@ -256,19 +264,27 @@ export class FanotifyWatcher extends EventEmitter {
   }
 
   /** An entry's events (possibly merged by the kernel): what the name is now decides. */
-  private onEntry(ev: FanEvent, out: FsEvent[]): void {
+  private onEntry(ev: FanEvent, out: FsEvent[], lost: Lost): void {
     const c = this.c as Record<string, number>;
     const info = ev.infos.find((i) => i.type === c.FAN_EVENT_INFO_TYPE_DFID_NAME);
     if (!info) return;
     const dir = this.dirOf(info);
-    if (dir === null) return;
     const isDir = (ev.mask & (c.FAN_ONDIR as number)) !== 0;
+    // a file's metadata or content changed: the other names of its inode show it too
+    const changed = !isDir && (ev.mask & ((c.FAN_ATTRIB as number) | (c.FAN_CLOSE_WRITE as number))) !== 0;
+    if (dir === GONE) {
+      // its directory was removed before this event was read: the file may live on by other names
+      if (changed) this.lostName(ev, out, lost);
+      return;
+    }
+    if (dir === null) return;
     if (info.name === '') {
       // an event on a directory itself (its metadata): reported as its own handle and "."
       if (ev.mask & (c.FAN_ATTRIB as number)) out.push({ kind: 'upsert', path: dir, isDir: true });
       return;
     }
     const rel = joinRel(dir, info.name);
+    if (changed && !this.names(rel, ev)) this.lostName(ev, out, lost);
     const entryChanged = (c.FAN_CREATE as number) | (c.FAN_DELETE as number);
     if (ev.mask & entryChanged) {
       let st: ReturnType<typeof lstatSync>;
@@ -293,6 +309,89 @@ export class FanotifyWatcher extends EventEmitter {
       out.push({ kind: 'upsert', path: rel, isDir });
     else if (ev.mask & (c.FAN_MODIFY as number)) out.push({ kind: 'write', path: rel, isDir: false });
   }
+
+  /** Whether the name `rel` still leads to the object the event happened to (its fid is the name's handle). */
+  private names(rel: BytePath, ev: FanEvent): boolean {
+    const self = ev.infos.find((i) => i.type === this.c.FAN_EVENT_INFO_TYPE_FID);
+    if (!self) return true; // nothing to compare: the name is all there is
+    try {
+      return handleOf(this.abs(rel)).equals(self.handle);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * A file changed through a name that no longer leads to it (removed,
+   * renamed, or in a removed directory). If the file lives on, its other
+   * names must carry the change: the one the kernel's cache knows when it is
+   * in the tree, else the inode goes to HardLinks, whose scan finds them.
+   */
+  private lostName(ev: FanEvent, out: FsEvent[], lost: Lost): void {
+    const self = ev.infos.find((i) => i.type === this.c.FAN_EVENT_INFO_TYPE_FID);
+    const fan = this.fan;
+    if (!self || !fan || !lost.first(self.handle)) return;
+    let file: ReturnType<Fanotify['fileOf']>;
+    try {
+      file = fan.fileOf(self.handle);
+    } catch (e) {
+      // as a directory handle the kernel could not resolve: caught up by a full sync
+      this.unresolved = e as NodeJS.ErrnoException;
+      return;
+    }
+    if (file === undefined) {
+      if (!this.oldAddonSaid)
+        this.emit('warning', {
+          path: this.root,
+          code: 'ENOSYS',
+          message:
+            'the native addon is older than this code (no statOfHandle): a change made through a hard link removed before its event was read may not reach the other names; run: npm run build:native',
+        });
+      this.oldAddonSaid = true;
+      return;
+    }
+    if (file === null) return; // gone with its last name: nothing left to send
+    let abs: Buffer | null = null;
+    try {
+      abs = fan.pathOf(self.handle);
+      if (abs !== null) {
+        const st = lstatSync(abs);
+        if (`${st.dev}:${st.ino}` !== file.key) abs = null;
+      }
+    } catch {
+      abs = null;
+    }
+    if (abs !== null) {
+      const rel = this.relOf(abs);
+      if (rel !== null && rel !== '') {
+        out.push({ kind: 'upsert', path: rel, isDir: false });
+        return;
+      }
+      // its one name is outside the tree (or ignored): nothing of ours changed
+      if (file.nlink === 1) return;
+    }
+    lost.unseen.add(file.key);
+  }
+}
+
+/** What one read found of files changed through names that no longer lead to them. */
+class Lost {
+  /** "dev:ino" of files whose names in the tree are not known here */
+  readonly unseen = new Set<string>();
+  private readonly seen = new Set<string>();
+
+  /** true the first time a handle is met in this read (merged events repeat it) */
+  first(handle: Buffer): boolean {
+    const key = handle.toString('latin1');
+    if (this.seen.has(key)) return false;
+    this.seen.add(key);
+    return true;
+  }
+}
+
+/** A directory's place for a rename: a removed one is as unknown as one outside the tree. */
+function inTree(where: BytePath | null | typeof GONE): BytePath | null {
+  return where === GONE ? null : where;
 }
 
 /** Mount points strictly beneath `dir` (from /proc/self/mountinfo, octal escapes decoded). */

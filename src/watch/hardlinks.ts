@@ -2,7 +2,22 @@ import { EventEmitter } from 'node:events';
 import { lstatSync } from 'node:fs';
 import { lstat, opendir } from 'node:fs/promises';
 import { type BytePath, joinRel, toFs } from '../util/bytes.js';
-import type { FsEvent } from './types.js';
+import type { BatchInfo, FsEvent } from './types.js';
+import { VanishedNames } from './vanished.js';
+
+/** ctime comes from a clock that may lag Date.now() by a tick: a sweep looks this much further back */
+const SWEEP_SLACK_MS = 1_000;
+/**
+ * A sweep walks the whole tree: the next begins no sooner than SWEEP_GAP_MS,
+ * nor than SWEEP_DUTY times the last whole walk, after it. Short-lived temp
+ * files (a name written, then deleted before its events were read) ask for
+ * sweeps all the time on a busy tree; this keeps them to about a tenth of
+ * one core at most, whatever the tree's size.
+ */
+const SWEEP_GAP_MS = 2_000;
+const SWEEP_DUTY = 9;
+/** the name is gone: lstat found nothing there */
+const GONE = Symbol('gone');
 
 /**
  * Hard links made live. rsync's -H links names only within one transfer's
@@ -15,19 +30,36 @@ import type { FsEvent } from './types.js';
  * link, or a tree made by `cp -al`) is completed by a scan of the source
  * tree, one at a time, after which the whole group is emitted as upserts
  * ('events'). The first scan runs at start, in the background.
+ *
+ * A change made through a name that is gone before anyone could look at it
+ * (`ln a d/b; chown x d/b; rm -r d`, all before the events are read) shows
+ * only in the inode's other names. fanotify names the inode by the event's
+ * object handle (BatchInfo.unseen): a scan finds its names. inotify names
+ * nothing: a name changed then deleted, or a new directory gone before its
+ * scan, makes the next whole walk a sweep, which sends every file whose
+ * ctime is later than the events that told of it (BatchInfo.since). A name
+ * that lives and dies inside a new directory before its watch exists, in a
+ * directory that stays, leaves no trace inotify could give.
  */
 export class HardLinks extends EventEmitter {
   private readonly names = new Map<string, Set<BytePath>>();
   private readonly inodeOf = new Map<BytePath, string>();
   /** inodes whose names a scan must complete, then emit */
   private wanted = new Set<string>();
-  /** subtrees new to the tree (upsertTree, moved-in directories) to look into for linked files */
-  private trees: BytePath[] = [];
+  /** subtrees new to the tree (upsertTree, moved-in directories) to look into for linked files, and since when they exist */
+  private trees: Array<{ path: BytePath; since?: number }> = [];
   private scanning: Promise<void> | null = null;
   private fullScanDue = false;
   private closed = false;
   /** names added or moved while a scan walks (null when none runs) */
   private touched: Set<BytePath> | null = null;
+  /** names changed while gone, waiting for the delete that says a sweep is due */
+  private readonly vanished = new VanishedNames();
+  /** a sweep is due for changes after this time (ms since the epoch), or null */
+  private sweepSince: number | null = null;
+  /** the last whole walk: when it ended and how long it took (a sweep waits after it) */
+  private lastFull = { end: 0, ms: 0 };
+  private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly root: string,
@@ -44,6 +76,8 @@ export class HardLinks extends EventEmitter {
 
   close(): void {
     this.closed = true;
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = null;
   }
 
   /** Files with more than one link remembered (for status and tests). */
@@ -54,47 +88,71 @@ export class HardLinks extends EventEmitter {
   /**
    * The events, plus an upsert of every other known name of each linked
    * file among them. Paths are as the watcher reports them (before the
-   * filter, which drops excluded partners with the rest).
+   * filter, which drops excluded partners with the rest). `info` tells of
+   * changes the watcher could not name (see the class comment).
    */
-  expand(events: readonly FsEvent[]): FsEvent[] {
+  expand(events: readonly FsEvent[], info: BatchInfo = {}): FsEvent[] {
     const out = [...events];
     const listed = new Set<BytePath>();
     for (const e of events) if (e.kind !== 'delete') listed.add(e.path);
     // a name not known as linked is looked at once per batch: a file linked
     // elsewhere by a name we never saw (moved into a new directory, say) may be
     // written through this one and the name deleted before any scan finds it
-    const looked = new Set<BytePath>();
+    const looked = new Map<BytePath, string | undefined | typeof GONE>();
     const keyOf = (e: FsEvent) => {
       const known = this.inodeOf.get(e.path);
-      if (known !== undefined || looked.has(e.path)) return known;
-      looked.add(e.path);
-      return this.learn(e.path, e.links ?? 2);
+      if (known !== undefined) return known;
+      if (!looked.has(e.path)) looked.set(e.path, this.learn(e.path, e.links ?? 2));
+      return looked.get(e.path);
     };
-    const partners = (key: string | undefined) => {
-      if (key === undefined) return;
+    const partners = (key: string | undefined | typeof GONE) => {
+      if (typeof key !== 'string') return;
       for (const n of this.live(key)) {
         if (listed.has(n)) continue;
         listed.add(n);
         out.push({ kind: 'upsert', path: n, isDir: false });
       }
     };
+    const now = Date.now();
+    this.vanished.prune(now);
+    for (const key of info.unseen ?? []) {
+      // changed through a name that is gone: its known names go now, else a scan finds them
+      if (this.names.has(key)) partners(key);
+      else this.want(key);
+    }
     for (const e of events) {
       switch (e.kind) {
-        case 'delete':
+        case 'delete': {
+          // a name changed, then deleted before it was looked at: which file it was, only a sweep can tell
+          const since = this.vanished.deleted(e.path, e.isDir);
+          if (since !== undefined) this.sweep(since);
           this.forget(e.path, e.isDir);
           break;
-        case 'move':
+        }
+        case 'move': {
+          const since = e.from === undefined ? undefined : this.vanished.moved(e.from, e.isDir);
           if (e.from !== undefined) this.rename(e.from, e.path, e.isDir);
           // a renamed file keeps its links: look, in case its group is not known yet
-          if (e.isDir) this.newTree(e.path);
-          else partners(this.inodeOf.get(e.path) ?? this.learn(e.path, 2));
+          if (e.isDir) this.newTree(e.path, info.since);
+          else {
+            const key = this.inodeOf.get(e.path) ?? this.learn(e.path, 2);
+            // renamed on before it was looked at: the last name's fate decides
+            if (key === GONE && since !== undefined) this.vanished.changed(e.path, since, now);
+            partners(key);
+          }
           break;
+        }
         case 'upsertTree':
-          this.newTree(e.path);
+          this.newTree(e.path, info.since);
           break;
-        case 'upsert':
-          if (!e.isDir) partners(keyOf(e));
+        case 'upsert': {
+          if (e.isDir) break;
+          const key = keyOf(e);
+          // inotify cannot say which file a gone name was: its delete or rename will
+          if (key === GONE && info.since !== undefined) this.vanished.changed(e.path, info.since, now);
+          partners(key);
           break;
+        }
         case 'write':
           // learned while it is written, so its group is complete by the close
           keyOf(e);
@@ -105,14 +163,19 @@ export class HardLinks extends EventEmitter {
     return out;
   }
 
-  /** A name the watcher saw created with more than one link: remember it; a scan finds the names not known yet. */
-  private learn(path: BytePath, links: number | undefined): string | undefined {
+  /**
+   * A name the watcher saw created with more than one link: remember it; a
+   * scan finds the names not known yet. Returns its inode's key, undefined
+   * for a file with one link or not a file, GONE when nothing is there.
+   */
+  private learn(path: BytePath, links: number | undefined): string | undefined | typeof GONE {
     if (links === undefined || links < 2) return undefined;
     let st: ReturnType<typeof lstatSync>;
     try {
       st = lstatSync(this.abs(path));
-    } catch {
-      return undefined;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return code === 'ENOENT' || code === 'ENOTDIR' ? GONE : undefined;
     }
     if (!st.isFile() || st.nlink < 2) return undefined;
     const key = `${st.dev}:${st.ino}`;
@@ -154,8 +217,24 @@ export class HardLinks extends EventEmitter {
     }
   }
 
-  private newTree(path: BytePath): void {
-    this.trees.push(path);
+  private newTree(path: BytePath, since: number | undefined): void {
+    this.trees.push(since === undefined ? { path } : { path, since });
+  }
+
+  /** A file changed through a name that is gone, its names unknown: the next full scan finds them and sends them. */
+  private want(key: string): void {
+    this.wanted.add(key);
+    this.fullScanDue = true;
+  }
+
+  /** Changes after `since` may have been made through names nobody saw: the next whole walk sends what changed since. */
+  private sweep(since: number): void {
+    this.sweepSince = Math.min(since, this.sweepSince ?? since);
+  }
+
+  /** How long a sweep on its own must still wait (<= 0: it may start): a whole walk is not repeated back to back. */
+  private sweepWait(now: number): number {
+    return this.lastFull.end + Math.max(SWEEP_GAP_MS, SWEEP_DUTY * this.lastFull.ms) - now;
   }
 
   private add(key: string, path: BytePath): void {
@@ -201,7 +280,17 @@ export class HardLinks extends EventEmitter {
   /** Starts the next scan if one is due and none runs. */
   private kick(): void {
     if (this.scanning || this.closed) return;
-    if (!this.fullScanDue && this.trees.length === 0) return;
+    if (!this.fullScanDue && this.trees.length === 0) {
+      if (this.sweepSince === null) return;
+      const wait = this.sweepWait(Date.now());
+      if (wait > 0) {
+        this.sweepTimer ??= setTimeout(() => {
+          this.sweepTimer = null;
+          this.kick();
+        }, wait).unref();
+        return;
+      }
+    }
     this.scanning = this.scan().finally(() => {
       this.scanning = null;
       this.kick();
@@ -222,14 +311,28 @@ export class HardLinks extends EventEmitter {
    * had one link).
    */
   private async scan(): Promise<void> {
-    const full = this.fullScanDue;
+    const started = Date.now();
     const newTrees = this.trees;
-    this.fullScanDue = false;
     this.trees = [];
+    // a new directory already gone: what was linked into it, and changed through those names, is not known
+    for (const t of newTrees) if (t.since !== undefined && !this.isDir(t.path)) this.sweep(t.since);
+    const sweepFrom =
+      this.sweepSince !== null && (this.fullScanDue || this.sweepWait(started) <= 0) ? this.sweepSince : null;
+    if (sweepFrom !== null) this.sweepSince = null;
+    const full = this.fullScanDue || sweepFrom !== null;
+    this.fullScanDue = false;
     const wantedBefore = new Set(this.wanted);
     this.touched = new Set();
     const found = new Map<string, { nlink: number; paths: BytePath[] }>();
-    for (const t of full ? [''] : newTrees) await this.walk(t, found, wantedBefore);
+    const swept: BytePath[] = [];
+    const sweep = sweepFrom === null ? undefined : { from: sweepFrom - SWEEP_SLACK_MS, paths: swept };
+    if (full) await this.walk('', found, wantedBefore, sweep);
+    else
+      for (const t of newTrees) {
+        const vanished = await this.walk(t.path, found, wantedBefore);
+        if (vanished && t.since !== undefined) this.sweep(t.since);
+      }
+    if (full) this.lastFull = { end: Date.now(), ms: Date.now() - started };
     const touched = this.touched;
     this.touched = null;
     if (this.closed) return;
@@ -239,7 +342,8 @@ export class HardLinks extends EventEmitter {
       const key = this.inodeOf.get(p);
       if (key !== undefined) changedMeanwhile.add(key);
     }
-    const treeOf = (p: BytePath) => newTrees.find((t) => t === '' || p === t || p.startsWith(`${t}/`));
+    const treeOf = (p: BytePath) =>
+      newTrees.find((t) => t.path === '' || p === t.path || p.startsWith(`${t.path}/`));
     const emit = new Set<string>();
     const dissolved: BytePath[] = [];
     for (const [key, f] of found) {
@@ -283,23 +387,36 @@ export class HardLinks extends EventEmitter {
     const events: FsEvent[] = dissolved.map((p) => ({ kind: 'upsert', path: p, isDir: false }));
     for (const key of emit)
       for (const p of this.names.get(key) ?? []) events.push({ kind: 'upsert', path: p, isDir: false });
+    // what a sweep found is sent as written: at its close if it is still being written, else within max_wait_ms
+    const sent = new Set(events.map((e) => e.path));
+    for (const p of swept) if (!sent.has(p)) events.push({ kind: 'write', path: p, isDir: false });
     if (events.length > 0) this.emit('events', events);
   }
 
-  /** Lists the files beneath `rel` with more than one link, or of a `wanted` inode (excluded paths left out). */
+  /**
+   * Lists the files beneath `rel` with more than one link, or of a `wanted`
+   * inode, and with `sweep`, every file whose ctime is `sweep.from` or later
+   * (excluded paths left out). Returns whether a directory vanished before
+   * it was read.
+   */
   private async walk(
     rel: BytePath,
     found: Map<string, { nlink: number; paths: BytePath[] }>,
     wanted: ReadonlySet<string> = new Set(),
-  ): Promise<void> {
+    sweep?: { from: number; paths: BytePath[] },
+  ): Promise<boolean> {
+    let vanished = false;
     const stack: BytePath[] = [rel];
     while (stack.length > 0 && !this.closed) {
       const dir = stack.pop() as BytePath;
       let handle: Awaited<ReturnType<typeof opendir>>;
       try {
         handle = await opendir(this.abs(dir) as unknown as string, { encoding: 'buffer' as BufferEncoding });
-      } catch {
-        continue; // gone or unreadable: its events say what happened
+      } catch (e) {
+        // gone or unreadable: its events say what happened
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') vanished = true;
+        continue;
       }
       for await (const ent of handle) {
         const name = (ent.name as unknown as Buffer).toString('latin1');
@@ -311,6 +428,7 @@ export class HardLinks extends EventEmitter {
         if (!ent.isFile() || this.excludes(p, false)) continue;
         try {
           const st = await lstat(this.abs(p));
+          if (sweep && st.ctimeMs >= sweep.from) sweep.paths.push(p);
           const key = `${st.dev}:${st.ino}`;
           if (st.nlink < 2 && !wanted.has(key)) continue;
           const f = found.get(key);
@@ -320,6 +438,15 @@ export class HardLinks extends EventEmitter {
           // gone since the listing
         }
       }
+    }
+    return vanished;
+  }
+
+  private isDir(rel: BytePath): boolean {
+    try {
+      return lstatSync(this.abs(rel)).isDirectory();
+    } catch {
+      return false;
     }
   }
 

@@ -21,7 +21,7 @@ export {
   type WatchLimitInfo,
   type WatchWarning,
 } from './tree-watcher.js';
-export type { FsEvent, FsEventKind } from './types.js';
+export type { BatchInfo, FsEvent, FsEventKind } from './types.js';
 
 /** How a source is watched: one inotify watch per directory, or one fanotify mark on its filesystem. */
 export type WatcherBackend = 'auto' | 'inotify' | 'fanotify';

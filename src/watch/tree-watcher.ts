@@ -5,7 +5,7 @@ import { IN, Inotify, type RawEvent } from '../native/index.js';
 import { type BytePath, display, joinRel, toFs } from '../util/bytes.js';
 import { suggestMaxUserWatches } from './limits.js';
 import { afterRound, failureKind, retryDelayMs, stopsRound } from './recovery.js';
-import type { FsEvent } from './types.js';
+import type { BatchInfo, FsEvent } from './types.js';
 
 export interface TreeWatcherOptions {
   /** Directories (relative byte paths) not to watch or descend into: excluded by the filter, or syncward's own state. */
@@ -167,6 +167,8 @@ export class TreeWatcher extends EventEmitter {
   private recovered = { dirs: 0, root: false };
   private rescanning: Promise<void> | null = null;
   private rescanAgain = false;
+  /** when the last read that emptied the kernel queue was made: what the next read brings was queued after it */
+  private drainedAt = Date.now();
 
   constructor(root: string, o: TreeWatcherOptions = {}) {
     super();
@@ -195,8 +197,9 @@ export class TreeWatcher extends EventEmitter {
     const t0 = performance.now();
     const ino = new Inotify();
     this.inotify = ino;
+    this.drainedAt = Date.now();
     ino.start(
-      (events) => this.onRaw(events),
+      (events, drained) => this.onRaw(events, drained),
       (err) =>
         this.emit('warning', {
           path: this.root,
@@ -565,8 +568,12 @@ export class TreeWatcher extends EventEmitter {
 
   // ---- events ----------------------------------------------------------------
 
-  private onRaw(raw: RawEvent[]): void {
+  private onRaw(raw: RawEvent[], drained: boolean): void {
     if (this.closed) return;
+    // every event of this read was queued after the last read that emptied the
+    // queue (give or take the microseconds between that read and this clock)
+    const info: BatchInfo = { since: this.drainedAt };
+    if (drained) this.drainedAt = Date.now();
     const out: FsEvent[] = [];
     const newDirs: Array<{ node: DirNode; move?: { from: BytePath; cookie: number } }> = [];
     for (const ev of raw) {
@@ -672,8 +679,8 @@ export class TreeWatcher extends EventEmitter {
       } else if (ev.mask & IN.IN_ATTRIB) out.push({ kind: 'upsert', path: rel, isDir });
       else if (ev.mask & IN.IN_MODIFY) out.push({ kind: 'write', path: rel, isDir: false });
     }
-    if (out.length > 0) this.emit('events', out);
-    if (newDirs.length > 0) void this.sendNewDirs(newDirs);
+    if (out.length > 0) this.emit('events', out, info);
+    if (newDirs.length > 0) void this.sendNewDirs(newDirs, info);
     if (this.held.size > 0 && !this.holdTimer)
       this.holdTimer = setTimeout(() => this.expireHeld(), this.moveHoldMs);
   }
@@ -724,6 +731,7 @@ export class TreeWatcher extends EventEmitter {
   /** New or moved-in directories: watch everything beneath first, then send each whole tree. */
   private async sendNewDirs(
     dirs: Array<{ node: DirNode; move?: { from: BytePath; cookie: number } }>,
+    info: BatchInfo,
   ): Promise<void> {
     await this.walk(
       dirs.map((d) => d.node),
@@ -741,7 +749,7 @@ export class TreeWatcher extends EventEmitter {
       if (d.move) out.push({ kind: 'move', path, from: d.move.from, isDir: true, cookie: d.move.cookie });
       else out.push({ kind: 'upsertTree', path, isDir: true });
     }
-    if (out.length > 0) this.emit('events', out);
+    if (out.length > 0) this.emit('events', out, info);
   }
 
   private retryLater(

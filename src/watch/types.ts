@@ -28,3 +28,20 @@ export interface FsEvent {
   /** a file created with this many links (> 1: a new hard link; see HardLinks) */
   links?: number;
 }
+
+/**
+ * What a watcher's batch says beside its events, about changes it could not
+ * name: made to a file through a name gone before its events were read (a
+ * hard link's other name, elsewhere in the tree, shows the change). See
+ * HardLinks, which finds those other names.
+ */
+export interface BatchInfo {
+  /**
+   * inotify: every event of the batch was queued after this time (ms since
+   * the epoch, Date.now()'s clock; the last read that emptied the queue).
+   * A change through a vanished name happened after it.
+   */
+  since?: number;
+  /** fanotify: "dev:ino" of files changed through a name that is gone, found by the event's object handle */
+  unseen?: string[];
+}

@@ -31,8 +31,7 @@ function run(suite: string): Promise<{ code: number | null; out: string }> {
     // a test file run as a program runs its tests; node's runner marks its own children (NODE_TEST_CONTEXT) and would skip them
     const { NODE_TEST_CONTEXT: _, ...env } = process.env;
     const child = spawn(process.execPath, ['--test-reporter=tap', file], {
-      // churn on a fixed seed here: its random seed runs in churn.test itself, and seed 331794478
-      // finds a lost chown through a hard link on both backends (not a fanotify matter); watch.test's
+      // churn on a fixed seed here: its random seed runs in churn.test itself; watch.test's
       // churn keeps its random seed, which tests fanotify's directory handles after random renames
       env: {
         ...env,

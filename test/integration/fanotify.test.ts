@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -101,6 +101,26 @@ test('a rename reports both names with their directories; a moved directory reso
     assert.equal(f.pathOf(ha)?.toString(), join(b, 'a2'), 'a moved directory resolves to where it is now');
     rmSync(join(b, 'a2'), { recursive: true });
     assert.equal(f.pathOf(ha), null, 'a removed directory resolves to nothing');
+  } finally {
+    f.close();
+  }
+});
+
+test("a file's handle finds its inode after the name it was reported by is gone, while another name keeps it; nothing once the last name goes", () => {
+  const f = new Fanotify();
+  try {
+    f.markFilesystem(Buffer.from(root));
+    const d = join(root, 'linked');
+    mkdirSync(join(d, 'sub'), { recursive: true });
+    writeFileSync(join(d, 'f'), 'x');
+    linkSync(join(d, 'f'), join(d, 'sub/hl'));
+    const handle = handleOf(Buffer.from(join(d, 'sub/hl')));
+    const st = lstatSync(join(d, 'f'));
+    rmSync(join(d, 'sub'), { recursive: true });
+    assert.deepEqual(f.fileOf(handle), { key: `${st.dev}:${st.ino}`, nlink: 1 }, 'as lstat names it');
+    assert.equal(f.fileOf(handleOf(Buffer.from(d))), null, 'a directory is no file');
+    rmSync(join(d, 'f'));
+    assert.equal(f.fileOf(handle), null, 'its last name removed');
   } finally {
     f.close();
   }

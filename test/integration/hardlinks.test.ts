@@ -1,5 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
@@ -68,6 +78,7 @@ describe('hard links made live reach daemon, ssh and local targets as links', ()
         url: rsyncd.url('www'),
         dir: rsyncd.modulePath('www'),
         passwordFile: rsyncd.passwordFile,
+        owner: true,
       },
       {
         name: 'ssh',
@@ -76,7 +87,7 @@ describe('hard links made live reach daemon, ssh and local targets as links', ()
         identityFile: sshd.identityFile,
         sshOptions: sshd.sshOptions,
       },
-      { name: 'local', url: local, dir: local },
+      { name: 'local', url: local, dir: local, owner: true },
     ];
     // files with one link each, and one group that exists before the start
     mkdirSync(join(src, 'edit'));
@@ -123,5 +134,51 @@ describe('hard links made live reach daemon, ssh and local targets as links', ()
     execFileSync('mv', [join(src, 'edit_snap/f3.txt'), join(src, 'edit_snap/f3-renamed.txt')]);
     await converged(src, targets);
     await sameLinks(src, targets, 'rm and mv of linked names');
+  });
+
+  /*
+   * A change made through a second name reaches the inode every name shares.
+   * When that name is gone before syncward reads its events, the change is
+   * told by the other names only: each step below runs before the daemon
+   * reads a single event (this test shares its process), so inotify cannot
+   * look at the new name at all.
+   */
+  test('a chown through a second name in a watched directory, then that directory removed, reaches the first name', async () => {
+    mkdirSync(join(src, 'chown/release/snap sp ace/d'), { recursive: true });
+    writeFileSync(join(src, 'chown/mv'), 'owned by root, then not\n');
+    await converged(src, targets, 30_000, 'the files and the directory are there', { exact: true });
+    const hl = join(src, 'chown/release/snap sp ace/d/hl');
+    linkSync(join(src, 'chown/mv'), hl);
+    chownSync(hl, 1002, 1002);
+    rmSync(join(src, 'chown/release/snap sp ace'), { recursive: true });
+    await converged(src, targets, 30_000, 'chown through a removed link', { exact: true });
+  });
+
+  test('a chown through a second name in a directory made by cp -al just before, removed again, reaches the first name', async () => {
+    mkdirSync(join(src, 'snap/base/d'), { recursive: true });
+    mkdirSync(join(src, 'snap/release'));
+    writeFileSync(join(src, 'snap/base/d/f'), 'copied with cp -al\n');
+    writeFileSync(join(src, 'snap/mv'), 'owned by root, then not\n');
+    await converged(src, targets, 30_000, 'the files are there', { exact: true });
+    const copy = join(src, 'snap/release/snap sp ace');
+    execFileSync('cp', ['-al', join(src, 'snap/base'), copy]);
+    linkSync(join(src, 'snap/mv'), join(copy, 'd/hl'));
+    chownSync(join(copy, 'd/hl'), 1001, 1002);
+    rmSync(copy, { recursive: true });
+    await converged(src, targets, 30_000, 'chown through a link in a short-lived copy', { exact: true });
+  });
+
+  test('a chmod, a touch -d and a write through second names that are removed at once reach the first names', async () => {
+    mkdirSync(join(src, 'via/d'), { recursive: true });
+    for (const f of ['mode', 'time', 'data']) writeFileSync(join(src, 'via', f), `${f}, one name\n`);
+    await converged(src, targets, 30_000, 'the files are there', { exact: true });
+    const hl = (f: string) => join(src, 'via/d', `${f}-hl`);
+    for (const f of ['mode', 'time', 'data']) linkSync(join(src, 'via', f), hl(f));
+    chmodSync(hl('mode'), 0o600);
+    const t = new Date(Date.UTC(2021, 4, 6, 7, 8, 9, 123));
+    utimesSync(hl('time'), t, t);
+    writeFileSync(hl('data'), 'written through the other name, which goes\n');
+    for (const f of ['mode', 'time', 'data']) rmSync(hl(f));
+    await converged(src, targets, 30_000, 'changes through removed links', { exact: true });
   });
 });

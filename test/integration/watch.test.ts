@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
+  chownSync,
   closeSync,
   linkSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -18,7 +20,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { display } from '../../src/util/bytes.js';
 import { FanotifyWatcher } from '../../src/watch/fanotify-watcher.js';
-import { type FsEvent, TreeWatcher } from '../../src/watch/index.js';
+import { type BatchInfo, type FsEvent, TreeWatcher } from '../../src/watch/index.js';
 import { ownFilesystem, testWatcher } from '../helpers/backend.js';
 import { canChangeQueue, testQueue, withSmallQueue } from '../helpers/queue.js';
 
@@ -257,6 +259,37 @@ test('a hard link whose other name is gone before the event is read (git: link(t
   const last = events.filter((e) => display(e.path) === 'objects/ab12').at(-1);
   // a write: sent at the close, or at max_wait_ms when no close comes
   assert.ok(last && (last.kind === 'write' || last.kind === 'upsert'), `got ${last?.kind}`);
+  w.close();
+});
+
+test('a chown through a hard link whose directory is removed before the events are read is told of: by the other name or the inode (fanotify), or by when its events were queued (inotify)', async () => {
+  const { root, w, events } = await watched((r) => {
+    writeFileSync(join(r, 'f'), 'one link');
+    mkdirSync(join(r, 'd'));
+  });
+  const batches: Array<{ events: FsEvent[]; info: BatchInfo }> = [];
+  w.on('events', (b: FsEvent[], info: BatchInfo = {}) => batches.push({ events: b, info }));
+  const before = Date.now();
+  // all in one turn of the event loop: the watcher reads nothing before the rm
+  linkSync(join(root, 'f'), join(root, 'd/hl'));
+  chownSync(join(root, 'd/hl'), 1001, 1001);
+  rmSync(join(root, 'd'), { recursive: true });
+  await until(() => has(events, 'delete', 'd'), 'the delete of d');
+  if (process.env.SYNCWARD_TEST_WATCHER === 'fanotify') {
+    const st = lstatSync(join(root, 'f'));
+    const key = `${st.dev}:${st.ino}`;
+    await until(
+      () => has(events, 'upsert', 'f') || batches.some((b) => b.info.unseen?.includes(key)),
+      'f, by its name or its inode',
+    );
+  } else {
+    const hl = batches.find((b) => b.events.some((e) => display(e.path) === 'd/hl' && e.kind === 'upsert'));
+    assert.ok(hl, 'the chown is reported under the name it was made through');
+    assert.ok(
+      hl.info.since !== undefined && hl.info.since <= before,
+      `its batch says it was queued after ${hl.info.since}, the link was made at ${before}`,
+    );
+  }
   w.close();
 });
 

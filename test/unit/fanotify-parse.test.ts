@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { lstatSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { type FanEvent, fanConstants, parseFanEvents } from '../../src/native/fanotify.js';
 import { FanotifyWatcher, fanotifyRefusal, mountsBeneath } from '../../src/watch/fanotify-watcher.js';
+import type { BatchInfo, FsEvent } from '../../src/watch/types.js';
 
 const VERSION = 3;
 
@@ -139,4 +143,125 @@ test('a directory handle the kernel cannot resolve (ENOMEM) is caught up as afte
   };
   assert.doesNotThrow(() => inner.onEvents([{ mask: c.FAN_CLOSE_WRITE as number, pid: 1, infos: [info] }]));
   assert.deepEqual(seen, ['warning ENOMEM', 'overflow']);
+});
+
+/**
+ * A watcher on a real directory whose fanotify group is a stand-in: the
+ * handles it is fed resolve as `dirs` and `files` say (the kernel's part),
+ * the rest (lstat of the names it finds) is real.
+ */
+function lostNames(
+  root: string,
+  dirs: Map<string, string | null>,
+  files: Map<
+    string,
+    { file: { key: string; nlink: number } | null | 'old addon' | 'ENOMEM'; path: string | null }
+  >,
+) {
+  const w = new FanotifyWatcher(root);
+  const batches: Array<{ events: FsEvent[]; info: BatchInfo }> = [];
+  const seen: string[] = [];
+  w.on('events', (events: FsEvent[], info: BatchInfo) => batches.push({ events, info }));
+  w.on('overflow', () => seen.push('overflow'));
+  w.on('warning', (i: { code: string }) => seen.push(`warning ${i.code}`));
+  const inner = w as unknown as {
+    rootReal: string;
+    fan: { pathOf(h: Buffer): Buffer | null; fileOf(h: Buffer): unknown };
+    onEvents(events: FanEvent[]): void;
+  };
+  inner.rootReal = root;
+  const path = (p: string | null | undefined) => (p === null || p === undefined ? null : Buffer.from(p));
+  inner.fan = {
+    pathOf: (h) => path(dirs.has(h.toString()) ? dirs.get(h.toString()) : files.get(h.toString())?.path),
+    fileOf: (h) => {
+      const f = files.get(h.toString())?.file ?? null;
+      if (f === 'ENOMEM') throw Object.assign(new Error('open_by_handle_at: ENOMEM'), { code: 'ENOMEM' });
+      return f === 'old addon' ? undefined : f;
+    },
+  };
+  const c = fanConstants();
+  /** an attribute change of `name` in the directory `dir`, done to the file `file` */
+  const chown = (dir: string, name: string, file: string): FanEvent => ({
+    mask: c.FAN_ATTRIB as number,
+    pid: 1,
+    infos: [
+      {
+        type: c.FAN_EVENT_INFO_TYPE_DFID_NAME as number,
+        fsid: Buffer.alloc(8),
+        handle: Buffer.from(dir),
+        name,
+      },
+      {
+        type: c.FAN_EVENT_INFO_TYPE_FID as number,
+        fsid: Buffer.alloc(8),
+        handle: Buffer.from(file),
+        name: '',
+      },
+    ],
+  });
+  return { feed: (evs: FanEvent[]) => inner.onEvents(evs), chown, batches, seen };
+}
+
+test('a chown through a name in a removed directory is sent by the name the kernel still knows for the file, when that is in the tree and is the file', () => {
+  const root = mkdtempSync(join(tmpdir(), 'syncward-fan-'));
+  try {
+    writeFileSync(join(root, 'mv'), 'x');
+    const st = lstatSync(join(root, 'mv'));
+    const key = `${st.dev}:${st.ino}`;
+    const w = lostNames(
+      root,
+      new Map([['gone-dir', null]]),
+      new Map([
+        ['in-tree', { file: { key, nlink: 1 }, path: join(root, 'mv') }],
+        ['uncached', { file: { key, nlink: 1 }, path: '/' }],
+        ['other-file', { file: { key: '1:2', nlink: 1 }, path: join(root, 'mv') }],
+        ['dead', { file: null, path: null }],
+      ]),
+    );
+    w.feed([w.chown('gone-dir', 'hl', 'in-tree')]);
+    assert.deepEqual(w.batches.at(-1)?.events, [{ kind: 'upsert', path: 'mv', isDir: false }]);
+    // the kernel's cache has no name for it, or the name it has is another file now: HardLinks' scan finds its names
+    w.feed([w.chown('gone-dir', 'hl', 'uncached')]);
+    assert.deepEqual(w.batches.at(-1), { events: [], info: { unseen: [key] } });
+    w.feed([w.chown('gone-dir', 'hl', 'other-file')]);
+    assert.deepEqual(w.batches.at(-1), { events: [], info: { unseen: ['1:2'] } });
+    const before = w.batches.length;
+    w.feed([w.chown('gone-dir', 'hl', 'dead'), w.chown('gone-dir', 'hl2', 'dead')]);
+    assert.equal(w.batches.length, before, 'a file gone with its last name leaves nothing to send');
+    assert.deepEqual(w.seen, []);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a chown through a removed name of a file whose one name is outside the tree sends nothing; an inode the kernel cannot look up is caught up by a full sync', () => {
+  const root = mkdtempSync(join(tmpdir(), 'syncward-fan-'));
+  const outside = mkdtempSync(join(tmpdir(), 'syncward-fan-out-'));
+  try {
+    writeFileSync(join(outside, 'f'), 'x');
+    const st = lstatSync(join(outside, 'f'));
+    const key = `${st.dev}:${st.ino}`;
+    const w = lostNames(
+      root,
+      new Map([['gone-dir', null]]),
+      new Map([
+        ['one-name', { file: { key, nlink: 1 }, path: join(outside, 'f') }],
+        ['two-names', { file: { key, nlink: 2 }, path: join(outside, 'f') }],
+        ['old-addon', { file: 'old addon', path: null }],
+        ['enomem', { file: 'ENOMEM', path: null }],
+      ]),
+    );
+    w.feed([w.chown('gone-dir', 'hl', 'one-name')]);
+    assert.equal(w.batches.length, 0);
+    // another name may be ours
+    w.feed([w.chown('gone-dir', 'hl', 'two-names')]);
+    assert.deepEqual(w.batches.at(-1)?.info, { unseen: [key] });
+    w.feed([w.chown('gone-dir', 'a', 'old-addon'), w.chown('gone-dir', 'b', 'old-addon')]);
+    assert.deepEqual(w.seen, ['warning ENOSYS'], 'an addon without statOfHandle is said once');
+    w.feed([w.chown('gone-dir', 'hl', 'enomem')]);
+    assert.deepEqual(w.seen, ['warning ENOSYS', 'warning ENOMEM', 'overflow']);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  }
 });

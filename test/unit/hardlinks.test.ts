@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict';
-import { linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { HardLinks } from '../../src/watch/hardlinks.js';
 import type { FsEvent } from '../../src/watch/types.js';
 import { waitFor } from '../helpers/tree.js';
@@ -147,5 +157,121 @@ test('a link made while a scan walks, to a file the walk already counted with on
   } finally {
     links.close();
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+/** A HardLinks on a fresh tree, and every batch its scans send. */
+function linksOn(prefix = 'syncward-hl-') {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  const links = new HardLinks(root, () => false);
+  const scanned: Array<{ at: number; events: FsEvent[] }> = [];
+  links.on('events', (b: FsEvent[]) => scanned.push({ at: Date.now(), events: b }));
+  const sent = () => scanned.flatMap((s) => s.events);
+  const dispose = () => {
+    links.close();
+    rmSync(root, { recursive: true, force: true });
+  };
+  return { root, links, scanned, sent, dispose };
+}
+
+const keyOf = (path: string) => {
+  const st = lstatSync(path);
+  return `${st.dev}:${st.ino}`;
+};
+
+test('a file changed through a name removed before its event was read, told by its inode alone (fanotify), is sent by its remaining name', async () => {
+  const { root, links, sent, dispose } = linksOn();
+  try {
+    mkdirSync(join(root, 'd'));
+    writeFileSync(join(root, 'f'), 'one link\n');
+    // ln f d/hl; chmod through d/hl; rm -r d: the watcher has the inode, no name
+    linkSync(join(root, 'f'), join(root, 'd/hl'));
+    const key = keyOf(join(root, 'f'));
+    rmSync(join(root, 'd'), { recursive: true });
+    links.expand([], { unseen: [key] });
+    await waitFor(() => upserts(sent()).includes('f'), 5_000, 'f sent by the scan');
+    assert.equal(links.size, 0, 'a file back to one link is not remembered');
+  } finally {
+    dispose();
+  }
+});
+
+test('an inode told of by the watcher whose names are known sends them at once', async () => {
+  const { root, links, scanned, dispose } = linksOn();
+  try {
+    writeFileSync(join(root, 'a'), 'a group\n');
+    linkSync(join(root, 'a'), join(root, 'b'));
+    links.expand([{ kind: 'upsert', path: 'b', isDir: false, links: 2 }]);
+    await waitFor(() => scanned.length > 0, 5_000, 'the scan that completes the group');
+    // a third name came, carried a change and went, all unseen
+    linkSync(join(root, 'a'), join(root, 'c'));
+    unlinkSync(join(root, 'c'));
+    const out = links.expand([], { unseen: [keyOf(join(root, 'a'))] });
+    assert.deepEqual(upserts(out), ['a', 'b']);
+  } finally {
+    dispose();
+  }
+});
+
+test('inotify: a name changed, then deleted before it was looked at, makes the next walk send every file changed since its events were queued, as written', async () => {
+  const { root, links, sent, dispose } = linksOn();
+  try {
+    mkdirSync(join(root, 'd'));
+    writeFileSync(join(root, 'old'), 'changed well before\n');
+    writeFileSync(join(root, 'f'), 'one link\n');
+    // ctime is coarse: a sweep looks a second further back than its events
+    await sleep(1_200);
+    const since = Date.now();
+    linkSync(join(root, 'f'), join(root, 'd/hl'));
+    writeFileSync(join(root, 'd/hl'), 'written through d/hl\n');
+    unlinkSync(join(root, 'd/hl'));
+    // IN_CLOSE_WRITE d/hl (gone when looked at), then IN_DELETE d/hl
+    const out = links.expand([{ kind: 'upsert', path: 'd/hl', isDir: false }], { since });
+    assert.deepEqual(upserts(out), ['d/hl'], 'nothing more is known yet');
+    links.expand([{ kind: 'delete', path: 'd/hl', isDir: false }], { since });
+    await waitFor(() => sent().some((e) => e.path === 'f'), 5_000, 'f sent by the sweep');
+    const f = sent().find((e) => e.path === 'f');
+    // as a write: sent at its close if something still writes it, else within max_wait_ms
+    assert.equal(f?.kind, 'write');
+    assert.ok(!sent().some((e) => e.path === 'old'), 'a file changed before the events is not sent');
+  } finally {
+    dispose();
+  }
+});
+
+test('inotify: a new directory gone before its scan makes the next walk a sweep, and sweeps are not back to back', async () => {
+  const { root, links, scanned, sent, dispose } = linksOn();
+  try {
+    writeFileSync(join(root, 'f'), 'one link\n');
+    writeFileSync(join(root, 'g'), 'one link\n');
+    const since = Date.now();
+    // cp -al base snap; ln f snap/d/hl; chown through it; rm -rf snap: only snap's
+    // IN_CREATE and IN_DELETE were read, the watch on it came too late
+    mkdirSync(join(root, 'snap/d'), { recursive: true });
+    linkSync(join(root, 'f'), join(root, 'snap/d/hl'));
+    rmSync(join(root, 'snap'), { recursive: true });
+    links.expand(
+      [
+        { kind: 'upsertTree', path: 'snap', isDir: true },
+        { kind: 'delete', path: 'snap', isDir: true },
+      ],
+      { since },
+    );
+    await waitFor(() => sent().some((e) => e.path === 'f'), 5_000, 'f sent by the sweep');
+    const first = scanned.length;
+    // the same again at once: the second whole walk waits its turn
+    mkdirSync(join(root, 'snap2'));
+    linkSync(join(root, 'g'), join(root, 'snap2/hl'));
+    rmSync(join(root, 'snap2'), { recursive: true });
+    links.expand([{ kind: 'upsertTree', path: 'snap2', isDir: true }], { since: Date.now() - 100 });
+    await waitFor(
+      () => scanned.slice(first).some((s) => s.events.some((e) => e.path === 'g')),
+      5_000,
+      'g sent',
+    );
+    const gap = (scanned.at(-1)?.at ?? 0) - (scanned[first - 1]?.at ?? 0);
+    assert.ok(gap >= 900, `the second sweep came ${gap} ms after the first`);
+  } finally {
+    dispose();
   }
 });
