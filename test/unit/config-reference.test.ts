@@ -27,7 +27,8 @@ test("the README's configuration example is a valid config", () => {
   const yaml = section.split('```yaml\n')[1]?.split('```')[0];
   assert.ok(yaml, 'README has a yaml block under ## Configuration');
   const config = parseConfig(yaml);
-  assert.equal(config.sources[0]?.targets.length, 3);
+  assert.equal(config.sources[0]?.targets.length, 4);
+  assert.equal(config.sources[0]?.targets[3]?.relay?.api, 'http://10.1.0.2:8730');
   assert.equal(config.sources[0]?.hooks[0]?.name, 'purge-cdn');
   assert.equal(config.alerts.webhooks.length, 1);
 });
