@@ -794,7 +794,7 @@ export class TargetWorker extends EventEmitter {
       if (fullDone || delivered.length > 0)
         this.emit('delivered', { kind, changes: delivered } satisfies Delivery);
       if (failed.size > 0 || incomplete.length > 0 || res.deletionSkipped)
-        this.partial(kind, t, incomplete, res, reason);
+        this.partial(kind, t, incomplete, res, seq, reason);
       else {
         this.o.log.info(
           report,
@@ -878,6 +878,7 @@ export class TargetWorker extends EventEmitter {
     t: Triage,
     incomplete: Change[],
     res: SendResult,
+    seq: number,
     reason?: string,
   ): void {
     const limit = this.o.stuckAfter ?? 5;
@@ -888,9 +889,10 @@ export class TargetWorker extends EventEmitter {
     try {
       const j = this.o.journal;
       if (j && failed.length > 0) {
-        // a failed path found beneath a tree or by a full sync has no row of its own yet
-        const seq = j.recordIfAbsent(this.key, failed);
-        if (seq > this.queuedSeq) this.queuedSeq = seq;
+        // a failed path found beneath a tree or by a full sync has no row of its own yet; it is
+        // as old as the transfer (seq): a delete of a directory above it, seen meanwhile, clears it
+        // (a newer seq outlived that delete, the retry it covered never came, and the row stayed)
+        j.recordIfAbsent(this.key, failed, Date.now(), seq);
         j.failedAttempt(
           this.key,
           failed.map((c) => c.path),

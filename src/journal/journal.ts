@@ -400,10 +400,12 @@ export class Journal {
   /**
    * Records changes a target still needs where it has no row yet: a failed
    * path found beneath a directory or by a full sync. An existing row keeps
-   * its age and its count of failed attempts (what makes it stuck).
+   * its age and its count of failed attempts (what makes it stuck). `asOf`:
+   * the sequence of the transfer that found them (they are that old);
+   * without it, a new one.
    */
-  recordIfAbsent(target: string, changes: readonly Change[], now = Date.now()): number {
-    const seq = ++this.seq;
+  recordIfAbsent(target: string, changes: readonly Change[], now = Date.now(), asOf?: number): number {
+    const seq = asOf ?? ++this.seq;
     this.db.transaction(() => {
       for (const c of changes) this.st.insertIfAbsent.run(target, blob(c.path), c.op, seq, now);
     })();

@@ -286,3 +286,23 @@ test(
     j.close();
   }),
 );
+
+test(
+  'a path that failed in a transfer is as old as that transfer: a delete of its directory seen meanwhile clears its row',
+  inTemp((dir) => {
+    const j = Journal.open(dir);
+    // the transfer of tree d was taken at this sequence; d/f failed in it (found beneath the tree: no row of its own)
+    const taken = j.recordChanges(['t'], [{ path: 'd', op: 'upsertTree' }]);
+    // meanwhile d was deleted on the source
+    const deleted = j.recordChanges(['t'], [{ path: 'd', op: 'delete' }]);
+    j.recordIfAbsent('t', [{ path: 'd/f', op: 'upsert' }], Date.now(), taken);
+    // the retry of d/f is covered by the pending delete of d, which is what goes
+    j.deliveredBatch('t', [{ path: 'd', op: 'delete' }], deleted);
+    assert.deepEqual(
+      j.pending('t').map((r) => r.path.toString()),
+      [],
+      'no row outlives the delete that covered it',
+    );
+    j.close();
+  }),
+);
