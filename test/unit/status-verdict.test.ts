@@ -3,34 +3,12 @@ import { describe, test } from 'node:test';
 import type { ApiStatus } from '../../src/api/index.js';
 import { duration, lagText, STATUS_EXIT, statusText, statusVerdict } from '../../src/cli/status.js';
 import type { Incident, SourceStatus, TargetStatus } from '../../src/daemon/index.js';
-import { leafOf } from '../../src/relay/index.js';
 import type { LeafStatus, RelayStatus } from '../../src/status/index.js';
+import { sampleCanary, sampleLeaf, sampleRelay, sampleTarget } from '../helpers/status-sample.js';
 
 const NOW = 1_800_000_000_000;
 
-function target(o: Partial<TargetStatus> = {}): TargetStatus {
-  return {
-    source: 'www',
-    target: 'web1',
-    url: 'rsync://u@h/www',
-    state: 'idle',
-    stateSince: NOW - 60_000,
-    stateReason: '',
-    pending: 0,
-    oldestPendingAt: null,
-    stuck: 0,
-    stuckPaths: [],
-    holdReason: null,
-    pausedSince: null,
-    lastSuccessAt: NOW - 5_000,
-    lastFullSyncAt: NOW - 600_000,
-    lastError: null,
-    failures: 0,
-    lastAudit: null,
-    canary: null,
-    ...o,
-  };
-}
+const target = (o: Partial<TargetStatus> = {}): TargetStatus => sampleTarget(NOW, o);
 
 function status(targets: TargetStatus[], o: { alerts?: Incident[]; source?: Partial<SourceStatus> } = {}) {
   const s: ApiStatus = {
@@ -274,29 +252,15 @@ describe('status text', () => {
   });
 });
 
-/** A relay's target as the upstream shows it (leafOf, as the relay's status turns into it). */
-function leaf(o: Partial<LeafStatus> = {}): LeafStatus {
-  return { ...leafOf(target({ target: 'r1a', lastSuccessAt: NOW - 3_000 })), ...o };
-}
-
-function relay(leaves: LeafStatus[], o: Partial<RelayStatus> = {}): RelayStatus {
-  return {
-    api: 'http://10.0.0.2:8730',
-    state: 'ok',
-    readAt: NOW - 1_000,
-    since: null,
-    error: null,
-    source: 'www',
-    leaves,
-    ...o,
-  };
-}
+const leaf = (o: Partial<LeafStatus> = {}): LeafStatus => sampleLeaf(NOW, o);
+const relay = (leaves: LeafStatus[], o: Partial<RelayStatus> = {}): RelayStatus =>
+  sampleRelay(NOW, leaves, o);
 
 /** A relay that cannot be read since `ago` ms. */
 const unreachable = (leaves: LeafStatus[], ago: number, error: string, o: Partial<RelayStatus> = {}) =>
   relay(leaves, { state: 'unreachable', since: NOW - ago, error, ...o });
 
-const lagged = (lagMs: number) => ({ lagMs, missingSince: null }) as LeafStatus['canary'];
+const lagged = (lagMs: number) => sampleCanary(NOW, lagMs);
 
 describe('relay tiers in status', () => {
   test('a relay whose targets are all in sync is ok', () => {
