@@ -34,6 +34,7 @@ function daemon(relay: RelayStatus): SourceStatus[] {
       name: 'www',
       path: '/srv/www',
       state: 'watching',
+      watcher: 'inotify',
       watchedDirs: 1,
       overflows: 0,
       lastOverflowAt: null,
