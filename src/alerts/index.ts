@@ -33,7 +33,8 @@ export type ConditionKind =
   | 'lag'
   | 'auditFailed'
   | 'watchUsage'
-  | 'unwatched';
+  | 'unwatched'
+  | 'relayUnreachable';
 
 /** The one severity of each kind: the rules, the log level of a raised alert and `syncward status` use it. */
 export const SEVERITY: Readonly<Record<ConditionKind, Severity>> = {
@@ -52,6 +53,8 @@ export const SEVERITY: Readonly<Record<ConditionKind, Severity>> = {
   lag: 'warning',
   auditFailed: 'warning',
   watchUsage: 'warning',
+  // the relay's own targets are not known meanwhile; the relay alerts for them itself
+  relayUnreachable: 'warning',
 };
 
 /**

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { TransferReport } from '../dispatch/index.js';
+import { flattenLeaves } from '../relay/index.js';
 import type { BatchEvent, SourceStatus } from '../status/index.js';
 
 const TARGET_STATES = [
@@ -13,6 +14,8 @@ const TARGET_STATES = [
   'held',
   'paused',
 ] as const;
+/** A relay's target may also be unknown: the relay cannot be read. */
+const LEAF_STATES = [...TARGET_STATES, 'unknown'] as const;
 const DRIFT_KINDS = ['missing', 'extra', 'content', 'metadata'] as const;
 
 const PREFIX = 'syncward_';
@@ -73,11 +76,17 @@ export class Metrics {
     lastFull: Gauge<'source' | 'target'>;
     lastSuccess: Gauge<'source' | 'target'>;
     lastAudit: Gauge<'source' | 'target'>;
+    relayUp: Gauge<'source' | 'target'>;
+    relayRead: Gauge<'source' | 'target'>;
+    leafState: Gauge<'source' | 'target' | 'leaf' | 'state'>;
+    leafPending: Gauge<'source' | 'target' | 'leaf'>;
+    leafCanaryLag: Gauge<'source' | 'target' | 'leaf'>;
   };
 
   constructor(private readonly status: () => SourceStatus[]) {
     const registers = [this.registry];
     const st = ['source', 'target'] as const;
+    const stl = ['source', 'target', 'leaf'] as const;
     this.events = new Counter({
       name: 'syncward_events_total',
       help: 'Filesystem events accepted from the watcher (after the filter), by kind.',
@@ -187,6 +196,36 @@ export class Metrics {
         labelNames: st,
         registers,
       }),
+      relayUp: new Gauge({
+        name: 'syncward_relay_up',
+        help: "A relay target: 1 when the last read of the relay's /api/status answered, 0 when it failed (its leaves are unknown) or none was made yet.",
+        labelNames: st,
+        registers,
+      }),
+      relayRead: new Gauge({
+        name: 'syncward_relay_last_read_timestamp_seconds',
+        help: "When the relay's /api/status last answered (Unix time).",
+        labelNames: st,
+        registers,
+      }),
+      leafState: new Gauge({
+        name: 'syncward_leaf_state',
+        help: "A relay's target (leaf, a path one tier deeper: r1a/x): 1 for its current state, 0 for the others; unknown while a relay above it cannot be read.",
+        labelNames: ['source', 'target', 'leaf', 'state'],
+        registers,
+      }),
+      leafPending: new Gauge({
+        name: 'syncward_leaf_pending_changes',
+        help: "Changes waiting for a relay's target, as the relay reports them (none while it is unknown).",
+        labelNames: stl,
+        registers,
+      }),
+      leafCanaryLag: new Gauge({
+        name: 'syncward_leaf_canary_lag_seconds',
+        help: "The relay's canary lag to its target: from the first source's write with canary.follow on the relay (none while it is unknown).",
+        labelNames: stl,
+        registers,
+      }),
     };
     registerProcessMetrics(this.registry);
   }
@@ -230,6 +269,18 @@ export class Metrics {
         if (t.lastAudit) {
           g.lastAudit.set(st, t.lastAudit.at / 1000);
           for (const kind of DRIFT_KINDS) g.drift.set({ ...st, kind }, t.lastAudit.drift[kind]);
+        }
+        if (t.relay) {
+          g.relayUp.set(st, t.relay.state === 'ok' ? 1 : 0);
+          if (t.relay.readAt !== null) g.relayRead.set(st, t.relay.readAt / 1000);
+          for (const { path, leaf } of flattenLeaves(t.relay)) {
+            const stl = { ...st, leaf: path };
+            for (const state of LEAF_STATES) g.leafState.set({ ...stl, state }, leaf.state === state ? 1 : 0);
+            // a relay's last word is no figure of now: an unknown leaf has no pending or lag series
+            if (leaf.state === 'unknown') continue;
+            g.leafPending.set(stl, leaf.pending);
+            if (leaf.canary?.lagMs != null) g.leafCanaryLag.set(stl, leaf.canary.lagMs / 1000);
+          }
         }
       }
     }

@@ -5,7 +5,8 @@ import { API_FILE, type ApiStatus, apiUrl, readApiToken } from '../api/index.js'
 import { type Config, parseListen } from '../config/index.js';
 import { controlRequest } from '../daemon/index.js';
 import { stateDirProblem } from '../journal/state-dir.js';
-import type { TargetStatus } from '../status/index.js';
+import { flattenLeaves } from '../relay/index.js';
+import type { LeafStatus, RelayStatus, TargetStatus } from '../status/index.js';
 import { describeTransfer, type TransferProgress } from '../transport/index.js';
 import { brief } from '../util/bytes.js';
 import { type DaemonRef, syncwardCommand } from '../util/shell.js';
@@ -33,7 +34,9 @@ export interface StatusVerdict {
  * a missing canary (as the canaryMissing alert), a critical incident.
  * Warning: a target lagging or paused, stuck paths, drift (or a
  * failed audit) in the last audit, directories that could
- * not be watched (yet), a warning incident.
+ * not be watched (yet), a warning incident; a relay tier that cannot be
+ * read, or a target of a relay (any tier down) that is unknown, down,
+ * misconfigured or on hold (relayProblems).
  * Everything else (idle, syncing, starting) is ok.
  */
 export function statusVerdict(s: StatusBody, ref: DaemonRef = {}): StatusVerdict {
@@ -85,6 +88,7 @@ export function statusVerdict(s: StatusBody, ref: DaemonRef = {}): StatusVerdict
           severity: SEVERITY.canaryMissing,
           message: `${key}: the canary written ${ago(s.now, t.canary.missingSince)} ago has not arrived`,
         });
+      if (t.relay) relayProblems(key, t.relay, s.now, warn);
     }
   }
   for (const i of s.alerts) {
@@ -97,6 +101,34 @@ export function statusVerdict(s: StatusBody, ref: DaemonRef = {}): StatusVerdict
       ? STATUS_EXIT.warning
       : STATUS_EXIT.ok;
   return { code, problems };
+}
+
+/**
+ * What a relay tier adds to the verdict: warnings only. The relay alerts
+ * for its own targets; upstream they are shown and warn, they do not page
+ * a second time. A relay that cannot be read is one line for its whole
+ * subtree (every leaf in it is unknown, not in sync).
+ */
+function relayProblems(at: string, r: RelayStatus, now: number, warn: (message: string) => void): void {
+  if (r.state === 'unreachable') {
+    const names = r.leaves.map((l) => l.target);
+    warn(
+      `${at}: the relay's API ${r.api} cannot be read since ${ago(now, r.since ?? now)} (${r.error}); ${names.length > 0 ? `its target(s) ${names.join(', ')} are unknown, not known to be in sync` : 'its targets are not known'}`,
+    );
+    return;
+  }
+  for (const l of r.leaves) {
+    const key = `${at} → ${l.target}`;
+    const why = l.stateReason ? `: ${l.stateReason}` : '';
+    if (l.state === 'down' || l.state === 'misconfigured')
+      warn(
+        `${key} is ${l.state} since ${ago(now, l.stateSince)}${why} (the relay at ${r.api} alerts for it)`,
+      );
+    else if (l.state === 'held')
+      warn(`${key} is on hold${l.holdReason ? `: ${l.holdReason}` : why}; lift it on the relay (${r.api})`);
+    else if (l.state === 'unknown') warn(`${key} is unknown${why}`);
+    if (l.relay) relayProblems(key, l.relay, now, warn);
+  }
 }
 
 function driftText(d: Record<string, number>): string {
@@ -137,22 +169,71 @@ function lastAuditCell(now: number, t: TargetStatus): string {
   return `in sync, ${when}`;
 }
 
-/** The human report: one row per target, then open alerts and the verdict line. Pure. */
+const pendingCell = (t: { pending: number; stuck: number }): string =>
+  t.stuck > 0 ? `${t.pending} (${t.stuck} stuck)` : String(t.pending);
+
+function lastSyncCell(now: number, t: { lastSuccessAt: number | null }): string {
+  return t.lastSuccessAt !== null ? `${ago(now, t.lastSuccessAt)} ago` : 'never';
+}
+
+/**
+ * A relay's target as a row beneath the relay target, indented by its tier.
+ * LAG is the leaf's canary lag (from the first source's write when the
+ * relay follows the upstream canary); the last column says what is wrong
+ * with it, if anything. A leaf that is unknown shows no figures: the
+ * relay's last word on them is not a fact of now.
+ */
+function leafRow(now: number, depth: number, l: LeafStatus, relay: RelayStatus): string[] {
+  const known = l.state !== 'unknown';
+  const lag =
+    l.canary?.lagMs != null
+      ? `${lagText(l.canary.lagMs)} (canary)`
+      : l.oldestPendingAt !== null
+        ? lagText(now - l.oldestPendingAt)
+        : '-';
+  let note = '-';
+  if (!known)
+    note =
+      relay.state === 'unreachable'
+        ? `relay unreachable since ${ago(now, relay.since ?? now)}`
+        : l.stateReason || 'not known';
+  else if (l.state === 'held') note = `on hold: ${l.holdReason ?? l.stateReason}`;
+  else if (l.state === 'paused') note = `paused since ${ago(now, l.pausedSince ?? l.stateSince)}`;
+  else if (l.state === 'down' || l.state === 'misconfigured') note = l.lastError ?? l.stateReason;
+  else if (l.relay?.state === 'unreachable')
+    note = `its relay is unreachable since ${ago(now, l.relay.since ?? now)}`;
+  return [
+    '',
+    `${'  '.repeat(depth + 1)}└ ${l.target}`,
+    l.state,
+    known ? pendingCell(l) : '-',
+    known ? lag : '-',
+    lastSyncCell(now, l),
+    note,
+  ];
+}
+
+/** The human report: one row per target (a relay's targets beneath it), then open alerts and the verdict line. Pure. */
 export function statusText(s: StatusBody, v: StatusVerdict): string {
   const header = ['SOURCE', 'TARGET', 'STATE', 'PENDING', 'LAG', 'LAST SYNC', 'LAST AUDIT'];
   const rows = s.sources.flatMap((src) =>
-    src.targets.map((t) => [
-      src.state === 'watching' || src.state === 'starting' ? src.name : `${src.name} (${src.state})`,
-      t.target,
-      t.state,
-      t.stuck > 0 ? `${t.pending} (${t.stuck} stuck)` : String(t.pending),
-      t.oldestPendingAt !== null
-        ? lagText(s.now - t.oldestPendingAt)
-        : t.canary?.lagMs != null
-          ? `${lagText(t.canary.lagMs)} (canary)`
-          : '-',
-      t.lastSuccessAt !== null ? `${ago(s.now, t.lastSuccessAt)} ago` : 'never',
-      lastAuditCell(s.now, t),
+    src.targets.flatMap((t) => [
+      [
+        src.state === 'watching' || src.state === 'starting' ? src.name : `${src.name} (${src.state})`,
+        t.target,
+        t.state,
+        pendingCell(t),
+        t.oldestPendingAt !== null
+          ? lagText(s.now - t.oldestPendingAt)
+          : t.canary?.lagMs != null
+            ? `${lagText(t.canary.lagMs)} (canary)`
+            : '-',
+        lastSyncCell(s.now, t),
+        lastAuditCell(s.now, t),
+      ],
+      ...(t.relay
+        ? flattenLeaves(t.relay).map((row) => leafRow(s.now, row.via.length, row.leaf, row.relay))
+        : []),
     ]),
   );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));

@@ -409,7 +409,9 @@ export const configSchema = z.strictObject({
         .min(0)
         .max(WEEK_S, atMost(WEEK_S, 's', '1 week'))
         .default(60)
-        .describe('Alert when a target has been down this long.'),
+        .describe(
+          "Alert when a target has been down this long, or a relay target's API has not answered this long (relayUnreachable).",
+        ),
       misconfigured_after_s: z
         .number()
         .min(0)

@@ -61,6 +61,17 @@ export interface RuleTarget {
   lastError: string | null;
   lastAudit: RuleAudit | null;
   canary: { lagMs: number | null; missingSince: number | null } | null;
+  /** the target is a relay tier: how its API answers (daemon RelayStatus fits) */
+  relay?: RuleRelay | null;
+}
+
+/** The parts of a relay's status the rules read: whether its API answers, not how its targets fare. */
+export interface RuleRelay {
+  api: string;
+  state: string;
+  since: number | null;
+  error: string | null;
+  leaves: { target: string }[];
 }
 
 /** The parts of a source's status the rules read (daemon SourceStatus fits). */
@@ -324,6 +335,19 @@ function targetRules(
         `target ${key}: ${t.stuck} path(s) keep failing and are stuck (see the log for the paths and rsync's message, often permissions or a vanished parent); fix the cause, they are retried when they change and after each full sync`,
       ),
     );
+  const r = t.relay;
+  // only the relays this daemon feeds: a tier further down is its own relay's to alert for, as are all leaves
+  if (r?.state === 'unreachable' && r.since !== null && now - r.since >= rules.downAfterS * 1000) {
+    const names = r.leaves.map((l) => l.target);
+    out.push(
+      cond(
+        'relayUnreachable',
+        src,
+        tg,
+        `target ${key} is a relay whose API ${r.api} cannot be read for ${secs(now - r.since)} (${r.error}): ${names.length > 0 ? `its targets ${names.join(', ')} show as unknown here` : 'its targets are not known here'}, not as in sync (the relay keeps alerting for them itself, if it runs); check that its syncward runs and that its api.listen is reachable from here, with relay.token_file matching its api.token_file`,
+      ),
+    );
+  }
   const noSpace = snap.noSpaceAt[key];
   if (noSpace !== undefined && (t.lastSuccessAt === null || t.lastSuccessAt <= noSpace))
     out.push(

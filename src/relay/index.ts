@@ -2,6 +2,7 @@ export { RelayWatch, type RelayWatchOptions } from './relay.js';
 export {
   answeredView,
   flattenLeaves,
+  type LeafRow,
   leafOf,
   pickRelaySource,
   type RelayAnswer,

@@ -109,11 +109,22 @@ function unknownLeaf(l: LeafStatus, reason: string, since: number): LeafStatus {
   };
 }
 
-/** Every leaf beneath a relay, tiers flattened, each with the relay targets above it (for metrics and counts). */
-export function flattenLeaves(r: RelayStatus, via: string[] = []): { via: string[]; leaf: LeafStatus }[] {
-  const out: { via: string[]; leaf: LeafStatus }[] = [];
+/** One leaf of a relay's subtree, for metrics, status rows and the dashboard. */
+export interface LeafRow {
+  /** the relay targets between the upstream's target and this leaf (empty for the relay's own targets) */
+  via: string[];
+  /** via and the leaf's name joined by "/" (names have none): "r1a", or "r1a/x" one tier deeper */
+  path: string;
+  leaf: LeafStatus;
+  /** the relay this leaf was read through */
+  relay: RelayStatus;
+}
+
+/** Every leaf beneath a relay, tiers flattened, each after the relay target above it. */
+export function flattenLeaves(r: RelayStatus, via: string[] = []): LeafRow[] {
+  const out: LeafRow[] = [];
   for (const leaf of r.leaves) {
-    out.push({ via, leaf });
+    out.push({ via, path: [...via, leaf.target].join('/'), leaf, relay: r });
     if (leaf.relay) out.push(...flattenLeaves(leaf.relay, [...via, leaf.target]));
   }
   return out;

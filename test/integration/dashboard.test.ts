@@ -2,12 +2,15 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { rm, unlink, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import { basename, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { type Browser, chromium, type Page, type Route } from 'playwright-core';
+import { answeredView } from '../../src/relay/index.js';
 import { configYaml, startDaemon, tempStateDir } from '../helpers/daemon.js';
 import { freePort } from '../helpers/ports.js';
 import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
+import { sampleCanary, sampleTarget } from '../helpers/status-sample.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
 
 /** Debian's chromium, installed by scripts/setup.sh. */
@@ -85,6 +88,31 @@ async function localDaemon(fill: (source: string) => Promise<void>, targetExtra 
     },
   };
 }
+
+/**
+ * A relay's API as far as the upstream reads it: GET /api/status answers
+ * `body()` (a real HTTP server on loopback, standing in for the relay's
+ * syncward in a display test). stop() closes it and its connections.
+ */
+async function cannedRelay(body: () => unknown, port = 0): Promise<{ port: number; stop(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    res.writeHead(req.url === '/api/status' ? 200 : 404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(req.url === '/api/status' ? body() : { error: 'not found' }));
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** A cell's or row's background colour as the page draws it. */
+const background = (page: Page, selector: string) =>
+  page.$eval(selector, (e) => getComputedStyle(e).backgroundColor);
 
 describe('dashboard in a real browser against a running daemon', () => {
   let shared: Browser | null = null;
@@ -407,6 +435,109 @@ describe('dashboard in a real browser against a running daemon', () => {
     } finally {
       await page.close();
       await d.dispose();
+    }
+  });
+
+  test("a relay target's own targets are rows beneath it, coloured by state with their lag, nested tiers indented; unknown and grey with the relay's error while it cannot be read", async () => {
+    const browser = await theBrowser();
+    // the relay's own status: r1a in sync (canary 412 ms from the first source), r1b on hold, r1c a relay itself
+    const relayStatus = () => {
+      const now = Date.now();
+      const deeper = answeredView(
+        'http://127.0.0.1:9',
+        'src',
+        [sampleTarget(now, { target: 'x', canary: sampleCanary(now, 1_500) })],
+        now,
+      );
+      return {
+        sources: [
+          {
+            name: 'src',
+            targets: [
+              sampleTarget(now, { target: 'r1a', canary: sampleCanary(now, 412) }),
+              sampleTarget(now, {
+                target: 'r1b',
+                state: 'held',
+                pending: 1200,
+                holdReason: '1200 deletes > max_delete 1000',
+              }),
+              sampleTarget(now, { target: 'r1c', relay: deeper }),
+            ],
+          },
+        ],
+      };
+    };
+    let relay = await cannedRelay(relayStatus);
+    const d = await localDaemon(
+      (source) => writeFile(join(source, 'index.html'), '<h1>hello</h1>\n'),
+      `        relay: { api: "http://127.0.0.1:${relay.port}", poll_s: 1 }\n`,
+    );
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(WAIT);
+    const errors = collectErrors(page);
+    const leaf = (path: string, state?: string) =>
+      `.tier[data-relay="src/local"] .leaf[data-leaf="${path}"]${state ? `[data-state="${state}"]` : ''}`;
+    try {
+      await page.goto(d.url);
+      await page.waitForSelector(cell('src/local', 'idle'));
+      await page.waitForSelector('.tier[data-relay="src/local"][data-state="ok"]');
+      await page.waitForSelector(leaf('r1a', 'idle'));
+      assert.match(
+        (await page.textContent(leaf('r1a'))) ?? '',
+        /└ r1a\s*in sync\s*0 pending\s*lag 412 ms \(canary\)/,
+      );
+      assert.match(
+        (await page.textContent(leaf('r1b', 'held'))) ?? '',
+        /1200 pending.*on hold: 1200 deletes > max_delete 1000/,
+      );
+      assert.match(
+        (await page.textContent(leaf('r1c/x', 'idle'))) ?? '',
+        /└ x\s*in sync.*lag 1 s \(canary\)/,
+      );
+      // where a row's name starts on the screen
+      const indent = (path: string) =>
+        page.$eval(`${leaf(path)} .lname`, (e) => {
+          const r = document.createRange();
+          r.selectNodeContents(e);
+          return r.getBoundingClientRect().left;
+        });
+      assert.ok((await indent('r1c/x')) > (await indent('r1c')), 'a deeper tier is indented further');
+      // the same colours as the cells of this daemon's own targets
+      assert.equal(await background(page, leaf('r1a')), await background(page, cell('src/local', 'idle')));
+      assert.equal(await background(page, leaf('r1b')), 'rgb(233, 216, 253)', 'on hold: purple');
+      assert.match((await page.textContent('#detail #relay-state')) ?? '', /read (just now|\d+ s ago)/);
+
+      // the relay's API goes away: its whole subtree turns unknown, grey, and the page says why
+      await relay.stop();
+      await page.waitForSelector('.tier[data-relay="src/local"][data-state="unreachable"]');
+      for (const path of ['r1a', 'r1b', 'r1c', 'r1c/x']) await page.waitForSelector(leaf(path, 'unknown'));
+      assert.equal(await background(page, leaf('r1a')), 'rgb(237, 242, 247)', 'unknown: grey');
+      assert.equal(
+        await background(page, leaf('r1b')),
+        'rgb(237, 242, 247)',
+        'a hold not known now is no hold shown',
+      );
+      assert.match(
+        (await page.textContent('.tier[data-relay="src/local"] .relay-state')) ?? '',
+        /cannot be read for .*ECONNREFUSED.*its targets are unknown/,
+      );
+      assert.match((await page.textContent(leaf('r1a'))) ?? '', /unknown\s*— pending\s*lag —/);
+      assert.equal(
+        await page.getAttribute(cell('src/local'), 'data-state'),
+        'idle',
+        'the relay target itself is fine',
+      );
+
+      // it answers again (same port): the leaves are back with their states
+      relay = await cannedRelay(relayStatus, relay.port);
+      await page.waitForSelector(leaf('r1a', 'idle'));
+      await page.waitForSelector(leaf('r1b', 'held'));
+      await page.waitForSelector('.tier[data-relay="src/local"][data-state="ok"]');
+      assert.deepEqual(errors, [], 'the page logged errors');
+    } finally {
+      await page.close();
+      await d.dispose();
+      await relay.stop();
     }
   });
 

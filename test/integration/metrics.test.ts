@@ -1,37 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { apiUrlOf } from '../helpers/api.js';
 import { configYaml, converged, startDaemon, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
+import { type Family, parsePrometheus, value, values } from '../helpers/prometheus.js';
 import { startRsyncDaemon } from '../helpers/rsyncd.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
-
-interface Family {
-  name: string;
-  type: string;
-  metrics: { value?: string; labels?: Record<string, string>; count?: string; sum?: string }[];
-}
-// a CommonJS package without types
-const parsePrometheus = createRequire(import.meta.url)('parse-prometheus-text-format') as (
-  text: string,
-) => Family[];
-
-/** The samples of one family matching `labels`, as numbers. */
-function values(families: Family[], name: string, labels: Record<string, string> = {}): number[] {
-  const f = families.find((x) => x.name === name);
-  assert.ok(f, `${name} is exposed`);
-  return f.metrics
-    .filter((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))
-    .map((m) => Number(m.value ?? m.count));
-}
-
-function value(families: Family[], name: string, labels: Record<string, string> = {}): number {
-  const v = values(families, name, labels);
-  assert.equal(v.length, 1, `one sample of ${name} ${JSON.stringify(labels)}, got ${v.length}`);
-  return v[0] as number;
-}
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 

@@ -3,12 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, type FSWatcher, watch, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { Incident } from '../../src/alerts/index.js';
 import type { LeafStatus, SourceStatus, TargetStatus } from '../../src/status/index.js';
 import { apiUrlOf } from '../helpers/api.js';
 import { churn } from '../helpers/churn.js';
 import { isWatching, msg, runSyncward, type SpawnedSyncward, spawnSyncward } from '../helpers/cli-daemon.js';
 import { converged, type TargetUnderTest, tempStateDir } from '../helpers/daemon.js';
 import { freePort } from '../helpers/ports.js';
+import { parsePrometheus, value, values } from '../helpers/prometheus.js';
 import { type RsyncDaemon, startRsyncDaemon } from '../helpers/rsyncd.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
 
@@ -59,10 +61,14 @@ async function startTier(config: string, what: string): Promise<SpawnedSyncward>
   return p;
 }
 
-function statusOf(stateDir: string): Promise<{ sources: SourceStatus[] }> {
+function statusOf(stateDir: string): Promise<{ sources: SourceStatus[]; alerts: Incident[] }> {
   return fetch(`${apiUrlOf(stateDir)}/api/status`).then(
-    (r) => r.json() as Promise<{ sources: SourceStatus[] }>,
+    (r) => r.json() as Promise<{ sources: SourceStatus[]; alerts: Incident[] }>,
   );
+}
+
+async function metricsOf(stateDir: string) {
+  return parsePrometheus(await (await fetch(`${apiUrlOf(stateDir)}/metrics`)).text());
 }
 
 /** In one line per leaf: what the source's status shows of the tiers. */
@@ -178,6 +184,9 @@ describe('relay tiers: source -> 2 relays -> 2 leaves each', () => {
         `    canary: {interval_s: 1, timeout_s: 60, path: ${CANARY_PATH}}`,
         '    targets:',
         ...srcTargets,
+        // a relay that cannot be read raises relayUnreachable after this
+        'alerts:',
+        '  down_after_s: 2',
         '',
       ].join('\n'),
     );
@@ -254,6 +263,21 @@ describe('relay tiers: source -> 2 relays -> 2 leaves each', () => {
         new RegExp(`relay www/${r.name}.*answers: its source www has 2 targets`),
         doctor.out,
       );
+    // `syncward status`: each leaf a row beneath its relay, with its canary lag
+    const text = runSyncward(['status', '-c', srcConfig]).out;
+    for (const name of ['r1a', 'r1b', 'r2a', 'r2b'])
+      assert.match(text, new RegExp(`^ +└ ${name} +(idle|syncing) +\\d+ +\\S+ \\(canary\\) `, 'm'), text);
+    // /metrics: the relays answer, every leaf has its state and canary lag
+    const m = await metricsOf(join(state.dir, 'state'));
+    for (const t of targets) {
+      assert.equal(value(m, 'syncward_relay_up', { source: 'www', target: t.target }), 1, t.target);
+      for (const l of t.relay?.leaves ?? []) {
+        const st = { source: 'www', target: t.target, leaf: l.target };
+        assert.equal(value(m, 'syncward_leaf_state', { ...st, state: 'unknown' }), 0, l.target);
+        const lag = value(m, 'syncward_leaf_canary_lag_seconds', st);
+        assert.ok(lag > 0 && lag < 60, `${t.target}/${l.target} canary lag ${lag} s in /metrics`);
+      }
+    }
     // the relays never forwarded a temp name, nor complained of vanished files
     for (const r of relays) {
       const noisy = (r.proc as SpawnedSyncward).lines.filter((l) => /vanished|\.syncward-inbox/.test(msg(l)));
@@ -300,6 +324,44 @@ describe('relay tiers: source -> 2 relays -> 2 leaves each', () => {
     );
     const cli = runSyncward(['status', '-c', srcConfig, '--json']);
     assert.notEqual(cli.code, 0, `status exits non-zero while a subtree is unknown:\n${cli.out}${cli.err}`);
+    const json = JSON.parse(cli.out) as { sources: SourceStatus[] };
+    const r1Json = json.sources[0]?.targets.find((t) => t.target === 'r1')?.relay;
+    assert.deepEqual(
+      r1Json?.leaves.map((l) => `${l.target} ${l.state}`),
+      ['r1a unknown', 'r1b unknown'],
+      '--json carries the relay view',
+    );
+    const text = runSyncward(['status', '-c', srcConfig]).out;
+    for (const name of ['r1a', 'r1b'])
+      assert.match(
+        text,
+        new RegExp(`^ +└ ${name} +unknown +- +- +.* relay unreachable since \\S+$`, 'm'),
+        text,
+      );
+    assert.match(
+      text,
+      /WARNING +www\/r1: the relay's API http:\/\/127\.0\.0\.1:\d+ cannot be read since \S+ \(.+\); its target\(s\) r1a, r1b are unknown, not known to be in sync/,
+    );
+    const m = await metricsOf(join(state.dir, 'state'));
+    assert.equal(value(m, 'syncward_relay_up', { source: 'www', target: 'r1' }), 0);
+    assert.equal(value(m, 'syncward_relay_up', { source: 'www', target: 'r2' }), 1);
+    for (const leaf of ['r1a', 'r1b'])
+      assert.equal(
+        value(m, 'syncward_leaf_state', { source: 'www', target: 'r1', leaf, state: 'unknown' }),
+        1,
+      );
+    for (const leaf of ['r2a', 'r2b'])
+      assert.equal(
+        value(m, 'syncward_leaf_state', { source: 'www', target: 'r2', leaf, state: 'unknown' }),
+        0,
+      );
+    assert.deepEqual(values(m, 'syncward_leaf_canary_lag_seconds', { target: 'r1' }), [], 'no lag of now');
+    // one warning for the relay that cannot be read, none for the other
+    const stateDir = join(state.dir, 'state');
+    const relayAlerts = async () =>
+      (await statusOf(stateDir)).alerts.filter((a) => a.kind === 'relayUnreachable').map((a) => a.id);
+    await waitFor(async () => (await relayAlerts()).length > 0, 30_000, 'relayUnreachable fires');
+    assert.deepEqual(await relayAlerts(), ['relayUnreachable:www/r1']);
 
     await r1.rsyncd.restart();
     r1.proc = await startTier(r1.config, 'relay r1 again');
@@ -314,5 +376,6 @@ describe('relay tiers: source -> 2 relays -> 2 leaves each', () => {
       60_000,
       'every leaf working again upstream',
     );
+    await waitFor(async () => (await relayAlerts()).length === 0, 30_000, 'relayUnreachable resolves');
   });
 });

@@ -9,6 +9,9 @@ import {
   type RuleTarget,
   type Snapshot,
 } from '../../src/monitor/rules.js';
+import { answeredView, unreachableView } from '../../src/relay/index.js';
+import type { RelayStatus } from '../../src/status/index.js';
+import { sampleTarget } from '../helpers/status-sample.js';
 
 const T0 = 1_800_000_000_000;
 const rules: RulesConfig = {
@@ -440,4 +443,72 @@ test('evaluate is pure: the same snapshot and time give the same conditions, the
   const before = JSON.stringify(s);
   assert.deepEqual(evaluate(s, rules, T0 + 90_000), evaluate(s, rules, T0 + 90_000));
   assert.equal(JSON.stringify(s), before);
+});
+
+test('a relay whose API cannot be read for down_after_s is one relayUnreachable warning on its target, naming the API, the error and the targets it hides', () => {
+  const read = answeredView(
+    'http://10.0.0.2:8730',
+    'www',
+    [sampleTarget(T0, { target: 'r1a' }), sampleTarget(T0, { target: 'r1b' })],
+    T0,
+  );
+  const lost = unreachableView(
+    read,
+    'http://10.0.0.2:8730',
+    'ECONNREFUSED: connect ECONNREFUSED 10.0.0.2:8730',
+    T0 + 5_000,
+  );
+  const relayTarget = (relay: RelayStatus) => snap([source([target({ target: 'r1', relay })])]);
+  assert.deepEqual(evaluate(relayTarget(read), rules, T0 + 600_000), [], 'a relay that answers');
+  assert.deepEqual(kinds(evaluate(relayTarget(lost), rules, T0 + 64_999)), [], 'not before down_after_s');
+  const c = one(evaluate(relayTarget(lost), rules, T0 + 65_000), 'relayUnreachable');
+  assert.equal(c.id, 'relayUnreachable:www/r1');
+  assert.equal(c.severity, 'warning');
+  assert.equal(
+    c.message,
+    'target www/r1 is a relay whose API http://10.0.0.2:8730 cannot be read for 60 s (ECONNREFUSED: connect ECONNREFUSED 10.0.0.2:8730): its targets r1a, r1b show as unknown here, not as in sync (the relay keeps alerting for them itself, if it runs); check that its syncward runs and that its api.listen is reachable from here, with relay.token_file matching its api.token_file',
+  );
+  // the next failed read keeps its first failure's time: one condition, the same id
+  const still = unreachableView(lost, 'http://10.0.0.2:8730', 'no answer within 10 s', T0 + 300_000);
+  assert.equal(one(evaluate(relayTarget(still), rules, T0 + 300_000), 'relayUnreachable').id, c.id);
+  // never read since the start: its targets are not known at all
+  const never = unreachableView(null, 'http://10.0.0.2:8730', 'HTTP 401', T0);
+  assert.match(
+    one(evaluate(relayTarget(never), rules, T0 + 60_000), 'relayUnreachable').message,
+    /cannot be read for 60 s \(HTTP 401\): its targets are not known here, not as in sync/,
+  );
+  // it answers again: the condition is gone (the monitor resolves the incident)
+  const back = answeredView(
+    'http://10.0.0.2:8730',
+    'www',
+    [sampleTarget(T0, { target: 'r1a' })],
+    T0 + 400_000,
+  );
+  assert.deepEqual(evaluate(relayTarget(back), rules, T0 + 400_000), []);
+});
+
+test("the relay's own targets, and tiers further down, raise nothing upstream: the relay alerts for them", () => {
+  const deeper = unreachableView(
+    answeredView('http://10.0.0.3:8730', 'www', [sampleTarget(T0, { target: 'x' })], T0),
+    'http://10.0.0.3:8730',
+    'ECONNREFUSED',
+    T0,
+  );
+  const relay = answeredView(
+    'http://10.0.0.2:8730',
+    'www',
+    [
+      sampleTarget(T0, { target: 'r1a', state: 'down', stateSince: T0 - 3_600_000, lastError: 'refused' }),
+      sampleTarget(T0, { target: 'r1b', state: 'held', holdReason: '1200 deletes > max_delete 1000' }),
+      sampleTarget(T0, {
+        target: 'r1c',
+        pending: 9,
+        oldestPendingAt: T0 - 3_600_000,
+        stuck: 4,
+        relay: deeper,
+      }),
+    ],
+    T0,
+  );
+  assert.deepEqual(evaluate(snap([source([target({ target: 'r1', relay })])]), rules, T0 + 600_000), []);
 });

@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { answeredView, unreachableView } from '../../src/relay/index.js';
+import type { LeafStatus, RelayStatus, TargetStatus } from '../../src/status/index.js';
+import { sampleCanary, sampleTarget } from '../helpers/status-sample.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 
@@ -32,6 +35,10 @@ interface Model {
   auditView(raw: unknown): AuditView | null;
   newerAudit(a: AuditView | null, b: AuditView | null): AuditView | null;
   eventKey(data: unknown): string | null;
+  STATE_LABEL: Record<string, string>;
+  leafRows(t: TargetStatus): { via: string[]; path: string; leaf: LeafStatus }[];
+  leafLag(l: LeafStatus, now: number): { ms: number; canary: boolean } | null;
+  relayLine(r: RelayStatus, now: number): string;
 }
 
 describe('dashboard model (ui/src/model.ts)', () => {
@@ -143,6 +150,45 @@ describe('dashboard model (ui/src/model.ts)', () => {
     assert.equal(failed?.error, 'rsync exit 10');
     assert.equal(m.auditView({ source: 'src', target: 't1' }), null);
     assert.equal(m.auditView(null), null);
+  });
+
+  test("a relay target's leaves are rows beneath it, a deeper tier after its relay leaf; an unknown leaf has no lag", () => {
+    const NOW = 1_800_000_000_000;
+    const deeper = answeredView('http://10.0.0.3:8730', 'www', [sampleTarget(NOW, { target: 'x' })], NOW);
+    const read = answeredView(
+      'http://10.0.0.2:8730',
+      'www',
+      [
+        sampleTarget(NOW, { target: 'r1a', canary: sampleCanary(NOW, 412) }),
+        sampleTarget(NOW, { target: 'r1b', relay: deeper }),
+        sampleTarget(NOW, { target: 'r1c', pending: 2, oldestPendingAt: NOW - 7_000 }),
+      ],
+      NOW - 2_000,
+    );
+    const relayTarget = (relay: RelayStatus) => sampleTarget(NOW, { target: 'r1', relay });
+    const rows = m.leafRows(relayTarget(read));
+    assert.deepEqual(
+      rows.map((r) => `${r.path} ${r.via.length}`),
+      ['r1a 0', 'r1b 0', 'r1b/x 1', 'r1c 0'],
+    );
+    const [a, , , c] = rows.map((r) => r.leaf) as LeafStatus[];
+    assert.deepEqual(m.leafLag(a as LeafStatus, NOW), { ms: 412, canary: true });
+    assert.deepEqual(m.leafLag(c as LeafStatus, NOW), { ms: 7_000, canary: false });
+    assert.equal(m.relayLine(read, NOW), 'read 2 s ago');
+    assert.deepEqual(m.leafRows(sampleTarget(NOW)), [], 'a plain target has none');
+
+    const lost = unreachableView(read, 'http://10.0.0.2:8730', 'ECONNREFUSED', NOW - 45_000);
+    const unknown = m.leafRows(relayTarget(lost));
+    assert.deepEqual(
+      unknown.map((r) => `${r.path} ${m.STATE_LABEL[r.leaf.state]}`),
+      ['r1a unknown', 'r1b unknown', 'r1b/x unknown', 'r1c unknown'],
+    );
+    assert.equal(
+      m.leafLag(unknown[0]?.leaf as LeafStatus, NOW),
+      null,
+      'the last canary lag is not a lag of now',
+    );
+    assert.equal(m.relayLine(lost, NOW), 'cannot be read for 45 s: ECONNREFUSED; its targets are unknown');
   });
 
   test('events name their target as source/target', () => {

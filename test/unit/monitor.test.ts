@@ -8,7 +8,9 @@ import type { AlertsConfig } from '../../src/config/index.js';
 import { Journal } from '../../src/journal/index.js';
 import { type Incident, Monitor } from '../../src/monitor/index.js';
 import type { RuleSource, RuleTarget } from '../../src/monitor/rules.js';
+import { answeredView, unreachableView } from '../../src/relay/index.js';
 import { silentLogger } from '../../src/util/log.js';
+import { sampleTarget } from '../helpers/status-sample.js';
 
 const T0 = 1_800_000_000_000;
 const alerts: AlertsConfig = {
@@ -319,5 +321,51 @@ test(
     m.evaluateNow(at + 2);
     assert.deepEqual(seen, ['overflow firing', 'overflow resolved']);
     m.stop();
+  }),
+);
+
+test(
+  'a relay that cannot be read fires relayUnreachable once as a warning, reminds while it lasts, and resolves once when it answers again',
+  withJournal((journal) => {
+    const { t, s } = world();
+    const lines: { level: number; msg: string; reminder?: number }[] = [];
+    const log = pino({ level: 'debug' }, { write: (l: string) => lines.push(JSON.parse(l)) });
+    const seen: Incident[] = [];
+    const m = new Monitor({
+      alerts: { ...alerts, remindEveryS: 60 },
+      status: () => [s],
+      journal,
+      log,
+      onIncident: (i) => seen.push(i),
+      startedAt: T0,
+    });
+    const api = 'http://10.0.0.2:8730';
+    let relay = answeredView(api, 'www', [sampleTarget(T0, { target: 'r1a' })], T0);
+    t.relay = relay;
+    m.evaluateNow(T0 + 1_000);
+    // read every poll_s, failing each time from T0 + 2 s on
+    for (let k = 2; k <= 100; k += 2) {
+      relay = unreachableView(relay, api, 'ECONNREFUSED', T0 + k * 1000);
+      t.relay = relay;
+      m.evaluateNow(T0 + k * 1000);
+    }
+    t.relay = answeredView(api, 'www', [sampleTarget(T0, { target: 'r1a' })], T0 + 102_000);
+    m.evaluateNow(T0 + 102_000);
+    m.stop();
+    assert.deepEqual(
+      seen.map((i) => [i.id, i.severity, i.firedAt - T0, i.resolvedAt === null ? null : i.resolvedAt - T0]),
+      [
+        ['relayUnreachable:www/web1', 'warning', 12_000, null],
+        ['relayUnreachable:www/web1', 'warning', 12_000, 102_000],
+      ],
+    );
+    assert.deepEqual(
+      lines.filter((l) => l.msg.startsWith('ALERT')).map((l) => [l.msg.split(':')[0], l.level, l.reminder]),
+      [
+        ['ALERT firing relayUnreachable', 40, undefined],
+        ['ALERT reminder relayUnreachable', 40, 1],
+        ['ALERT resolved relayUnreachable', 30, undefined],
+      ],
+    );
   }),
 );

@@ -116,7 +116,7 @@ test('a relay that cannot be read shows the leaves it last had as unknown, the t
   );
   assert.equal(ok.state, 'ok');
   assert.deepEqual(
-    flattenLeaves(ok).map((x) => [...x.via, x.leaf.target].join('/') + ` ${x.leaf.state}`),
+    flattenLeaves(ok).map((x) => `${x.path} ${x.leaf.state}`),
     ['a idle', 'b held', 'b/leaf idle'],
   );
   const down = unreachableView(ok, 'http://r1', 'ECONNREFUSED', 200);

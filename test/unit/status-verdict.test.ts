@@ -3,32 +3,12 @@ import { describe, test } from 'node:test';
 import type { ApiStatus } from '../../src/api/index.js';
 import { duration, lagText, STATUS_EXIT, statusText, statusVerdict } from '../../src/cli/status.js';
 import type { Incident, SourceStatus, TargetStatus } from '../../src/daemon/index.js';
+import type { LeafStatus, RelayStatus } from '../../src/status/index.js';
+import { sampleCanary, sampleLeaf, sampleRelay, sampleTarget } from '../helpers/status-sample.js';
 
 const NOW = 1_800_000_000_000;
 
-function target(o: Partial<TargetStatus> = {}): TargetStatus {
-  return {
-    source: 'www',
-    target: 'web1',
-    url: 'rsync://u@h/www',
-    state: 'idle',
-    stateSince: NOW - 60_000,
-    stateReason: '',
-    pending: 0,
-    oldestPendingAt: null,
-    stuck: 0,
-    stuckPaths: [],
-    holdReason: null,
-    pausedSince: null,
-    lastSuccessAt: NOW - 5_000,
-    lastFullSyncAt: NOW - 600_000,
-    lastError: null,
-    failures: 0,
-    lastAudit: null,
-    canary: null,
-    ...o,
-  };
-}
+const target = (o: Partial<TargetStatus> = {}): TargetStatus => sampleTarget(NOW, o);
 
 function status(targets: TargetStatus[], o: { alerts?: Incident[]; source?: Partial<SourceStatus> } = {}) {
   const s: ApiStatus = {
@@ -269,5 +249,159 @@ describe('status text', () => {
     assert.equal(duration(2 * 3_600_000 + 5 * 60_000), '2h05m');
     assert.equal(duration(3 * 86_400_000 + 4 * 3_600_000), '3d04h');
     assert.equal(duration(-5), '0s');
+  });
+});
+
+const leaf = (o: Partial<LeafStatus> = {}): LeafStatus => sampleLeaf(NOW, o);
+const relay = (leaves: LeafStatus[], o: Partial<RelayStatus> = {}): RelayStatus =>
+  sampleRelay(NOW, leaves, o);
+
+/** A relay that cannot be read since `ago` ms. */
+const unreachable = (leaves: LeafStatus[], ago: number, error: string, o: Partial<RelayStatus> = {}) =>
+  relay(leaves, { state: 'unreachable', since: NOW - ago, error, ...o });
+
+const lagged = (lagMs: number) => sampleCanary(NOW, lagMs);
+
+describe('relay tiers in status', () => {
+  test('a relay whose targets are all in sync is ok', () => {
+    const s = status([
+      target({ target: 'r1', relay: relay([leaf(), leaf({ target: 'r1b', state: 'syncing' })]) }),
+    ]);
+    assert.deepEqual(statusVerdict(s), { code: STATUS_EXIT.ok, problems: [] });
+  });
+
+  test("a relay's target unknown, down, misconfigured or on hold warns, and never more: the relay alerts for it", () => {
+    const cases: [string, LeafStatus, RegExp][] = [
+      [
+        'down',
+        leaf({ state: 'down', stateReason: 'connection refused' }),
+        /^www\/r1 → r1a is down since 1m00s: connection refused \(the relay at http:\/\/10\.0\.0\.2:8730 alerts for it\)$/,
+      ],
+      ['misconfigured', leaf({ state: 'misconfigured', stateReason: 'auth failed' }), /r1a is misconfigured/],
+      [
+        'held',
+        leaf({ state: 'held', holdReason: '1200 deletes > max_delete 1000' }),
+        /^www\/r1 → r1a is on hold: 1200 deletes > max_delete 1000; lift it on the relay \(http:\/\/10\.0\.0\.2:8730\)$/,
+      ],
+      [
+        'unknown',
+        leaf({ state: 'unknown', stateReason: 'not reported' }),
+        /^www\/r1 → r1a is unknown: not reported$/,
+      ],
+    ];
+    for (const [name, l, message] of cases) {
+      const v = statusVerdict(status([target({ target: 'r1', relay: relay([l, leaf({ target: 'r1b' })]) })]));
+      assert.equal(v.code, STATUS_EXIT.warning, name);
+      assert.equal(v.problems.length, 1, name);
+      assert.match(v.problems[0]?.message ?? '', message, name);
+    }
+    // lagging or paused leaves are the relay's business: its own status and alerts say so
+    for (const state of ['lagging', 'paused'] as const) {
+      const v = statusVerdict(status([target({ target: 'r1', relay: relay([leaf({ state })]) })]));
+      assert.equal(v.code, STATUS_EXIT.ok, state);
+    }
+  });
+
+  test('a relay that cannot be read is one warning for its whole subtree, with its error and since when', () => {
+    const down = unreachable(
+      [
+        leaf({ state: 'unknown' }),
+        leaf({
+          target: 'r1b',
+          state: 'unknown',
+          relay: unreachable([leaf({ target: 'x', state: 'unknown' })], 30_000, 'not known'),
+        }),
+      ],
+      45_000,
+      'ECONNREFUSED: connect ECONNREFUSED 10.0.0.2:8730',
+    );
+    const v = statusVerdict(status([target({ target: 'r1', relay: down })]));
+    assert.equal(v.code, STATUS_EXIT.warning);
+    assert.deepEqual(
+      v.problems.map((p) => p.message),
+      [
+        "www/r1: the relay's API http://10.0.0.2:8730 cannot be read since 45s (ECONNREFUSED: connect ECONNREFUSED 10.0.0.2:8730); its target(s) r1a, r1b are unknown, not known to be in sync",
+      ],
+    );
+    // never read at all: nothing known of its targets, still not ok
+    const never = statusVerdict(
+      status([
+        target({
+          target: 'r1',
+          relay: unreachable([], 5_000, 'HTTP 401'),
+        }),
+      ]),
+    );
+    assert.equal(never.code, STATUS_EXIT.warning);
+    assert.match(
+      never.problems[0]?.message ?? '',
+      /cannot be read since 5s \(HTTP 401\); its targets are not known$/,
+    );
+  });
+
+  test('a tier further down is named by its path, and a relay there that cannot be read warns', () => {
+    const deep = relay([
+      leaf({
+        target: 'r1a',
+        relay: relay([leaf({ target: 'x', state: 'held', holdReason: 'source root emptied' })], {
+          api: 'http://10.0.0.3:8730',
+        }),
+      }),
+      leaf({
+        target: 'r1b',
+        relay: unreachable([leaf({ target: 'y', state: 'unknown' })], 10_000, 'no answer within 10 s', {
+          api: 'http://10.0.0.4:8730',
+        }),
+      }),
+    ]);
+    const v = statusVerdict(status([target({ target: 'r1', relay: deep })]));
+    assert.equal(v.code, STATUS_EXIT.warning);
+    assert.deepEqual(
+      v.problems.map((p) => p.message),
+      [
+        'www/r1 → r1a → x is on hold: source root emptied; lift it on the relay (http://10.0.0.3:8730)',
+        "www/r1 → r1b: the relay's API http://10.0.0.4:8730 cannot be read since 10s (no answer within 10 s); its target(s) y are unknown, not known to be in sync",
+      ],
+    );
+  });
+
+  test('one indented row per leaf under its relay target, with its canary lag and what is wrong with it', () => {
+    const s = status([
+      target({
+        target: 'r1',
+        relay: relay([
+          leaf({ canary: lagged(412) }),
+          leaf({
+            target: 'r1b',
+            state: 'held',
+            pending: 3,
+            holdReason: '1200 deletes > max_delete 1000',
+            relay: relay([leaf({ target: 'x', canary: lagged(2_449) })]),
+          }),
+        ]),
+      }),
+      target({
+        target: 'r2',
+        state: 'down',
+        relay: unreachable(
+          [leaf({ target: 'r2a', state: 'unknown', pending: 5, canary: lagged(300) })],
+          45_000,
+          'ECONNREFUSED',
+        ),
+      }),
+    ]);
+    const lines = statusText(s, statusVerdict(s)).split('\n');
+    assert.match(lines[1] as string, /^www +r1 +idle +0 +- +5s ago +never$/);
+    assert.match(lines[2] as string, /^ +└ r1a +idle +0 +412ms \(canary\) +3s ago +-$/);
+    assert.match(
+      lines[3] as string,
+      /^ +└ r1b +held +3 +- +3s ago +on hold: 1200 deletes > max_delete 1000$/,
+    );
+    assert.match(lines[4] as string, /^ +└ x +idle +0 +2\.4s \(canary\) +3s ago +-$/);
+    assert.match(lines[5] as string, /^www +r2 +down /);
+    // the last word of an unreadable relay is no figure of now
+    assert.match(lines[6] as string, /^ +└ r2a +unknown +- +- +3s ago +relay unreachable since 45s$/);
+    assert.equal(lines[3]?.indexOf('└'), lines[2]?.indexOf('└'), 'one tier, one indent');
+    assert.equal(lines[4]?.indexOf('└'), (lines[2]?.indexOf('└') ?? 0) + 2, 'a tier deeper, further in');
   });
 });

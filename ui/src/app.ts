@@ -10,7 +10,12 @@ import {
   duration,
   type Incident,
   keyOf,
+  type LeafRow,
   lagSeconds,
+  leafLag,
+  leafRows,
+  type RelayStatus,
+  relayLine,
   type SourceStatus,
   STATE_LABEL,
   type TargetStatus,
@@ -116,6 +121,7 @@ function Grid(props: { store: Store; sources: SourceStatus[]; now: number }) {
             <div class="cells">
               ${s.targets.map((t) => html`<${Cell} store=${props.store} t=${t} now=${props.now} />`)}
             </div>
+            ${s.targets.filter((t) => t.relay).map((t) => html`<${Tier} key=${t.target} t=${t} now=${props.now} />`)}
           </div>
         `,
       )}
@@ -145,6 +151,43 @@ function Cell({ store, t, now }: { store: Store; t: TargetStatus; now: number })
         ${t.stuck > 0 ? html`<span data-field="stuck" class="drift">${t.stuck} stuck</span>` : null}
       </span>
     </button>
+  `;
+}
+
+/** A relay target's own targets, one row each beneath it (a tier further down indented), and how its API answers. */
+function Tier({ t, now }: { t: TargetStatus; now: number }) {
+  const r = t.relay as RelayStatus;
+  const rows = leafRows(t);
+  return html`
+    <div class="tier" data-relay=${keyOf(t.source, t.target)} data-state=${r.state}>
+      <div class="tier-head">
+        <strong>${t.target}</strong>
+        <span class="muted">relays to ${r.leaves.length} target(s) · ${r.api}</span>
+        <span class="relay-state" data-state=${r.state}>${relayLine(r, now)}</span>
+      </div>
+      ${rows.length > 0 ? html`<ul class="leaves">${rows.map((row) => html`<${Leaf} key=${row.path} row=${row} now=${now} />`)}</ul>` : null}
+    </div>
+  `;
+}
+
+function Leaf({ row, now }: { row: LeafRow; now: number }) {
+  const l = row.leaf;
+  const lag = leafLag(l, now);
+  // beneath an unknown leaf everything is unknown for the reason the relay's line gives: said once, there
+  const known = l.state !== 'unknown';
+  return html`
+    <li class="leaf" data-leaf=${row.path} data-state=${l.state} title=${l.stateReason}>
+      <span class="lname" style=${`padding-left: ${row.via.length * 18}px`}>└ ${l.target}</span>
+      <span class="lstate">${STATE_LABEL[l.state] ?? l.state}</span>
+      <span data-field="pending">${known ? `${l.pending} pending${l.stuck ? ` (${l.stuck} stuck)` : ''}` : '— pending'}</span>
+      <span data-field="lag">lag ${lag === null ? '—' : `${duration(lag.ms)}${lag.canary ? ' (canary)' : ''}`}</span>
+      <span data-field="last-sync">synced ${ago(l.lastSuccessAt, now)}</span>
+      <span class="note">
+        ${known && l.holdReason ? html`<span data-field="hold">on hold: ${l.holdReason}</span>` : null}
+        ${known && (l.state === 'down' || l.state === 'misconfigured') ? html`<span class="error">${l.lastError ?? l.stateReason}</span>` : null}
+        ${known && l.relay && l.relay.state !== 'ok' ? html`<span data-field="relay" class="error">its relay ${relayLine(l.relay, now)}</span>` : null}
+      </span>
+    </li>
   `;
 }
 
@@ -195,6 +238,7 @@ function Detail({ store, now }: { store: Store; now: number }) {
         }
         <dt>last sync</dt><dd>${ago(t.lastSuccessAt, now)}</dd>
         <dt>last full sync</dt><dd>${ago(t.lastFullSyncAt, now)}</dd>
+        ${t.relay ? html`<dt>relay</dt><dd id="relay-state" data-state=${t.relay.state}>${t.relay.api}: ${relayLine(t.relay, now)}</dd>` : null}
         ${t.canary ? html`<dt>canary lag</dt><dd>${t.canary.lagMs === null ? '—' : duration(t.canary.lagMs)}${t.canary.missingSince ? ` (missing since ${ago(t.canary.missingSince, now)})` : ''}</dd>` : null}
       </dl>
       <h3>Lag, last hour</h3>

@@ -5,10 +5,27 @@
 import type { Incident } from '../../src/alerts/index.js';
 import type { ApiStatus } from '../../src/api/index.js';
 import type { TransferReport } from '../../src/dispatch/index.js';
-import type { AuditSummary, SourceStatus, TargetStatus } from '../../src/status/index.js';
+import { flattenLeaves, type LeafRow } from '../../src/relay/view.js';
+import type {
+  AuditSummary,
+  LeafStatus,
+  RelayStatus,
+  SourceStatus,
+  TargetStatus,
+} from '../../src/status/index.js';
 import type { TransferProgress } from '../../src/transport/progress.js';
 
-export type { ApiStatus, Incident, SourceStatus, TargetStatus, TransferProgress, TransferReport };
+export type {
+  ApiStatus,
+  Incident,
+  LeafRow,
+  LeafStatus,
+  RelayStatus,
+  SourceStatus,
+  TargetStatus,
+  TransferProgress,
+  TransferReport,
+};
 
 export type DriftKind = 'missing' | 'extra' | 'content' | 'metadata';
 export const DRIFT_KINDS: DriftKind[] = ['missing', 'extra', 'content', 'metadata'];
@@ -170,4 +187,31 @@ export const STATE_LABEL: Record<string, string> = {
   misconfigured: 'misconfigured',
   held: 'on hold',
   paused: 'paused',
+  unknown: 'unknown',
 };
+
+/** The rows a relay target shows beneath it: every leaf, a tier further down after its relay leaf (via.length is its indent). */
+export function leafRows(t: TargetStatus): LeafRow[] {
+  return t.relay ? flattenLeaves(t.relay) : [];
+}
+
+/**
+ * A leaf's lag for the page, in ms: its canary lag (from the first
+ * source's write when the relay follows the upstream canary), else the age
+ * of its oldest pending change; null while it is unknown or nothing
+ * measured it (the relay's last word is no lag of now).
+ */
+export function leafLag(l: LeafStatus, now: number): { ms: number; canary: boolean } | null {
+  if (l.state === 'unknown') return null;
+  if (l.canary?.lagMs != null) return { ms: l.canary.lagMs, canary: true };
+  if (l.oldestPendingAt !== null) return { ms: Math.max(0, now - l.oldestPendingAt), canary: false };
+  return null;
+}
+
+/** How the relay's API answers, in words: read when, or since when it cannot be read and why. */
+export function relayLine(r: RelayStatus, now: number): string {
+  if (r.state === 'ok') return `read ${ago(r.readAt, now)}`;
+  if (r.state === 'starting') return 'not read yet';
+  const lasting = r.since === null ? '' : ` for ${duration(Math.max(0, now - r.since))}`;
+  return `cannot be read${lasting}: ${r.error ?? 'no reason given'}; its targets are unknown`;
+}
