@@ -116,7 +116,7 @@ function Grid(props: { store: Store; sources: SourceStatus[]; now: number }) {
             <div class="source-head">
               <strong>${s.name}</strong>
               <span class="path">${s.path}</span>
-              <span class="sstate" data-state=${s.state}>${s.state} · ${s.watchedDirs} dirs</span>
+              <span class="sstate" data-state=${s.state}>${s.state} · ${s.watcher === 'fanotify' ? 'fanotify (whole filesystem)' : `${s.watchedDirs} dirs`}</span>
             </div>
             <div class="cells">
               ${s.targets.map((t) => html`<${Cell} store=${props.store} t=${t} now=${props.now} />`)}
