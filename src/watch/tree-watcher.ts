@@ -3,6 +3,7 @@ import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { IN, Inotify, type RawEvent } from '../native/index.js';
 import { type BytePath, display, joinRel, toFs } from '../util/bytes.js';
+import { type DirRef, DirTable, NO_DIR } from './dir-table.js';
 import { suggestMaxUserWatches } from './limits.js';
 import { afterRound, failureKind, retryDelayMs, stopsRound } from './recovery.js';
 import type { FsEvent } from './types.js';
@@ -57,38 +58,37 @@ export interface RecoveredInfo {
   root: boolean;
 }
 
-/**
- * One watched directory. Only directories have nodes (no per-file state);
- * a node knows its name and parent, so its path follows renames for free.
+/*
+ * Only directories are known (no per-file state), each a DirRef of the
+ * watcher's DirTable: it knows its name and parent, so its path follows
+ * renames for free.
  */
-interface DirNode {
-  wd: number;
+
+/**
+ * Where a walk found a directory while our view still had it elsewhere and
+ * no IN_MOVED_FROM for it had been read yet. If that IN_MOVED_FROM then
+ * expires unpaired (the rename went into a directory not watched yet), this
+ * is where it went.
+ */
+interface FoundAt {
+  parent: DirRef;
   name: BytePath;
-  parent: DirNode | null;
-  children: Map<BytePath, DirNode> | null;
-  /**
-   * Where a walk found this directory while our view still had it elsewhere
-   * and no IN_MOVED_FROM for it had been read yet. If that IN_MOVED_FROM
-   * then expires unpaired (the rename went into a directory not watched yet),
-   * this is where it went.
-   */
-  foundAt?: { parent: DirNode; name: BytePath };
 }
 
 /** A directory waiting for a retry: a watched one we could not list, or one we could not watch. */
 type Unwatched =
-  | { kind: 'list'; node: DirNode; code: string }
-  | { kind: 'watch'; parent: DirNode; name: BytePath; code: string };
+  | { kind: 'list'; node: DirRef; code: string }
+  | { kind: 'watch'; parent: DirRef; name: BytePath; code: string };
 
 /** addWatch errors of a path that may only be stale: the directory may be elsewhere now */
 const stalePath = (code: string | undefined) => code === 'ENOENT' || code === 'ENOTDIR';
 
-const listKey = (node: DirNode) => `l${node.wd}`;
-const watchKey = (parent: DirNode, name: BytePath) => `w${parent.wd}/${name}`;
-
 interface HeldMove {
-  node: DirNode;
+  /** the directory the entry left */
+  node: DirRef;
   name: BytePath;
+  /** its path then, for when that directory is forgotten before the move is settled */
+  path: BytePath;
   isDir: boolean;
   at: number;
   /** the moved directory's node, found again by a walk before (or instead of) its IN_MOVED_TO */
@@ -140,8 +140,11 @@ export class TreeWatcher extends EventEmitter {
   /** maxDirs while start() walks; no cap afterwards (a tree that grows stays watched) */
   private walkCap = Number.POSITIVE_INFINITY;
   private inotify: Inotify | null = null;
-  private readonly byWd = new Map<number, DirNode>();
-  private rootNode: DirNode | null = null;
+  /** the watched directories */
+  private dirs = new DirTable();
+  private rootNode: DirRef = NO_DIR;
+  /** see FoundAt */
+  private readonly foundAt = new Map<DirRef, FoundAt>();
   private readonly held = new Map<number, HeldMove>();
   private holdTimer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -151,7 +154,7 @@ export class TreeWatcher extends EventEmitter {
    * for it is stale. Retried once the events queued behind it are applied.
    */
   private retries: Array<
-    { parent: DirNode; name: BytePath; tries: number } | { node: DirNode; tries: number }
+    { parent: DirRef; name: BytePath; tries: number } | { node: DirRef; tries: number }
   > = [];
   private retryTimer: NodeJS.Timeout | null = null;
   /** directories that could not be watched because the watch limit was reached, not reported yet */
@@ -177,12 +180,12 @@ export class TreeWatcher extends EventEmitter {
 
   /** Number of directories watched now. */
   get watchedDirs(): number {
-    return this.byWd.size;
+    return this.dirs.size;
   }
 
   /** The relative path of every watched directory ('' is the root), for checks and diagnostics. */
   watchedPaths(): BytePath[] {
-    return [...this.byWd.values()].map((n) => this.pathOf(n));
+    return this.dirs.liveRefs().map((n) => this.dirs.pathOf(n));
   }
 
   /**
@@ -212,18 +215,17 @@ export class TreeWatcher extends EventEmitter {
       if (err.code === 'ENOSPC') throw new Error(limitMessage(this.root, readMaxUserWatches(), 0, 1));
       throw new Error(`cannot watch ${this.root}: ${err.code ?? err.message}`);
     }
-    this.rootNode = { wd, name: '', parent: null, children: null };
-    this.byWd.set(wd, this.rootNode);
+    this.rootNode = this.dirs.add(NO_DIR, '', wd);
     this.walkCap = this.maxDirs;
     await this.walk([this.rootNode], null);
     this.walkCap = Number.POSITIVE_INFINITY;
-    if (this.byWd.size > this.maxDirs)
+    if (this.dirs.size > this.maxDirs)
       throw Object.assign(new Error(`${this.root} has more than ${this.maxDirs} directories`), {
         code: TOO_MANY_DIRS,
-        dirs: this.byWd.size,
+        dirs: this.dirs.size,
       });
     await this.reportLimit();
-    return { dirs: this.byWd.size, ms: Math.round(performance.now() - t0) };
+    return { dirs: this.dirs.size, ms: Math.round(performance.now() - t0) };
   }
 
   /** Stops watching; the fd is closed and every watch with it. */
@@ -241,38 +243,39 @@ export class TreeWatcher extends EventEmitter {
     this.unwatchedSince = null;
     this.inotify?.close();
     this.inotify = null;
-    this.byWd.clear();
-    this.rootNode = null;
+    this.dirs = new DirTable();
+    this.foundAt.clear();
+    this.rootNode = NO_DIR;
   }
 
   // ---- tree bookkeeping ----------------------------------------------------
 
-  private pathOf(node: DirNode): BytePath {
-    if (node.parent === null) return '';
-    const parts: BytePath[] = [];
-    for (let n: DirNode | null = node; n !== null && n.parent !== null; n = n.parent) parts.push(n.name);
-    return parts.reverse().join('/');
+  private pathOf(node: DirRef): BytePath {
+    return this.dirs.pathOf(node);
   }
 
   private abs(rel: BytePath): Buffer {
     return rel === '' ? Buffer.from(this.root) : Buffer.concat([Buffer.from(`${this.root}/`), toFs(rel)]);
   }
 
-  /** Whether `node` is `ancestor` or lies beneath it. */
-  private within(node: DirNode, ancestor: DirNode): boolean {
-    for (let n: DirNode | null = node; n !== null; n = n.parent) if (n === ancestor) return true;
-    return false;
+  private listKey(node: DirRef): string {
+    return `l${this.dirs.wd(node)}`;
   }
 
-  private link(parent: DirNode, name: BytePath, wd: number, relink: boolean): DirNode | null {
-    const existing = this.byWd.get(wd);
-    if (existing) {
-      if (existing.parent === parent && existing.name === name) return existing;
+  private watchKey(parent: DirRef, name: BytePath): string {
+    return `w${this.dirs.wd(parent)}/${name}`;
+  }
+
+  private link(parent: DirRef, name: BytePath, wd: number, relink: boolean): DirRef | null {
+    const dirs = this.dirs;
+    const existing = dirs.byWd(wd);
+    if (existing !== NO_DIR) {
+      if (dirs.parent(existing) === parent && dirs.nameIs(existing, name)) return existing;
       // The same directory found somewhere else: renames we have not read yet
       // (they will move the node), or lost in an overflow (a rescan moves it
       // to where it is now). Never under its own subtree: our view may lag
       // the kernel's, and a cycle would make its path endless.
-      if (existing === this.rootNode || this.within(parent, existing)) return null;
+      if (existing === this.rootNode || dirs.within(parent, existing)) return null;
       if (!relink) {
         // Moved into a directory that was not watched yet: its IN_MOVED_TO
         // never comes, only the IN_MOVED_FROM we hold. The walk of the new
@@ -281,55 +284,32 @@ export class TreeWatcher extends EventEmitter {
         if (!held) {
           // Its IN_MOVED_FROM may still be in the kernel queue: remember where
           // it is, in case no IN_MOVED_TO follows (see reclaim)
-          existing.foundAt = { parent, name };
+          this.foundAt.set(existing, { parent, name });
           return null;
         }
         held.claimed = true;
       }
-      this.unlinkFromParent(existing);
-      existing.parent = parent;
-      existing.name = name;
-      existing.foundAt = undefined;
-      if (!parent.children) parent.children = new Map();
-      parent.children.set(name, existing);
+      this.foundAt.delete(existing);
+      dirs.attach(existing, parent, name);
       return existing;
     }
-    const old = parent.children?.get(name);
-    if (old) {
+    const old = dirs.child(parent, name);
+    if (old !== NO_DIR) {
       // Another directory known under this name: it was moved or deleted and
       // we have not read those events yet (they will free the name, and the
       // IN_CREATE after them links this one), or, in a rescan, it is gone.
       if (!relink) return null;
       this.drop(old, true);
     }
-    const node: DirNode = { wd, name, parent, children: null };
-    if (!parent.children) parent.children = new Map();
-    parent.children.set(name, node);
-    this.byWd.set(wd, node);
-    return node;
-  }
-
-  private unlinkFromParent(node: DirNode): void {
-    const p = node.parent;
-    if (p?.children?.get(node.name) === node) {
-      p.children.delete(node.name);
-      if (p.children.size === 0) p.children = null;
-    }
+    return dirs.add(parent, name, wd);
   }
 
   /** Forgets a directory and everything beneath it; `rm` also removes the kernel watches (moved out of the tree). */
-  private drop(node: DirNode, rm: boolean): void {
-    this.unlinkFromParent(node);
-    const stack = [node];
-    while (stack.length > 0) {
-      const n = stack.pop() as DirNode;
-      if (n.children) for (const c of n.children.values()) stack.push(c);
-      n.children = null;
-      if (this.byWd.get(n.wd) === n) {
-        this.byWd.delete(n.wd);
-        if (rm) this.inotify?.rmWatch(n.wd);
-      }
-    }
+  private drop(node: DirRef, rm: boolean): void {
+    this.dirs.drop(node, (wd, n) => {
+      if (this.foundAt.size > 0) this.foundAt.delete(n);
+      if (rm) this.inotify?.rmWatch(wd);
+    });
   }
 
   /**
@@ -340,38 +320,40 @@ export class TreeWatcher extends EventEmitter {
    * malloc arenas) and were no faster on 2 cores. `seen` collects every
    * watched wd when reconciling after an overflow.
    */
-  private async walk(start: DirNode[], seen: Set<number> | null): Promise<void> {
-    const stack: DirNode[] = [...start];
+  private async walk(start: DirRef[], seen: Set<number> | null): Promise<void> {
+    const stack: DirRef[] = [...start];
     let n = 0;
-    while (stack.length > 0 && !this.closed && this.byWd.size <= this.walkCap) {
-      const node = stack.pop() as DirNode;
+    while (stack.length > 0 && !this.closed && this.dirs.size <= this.walkCap) {
+      const node = stack.pop() as DirRef;
       for (const d of this.readDir(node, seen) ?? []) stack.push(d);
       if (++n % WALK_SLICE === 0) await new Promise((r) => setImmediate(r));
     }
   }
 
   /** Lists one watched directory and watches its subdirectories; returns them for the walk to descend, null when it could not be listed. */
-  private readDir(node: DirNode, seen: Set<number> | null): DirNode[] | null {
+  private readDir(node: DirRef, seen: Set<number> | null): DirRef[] | null {
+    // forgotten while the walk waited (deleted, moved out): nothing to list
+    if (this.closed || !this.dirs.live(node)) return [];
     const rel = this.pathOf(node);
-    let entries: import('node:fs').Dirent<Buffer>[];
+    let entries: import('node:fs').Dirent[];
     try {
-      entries = readdirSync(this.abs(rel), { withFileTypes: true, encoding: 'buffer' });
+      // latin1: each name's bytes as a byte string, without a Buffer per name
+      entries = readdirSync(this.abs(rel), { withFileTypes: true, encoding: 'latin1' });
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      if (failureKind(err.code) === 'gone' && this.unwatched.size > 0) this.unwatched.delete(listKey(node));
-      if (err.code === 'ENOENT' && this.byWd.get(node.wd) === node) this.retryLater({ node, tries: 0 });
+      if (failureKind(err.code) === 'gone' && this.unwatched.size > 0)
+        this.unwatched.delete(this.listKey(node));
+      if (err.code === 'ENOENT') this.retryLater({ node, tries: 0 });
       else this.failed({ kind: 'list', node, code: err.code ?? 'EIO' }, rel, err);
       return null;
     }
-    if (this.unwatched.size > 0) this.unwatched.delete(listKey(node));
-    if (this.closed || this.byWd.get(node.wd) !== node) return [];
-    const out: DirNode[] = [];
+    if (this.unwatched.size > 0) this.unwatched.delete(this.listKey(node));
+    const out: DirRef[] = [];
     for (const ent of entries) {
       // d_type is DT_DIR only for a real directory: a symlink to one is not followed
       if (!ent.isDirectory()) continue;
-      const name = ent.name.toString('latin1');
-      const child = this.watchDir(node, name, seen, seen !== null);
-      if (child) out.push(child);
+      const child = this.watchDir(node, ent.name, seen, seen !== null, rel);
+      if (child !== null) out.push(child);
     }
     return out;
   }
@@ -383,29 +365,30 @@ export class TreeWatcher extends EventEmitter {
    * leaves such conflicts to them.
    */
   private watchDir(
-    parent: DirNode,
+    parent: DirRef,
     name: BytePath,
     seen: Set<number> | null,
     relink: boolean,
-  ): DirNode | null {
-    const rel = joinRel(this.pathOf(parent), name);
+    parentRel = this.pathOf(parent),
+  ): DirRef | null {
+    const rel = joinRel(parentRel, name);
     if (this.ignoreDir(rel) || !this.inotify) return null;
     let wd: number;
     try {
       wd = this.inotify.addWatch(this.abs(rel), MASK);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      if (err.code === 'ENOSPC' && !this.unwatched.has(watchKey(parent, name)))
+      if (err.code === 'ENOSPC' && !this.unwatched.has(this.watchKey(parent, name)))
         this.overLimit.push(this.abs(rel));
       if (failureKind(err.code) === 'gone' && this.unwatched.size > 0)
-        this.unwatched.delete(watchKey(parent, name));
+        this.unwatched.delete(this.watchKey(parent, name));
       // a stale path (a rename above it not read yet) fails with ENOENT, or
       // with ENOTDIR once a file took the old parent's name: look again
       if (stalePath(err.code) && relink) this.retryLater({ parent, name, tries: 0 });
       else this.failed({ kind: 'watch', parent, name, code: err.code ?? 'EIO' }, rel, err);
       return null;
     }
-    if (this.unwatched.size > 0) this.unwatched.delete(watchKey(parent, name));
+    if (this.unwatched.size > 0) this.unwatched.delete(this.watchKey(parent, name));
     if (seen) {
       // Already watched and already where we found it: no need to descend again
       const already = seen.has(wd);
@@ -422,7 +405,7 @@ export class TreeWatcher extends EventEmitter {
    */
   private failed(u: Unwatched, rel: BytePath, err: NodeJS.ErrnoException): void {
     if (failureKind(err.code) === 'gone') return;
-    const key = u.kind === 'list' ? listKey(u.node) : watchKey(u.parent, u.name);
+    const key = u.kind === 'list' ? this.listKey(u.node) : this.watchKey(u.parent, u.name);
     const known = this.unwatched.get(key);
     if (known) {
       known.code = u.code;
@@ -459,7 +442,7 @@ export class TreeWatcher extends EventEmitter {
 
   /** Whether a directory waiting for a retry still belongs to the tree we watch (its node or its parent is). */
   private stillHere(u: Unwatched): boolean {
-    return u.kind === 'list' ? this.byWd.get(u.node.wd) === u.node : this.byWd.get(u.parent.wd) === u.parent;
+    return this.dirs.live(u.kind === 'list' ? u.node : u.parent);
   }
 
   /** The relative path of a directory waiting for a retry, or null when it no longer belongs to the tree we watch. */
@@ -481,8 +464,8 @@ export class TreeWatcher extends EventEmitter {
   private async recover(): Promise<void> {
     this.recoverTimer = null;
     this.recovering = true;
-    const back: DirNode[] = [];
-    const walkFrom: DirNode[] = [];
+    const back: DirRef[] = [];
+    const walkFrom: DirRef[] = [];
     let root = false;
     for (const [key, u] of [...this.unwatched]) {
       if (this.closed) return;
@@ -500,7 +483,7 @@ export class TreeWatcher extends EventEmitter {
         }
       } else {
         const node = this.watchDir(u.parent, u.name, null, true);
-        if (node) {
+        if (node !== null) {
           back.push(node);
           walkFrom.push(node);
         }
@@ -513,7 +496,7 @@ export class TreeWatcher extends EventEmitter {
     if (this.closed) return;
     void this.reportLimit();
     const out: FsEvent[] = back
-      .filter((n) => n !== this.rootNode && this.byWd.get(n.wd) === n)
+      .filter((n) => n !== this.rootNode && this.dirs.live(n))
       .map((n) => ({ kind: 'upsertTree', path: this.pathOf(n), isDir: true }));
     if (out.length > 0) this.emit('events', out);
     this.recovered.dirs += back.length;
@@ -552,7 +535,7 @@ export class TreeWatcher extends EventEmitter {
     }
     if (this.closed) return;
     const max = readMaxUserWatches();
-    const watched = this.byWd.size;
+    const watched = this.dirs.size;
     const needed = watched + more;
     this.emit('watchLimit', {
       message: limitMessage(this.root, max, watched, needed),
@@ -567,24 +550,23 @@ export class TreeWatcher extends EventEmitter {
   private onRaw(raw: RawEvent[]): void {
     if (this.closed) return;
     const out: FsEvent[] = [];
-    const newDirs: Array<{ node: DirNode; move?: { from: BytePath; cookie: number } }> = [];
+    const newDirs: Array<{ node: DirRef; move?: { from: BytePath; cookie: number } }> = [];
+    const dirs = this.dirs;
     for (const ev of raw) {
       if (ev.mask & IN.IN_Q_OVERFLOW) {
         this.onOverflow();
         continue;
       }
-      const node = this.byWd.get(ev.wd);
-      if (!node) continue; // a watch we already dropped
+      const node = dirs.byWd(ev.wd);
+      if (node === NO_DIR) continue; // a watch we already dropped
       if (ev.mask & IN.IN_IGNORED) {
         // The kernel removed the watch (directory deleted, or unmounted)
-        if (this.byWd.get(ev.wd) === node) {
-          if (node === this.rootNode) {
-            this.rootGone('deleted');
-            return;
-          }
-          this.byWd.delete(ev.wd);
-          this.unlinkFromParent(node);
+        if (node === this.rootNode) {
+          this.rootGone('deleted');
+          return;
         }
+        this.foundAt.delete(node);
+        dirs.detach(node);
         continue;
       }
       if (ev.mask & (IN.IN_DELETE_SELF | IN.IN_MOVE_SELF | IN.IN_UNMOUNT)) {
@@ -599,32 +581,29 @@ export class TreeWatcher extends EventEmitter {
       const isDir = (ev.mask & IN.IN_ISDIR) !== 0;
       const rel = joinRel(this.pathOf(node), ev.name);
       if (ev.mask & IN.IN_MOVED_FROM) {
-        this.held.set(ev.cookie, { node, name: ev.name, isDir, at: Date.now() });
+        this.held.set(ev.cookie, { node, name: ev.name, path: rel, isDir, at: Date.now() });
         continue;
       }
       if (ev.mask & IN.IN_MOVED_TO) {
         const from = this.held.get(ev.cookie);
         if (from) {
           this.held.delete(ev.cookie);
-          const fromRel = joinRel(this.pathOf(from.node), from.name);
+          const fromRel = this.heldPath(from);
           let inode: string | undefined;
           if (isDir) {
-            const moved = from.node.children?.get(from.name);
-            if (moved && !this.ignoreDir(rel) && !this.within(node, moved)) {
+            const moved = dirs.child(from.node, from.name);
+            if (moved !== NO_DIR && !this.ignoreDir(rel) && !dirs.within(node, moved)) {
               inode = this.inodeOf(moved, rel);
-              this.unlinkFromParent(moved);
-              moved.name = ev.name;
-              moved.parent = node;
-              moved.foundAt = undefined;
-              if (!node.children) node.children = new Map();
-              const old = node.children.get(ev.name);
-              if (old && old !== moved) this.drop(old, true);
-              node.children.set(ev.name, moved);
+              dirs.unlink(moved);
+              const old = dirs.child(node, ev.name);
+              if (old !== NO_DIR && old !== moved) this.drop(old, true);
+              this.foundAt.delete(moved);
+              dirs.attach(moved, node, ev.name);
             } else {
-              if (moved) this.drop(moved, true);
+              if (moved !== NO_DIR) this.drop(moved, true);
               // from an unwatched (excluded) place: watch it now, then send it
               const child = this.ignoreDir(rel) ? null : this.watchDir(node, ev.name, null, true);
-              if (child) {
+              if (child !== null) {
                 newDirs.push({ node: child, move: { from: fromRel, cookie: ev.cookie } });
                 continue;
               }
@@ -643,7 +622,7 @@ export class TreeWatcher extends EventEmitter {
         // moved in from outside the tree
         if (isDir) {
           const child = this.watchDir(node, ev.name, null, true);
-          if (child) newDirs.push({ node: child });
+          if (child !== null) newDirs.push({ node: child });
           else out.push({ kind: 'upsertTree', path: rel, isDir: true });
         } else out.push({ kind: 'upsert', path: rel, isDir: false });
         continue;
@@ -651,7 +630,7 @@ export class TreeWatcher extends EventEmitter {
       if (ev.mask & IN.IN_CREATE) {
         if (isDir) {
           const child = this.watchDir(node, ev.name, null, true);
-          if (child) newDirs.push({ node: child });
+          if (child !== null) newDirs.push({ node: child });
           else out.push({ kind: 'upsertTree', path: rel, isDir: true });
         } else {
           const links = this.completeOnCreate(rel);
@@ -663,9 +642,9 @@ export class TreeWatcher extends EventEmitter {
       if (ev.mask & IN.IN_CLOSE_WRITE) out.push({ kind: 'upsert', path: rel, isDir: false });
       else if (ev.mask & IN.IN_DELETE) {
         if (isDir) {
-          const gone = node.children?.get(ev.name);
-          if (gone) this.drop(gone, false);
-          else if (this.unwatched.size > 0) this.unwatched.delete(watchKey(node, ev.name));
+          const gone = dirs.child(node, ev.name);
+          if (gone !== NO_DIR) this.drop(gone, false);
+          else if (this.unwatched.size > 0) this.unwatched.delete(this.watchKey(node, ev.name));
         }
         out.push({ kind: 'delete', path: rel, isDir });
       } else if (ev.mask & IN.IN_ATTRIB) out.push({ kind: 'upsert', path: rel, isDir });
@@ -703,13 +682,13 @@ export class TreeWatcher extends EventEmitter {
    * each side of it must agree, or something took the name meanwhile.
    * undefined: not sure (a move's transfer then sends normally).
    */
-  private inodeOf(node: DirNode, rel: BytePath): string | undefined {
+  private inodeOf(node: DirRef, rel: BytePath): string | undefined {
     if (!this.inotify) return undefined;
     try {
       const before = lstatSync(this.abs(rel), { bigint: true });
       const wd = this.inotify.addWatch(this.abs(rel), MASK);
-      if (wd !== node.wd) {
-        if (!this.byWd.has(wd)) this.inotify.rmWatch(wd);
+      if (wd !== this.dirs.wd(node)) {
+        if (this.dirs.byWd(wd) === NO_DIR) this.inotify.rmWatch(wd);
         return undefined;
       }
       const after = lstatSync(this.abs(rel), { bigint: true });
@@ -722,7 +701,7 @@ export class TreeWatcher extends EventEmitter {
 
   /** New or moved-in directories: watch everything beneath first, then send each whole tree. */
   private async sendNewDirs(
-    dirs: Array<{ node: DirNode; move?: { from: BytePath; cookie: number } }>,
+    dirs: Array<{ node: DirRef; move?: { from: BytePath; cookie: number } }>,
   ): Promise<void> {
     await this.walk(
       dirs.map((d) => d.node),
@@ -732,7 +711,7 @@ export class TreeWatcher extends EventEmitter {
     void this.reportLimit();
     const out: FsEvent[] = [];
     for (const d of dirs) {
-      if (this.byWd.get(d.node.wd) !== d.node) {
+      if (!this.dirs.live(d.node)) {
         // deleted or moved out again while we walked it; those events said so
         continue;
       }
@@ -744,7 +723,7 @@ export class TreeWatcher extends EventEmitter {
   }
 
   private retryLater(
-    r: { parent: DirNode; name: BytePath; tries: number } | { node: DirNode; tries: number },
+    r: { parent: DirRef; name: BytePath; tries: number } | { node: DirRef; tries: number },
   ): void {
     this.retries.push(r);
     // a timer, not a microtask: the renames that explain the stale path are
@@ -756,22 +735,22 @@ export class TreeWatcher extends EventEmitter {
     this.retryTimer = null;
     const batch = this.retries;
     this.retries = [];
-    const walkFrom: DirNode[] = [];
+    const walkFrom: DirRef[] = [];
     const again: typeof batch = [];
     for (const r of batch) {
       if (this.closed) return;
       if ('node' in r) {
         // a watched directory we could not list: list it again under its current path
-        if (this.byWd.get(r.node.wd) === r.node) walkFrom.push(r.node);
+        if (this.dirs.live(r.node)) walkFrom.push(r.node);
         continue;
       }
-      if (this.byWd.get(r.parent.wd) !== r.parent || !this.inotify) continue; // the parent is gone: so is it
+      if (!this.dirs.live(r.parent) || !this.inotify) continue; // the parent is gone: so is it
       const rel = joinRel(this.pathOf(r.parent), r.name);
       if (this.ignoreDir(rel)) continue;
       try {
         const wd = this.inotify.addWatch(this.abs(rel), MASK);
         const node = this.link(r.parent, r.name, wd, true);
-        if (node) walkFrom.push(node);
+        if (node !== null) walkFrom.push(node);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         // still not there after the events ahead of it: it was deleted or moved on, and those events say so
@@ -790,15 +769,20 @@ export class TreeWatcher extends EventEmitter {
     if (this.closed) return;
     // whatever was created in them before the watch existed goes now
     const out: FsEvent[] = walkFrom
-      .filter((n) => this.byWd.get(n.wd) === n)
+      .filter((n) => this.dirs.live(n))
       .map((n) => ({ kind: 'upsertTree', path: this.pathOf(n), isDir: true }));
     if (out.length > 0) this.emit('events', out);
   }
 
-  private heldFor(node: DirNode): HeldMove | undefined {
+  private heldFor(node: DirRef): HeldMove | undefined {
     for (const h of this.held.values())
-      if (h.isDir && !h.claimed && h.node.children?.get(h.name) === node) return h;
+      if (h.isDir && !h.claimed && this.dirs.child(h.node, h.name) === node) return h;
     return undefined;
+  }
+
+  /** Where a held entry was: through its directory's current path while that is known. */
+  private heldPath(h: HeldMove): BytePath {
+    return this.dirs.known(h.node) ? joinRel(this.pathOf(h.node), h.name) : h.path;
   }
 
   /**
@@ -809,12 +793,13 @@ export class TreeWatcher extends EventEmitter {
    * kernel confirms that name is still this directory; returns its new path,
    * or null when it really left the tree.
    */
-  private reclaim(node: DirNode): BytePath | null {
-    const found = node.foundAt;
-    node.foundAt = undefined;
+  private reclaim(node: DirRef): BytePath | null {
+    const found = this.foundAt.get(node);
+    this.foundAt.delete(node);
     if (!found || !this.inotify) return null;
     const { parent, name } = found;
-    if (this.byWd.get(parent.wd) !== parent || this.within(parent, node)) return null;
+    const dirs = this.dirs;
+    if (!dirs.live(parent) || dirs.within(parent, node)) return null;
     const rel = joinRel(this.pathOf(parent), name);
     let wd: number;
     try {
@@ -822,18 +807,15 @@ export class TreeWatcher extends EventEmitter {
     } catch {
       return null; // moved on or deleted since the walk
     }
-    if (wd !== node.wd) {
+    if (wd !== dirs.wd(node)) {
       // another directory took that name: it is watched through its own events
-      if (!this.byWd.has(wd)) this.inotify.rmWatch(wd);
+      if (dirs.byWd(wd) === NO_DIR) this.inotify.rmWatch(wd);
       return null;
     }
-    this.unlinkFromParent(node);
-    const old = parent.children?.get(name);
-    if (old && old !== node) this.drop(old, false);
-    node.parent = parent;
-    node.name = name;
-    if (!parent.children) parent.children = new Map();
-    parent.children.set(name, node);
+    dirs.unlink(node);
+    const old = dirs.child(parent, name);
+    if (old !== NO_DIR && old !== node) this.drop(old, false);
+    dirs.attach(node, parent, name);
     return rel;
   }
 
@@ -846,17 +828,17 @@ export class TreeWatcher extends EventEmitter {
     for (const [cookie, h] of this.held) {
       if (now - h.at < this.moveHoldMs) continue;
       this.held.delete(cookie);
-      const rel = joinRel(this.pathOf(h.node), h.name);
+      const rel = this.heldPath(h);
       if (h.isDir && !h.claimed) {
-        const gone = h.node.children?.get(h.name);
-        const found = gone ? this.reclaim(gone) : null;
+        const gone = this.dirs.child(h.node, h.name);
+        const found = gone !== NO_DIR ? this.reclaim(gone) : null;
         if (found !== null) {
           out.push({ kind: 'delete', path: rel, isDir: true });
           // events inside it since the walk carried the old path: send it whole
           out.push({ kind: 'upsertTree', path: found, isDir: true });
           continue;
         }
-        if (gone) this.drop(gone, true);
+        if (gone !== NO_DIR) this.drop(gone, true);
       }
       out.push({ kind: 'delete', path: rel, isDir: h.isDir });
     }
@@ -893,14 +875,15 @@ export class TreeWatcher extends EventEmitter {
 
   private async rescan(): Promise<void> {
     const root = this.rootNode;
-    if (!root || this.closed) return;
+    if (root === NO_DIR || this.closed) return;
     // Moves pending pairing are stale: their partners may be lost
     this.held.clear();
-    const seen = new Set<number>([root.wd]);
+    const seen = new Set<number>([this.dirs.wd(root)]);
     await this.walk([root], seen);
     if (this.closed) return;
-    for (const [wd, node] of this.byWd) {
-      if (!seen.has(wd)) this.drop(node, true);
+    for (const node of this.dirs.liveRefs()) {
+      // a directory dropped with one before it in this loop is not live any more
+      if (this.dirs.live(node) && !seen.has(this.dirs.wd(node))) this.drop(node, true);
     }
     await this.reportLimit();
   }
