@@ -25,8 +25,8 @@ const genOf = (ref: DirRef) => Math.floor(ref / SLOTS);
  * The directories an inotify watcher watches, in typed arrays outside the
  * JS heap: per directory its wd, parent, generation, state, three sibling
  * links, its name's bytes and a place in two hash indexes (by wd, by parent
- * and name), ~50 bytes. An object per directory with a Map of its children
- * and a Map from wd cost ~160 (16 MB of heap at 100k directories).
+ * and name): 6.67 MB for 100,001 directories, where an object per directory
+ * with a Map of its children and a Map from wd took 14 MB of heap (measured).
  *
  * A directory is live while the kernel watches it for us (found by wd), and
  * linked while its parent lists it under its name. One dropped, or whose
