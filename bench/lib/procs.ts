@@ -262,7 +262,7 @@ export function inotifywaitStartup(root: string): Promise<{ ms: number; rssMb: n
  */
 export function auditSyncward(config: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [SYNCWARD_BIN, 'audit', '-c', config], {
+    const p = spawn(process.execPath, [...SYNCWARD_NODE_FLAGS, SYNCWARD_BIN, 'audit', '-c', config], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
