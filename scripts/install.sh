@@ -90,7 +90,7 @@ if [ -z "$DESTDIR" ]; then
   bash scripts/apt-missing.sh rsync openssh-client | sed 's/^/install: /'
 fi
 [ "$build" -eq 0 ] || bash scripts/setup.sh
-for built in dist/src/cli/main.js build/Release/syncward_inotify.node dist/ui/index.html node_modules/better-sqlite3; do
+for built in dist/bundle/main.js build/Release/syncward_inotify.node dist/ui/index.html node_modules/better-sqlite3; do
   [ -e "$built" ] || fail "$clone/$built is missing: build first (bash scripts/setup.sh), or leave out --no-build"
 done
 if [ -e "$dest" ] && [ ! -e "$dest/$marker" ] && [ -n "$(ls -A "$dest")" ]; then

@@ -14,9 +14,18 @@ import { waitFor } from '../../test/helpers/tree.js';
 export type { RsyncDaemon };
 export { startRsyncDaemon };
 
-const bin = new URL('../../../bin/syncward', import.meta.url).pathname;
-/** the V8 flag bin/syncward and the systemd unit run with */
-export const SYNCWARD_NODE_FLAGS = ['--max-semi-space-size=4'];
+/**
+ * syncward as scripts/install.sh and the .deb install it: the bundle
+ * (scripts/bundle.mjs, built by npm run bench), which bin/syncward runs
+ * where there is no dist/src. A clone's bin/syncward runs dist/src.
+ */
+export const SYNCWARD_BIN = new URL('../../../dist/bundle/syncward.js', import.meta.url).pathname;
+/** the node flags bin/syncward and the systemd unit run with: its first line's */
+export const SYNCWARD_NODE_FLAGS = (
+  readFileSync(new URL('../../../bin/syncward', import.meta.url), 'utf8').split('\n')[0] ?? ''
+)
+  .split(' ')
+  .filter((w) => w.startsWith('--'));
 
 export function which(cmd: string): boolean {
   return spawnSync('which', [cmd]).status === 0;
@@ -113,7 +122,7 @@ export function startSyncward(o: SyncwardOptions): SyncwardProcess {
   const flags = [...SYNCWARD_NODE_FLAGS];
   if (o.cpuProfDir) flags.push('--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`);
   const spawnedAt = performance.now();
-  const proc = spawn(process.execPath, [...flags, bin, 'start', '-c', config], {
+  const proc = spawn(process.execPath, [...flags, SYNCWARD_BIN, 'start', '-c', config], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let overflows = 0;
@@ -253,7 +262,9 @@ export function inotifywaitStartup(root: string): Promise<{ ms: number; rssMb: n
  */
 export function auditSyncward(config: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [bin, 'audit', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [...SYNCWARD_NODE_FLAGS, SYNCWARD_BIN, 'audit', '-c', config], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     for (const s of [p.stdout, p.stderr])
       s?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-2000)));

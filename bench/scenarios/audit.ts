@@ -10,16 +10,21 @@ import { buildFullSyncCall } from '../../src/transport/argv.js';
 import { parseTargetUrl } from '../../src/transport/target-url.js';
 import { type Context, type Scenario, scratch } from '../lib/context.js';
 import { writeBurst } from '../lib/files.js';
-import { floorArgs, runRsync, SYNCWARD_NODE_FLAGS, startRsyncDaemon, syncwardConfig } from '../lib/procs.js';
+import {
+  floorArgs,
+  runRsync,
+  SYNCWARD_BIN,
+  SYNCWARD_NODE_FLAGS,
+  startRsyncDaemon,
+  syncwardConfig,
+} from '../lib/procs.js';
 import { fmtS, fmtX, median, ratio } from '../lib/stats.js';
 import type { ScenarioResult } from '../lib/types.js';
-
-const bin = new URL('../../../bin/syncward', import.meta.url).pathname;
 
 function runCli(args: string[]): Promise<{ code: number; ms: number; out: string }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const p = spawn(process.execPath, [...SYNCWARD_NODE_FLAGS, bin, ...args], {
+    const p = spawn(process.execPath, [...SYNCWARD_NODE_FLAGS, SYNCWARD_BIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

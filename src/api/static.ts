@@ -1,10 +1,10 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../util/package-root.js';
 
-/** The dashboard's build output: dist/ui at the package root (this file is dist/src/api/static.js). */
-export const UI_DIR = fileURLToPath(new URL('../../../dist/ui/', import.meta.url));
+/** The dashboard's build output: dist/ui at the package root. */
+export const UI_DIR = `${join(PACKAGE_ROOT, 'dist', 'ui')}${sep}`;
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { WebhookFormat } from '../deliver/index.js';
 import { compilePattern, Filter, RELAY_INBOX } from '../filter/index.js';
 import { SSH_DIR, stateDirProblem } from '../journal/state-dir.js';
@@ -269,7 +269,7 @@ export function parseConfig(text: string, file?: string): Config {
     );
   }
   const raw: unknown = doc.toJS() ?? {};
-  const parsed = configSchema.safeParse(raw, { reportInput: true });
+  const parsed = configSchema().safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
@@ -541,7 +541,7 @@ export function configFromArgs(o: AdHocOptions): Config {
       },
     ],
   };
-  const parsed = configSchema.safeParse(yamlish, { reportInput: true });
+  const parsed = configSchema().safeParse(yamlish, { reportInput: true });
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((i) => ({ key: keyString(i.path), message: issueMessage(i) })),

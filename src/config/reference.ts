@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { configSchema } from './schema.js';
 
 interface JsonSchema {
@@ -21,7 +21,7 @@ interface JsonSchema {
  * output; a unit test fails when they differ.
  */
 export function configReference(): string {
-  const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  const schema = z.toJSONSchema(configSchema(), { io: 'input', unrepresentable: 'any' }) as JsonSchema;
   const rows: string[] = [];
   const walk = (s: JsonSchema, prefix: string) => {
     for (const [key, prop] of Object.entries(s.properties ?? {})) {

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { getSystemErrorName } from 'node:util';
+import { PACKAGE_ROOT } from '../util/package-root.js';
 
 /** The addon built from src/native/inotify.c and fanotify.c by node-gyp. */
 export interface Binding {
@@ -50,14 +50,7 @@ export type InotifyConstant =
   | 'IN_ISDIR';
 
 function loadBinding(): Binding {
-  // dist/src/native/index.js and src/native/index.ts both sit a fixed depth
-  // under the package root; walk up to the folder that has binding.gyp.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(join(dir, 'binding.gyp'))) break;
-    dir = dirname(dir);
-  }
-  const file = join(dir, 'build', 'Release', 'syncward_inotify.node');
+  const file = join(PACKAGE_ROOT, 'build', 'Release', 'syncward_inotify.node');
   if (!existsSync(file)) {
     throw new Error(`the inotify addon is not built (${file} is missing); run: npm run build:native`);
   }

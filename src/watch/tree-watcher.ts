@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { IN, Inotify, type RawEvent } from '../native/index.js';
-import { type BytePath, display, joinRel, toFs } from '../util/bytes.js';
+import { type BytePath, display, fromText, joinRel, toFs } from '../util/bytes.js';
 import { type DirRef, DirTable, NO_DIR } from './dir-table.js';
 import { suggestMaxUserWatches } from './limits.js';
 import { afterRound, failureKind, retryDelayMs, stopsRound } from './recovery.js';
@@ -135,6 +135,8 @@ const MASK =
 export class TreeWatcher extends EventEmitter {
   readonly backend = 'inotify';
   private readonly root: string;
+  /** the root and a slash, as a byte string, for abs() */
+  private readonly rootPrefix: BytePath;
   private readonly ignoreDir: (rel: BytePath) => boolean;
   private readonly moveHoldMs: number;
   private readonly maxDirs: number;
@@ -176,6 +178,7 @@ export class TreeWatcher extends EventEmitter {
   constructor(root: string, o: TreeWatcherOptions = {}) {
     super();
     this.root = root.replace(/\/+$/, '') || '/';
+    this.rootPrefix = fromText(`${this.root}/`);
     this.ignoreDir = o.ignoreDir ?? (() => false);
     this.moveHoldMs = o.moveHoldMs ?? 5;
     this.maxDirs = o.maxDirs ?? Number.POSITIVE_INFINITY;
@@ -259,7 +262,7 @@ export class TreeWatcher extends EventEmitter {
   }
 
   private abs(rel: BytePath): Buffer {
-    return rel === '' ? Buffer.from(this.root) : Buffer.concat([Buffer.from(`${this.root}/`), toFs(rel)]);
+    return rel === '' ? Buffer.from(this.root) : Buffer.from(this.rootPrefix + rel, 'latin1');
   }
 
   private listKey(node: DirRef): string {

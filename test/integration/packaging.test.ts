@@ -15,7 +15,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import { STARTER_CONFIG } from '../../src/cli/init.js';
 import { parseConfig } from '../../src/config/index.js';
 import { makeTempDir, waitFor } from '../helpers/tree.js';
@@ -120,6 +120,11 @@ function ok(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
   return r.stdout;
 }
 
+// an install ships the bundle (scripts/bundle.mjs): built here from dist/src as this run has it
+before(() => {
+  ok(process.execPath, [join(root, 'scripts', 'bundle.mjs')]);
+});
+
 /** Every path under `dir` with its type, mode and (for files) content hash: what an install left there. */
 function snapshot(dir: string): string[] {
   const out: string[] = [];
@@ -196,7 +201,7 @@ function verifiesUnit(unitPath: string, prefix: string, t: { diagnostic(m: strin
   assert.match(
     text,
     new RegExp(
-      `^ExecStart=/usr/bin/env node --max-semi-space-size=4 ${prefix}/bin/syncward start -c /etc/syncward/syncward.yaml$`,
+      `^ExecStart=/usr/bin/env node --max-semi-space-size=1 --v8-pool-size=1 ${prefix}/bin/syncward start -c /etc/syncward/syncward.yaml$`,
       'm',
     ),
   );
@@ -227,6 +232,9 @@ test('scripts/install.sh installs a working syncward under PREFIX, again without
     // a relative link: node resolves it, so the program finds its dist/ and addons
     assert.equal(realpathSync(command), join(dest, prefix, 'bin/syncward'));
     assert.equal(ok(command, ['--version']).trim(), version);
+    // the program as one bundle, which bin/syncward runs for want of dist/src
+    assert.ok(existsSync(join(dest, prefix, 'dist/bundle/main.js')));
+    assert.ok(!existsSync(join(dest, prefix, 'dist/src')), 'dist/src was installed');
     // production packages only, with their native builds
     const modules = join(dest, prefix, 'node_modules');
     assert.ok(existsSync(join(modules, 'better-sqlite3/build/Release/better_sqlite3.node')));

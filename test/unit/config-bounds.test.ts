@@ -115,7 +115,7 @@ test('every duration key of the schema (*_s, *_ms, *_days) has an upper bound, s
       walk(prop, at);
     }
   };
-  walk(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Node, '');
+  walk(z.toJSONSchema(configSchema(), { io: 'input', unrepresentable: 'any' }) as Node, '');
   assert.ok(durations.length >= 10, `found only ${durations.join(', ')}`);
   assert.deepEqual(unbounded, []);
 });

@@ -147,8 +147,9 @@ class Model {
   }
 }
 
-test('random adds, renames, unlinks, watch removals and drops: the table answers as the objects and Maps did', () => {
+test('random adds, renames, unlinks, watch removals and drops: the table answers as the objects and Maps did', (ctx) => {
   const seed = Number(process.env.DIR_TABLE_SEED ?? Date.now() % 1_000_000);
+  ctx.diagnostic(`seed ${seed} (rerun with DIR_TABLE_SEED=${seed})`);
   const rand = rng(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   // few short names, so names collide; some long ones, so released name bytes pile up and get compacted
