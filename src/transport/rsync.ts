@@ -81,8 +81,10 @@ export class RsyncTransport implements Transport {
   private readonly ready: ReadyRsync | null;
   /** calls running or waiting their turn: no ready rsync is started beside one (one connection per target) */
   private busy = 0;
-  /** settles when the last session asked for has ended: the next one waits for it */
-  private turn: Promise<void> = Promise.resolve();
+  /** the sessions in flight (a call refused for a connection of ours still open waits for the others to end) */
+  private readonly sessions = new Set<object>();
+  /** of those, the ones waiting for that slot */
+  private waitingForSlot = 0;
   /** the caller said the target is idle, and has not called since */
   private wanted = false;
   private closed = false;
@@ -345,13 +347,12 @@ export class RsyncTransport implements Transport {
    * One call to the target, or a batch's calls, with the target's one
    * connection: the ready rsync is handed the batch (`batch` given and
    * exactly its call) or ended first (an empty list, its exit awaited), so a daemon
-   * with max connections = 1 sees one client at a time. Sessions take turns:
-   * the canary's read waits for a batch in flight and a batch for the read
-   * (the two at once were refused by such a daemon, and the batch, finding
-   * no call of ours that had just ended, was not retried: the target went
-   * down for a backoff). `byWorker`: the dispatcher's own work (it says
-   * idle() again when it is done); the canary's and doctor's reads leave
-   * the ready rsync wanted, so it is started again after them.
+   * with max connections = 1 sees one client at a time. Sessions run side
+   * by side (a slow canary read never holds up a batch); one refused by such
+   * a daemon while another of ours holds its slot waits for that one and is
+   * sent again (run). `byWorker`: the dispatcher's own work (it says idle()
+   * again when it is done); the canary's and doctor's reads leave the ready
+   * rsync wanted, so it is started again after them.
    */
   private async session<T>(
     byWorker: boolean,
@@ -361,13 +362,9 @@ export class RsyncTransport implements Transport {
     const ready = this.ready;
     if (byWorker) this.wanted = false;
     this.busy++;
-    const before = this.turn;
-    let done = () => {};
-    this.turn = new Promise<void>((r) => {
-      done = r;
-    });
+    const mine = {};
+    this.sessions.add(mine);
     try {
-      await before;
       const taken = ready && batch ? ready.take(batch) : null;
       if (ready && taken === null) {
         if (ready.present) {
@@ -378,7 +375,7 @@ export class RsyncTransport implements Transport {
       }
       return await fn(taken);
     } finally {
-      done();
+      this.sessions.delete(mine);
       this.busy--;
       if (ready) ready.blocked = false;
       this.arm();
@@ -427,6 +424,24 @@ export class RsyncTransport implements Transport {
       // a daemon at max connections may still count our previous connection: its process exits moments after ours
       for (let pause = 100; pause <= 400 && this.slotOurs(res, sinceOursMs); pause *= 2) {
         await new Promise((r) => setTimeout(r, pause));
+        res = resultOf(await runRsync(call, opts));
+      }
+      // refused for a connection of ours still open (the canary's read beside a batch, at max
+      // connections = 1): sent again once our other calls ended, at most one bound later
+      if (
+        this.sessions.size > 1 &&
+        res.class === 'transient' &&
+        /max connections/.test(`${res.message}\n${res.detail}`)
+      ) {
+        const until = Date.now() + opts.timeoutMs;
+        this.waitingForSlot++;
+        try {
+          // another session of ours (this one is among them) that is not itself waiting holds the slot
+          while (this.sessions.size - this.waitingForSlot > 0 && Date.now() < until && !o.signal?.aborted)
+            await new Promise((r) => setTimeout(r, 50));
+        } finally {
+          this.waitingForSlot--;
+        }
         res = resultOf(await runRsync(call, opts));
       }
       if (inboxMissing(res.detail) && (await this.makeInbox(opts)))
