@@ -18,17 +18,15 @@ import {
   type TargetSpec,
 } from '../../src/transport/index.js';
 import { buildFileMovesCall } from '../../src/transport/moves.js';
+import { targetSpec } from '../helpers/targets.js';
 
 const src: SourceSpec = { root: '/srv/www', filterArgs: ['--filter=- /.syncward-inbox/'], delete: true };
-const relay: TargetSpec = {
+const relay: TargetSpec = targetSpec('rsync://u@10.0.0.2/www', {
   name: 'r1',
-  url: parseTargetUrl('rsync://u@10.0.0.2/www'),
-  sshOptions: [],
-  rsyncArgs: [],
   timeoutS: 30,
   contimeoutS: 15,
   inbox: '.syncward-inbox',
-};
+});
 const changes: Change[] = [{ path: 'a/f', op: 'upsert' }];
 
 test('calls that write into a relay target send temp files through its inbox; dry runs and plain targets do not', () => {
