@@ -65,24 +65,29 @@ export interface RelayStatus {
   leaves: LeafStatus[];
 }
 
-/** One target of a relay, as the upstream shows it. */
-export interface LeafStatus {
-  target: string;
-  url: string;
-  /** the relay's word for it; unknown while the relay cannot be read */
+/**
+ * One target of a relay, as the upstream shows it: the relay's own
+ * TargetStatus fields, with the state 'unknown' while the relay cannot be
+ * read, and the tier beneath it when the leaf is a relay itself. Its canary,
+ * with canary.follow on the relay, is the lag from the first source's write.
+ */
+export interface LeafStatus
+  extends Pick<
+    TargetStatus,
+    | 'target'
+    | 'url'
+    | 'stateSince'
+    | 'stateReason'
+    | 'pending'
+    | 'oldestPendingAt'
+    | 'stuck'
+    | 'holdReason'
+    | 'lastSuccessAt'
+    | 'lastError'
+    | 'canary'
+  > {
   state: TargetState | 'unknown';
-  stateSince: number;
-  stateReason: string;
-  pending: number;
-  oldestPendingAt: number | null;
-  stuck: number;
-  holdReason: string | null;
   pausedSince: number | null;
-  lastSuccessAt: number | null;
-  lastError: string | null;
-  /** the relay's canary on this leaf: with canary.follow there, the lag from the first source's write */
-  canary: CanaryStatus | null;
-  /** the leaf is a relay itself: the tier beneath it */
   relay: RelayStatus | null;
 }
 
