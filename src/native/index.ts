@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { getSystemErrorName } from 'node:util';
@@ -13,6 +13,8 @@ export interface Binding {
   stop(handle: object): void;
   /** absent from an addon built before it existed */
   raiseNofileLimit?(): { soft: number; hard: number; before: number; errno: number };
+  /** absent from an addon built before it existed */
+  subdirs?(path: Buffer, leafDev: number): Buffer;
   constants: Record<InotifyConstant, number>;
   /** fanotify (src/native/fanotify.c); absent from an addon built before it existed */
   fanInit?(flags: number, eventFlags: number): number;
@@ -65,6 +67,44 @@ export function addon(): Binding {
 }
 
 export const IN = binding.constants;
+
+/**
+ * The names of the directories in `path` (never a symlink to one), as latin1
+ * byte strings, in readdir's order; throws an Error whose `code` is the
+ * errno name. `leafDev`: from leafDevOf, or -1 (see subdirs in inotify.c).
+ */
+export function subdirs(path: Buffer, leafDev: number): string[] {
+  if (!binding.subdirs)
+    return readdirSync(path, { withFileTypes: true, encoding: 'latin1' })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+  const buf = binding.subdirs(path, leafDev);
+  const out: string[] = [];
+  let start = 0;
+  for (let i = 0; i < buf.length; i++)
+    if (buf[i] === 0) {
+      out.push(buf.toString('latin1', start, i));
+      start = i + 1;
+    }
+  return out;
+}
+
+/** ext2/3/4, XFS and tmpfs: a directory's st_nlink is 2 plus its subdirectories (ext4 says 1 past 65,000 of them) */
+const COUNTS_SUBDIRS = new Set([0xef53, 0x58465342, 0x01021994]);
+
+/**
+ * The device of `root` when its filesystem counts subdirectories in st_nlink,
+ * so subdirs may skip reading a directory with two links; -1 otherwise (btrfs
+ * always says 1; NFS, FUSE and others cannot be trusted to count). A mount
+ * inside the tree is another device, read in full.
+ */
+export function leafDevOf(root: string): number {
+  try {
+    return COUNTS_SUBDIRS.has(statfsSync(root).type) ? statSync(root).dev : -1;
+  } catch {
+    return -1;
+  }
+}
 
 /** One `struct inotify_event`. `name` is the raw bytes of the entry name as a latin1 string ('' for the watched dir itself). */
 export interface RawEvent {

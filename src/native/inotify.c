@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <node_api.h>
@@ -210,6 +213,93 @@ static napi_value js_stop(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * subdirs(pathBuffer, leafDev) -> Buffer: the names of the directories in a
+ * directory (never a symlink to one), each followed by a NUL byte, in the
+ * order readdir gives them. The watcher's walk lists every directory of the
+ * tree once and needs only these: readdirSync would sort every entry and
+ * build an object for each, files included. An entry whose type the
+ * filesystem does not report (DT_UNKNOWN) is looked at with fstatat; one
+ * gone meanwhile is left out. Throws like addWatch (code ENOENT, ENOTDIR,
+ * EACCES...).
+ *
+ * leafDev >= 0: on that device, whose filesystem counts a directory's links
+ * as 2 plus its subdirectories (the caller knows which do), a directory with
+ * st_nlink 2 has none, and is not read at all: most directories of a tree
+ * are leaves, and reading one costs the kernel several times a stat. The
+ * caller has watched the directory before: one made in it after this stat
+ * is an event.
+ */
+static napi_value js_subdirs(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *data;
+  size_t len;
+  double leafDev = -1;
+  CHECK(napi_get_buffer_info(env, argv[0], &data, &len));
+  if (argc > 1) CHECK(napi_get_value_double(env, argv[1], &leafDev));
+  char *path = malloc(len + 1);
+  if (path == NULL) return sw_throw_errno(env, "scandir", ENOMEM);
+  memcpy(path, data, len);
+  path[len] = '\0';
+  struct stat self;
+  if (leafDev >= 0 && stat(path, &self) == 0 && S_ISDIR(self.st_mode) && self.st_nlink == 2 &&
+      (double)self.st_dev == leafDev) {
+    free(path);
+    napi_value none;
+    CHECK(napi_create_buffer_copy(env, 0, "", NULL, &none));
+    return none;
+  }
+  DIR *dir = opendir(path);
+  int err = errno;
+  free(path);
+  if (dir == NULL) return sw_throw_errno(env, "scandir", err);
+  size_t cap = 0, used = 0;
+  char *out = NULL;
+  err = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent *ent = readdir(dir);
+    if (ent == NULL) {
+      err = errno;
+      break;
+    }
+    const char *name = ent->d_name;
+    if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
+    if (ent->d_type != DT_DIR) {
+      struct stat st;
+      if (ent->d_type != DT_UNKNOWN || fstatat(dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+          !S_ISDIR(st.st_mode))
+        continue;
+    }
+    size_t n = strlen(name) + 1;
+    if (used + n > cap) {
+      size_t want = cap == 0 ? 4096 : cap * 2;
+      while (want < used + n) want *= 2;
+      char *grown = realloc(out, want);
+      if (grown == NULL) {
+        err = ENOMEM;
+        break;
+      }
+      out = grown;
+      cap = want;
+    }
+    memcpy(out + used, name, n);
+    used += n;
+  }
+  closedir(dir);
+  if (err != 0) {
+    free(out);
+    return sw_throw_errno(env, "scandir", err);
+  }
+  napi_value result;
+  napi_status st = napi_create_buffer_copy(env, used, used > 0 ? out : "", NULL, &result);
+  free(out);
+  CHECK(st);
+  return result;
+}
+
 static void set_limit(napi_env env, napi_value obj, const char *name, rlim_t v) {
   napi_value value;
   napi_create_double(env, v == RLIM_INFINITY ? INFINITY : (double)v, &value);
@@ -256,6 +346,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
       {"stop", NULL, js_stop, NULL, NULL, NULL, napi_default, NULL},
       {"raiseNofileLimit", NULL, js_raise_nofile_limit, NULL, NULL, NULL, napi_default, NULL},
+      {"subdirs", NULL, js_subdirs, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
   napi_value c;

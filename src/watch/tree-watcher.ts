@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { IN, Inotify, type RawEvent } from '../native/index.js';
+import { IN, Inotify, leafDevOf, type RawEvent, subdirs } from '../native/index.js';
 import { type BytePath, display, fromText, joinRel, toFs } from '../util/bytes.js';
 import { type DirRef, DirTable, NO_DIR } from './dir-table.js';
 import { suggestMaxUserWatches } from './limits.js';
@@ -174,6 +174,8 @@ export class TreeWatcher extends EventEmitter {
   private rescanAgain = false;
   /** when the last read that emptied the kernel queue was made: what the next read brings was queued after it */
   private drainedAt = Date.now();
+  /** where a directory with two links need not be read (leafDevOf) */
+  private leafDev = -1;
 
   constructor(root: string, o: TreeWatcherOptions = {}) {
     super();
@@ -223,6 +225,7 @@ export class TreeWatcher extends EventEmitter {
       throw new Error(`cannot watch ${this.root}: ${err.code ?? err.message}`);
     }
     this.rootNode = this.dirs.add(NO_DIR, '', wd);
+    this.leafDev = leafDevOf(this.root);
     this.walkCap = this.maxDirs;
     await this.walk([this.rootNode], null);
     this.walkCap = Number.POSITIVE_INFINITY;
@@ -342,10 +345,9 @@ export class TreeWatcher extends EventEmitter {
     // forgotten while the walk waited (deleted, moved out): nothing to list
     if (this.closed || !this.dirs.live(node)) return [];
     const rel = this.pathOf(node);
-    let entries: import('node:fs').Dirent[];
+    let names: BytePath[];
     try {
-      // latin1: each name's bytes as a byte string, without a Buffer per name
-      entries = readdirSync(this.abs(rel), { withFileTypes: true, encoding: 'latin1' });
+      names = subdirs(this.abs(rel), this.leafDev);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (failureKind(err.code) === 'gone' && this.unwatched.size > 0)
@@ -356,10 +358,8 @@ export class TreeWatcher extends EventEmitter {
     }
     if (this.unwatched.size > 0) this.unwatched.delete(this.listKey(node));
     const out: DirRef[] = [];
-    for (const ent of entries) {
-      // d_type is DT_DIR only for a real directory: a symlink to one is not followed
-      if (!ent.isDirectory()) continue;
-      const child = this.watchDir(node, ent.name, seen, seen !== null, rel);
+    for (const name of names) {
+      const child = this.watchDir(node, name, seen, seen !== null, rel);
       if (child !== null) out.push(child);
     }
     return out;
