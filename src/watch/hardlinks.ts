@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { type Dirent, lstatSync, readdirSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
+import { lstat, opendir } from 'node:fs/promises';
 import { type BytePath, joinRel, toFs } from '../util/bytes.js';
 import type { BatchInfo, FsEvent } from './types.js';
 import { VanishedNames } from './vanished.js';
@@ -15,8 +16,6 @@ const SWEEP_SLACK_MS = 1_000;
  */
 const SWEEP_GAP_MS = 2_000;
 const SWEEP_DUTY = 9;
-/** a walk works this long between turns of the event loop */
-const WALK_SLICE_MS = 10;
 /** the name is gone: lstat found nothing there */
 const GONE = Symbol('gone');
 
@@ -399,11 +398,6 @@ export class HardLinks extends EventEmitter {
    * inode, and with `sweep`, every file whose ctime is `sweep.from` or later
    * (excluded paths left out). Returns whether a directory vanished before
    * it was read.
-   *
-   * Synchronous calls in slices of WALK_SLICE_MS, not one await per entry:
-   * on a loaded host each await waits for the event loop's next turn, and a
-   * walk of a few hundred files took minutes (a relay test at load 20 had
-   * a group unlinked on a target for 167 s while this scan crawled).
    */
   private async walk(
     rel: BytePath,
@@ -413,44 +407,36 @@ export class HardLinks extends EventEmitter {
   ): Promise<boolean> {
     let vanished = false;
     const stack: BytePath[] = [rel];
-    // begin on a later turn: the events of this one are applied first
-    await new Promise((r) => setImmediate(r));
-    let slice = performance.now();
     while (stack.length > 0 && !this.closed) {
       const dir = stack.pop() as BytePath;
-      let entries: Dirent<Buffer>[];
+      let handle: Awaited<ReturnType<typeof opendir>>;
       try {
-        entries = readdirSync(this.abs(dir), { withFileTypes: true, encoding: 'buffer' });
+        handle = await opendir(this.abs(dir) as unknown as string, { encoding: 'buffer' as BufferEncoding });
       } catch (e) {
         // gone or unreadable: its events say what happened
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'ENOTDIR') vanished = true;
         continue;
       }
-      for (const ent of entries) {
-        if (performance.now() - slice >= WALK_SLICE_MS) {
-          await new Promise((r) => setImmediate(r));
-          if (this.closed) return vanished;
-          slice = performance.now();
-        }
-        const p = joinRel(dir, ent.name.toString('latin1'));
+      for await (const ent of handle) {
+        const name = (ent.name as unknown as Buffer).toString('latin1');
+        const p = joinRel(dir, name);
         if (ent.isDirectory()) {
           if (!this.excludes(p, true)) stack.push(p);
           continue;
         }
         if (!ent.isFile() || this.excludes(p, false)) continue;
-        let st: ReturnType<typeof lstatSync>;
         try {
-          st = lstatSync(this.abs(p));
+          const st = await lstat(this.abs(p));
+          if (sweep && st.ctimeMs >= sweep.from) sweep.paths.push(p);
+          const key = `${st.dev}:${st.ino}`;
+          if (st.nlink < 2 && !wanted.has(key)) continue;
+          const f = found.get(key);
+          if (f) f.paths.push(p);
+          else found.set(key, { nlink: st.nlink, paths: [p] });
         } catch {
-          continue; // gone since the listing
+          // gone since the listing
         }
-        if (sweep && st.ctimeMs >= sweep.from) sweep.paths.push(p);
-        const key = `${st.dev}:${st.ino}`;
-        if (st.nlink < 2 && !wanted.has(key)) continue;
-        const f = found.get(key);
-        if (f) f.paths.push(p);
-        else found.set(key, { nlink: st.nlink, paths: [p] });
       }
     }
     return vanished;
