@@ -243,7 +243,17 @@ export class Canary {
     this.tick = null;
     this.watchdog = null;
     for (const p of this.probes.values()) if (p.timer) clearTimeout(p.timer);
-    if (this.tmp) rmSync(this.tmp, { recursive: true, force: true });
+    if (this.tmp) {
+      try {
+        // a read still in flight may write into it meanwhile (ENOTEMPTY): a few tries, and stop never throws
+        rmSync(this.tmp, { recursive: true, force: true, maxRetries: 3, retryDelay: 50 });
+      } catch (e) {
+        this.o.log.warn(
+          { source: this.o.source, err: (e as Error).message },
+          `canary of source ${this.o.source}: could not remove its read-back directory ${this.tmp} (${(e as Error).message}); it holds only canary copies and may be deleted`,
+        );
+      }
+    }
     this.tmp = null;
   }
 
