@@ -33,8 +33,7 @@ static int get_buffer(napi_env env, napi_value v, void **data, size_t *len) {
   return napi_get_buffer_info(env, v, data, len) == napi_ok ? 0 : -1;
 }
 
-/* A NUL-terminated copy of a Buffer path (file names are bytes). */
-static char *path_of(napi_env env, napi_value v) {
+char *sw_path_of(napi_env env, napi_value v) {
   void *data;
   size_t len;
   if (get_buffer(env, v, &data, &len) != 0) return NULL;
@@ -74,7 +73,7 @@ static napi_value js_fan_mark(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int32(env, argv[0], &fd));
   CHECK(napi_get_value_uint32(env, argv[1], &flags));
   CHECK(napi_get_value_double(env, argv[2], &mask));
-  char *path = path_of(env, argv[3]);
+  char *path = sw_path_of(env, argv[3]);
   if (path == NULL) return NULL;
   int rc = fanotify_mark(fd, flags, (uint64_t)mask, AT_FDCWD, path);
   int err = errno;
@@ -88,7 +87,7 @@ static napi_value js_handle_of(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char *path = path_of(env, argv[0]);
+  char *path = sw_path_of(env, argv[0]);
   if (path == NULL) return NULL;
   struct file_handle *fh = calloc(1, HANDLE_MAX);
   if (fh == NULL) {

@@ -67,15 +67,10 @@ static napi_value js_add_watch(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd;
   uint32_t mask;
-  void *data;
-  size_t len;
   CHECK(napi_get_value_int32(env, argv[0], &fd));
-  CHECK(napi_get_buffer_info(env, argv[1], &data, &len));
   CHECK(napi_get_value_uint32(env, argv[2], &mask));
-  char *path = malloc(len + 1);
-  if (path == NULL) return sw_throw_errno(env, "inotify_add_watch", ENOMEM);
-  memcpy(path, data, len);
-  path[len] = '\0';
+  char *path = sw_path_of(env, argv[1]);
+  if (path == NULL) return NULL;
   int wd = inotify_add_watch(fd, path, mask);
   int err = errno;
   free(path);
@@ -234,15 +229,10 @@ static napi_value js_subdirs(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  void *data;
-  size_t len;
   double leafDev = -1;
-  CHECK(napi_get_buffer_info(env, argv[0], &data, &len));
   if (argc > 1) CHECK(napi_get_value_double(env, argv[1], &leafDev));
-  char *path = malloc(len + 1);
-  if (path == NULL) return sw_throw_errno(env, "scandir", ENOMEM);
-  memcpy(path, data, len);
-  path[len] = '\0';
+  char *path = sw_path_of(env, argv[0]);
+  if (path == NULL) return NULL;
   struct stat self;
   if (leafDev >= 0 && stat(path, &self) == 0 && S_ISDIR(self.st_mode) && self.st_nlink == 2 &&
       (double)self.st_dev == leafDev) {
