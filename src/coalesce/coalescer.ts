@@ -151,8 +151,7 @@ export class Coalescer {
       this.drop(n);
       this.prune(n);
     }
-    out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    return out;
+    return sortByPath(out);
   }
 
   /** true if `take(now)` would return something */
@@ -420,4 +419,9 @@ function inherit(q: Queue, to: Link, from: Link): void {
     to.at = from.at;
     q.insertAfter(from, to);
   }
+}
+
+/** Changes in path order (byte order, as paths are latin1 strings of bytes): a directory before anything beneath it. */
+export function sortByPath<T extends { path: BytePath }>(changes: T[]): T[] {
+  return changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

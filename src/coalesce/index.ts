@@ -1,2 +1,2 @@
 export { changesOf } from './changes.js';
-export { Coalescer, type CoalescerOptions } from './coalescer.js';
+export { Coalescer, type CoalescerOptions, sortByPath } from './coalescer.js';

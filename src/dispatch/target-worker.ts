@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { WorkerAlert, WorkerAlertKind } from '../alerts/index.js';
 import type { Change } from '../change/index.js';
-import { Coalescer } from '../coalesce/index.js';
+import { Coalescer, sortByPath } from '../coalesce/index.js';
 import type { Journal, PendingRow } from '../journal/index.js';
 import {
   type DeleteCount,
@@ -101,6 +101,8 @@ export interface TargetWorkerOptions {
   rootDev?: () => number | null;
   /** the command that lifts a hold on this target, as its alert prints it */
   resumeCommand?: string;
+  /** names a batch must also send to keep the source's hard links (HardLinks.companions) */
+  companions?: (changes: readonly Change[]) => BytePath[];
 }
 
 /** States logged as warnings: the target is not getting what it should. */
@@ -537,6 +539,20 @@ export class TargetWorker extends EventEmitter {
     }
   }
 
+  /**
+   * The batch and the other names of the linked files it sends, as upserts
+   * (rsync -H links names within one file list only), in path order.
+   */
+  private withCompanions(batch: Change[]): Change[] {
+    const extra = this.o.companions?.(batch) ?? [];
+    if (extra.length === 0) return batch;
+    this.o.log.debug(
+      { source: this.o.sourceName, target: this.name, companions: extra.length },
+      `target ${this.o.sourceName}/${this.name}: the batch also sends ${extra.length} other name(s) of the linked files in it`,
+    );
+    return sortByPath([...batch, ...extra.map((path): Change => ({ path, op: 'upsert' }))]);
+  }
+
   /** Nothing running, held, paused, backing off, or ready to go (a batch waiting for its deletes to settle is ready). */
   private quiet(now: number): boolean {
     return (
@@ -572,8 +588,9 @@ export class TargetWorker extends EventEmitter {
       this.setState('syncing', '');
   }
 
-  private async runBatch(changes: Change[], seq: number): Promise<void> {
+  private async runBatch(batch: Change[], seq: number): Promise<void> {
     this.begin();
+    const changes = this.withCompanions(batch);
     const call = this.callOptions();
     const left = this.leftOut(changes);
     if (canDelete(changes)) {

@@ -173,6 +173,7 @@ export class Source extends EventEmitter {
       lagThresholdS: sc.lagThresholdS,
       rootIgnore: rootIgnore(sc, this.ctx.stateDir),
       rootDev: () => this.dev,
+      companions: (changes) => this.companions(changes),
       resumeCommand: syncwardCommand(
         'resume',
         { configFile: this.ctx.configFile, stateDir: this.ctx.stateDir },
@@ -364,6 +365,12 @@ export class Source extends EventEmitter {
     // Journal first: once recorded, a change survives a crash until each target has it
     const seq = this.record(changes);
     for (const w of this.workers) w.addChanges(changes, seq);
+  }
+
+  /** The other names of the linked files a batch sends (HardLinks.companions), the filter's excluded left out. */
+  private companions(changes: readonly Change[]): BytePath[] {
+    const names = this.links?.companions(changes) ?? [];
+    return names.filter((p) => !this.filter.excludes(p, false));
   }
 
   /** Writes the changes for every target; returns their sequence number (0 if they could not be written). */

@@ -164,6 +164,48 @@ export class HardLinks extends EventEmitter {
   }
 
   /**
+   * The other known names of the linked files a transfer is about to send,
+   * that it does not send: rsync -H links only names in one file list, and
+   * a batch is what its target's queue had ready, not what a group needs. A
+   * name emitted with its group can still go apart from it: one name joins
+   * a tree transfer that is not ready yet (a `cp -al` copy) while the others
+   * are ready now, or a retry sends the one name that failed. So each batch
+   * is completed here, just before it goes:
+   * - an upsert of a linked file brings the group's other live names;
+   * - a tree transfer brings the names outside it of the linked files inside.
+   * Names a scan has not found yet are not known: the scan sends them later,
+   * with the whole group. Deletes bring nothing. Pure but for lstat calls on
+   * the groups concerned (a stale name is dropped, as in expand).
+   */
+  companions(changes: readonly { path: BytePath; op: string }[]): BytePath[] {
+    if (this.inodeOf.size === 0) return [];
+    const sent = new Set<BytePath>();
+    const trees = new Set<BytePath>();
+    for (const c of changes)
+      if (c.op === 'upsertTree') trees.add(c.path);
+      else if (c.op !== 'delete') sent.add(c.path);
+    // a name the batch sends already: listed, or beneath a tree it recurses
+    const inBatch = (p: BytePath): boolean => {
+      if (sent.has(p) || trees.has('')) return true;
+      for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1))
+        if (trees.has(p.slice(0, i))) return true;
+      return false;
+    };
+    const keys = new Set<string>();
+    for (const p of sent) {
+      const key = this.inodeOf.get(p);
+      if (key !== undefined) keys.add(key);
+    }
+    if (trees.size > 0 && !trees.has(''))
+      for (const [p, key] of this.inodeOf) if (!keys.has(key) && inBatch(p)) keys.add(key);
+    const out: BytePath[] = [];
+    for (const key of keys) for (const n of this.live(key)) if (!inBatch(n)) out.push(n);
+    // a stale name makes its group wanted: a scan finds the rest
+    this.kick();
+    return out;
+  }
+
+  /**
    * A name the watcher saw created with more than one link: remember it; a
    * scan finds the names not known yet. Returns its inode's key, undefined
    * for a file with one link or not a file, GONE when nothing is there.

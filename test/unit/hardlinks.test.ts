@@ -275,3 +275,48 @@ test('inotify: a new directory gone before its scan makes the next walk a sweep,
     dispose();
   }
 });
+
+test('a batch is completed with the other names of the linked files it sends: those of an upsert, and those outside a tree of the files inside it', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'syncward-hl-'));
+  const links = new HardLinks(root, () => false);
+  const scanned: FsEvent[][] = [];
+  links.on('events', (b: FsEvent[]) => scanned.push(b));
+  try {
+    for (const d of ['a', 'snap']) mkdirSync(join(root, d));
+    writeFileSync(join(root, 'a/x'), 'linked\n');
+    writeFileSync(join(root, 'a/solo'), 'one link\n');
+    linkSync(join(root, 'a/x'), join(root, 'y'));
+    linkSync(join(root, 'a/x'), join(root, 'snap/x'));
+    links.start();
+    await waitFor(() => links.size === 3, 5_000, 'the first scan knows the group');
+
+    assert.deepEqual(links.companions([{ path: 'y', op: 'upsert' }]).sort(), ['a/x', 'snap/x']);
+    assert.deepEqual(
+      links.companions([{ path: 'a/solo', op: 'upsert' }]),
+      [],
+      'a file with one link brings nothing',
+    );
+    assert.deepEqual(links.companions([{ path: 'y', op: 'delete' }]), [], 'a delete brings nothing');
+    // `cp -al a snap` sent as a tree while the outer names wait in the queue: the tree brings them
+    assert.deepEqual(links.companions([{ path: 'snap', op: 'upsertTree' }]).sort(), ['a/x', 'y']);
+    assert.deepEqual(
+      links.companions([
+        { path: 'a', op: 'upsertTree' },
+        { path: 'y', op: 'upsert' },
+      ]),
+      ['snap/x'],
+      'names the batch sends already (listed or beneath its trees) are not added',
+    );
+    assert.deepEqual(links.companions([{ path: '', op: 'upsertTree' }]), [], 'the whole tree has every name');
+
+    // a name gone since it was learned is not sent, and the group is looked for again
+    scanned.length = 0;
+    unlinkSync(join(root, 'snap/x'));
+    assert.deepEqual(links.companions([{ path: 'y', op: 'upsert' }]), ['a/x']);
+    await waitFor(() => scanned.length > 0, 5_000, 'the scan that finds the group again');
+    assert.deepEqual(upserts(scanned.flat()), ['a/x', 'y']);
+  } finally {
+    links.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
