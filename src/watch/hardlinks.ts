@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { lstatSync } from 'node:fs';
-import { lstat, opendir } from 'node:fs/promises';
+import { type Dirent, lstatSync, readdirSync } from 'node:fs';
 import { type BytePath, joinRel, toFs } from '../util/bytes.js';
 import type { BatchInfo, FsEvent } from './types.js';
 import { VanishedNames } from './vanished.js';
@@ -16,6 +15,8 @@ const SWEEP_SLACK_MS = 1_000;
  */
 const SWEEP_GAP_MS = 2_000;
 const SWEEP_DUTY = 9;
+/** a walk works this long between turns of the event loop */
+const WALK_SLICE_MS = 10;
 /** the name is gone: lstat found nothing there */
 const GONE = Symbol('gone');
 
@@ -440,6 +441,11 @@ export class HardLinks extends EventEmitter {
    * inode, and with `sweep`, every file whose ctime is `sweep.from` or later
    * (excluded paths left out). Returns whether a directory vanished before
    * it was read.
+   *
+   * Synchronous calls in slices of WALK_SLICE_MS, not one await per entry:
+   * on a loaded host each await waits for the event loop's next turn, and a
+   * walk of a few hundred files took minutes (a relay test at load 20 had
+   * a group unlinked on a target for 167 s while this scan crawled).
    */
   private async walk(
     rel: BytePath,
@@ -449,36 +455,44 @@ export class HardLinks extends EventEmitter {
   ): Promise<boolean> {
     let vanished = false;
     const stack: BytePath[] = [rel];
+    // begin on a later turn: the events of this one are applied first
+    await new Promise((r) => setImmediate(r));
+    let slice = performance.now();
     while (stack.length > 0 && !this.closed) {
       const dir = stack.pop() as BytePath;
-      let handle: Awaited<ReturnType<typeof opendir>>;
+      let entries: Dirent<Buffer>[];
       try {
-        handle = await opendir(this.abs(dir) as unknown as string, { encoding: 'buffer' as BufferEncoding });
+        entries = readdirSync(this.abs(dir), { withFileTypes: true, encoding: 'buffer' });
       } catch (e) {
         // gone or unreadable: its events say what happened
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'ENOTDIR') vanished = true;
         continue;
       }
-      for await (const ent of handle) {
-        const name = (ent.name as unknown as Buffer).toString('latin1');
-        const p = joinRel(dir, name);
+      for (const ent of entries) {
+        if (performance.now() - slice >= WALK_SLICE_MS) {
+          await new Promise((r) => setImmediate(r));
+          if (this.closed) return vanished;
+          slice = performance.now();
+        }
+        const p = joinRel(dir, ent.name.toString('latin1'));
         if (ent.isDirectory()) {
           if (!this.excludes(p, true)) stack.push(p);
           continue;
         }
         if (!ent.isFile() || this.excludes(p, false)) continue;
+        let st: ReturnType<typeof lstatSync>;
         try {
-          const st = await lstat(this.abs(p));
-          if (sweep && st.ctimeMs >= sweep.from) sweep.paths.push(p);
-          const key = `${st.dev}:${st.ino}`;
-          if (st.nlink < 2 && !wanted.has(key)) continue;
-          const f = found.get(key);
-          if (f) f.paths.push(p);
-          else found.set(key, { nlink: st.nlink, paths: [p] });
+          st = lstatSync(this.abs(p));
         } catch {
-          // gone since the listing
+          continue; // gone since the listing
         }
+        if (sweep && st.ctimeMs >= sweep.from) sweep.paths.push(p);
+        const key = `${st.dev}:${st.ino}`;
+        if (st.nlink < 2 && !wanted.has(key)) continue;
+        const f = found.get(key);
+        if (f) f.paths.push(p);
+        else found.set(key, { nlink: st.nlink, paths: [p] });
       }
     }
     return vanished;
