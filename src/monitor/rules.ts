@@ -360,12 +360,12 @@ function targetRules(
     );
 }
 
-/** How to fix a misconfigured target: the config file and SIGHUP, or (started without one) the command line. */
+/** How to fix a misconfigured target: the config file and SIGHUP, a password where it lives (read at each call), or (started without one) the command line. */
 function fixConfig(rules: RulesConfig): string {
   const doctor = syncwardCommand('doctor', rules);
   if (doctor === undefined)
     return 'fix the --target URL or --password-file syncward was started with, then start it again';
-  return `fix the URL, module, user or password file in ${rules.configFile} (\`${doctor}\` shows the details), then send SIGHUP`;
+  return `a wrong URL, module or user is fixed in ${rules.configFile}, then SIGHUP; a wrong password in the password file or the daemon's secrets, and syncward retries by itself (\`${doctor}\` shows the details)`;
 }
 
 /** A command the operator can paste, in backticks, put into words; `otherwise` when there is none. */
