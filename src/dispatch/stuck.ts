@@ -21,6 +21,14 @@ export interface Triage {
   stuck: Change[];
   /** the attempt count of each failed path after this failure */
   attempts: Map<BytePath, number>;
+  /**
+   * the transfer's other changes beneath a path to retry: their journal rows
+   * stay with it (a failed directory may not have delivered them), so they
+   * go again with it. A retried delete of D clears only the rows beneath D
+   * as old as its own, and a change beneath D can be newer (a scan's or a
+   * rename's event read after D's delete): left behind, its row would stay.
+   */
+  alongside: Change[];
 }
 
 /**
@@ -37,7 +45,7 @@ export function triageFailures(o: {
   limit: number;
 }): Triage {
   const byPath = new Map(o.changes.map((c) => [c.path, c]));
-  const t: Triage = { satisfied: [], retry: [], stuck: [], attempts: new Map() };
+  const t: Triage = { satisfied: [], retry: [], stuck: [], attempts: new Map(), alongside: [] };
   for (const path of o.failed) {
     const change = byPath.get(path) ?? { path, op: 'upsertTree' as const };
     if (o.notDirectory.has(path)) {
@@ -48,6 +56,9 @@ export function triageFailures(o: {
     t.attempts.set(path, n);
     (n >= o.limit ? t.stuck : t.retry).push(change);
   }
+  const retried = new Set(t.retry.map((c) => c.path));
+  const failed = new Set(o.failed);
+  for (const c of o.changes) if (!failed.has(c.path) && coveredBy(c.path, retried)) t.alongside.push(c);
   return t;
 }
 

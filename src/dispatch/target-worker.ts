@@ -926,7 +926,7 @@ export class TargetWorker extends EventEmitter {
       this.o.backoff ?? defaultBackoff,
     );
     // The target itself is fine: only these paths wait; everything else keeps flowing
-    this.retryLater([...t.retry, ...incomplete], delay);
+    this.retryLater([...t.retry, ...t.alongside, ...incomplete], delay);
     if (fullAgain) {
       const timer = setTimeout(() => {
         this.retryTimers.delete(timer);

@@ -68,6 +68,29 @@ test('triage: a failure beneath a parent that is no longer a directory is satisf
   );
 });
 
+test("triage: the batch's changes beneath a path to retry go again with it, those beneath a stuck or satisfied one do not", () => {
+  // rename d/s to m, then d to n, the events read in the other order: the delete of d/s is newer than d's
+  const changes = [
+    { path: 'd', op: 'delete' as const },
+    { path: 'd/s', op: 'delete' as const },
+    { path: 'gone', op: 'delete' as const },
+    { path: 'gone/x', op: 'upsert' as const },
+    { path: 'swap', op: 'upsert' as const },
+    { path: 'swap/f', op: 'upsert' as const },
+    { path: 'other', op: 'upsert' as const },
+  ];
+  const t = triageFailures({
+    changes,
+    failed: ['d', 'gone', 'swap'],
+    notDirectory: new Set(['swap']),
+    attempts: new Map([['gone', 1]]),
+    limit: 2,
+  });
+  assert.deepEqual(t.retry, [{ path: 'd', op: 'delete' }]);
+  assert.deepEqual(t.alongside, [{ path: 'd/s', op: 'delete' }]);
+  assert.deepEqual(t.stuck, [{ path: 'gone', op: 'delete' }]);
+});
+
 test('an event on a path or a directory above it releases the stuck paths beneath', () => {
   const stuck = ['a/b/f', 'a/bc', 'x/y'];
   assert.deepEqual(releasedBy(stuck, ['a/b']), ['a/b/f']);
