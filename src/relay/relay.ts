@@ -1,5 +1,6 @@
 import type { RelayConfig } from '../config/index.js';
 import type { RelayStatus } from '../status/index.js';
+import { describeFetchError, httpGet } from '../util/http-get.js';
 import type { Logger } from '../util/log.js';
 import { readTokenFile } from '../util/token-file.js';
 import { answeredView, pickRelaySource, type RelayAnswer, unreachableView } from './view.js';
@@ -85,7 +86,7 @@ export class RelayWatch {
       const headers: Record<string, string> = { accept: 'application/json' };
       if (tokenFile)
         headers.authorization = `Bearer ${readTokenFile(tokenFile, { key: 'relay.token_file', ownerOnly: true })}`;
-      const res = await fetch(`${api}/api/status`, { headers, signal: AbortSignal.timeout(READ_TIMEOUT_MS) });
+      const res = await httpGet(`${api}/api/status`, { headers, timeoutMs: READ_TIMEOUT_MS });
       if (!res.ok) {
         const hint =
           res.status === 401 ? ': check relay.token_file against the api.token_file of the relay' : '';
@@ -104,7 +105,7 @@ export class RelayWatch {
       const err =
         e instanceof Error && e.name === 'TimeoutError'
           ? `no answer within ${READ_TIMEOUT_MS / 1000} s`
-          : describe(e);
+          : describeFetchError(e);
       this.view = unreachableView(this.view.state === 'starting' ? null : this.view, api, err, Date.now());
       if (was !== 'unreachable')
         this.o.log.warn(
@@ -114,12 +115,4 @@ export class RelayWatch {
     }
     this.o.onChange?.(this.view);
   }
-}
-
-/** A fetch failure in words: Node's "fetch failed" hides the reason in its cause. */
-function describe(e: unknown): string {
-  const err = e as Error & { cause?: { code?: string; message?: string } };
-  const cause = err.cause;
-  if (cause?.code) return `${cause.code}${cause.message ? `: ${cause.message}` : ''}`;
-  return err.message;
 }

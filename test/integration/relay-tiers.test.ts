@@ -5,6 +5,7 @@ import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Incident } from '../../src/alerts/index.js';
 import type { LeafStatus, SourceStatus, TargetStatus } from '../../src/status/index.js';
+import { describeFetchError, httpGet } from '../../src/util/http-get.js';
 import { apiUrlOf } from '../helpers/api.js';
 import { churn } from '../helpers/churn.js';
 import { isWatching, msg, runSyncward, type SpawnedSyncward, spawnSyncward } from '../helpers/cli-daemon.js';
@@ -61,14 +62,25 @@ async function startTier(config: string, what: string): Promise<SpawnedSyncward>
   return p;
 }
 
-function statusOf(stateDir: string): Promise<{ sources: SourceStatus[]; alerts: Incident[] }> {
-  return fetch(`${apiUrlOf(stateDir)}/api/status`).then(
-    (r) => r.json() as Promise<{ sources: SourceStatus[]; alerts: Incident[] }>,
-  );
+/** GET from the source daemon's API; a failure says why (the cause fetch hides) */
+async function apiGet(stateDir: string, path: string): Promise<Response> {
+  const url = `${apiUrlOf(stateDir)}${path}`;
+  try {
+    return await httpGet(url);
+  } catch (e) {
+    throw new Error(`GET ${url}: ${describeFetchError(e)}`);
+  }
+}
+
+async function statusOf(stateDir: string): Promise<{ sources: SourceStatus[]; alerts: Incident[] }> {
+  return (await (await apiGet(stateDir, '/api/status')).json()) as {
+    sources: SourceStatus[];
+    alerts: Incident[];
+  };
 }
 
 async function metricsOf(stateDir: string) {
-  return parsePrometheus(await (await fetch(`${apiUrlOf(stateDir)}/metrics`)).text());
+  return parsePrometheus(await (await apiGet(stateDir, '/metrics')).text());
 }
 
 /** In one line per leaf: what the source's status shows of the tiers. */
