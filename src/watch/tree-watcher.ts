@@ -207,7 +207,7 @@ export class TreeWatcher extends EventEmitter {
     this.inotify = ino;
     this.drainedAt = Date.now();
     ino.start(
-      (events, drained) => this.onRaw(events, drained),
+      (events, drained) => this.shielded(() => this.onRaw(events, drained)),
       (err) =>
         this.emit('warning', {
           path: this.root,
@@ -236,6 +236,35 @@ export class TreeWatcher extends EventEmitter {
       });
     await this.reportLimit();
     return { dirs: this.dirs.size, ms: Math.round(performance.now() - t0) };
+  }
+
+  /**
+   * Runs a step of the watcher that nothing else catches (an inotify read,
+   * a timer, a walk in the background). An error there is a bug in it: it
+   * must neither stop the daemon nor lose a change, so it is logged with
+   * its stack and handled as lost events are, by a rescan of the tree and
+   * the catch-up full sync that follows ('overflow').
+   */
+  private shielded(step: Promise<void> | (() => void)): void {
+    const fail = (e: unknown) => {
+      if (this.closed) return;
+      const err = e as Error;
+      this.emit('warning', {
+        path: this.root,
+        code: 'EINTERNAL',
+        message: `the inotify watcher failed (${err.stack ?? err}); it rescans the tree and a full sync runs, so no change is lost`,
+      } satisfies WatchWarning);
+      this.onOverflow();
+    };
+    if (typeof step !== 'function') {
+      step.catch(fail);
+      return;
+    }
+    try {
+      step();
+    } catch (e) {
+      fail(e);
+    }
   }
 
   /** Stops watching; the fd is closed and every watch with it. */
@@ -460,7 +489,7 @@ export class TreeWatcher extends EventEmitter {
 
   private scheduleRecovery(): void {
     if (this.recoverTimer || this.recovering || this.closed) return;
-    this.recoverTimer = setTimeout(() => void this.recover(), retryDelayMs(this.recoverAttempt));
+    this.recoverTimer = setTimeout(() => this.shielded(this.recover()), retryDelayMs(this.recoverAttempt));
   }
 
   /**
@@ -501,7 +530,7 @@ export class TreeWatcher extends EventEmitter {
     await this.walk(walkFrom, null);
     this.recovering = false;
     if (this.closed) return;
-    void this.reportLimit();
+    this.shielded(this.reportLimit());
     const out: FsEvent[] = back
       .filter((n) => n !== this.rootNode && this.dirs.live(n))
       .map((n) => ({ kind: 'upsertTree', path: this.pathOf(n), isDir: true }));
@@ -662,9 +691,9 @@ export class TreeWatcher extends EventEmitter {
       else if (ev.mask & IN.IN_MODIFY) out.push({ kind: 'write', path: rel, isDir: false });
     }
     if (out.length > 0) this.emit('events', out, info);
-    if (newDirs.length > 0) void this.sendNewDirs(newDirs, info);
+    if (newDirs.length > 0) this.shielded(this.sendNewDirs(newDirs, info));
     if (this.held.size > 0 && !this.holdTimer)
-      this.holdTimer = setTimeout(() => this.expireHeld(), this.moveHoldMs);
+      this.holdTimer = setTimeout(() => this.shielded(() => this.expireHeld()), this.moveHoldMs);
   }
 
   /**
@@ -720,7 +749,7 @@ export class TreeWatcher extends EventEmitter {
       null,
     );
     if (this.closed) return;
-    void this.reportLimit();
+    this.shielded(this.reportLimit());
     const out: FsEvent[] = [];
     for (const d of dirs) {
       if (!this.dirs.live(d.node)) {
@@ -740,7 +769,7 @@ export class TreeWatcher extends EventEmitter {
     this.retries.push(r);
     // a timer, not a microtask: the renames that explain the stale path are
     // still in the kernel queue and must be read first
-    if (!this.retryTimer) this.retryTimer = setTimeout(() => void this.runRetries(), 10);
+    if (!this.retryTimer) this.retryTimer = setTimeout(() => this.shielded(this.runRetries()), 10);
   }
 
   private async runRetries(): Promise<void> {
@@ -855,7 +884,8 @@ export class TreeWatcher extends EventEmitter {
       out.push({ kind: 'delete', path: rel, isDir: h.isDir });
     }
     if (out.length > 0) this.emit('events', out);
-    if (this.held.size > 0) this.holdTimer = setTimeout(() => this.expireHeld(), this.moveHoldMs);
+    if (this.held.size > 0)
+      this.holdTimer = setTimeout(() => this.shielded(() => this.expireHeld()), this.moveHoldMs);
   }
 
   private rootGone(reason: string): void {
@@ -876,10 +906,20 @@ export class TreeWatcher extends EventEmitter {
       return;
     }
     this.rescanning = (async () => {
-      do {
-        this.rescanAgain = false;
-        await this.rescan();
-      } while (this.rescanAgain && !this.closed);
+      try {
+        do {
+          this.rescanAgain = false;
+          await this.rescan();
+        } while (this.rescanAgain && !this.closed);
+      } catch (e) {
+        // the catch-up full sync still runs: it sends what changed, if not what stays unwatched
+        if (!this.closed)
+          this.emit('warning', {
+            path: this.root,
+            code: 'EINTERNAL',
+            message: `the inotify watcher's rescan failed (${(e as Error).stack ?? e}); a full sync runs`,
+          } satisfies WatchWarning);
+      }
       this.rescanning = null;
       if (!this.closed) this.emit('overflow');
     })();

@@ -572,3 +572,27 @@ test('after random churn the watched directories are exactly the tree (seeded, S
     }
   }
 });
+
+test('a failure inside the inotify watcher (a bug) is a warning and a rescan, then an overflow for the catch-up sync; the watcher keeps reporting', {
+  skip: FAN ? 'TreeWatcher only' : false,
+}, async () => {
+  const { root, w, events, signals } = await watched();
+  // the step that watches new directories throws, once
+  const real = (w as unknown as { sendNewDirs: (...a: unknown[]) => Promise<void> }).sendNewDirs;
+  let thrown = 0;
+  (w as unknown as { sendNewDirs: () => Promise<void> }).sendNewDirs = async () => {
+    thrown++;
+    throw new Error('injected watcher bug');
+  };
+  mkdirSync(join(root, 'd1'));
+  await until(() => signals.some((s) => s.kind === 'overflow'), 'the overflow after the failure');
+  assert.equal(thrown, 1);
+  const warning = signals.find((s) => s.kind === 'warning')?.info as { code: string; message: string };
+  assert.equal(warning.code, 'EINTERNAL');
+  assert.match(warning.message, /injected watcher bug[\s\S]*rescans the tree and a full sync runs/);
+  // the rescan watched the directory the failed step did not
+  assert.deepEqual(w.watchedPaths().map(display).sort(), ['', 'd1']);
+  (w as unknown as { sendNewDirs: typeof real }).sendNewDirs = real;
+  writeFileSync(join(root, 'd1', 'after.txt'), 'x');
+  await until(() => has(events, 'upsert', 'd1/after.txt'), 'a write in the rescanned directory');
+});
