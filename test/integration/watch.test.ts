@@ -574,7 +574,7 @@ test('after random churn the watched directories are exactly the tree (seeded, S
 });
 
 test('a failure inside the inotify watcher (a bug) is a warning and a rescan, then an overflow for the catch-up sync; the watcher keeps reporting', {
-  skip: FAN ? 'TreeWatcher only' : false,
+  skip: FAN ? 'the inotify watcher only (TreeWatcher)' : false,
 }, async () => {
   const { root, w, events, signals } = await watched();
   // the step that watches new directories throws, once
